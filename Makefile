@@ -1,0 +1,68 @@
+# hashtrend: build, test and run the pipeline. `make help` lists the targets.
+
+SHELL := /bin/bash
+MODULES := pkg services/ingest services/counter services/printer
+SERVICES := ingest counter printer
+KAFKA_BROKERS ?= 127.0.0.1:9092
+export KAFKA_BROKERS
+export CGO_ENABLED := 1
+GOTEST_FLAGS ?= -count=1 -timeout 20m
+FUZZTIME ?= 5s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+
+.PHONY: help build test unit fuzz-smoke fuzz lint fmt vet clean kafka-up kafka-down kafka-status kafka-log kafka-fetch
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+build: ## build the three services into bin/
+	@mkdir -p bin
+	@for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .) || exit 1; done
+
+test: ## run every module's tests against a real broker (started here when none answers)
+	deploy/kafka/with-broker.sh $(MAKE) --no-print-directory unit fuzz-smoke
+
+unit:
+	@rc=0; for m in $(MODULES); do (cd $$m && go test $(GOTEST_FLAGS) ./...) || rc=1; done; exit $$rc
+
+# Every fuzz target runs for $(FUZZTIME) on top of its seed corpus.
+fuzz-smoke:
+	@for m in $(MODULES); do \
+	  for pkg in $$(cd $$m && go list ./...); do \
+	    for f in $$(cd $$m && go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	      echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	      (cd $$m && go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg) || exit 1; \
+	    done; \
+	  done; \
+	done
+
+fuzz: ## run every fuzz target for 2 minutes
+	$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=2m
+
+vet:
+	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
+
+lint: vet ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do (cd $$m && go run $(STATICCHECK) ./...) || exit 1; done
+
+fmt: ## gofmt every module
+	gofmt -w $(MODULES)
+
+clean: ## remove build output and the local broker's data (not its jars)
+	rm -rf bin run deploy/kafka/data
+
+kafka-fetch: ## fetch the Apache Kafka jars from Maven Central
+	deploy/kafka/kafka.sh fetch
+
+kafka-up: ## start the local single-node KRaft broker on 127.0.0.1:9092
+	deploy/kafka/kafka.sh up
+
+kafka-down: ## stop the local broker
+	deploy/kafka/kafka.sh down
+
+kafka-status: ## is the local broker running?
+	deploy/kafka/kafka.sh status
+
+kafka-log: ## print the local broker's log
+	deploy/kafka/kafka.sh log

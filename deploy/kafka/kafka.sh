@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs a real single-node Apache Kafka broker (KRaft, combined broker and
+# controller) from Maven Central jars, without Docker.
+#
+#   kafka.sh fetch    resolve the broker and tools jars into $KAFKA_LIB
+#   kafka.sh up       fetch, format (first time) and start; wait until ready
+#   kafka.sh down     stop cleanly (SIGTERM, then wait)
+#   kafka.sh status   say whether it runs and answers
+#   kafka.sh log      print the broker's log
+#   kafka.sh tool C   run a Kafka CLI tool class, e.g. tool kafka.tools.ConsoleConsumer ...
+#
+# Settings (environment): KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
+# KAFKA_DATA_DIR (deploy/kafka/data/<port>), KAFKA_LIB (deploy/kafka/lib),
+# KAFKA_HEAP (512m). Two brokers with different ports run side by side.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+port=${KAFKA_PORT:-9092}
+cport=${KAFKA_CONTROLLER_PORT:-$((port + 1))}
+lib=${KAFKA_LIB:-$here/lib}
+data=${KAFKA_DATA_DIR:-$here/data/$port}
+heap=${KAFKA_HEAP:-512m}
+props=$data/server.properties
+pidfile=$data/kafka.pid
+logfile=$data/kafka.out
+
+say() { echo "kafka.sh: $*" >&2; }
+
+fetch() {
+  if [ -f "$lib/.complete" ]; then return; fi
+  say "fetching Apache Kafka jars from Maven Central into $lib"
+  mkdir -p "$lib"
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" package -Dkafka.lib="$lib"
+  touch "$lib/.complete"
+}
+
+java_cmd() {
+  java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC \
+    -Dlog4j2.configurationFile="$here/log4j2.properties" \
+    -Dkafka.logs.dir="$data/logs" \
+    -cp "$lib/*" "$@"
+}
+
+running() {
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+# answers returns 0 when something accepts TCP connections on the port.
+answers() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
+# ready returns 0 when the broker serves metadata requests.
+ready() {
+  java_cmd org.apache.kafka.tools.BrokerApiVersionsCommand \
+    --bootstrap-server "127.0.0.1:$port" >/dev/null 2>&1
+}
+
+configure() {
+  mkdir -p "$data/logs" "$data/log-dirs"
+  sed -e "s|@PORT@|$port|g" -e "s|@CPORT@|$cport|g" -e "s|@LOGDIRS@|$data/log-dirs|g" \
+    "$here/server.properties" > "$props"
+  if [ ! -f "$data/log-dirs/meta.properties" ]; then
+    local id
+    id=$(java_cmd kafka.tools.StorageTool random-uuid)
+    say "formatting KRaft storage in $data (cluster $id)"
+    java_cmd kafka.tools.StorageTool format --standalone -t "$id" -c "$props" >/dev/null
+  fi
+}
+
+up() {
+  fetch
+  if running; then say "already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return; fi
+  if answers; then say "port $port is taken by another process"; exit 1; fi
+  configure
+  say "starting broker on 127.0.0.1:$port (controller $cport, data $data)"
+  nohup java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC \
+    -Dlog4j2.configurationFile="$here/log4j2.properties" \
+    -Dkafka.logs.dir="$data/logs" \
+    -cp "$lib/*" kafka.Kafka "$props" >"$logfile" 2>&1 </dev/null &
+  echo $! > "$pidfile"
+  for _ in $(seq 1 120); do
+    if ! running; then say "broker exited during start; last lines of its log:"; tail -20 "$logfile" >&2; exit 1; fi
+    if answers && ready; then say "ready on 127.0.0.1:$port"; return; fi
+    sleep 1
+  done
+  say "broker did not become ready within 120 s"; tail -20 "$logfile" >&2; exit 1
+}
+
+down() {
+  if ! running; then say "not running on port $port"; rm -f "$pidfile"; return; fi
+  local pid; pid=$(cat "$pidfile")
+  say "stopping broker (pid $pid)"
+  kill -TERM "$pid"
+  for _ in $(seq 1 60); do
+    if ! kill -0 "$pid" 2>/dev/null; then rm -f "$pidfile"; say "stopped"; return; fi
+    sleep 1
+  done
+  say "broker did not stop within 60 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+status() {
+  if running && answers; then echo "running on 127.0.0.1:$port (pid $(cat "$pidfile"), data $data)"; return 0; fi
+  if running; then echo "starting (pid $(cat "$pidfile")), not answering yet on 127.0.0.1:$port"; return 1; fi
+  echo "not running on port $port"; return 1
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  log) cat "$logfile" "$data/logs/server.log" 2>/dev/null ;;
+  tool) shift; fetch; java_cmd "$@" ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,130 @@
+// Package kafkaconn holds what every service needs to talk to Kafka: the
+// connection settings read from KAFKA_* variables (brokers, client id and
+// the SASL/SSL security settings passed through to librdkafka), the client
+// configuration built from them, and the one place where Kafka errors are
+// sorted into retry, abort and stop.
+package kafkaconn
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/config"
+)
+
+// Config is the connection to the cluster. Loaded with the prefix KAFKA.
+type Config struct {
+	Brokers          string        `envconfig:"BROKERS" default:"127.0.0.1:9092" desc:"bootstrap brokers, host:port, comma separated"`
+	ClientID         string        `envconfig:"CLIENT_ID" desc:"client.id sent to the brokers (default: the service name)"`
+	SecurityProtocol string        `envconfig:"SECURITY_PROTOCOL" default:"plaintext" desc:"plaintext, ssl, sasl_plaintext or sasl_ssl"`
+	SASLMechanism    string        `envconfig:"SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"`
+	SASLUsername     string        `envconfig:"SASL_USERNAME" desc:"SASL user name"`
+	SASLPassword     config.Secret `envconfig:"SASL_PASSWORD" desc:"SASL password (never logged)"`
+	SSLCALocation    string        `envconfig:"SSL_CA_LOCATION" desc:"CA certificate file for verifying the brokers"`
+	SSLCertLocation  string        `envconfig:"SSL_CERTIFICATE_LOCATION" desc:"client certificate file"`
+	SSLKeyLocation   string        `envconfig:"SSL_KEY_LOCATION" desc:"client private key file"`
+	SSLKeyPassword   config.Secret `envconfig:"SSL_KEY_PASSWORD" desc:"client private key password (never logged)"`
+	CreateTopics     bool          `envconfig:"CREATE_TOPICS" default:"true" desc:"create the topics this service writes when missing"`
+	Replication      int           `envconfig:"REPLICATION_FACTOR" default:"1" desc:"replication factor of topics this service creates"`
+}
+
+// Validate checks the settings; variables are named with the KAFKA prefix.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.Brokers) == "" {
+		return config.Invalid("KAFKA_BROKERS", "must name at least one broker")
+	}
+	for _, b := range strings.Split(c.Brokers, ",") {
+		if !strings.Contains(strings.TrimSpace(b), ":") {
+			return config.Invalid("KAFKA_BROKERS", "%q is not host:port", b)
+		}
+	}
+	switch strings.ToLower(c.SecurityProtocol) {
+	case "plaintext", "ssl":
+	case "sasl_plaintext", "sasl_ssl":
+		if c.SASLMechanism == "" {
+			return config.Invalid("KAFKA_SASL_MECHANISM", "required when KAFKA_SECURITY_PROTOCOL is %s", c.SecurityProtocol)
+		}
+	default:
+		return config.Invalid("KAFKA_SECURITY_PROTOCOL", "%q is not plaintext, ssl, sasl_plaintext or sasl_ssl", c.SecurityProtocol)
+	}
+	if c.Replication < 1 {
+		return config.Invalid("KAFKA_REPLICATION_FACTOR", "must be at least 1, got %d", c.Replication)
+	}
+	return nil
+}
+
+// ConfigMap returns the librdkafka configuration for this connection with
+// the given client-specific settings layered on top.
+func (c Config) ConfigMap(clientID string, extra kafka.ConfigMap) *kafka.ConfigMap {
+	if c.ClientID != "" {
+		clientID = c.ClientID
+	}
+	m := kafka.ConfigMap{
+		"bootstrap.servers": c.Brokers,
+		"client.id":         clientID,
+		"security.protocol": strings.ToLower(c.SecurityProtocol),
+	}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	set("sasl.mechanisms", c.SASLMechanism)
+	set("sasl.username", c.SASLUsername)
+	set("sasl.password", c.SASLPassword.Reveal())
+	set("ssl.ca.location", c.SSLCALocation)
+	set("ssl.certificate.location", c.SSLCertLocation)
+	set("ssl.key.location", c.SSLKeyLocation)
+	set("ssl.key.password", c.SSLKeyPassword.Reveal())
+	for k, v := range extra {
+		m[k] = v
+	}
+	return &m
+}
+
+// Class says what to do about a Kafka error.
+type Class int
+
+const (
+	// Retriable errors go away by themselves: retry the operation.
+	Retriable Class = iota
+	// Abortable errors spoil the open transaction: abort it, rewind to the
+	// committed offsets and drop the state built since.
+	Abortable
+	// Fatal errors (a fenced producer included) end the client: stop the
+	// stage and exit non-zero so that the orchestrator restarts it.
+	Fatal
+)
+
+func (c Class) String() string {
+	switch c {
+	case Retriable:
+		return "retriable"
+	case Abortable:
+		return "abortable"
+	default:
+		return "fatal"
+	}
+}
+
+// Classify sorts err. Errors that are not Kafka errors are fatal.
+func Classify(err error) Class {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return Fatal
+	}
+	switch {
+	case ke.IsFatal():
+		return Fatal
+	case ke.Code() == kafka.ErrFenced, ke.Code() == kafka.ErrProducerFenced, ke.Code() == kafka.ErrInvalidProducerEpoch:
+		return Fatal
+	case ke.TxnRequiresAbort():
+		return Abortable
+	case ke.IsRetriable(), ke.IsTimeout():
+		return Retriable
+	default:
+		return Abortable
+	}
+}

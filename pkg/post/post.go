@@ -1,0 +1,126 @@
+// Package post is the normalised record that every source is turned into and
+// that travels on the tweets topic: one versioned JSON object per post,
+// whatever platform it came from. Decoders for the platforms' wire formats
+// live in package wire; the hashtag rules in package hashtag.
+package post
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Version is the schema version written in every Post's "v" field.
+const Version = 1
+
+// TimeLayout is RFC 3339 with milliseconds, always in UTC.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// Post is one social-media post, normalised.
+//
+// Hashtags holds the source's own hashtag entities, in order, as the source
+// spelled them. It is nil when the source gave none (the tags are then
+// extracted from Text) and non-nil but empty when the source said the post
+// has no hashtags. For a retweet, Text and Hashtags are the original's.
+type Post struct {
+	ID        string
+	Source    string
+	CreatedAt time.Time
+	Text      string
+	Lang      string
+	Author    string
+	RetweetOf string
+	Hashtags  []string
+}
+
+// wirePost is the JSON form of Post.
+type wirePost struct {
+	V         int       `json:"v"`
+	ID        string    `json:"id"`
+	Source    string    `json:"source"`
+	CreatedAt string    `json:"created_at"`
+	Text      string    `json:"text"`
+	Lang      string    `json:"lang,omitempty"`
+	Author    string    `json:"author,omitempty"`
+	RetweetOf string    `json:"retweet_of,omitempty"`
+	Hashtags  *[]string `json:"hashtags,omitempty"`
+}
+
+// MarshalJSON writes the versioned wire form.
+func (p Post) MarshalJSON() ([]byte, error) {
+	w := wirePost{
+		V:         Version,
+		ID:        p.ID,
+		Source:    p.Source,
+		CreatedAt: p.CreatedAt.UTC().Format(TimeLayout),
+		Text:      p.Text,
+		Lang:      p.Lang,
+		Author:    p.Author,
+		RetweetOf: p.RetweetOf,
+	}
+	if p.Hashtags != nil {
+		tags := p.Hashtags
+		w.Hashtags = &tags
+	}
+	return json.Marshal(w)
+}
+
+// Encode returns the JSON bytes of p.
+func Encode(p Post) ([]byte, error) { return p.MarshalJSON() }
+
+// ErrInvalid marks a value that is not a valid Post; errors.Is works on every
+// error Decode returns.
+var ErrInvalid = errors.New("invalid post")
+
+// Decode parses a Post strictly: the value must be valid UTF-8 JSON holding
+// exactly one object of schema version 1 with no unknown fields, a non-empty
+// id and source, and a created_at in RFC 3339.
+func Decode(b []byte) (Post, error) {
+	if len(b) == 0 {
+		return Post{}, fmt.Errorf("%w: empty value", ErrInvalid)
+	}
+	if !utf8.Valid(b) {
+		return Post{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalid)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var w wirePost
+	if err := dec.Decode(&w); err != nil {
+		return Post{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return Post{}, fmt.Errorf("%w: trailing data after the object", ErrInvalid)
+	}
+	if w.V != Version {
+		return Post{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, w.V, Version)
+	}
+	if w.ID == "" {
+		return Post{}, fmt.Errorf("%w: missing id", ErrInvalid)
+	}
+	if w.Source == "" {
+		return Post{}, fmt.Errorf("%w: post %s: missing source", ErrInvalid, w.ID)
+	}
+	t, err := time.Parse(time.RFC3339Nano, w.CreatedAt)
+	if err != nil {
+		return Post{}, fmt.Errorf("%w: post %s: created_at: %v", ErrInvalid, w.ID, err)
+	}
+	p := Post{
+		ID:        w.ID,
+		Source:    w.Source,
+		CreatedAt: t.UTC(),
+		Text:      w.Text,
+		Lang:      w.Lang,
+		Author:    w.Author,
+		RetweetOf: w.RetweetOf,
+	}
+	if w.Hashtags != nil {
+		p.Hashtags = *w.Hashtags
+		if p.Hashtags == nil {
+			p.Hashtags = []string{}
+		}
+	}
+	return p, nil
+}

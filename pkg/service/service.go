@@ -1,0 +1,81 @@
+// Package service is the common frame of the three programs: it answers -h
+// with the table of variables, loads and validates the configuration (a bad
+// setting ends the program with one line naming the variable), sets up
+// logging, runs the service until SIGINT or SIGTERM and turns the outcome
+// into an exit code. Each main.go is a call to Main and nothing more.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/logging"
+)
+
+// Exit codes.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitConfig = 2
+)
+
+// Config is what Main needs of a service's settings.
+type Config interface {
+	// Logging returns the log settings.
+	Logging() logging.Config
+}
+
+// RunFunc is a service's body: it runs until ctx ends or it fails.
+type RunFunc func(ctx context.Context, log *slog.Logger) error
+
+// Main runs a service and exits the process with its exit code.
+func Main(name string, cfg Config, run RunFunc) {
+	os.Exit(Run(name, cfg, os.Args[1:], os.Stdout, os.Stderr, run))
+}
+
+// Run is Main without the exit: it returns the exit code.
+func Run(name string, cfg Config, args []string, stdout, stderr io.Writer, run RunFunc) int {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help", "help":
+			if err := config.Usage(stdout, cfg); err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+				return ExitFailed
+			}
+			return ExitOK
+		default:
+			fmt.Fprintf(stderr, "%s: unexpected argument %q (settings are environment variables; -h lists them)\n", name, a)
+			return ExitConfig
+		}
+	}
+	if err := config.Load(cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: bad configuration: %v\n", name, err)
+		return ExitConfig
+	}
+	log := logging.New(cfg.Logging(), stderr).With("service", name)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("starting")
+	err := run(ctx, log)
+	switch {
+	case err == nil, errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		log.Info("stopped")
+		return ExitOK
+	default:
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "%s: bad configuration: %v\n", name, ce)
+			return ExitConfig
+		}
+		log.Error("stopped with an error", "err", err)
+		return ExitFailed
+	}
+}

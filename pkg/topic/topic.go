@@ -1,0 +1,99 @@
+// Package topic provisions the topics a service writes: it creates them
+// idempotently with their partition count, replication factor and configs,
+// and refuses to run on an existing topic whose cleanup policy differs from
+// the one the service's semantics depend on (a compacted state topic that is
+// really a delete topic would silently lose state).
+package topic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Spec describes one topic.
+type Spec struct {
+	Name              string
+	Partitions        int
+	ReplicationFactor int
+	// Configs are topic-level settings such as cleanup.policy and
+	// retention.ms. cleanup.policy defaults to delete.
+	Configs map[string]string
+}
+
+// ErrMismatch marks an existing topic that does not fit its Spec.
+var ErrMismatch = errors.New("topic does not match its specification")
+
+func (s Spec) cleanupPolicy() string {
+	if p, ok := s.Configs["cleanup.policy"]; ok {
+		return p
+	}
+	return "delete"
+}
+
+// Ensure creates the topics that are missing and checks the cleanup policy of
+// those that exist. Calling it again with the same specs changes nothing.
+func Ensure(ctx context.Context, admin *kafka.AdminClient, specs ...Spec) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	req := make([]kafka.TopicSpecification, len(specs))
+	for i, s := range specs {
+		if s.Partitions < 1 || s.ReplicationFactor < 1 {
+			return fmt.Errorf("topic %s: partitions %d and replication factor %d must be at least 1", s.Name, s.Partitions, s.ReplicationFactor)
+		}
+		cfg := map[string]string{"cleanup.policy": s.cleanupPolicy()}
+		for k, v := range s.Configs {
+			cfg[k] = v
+		}
+		req[i] = kafka.TopicSpecification{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor, Config: cfg}
+	}
+	res, err := admin.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	for _, r := range res {
+		switch r.Error.Code() {
+		case kafka.ErrNoError, kafka.ErrTopicAlreadyExists:
+		default:
+			return fmt.Errorf("create topic %s: %w", r.Topic, r.Error)
+		}
+	}
+	return checkPolicies(ctx, admin, specs)
+}
+
+func checkPolicies(ctx context.Context, admin *kafka.AdminClient, specs []Spec) error {
+	rs := make([]kafka.ConfigResource, len(specs))
+	for i, s := range specs {
+		rs[i] = kafka.ConfigResource{Type: kafka.ResourceTopic, Name: s.Name}
+	}
+	got, err := admin.DescribeConfigs(ctx, rs)
+	if err != nil {
+		return fmt.Errorf("describe topics: %w", err)
+	}
+	for i, r := range got {
+		if r.Error.Code() != kafka.ErrNoError {
+			return fmt.Errorf("describe topic %s: %w", r.Name, r.Error)
+		}
+		want := specs[i].cleanupPolicy()
+		have := r.Config["cleanup.policy"].Value
+		if !samePolicy(have, want) {
+			return fmt.Errorf("%w: %s has cleanup.policy=%s, want %s", ErrMismatch, r.Name, have, want)
+		}
+	}
+	return nil
+}
+
+func samePolicy(a, b string) bool {
+	norm := func(s string) string {
+		parts := strings.Split(strings.ReplaceAll(s, " ", ""), ",")
+		if len(parts) == 2 && parts[0] > parts[1] {
+			parts[0], parts[1] = parts[1], parts[0]
+		}
+		return strings.Join(parts, ",")
+	}
+	return norm(a) == norm(b)
+}
