@@ -10,14 +10,28 @@ GOTEST_FLAGS ?= -count=1 -timeout 20m
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help build test unit fuzz-smoke fuzz lint fmt vet clean kafka-up kafka-down kafka-status kafka-log kafka-fetch
+.PHONY: help build run run-ingest run-counter run-printer test unit fuzz-smoke fuzz lint fmt vet clean kafka-up kafka-down kafka-status kafka-log kafka-fetch
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
+BIN_DIR ?= $(CURDIR)/bin
+
 build: ## build the three services into bin/
-	@mkdir -p bin
-	@for s in $(SERVICES); do (cd services/$$s && go build -o ../../bin/$$s .) || exit 1; done
+	@mkdir -p $(BIN_DIR)
+	@for s in $(SERVICES); do (cd services/$$s && go build -o $(BIN_DIR)/$$s .) || exit 1; done
+
+run: ## the whole pipeline: broker, counter, ingest (synthetic), printer in the foreground
+	@deploy/run.sh
+
+run-ingest: build ## ingest alone against a running broker (INGEST_* variables apply)
+	$(BIN_DIR)/ingest
+
+run-counter: build ## counter alone against a running broker
+	$(BIN_DIR)/counter
+
+run-printer: build ## printer alone against a running broker
+	$(BIN_DIR)/printer
 
 test: ## run every module's tests against a real broker (started here when none answers)
 	deploy/kafka/with-broker.sh $(MAKE) --no-print-directory unit fuzz-smoke

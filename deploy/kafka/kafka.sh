@@ -74,7 +74,7 @@ up() {
   if answers; then say "port $port is taken by another process"; exit 1; fi
   configure
   say "starting broker on 127.0.0.1:$port (controller $cport, data $data)"
-  nohup java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC \
+  setsid nohup java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$here/log4j2.properties" \
     -Dkafka.logs.dir="$data/logs" \
     -cp "$lib/*" kafka.Kafka "$props" >"$logfile" 2>&1 </dev/null &

@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/logging"
@@ -30,6 +33,12 @@ const (
 type Config interface {
 	// Logging returns the log settings.
 	Logging() logging.Config
+}
+
+// OpsConfig is implemented by settings that name the address of the ops
+// server; it enables the "healthcheck" argument.
+type OpsConfig interface {
+	OpsAddress() string
 }
 
 // RunFunc is a service's body: it runs until ctx ends or it fails.
@@ -50,6 +59,8 @@ func Run(name string, cfg Config, args []string, stdout, stderr io.Writer, run R
 				return ExitFailed
 			}
 			return ExitOK
+		case "healthcheck":
+			return healthcheck(name, cfg, stderr)
 		default:
 			fmt.Fprintf(stderr, "%s: unexpected argument %q (settings are environment variables; -h lists them)\n", name, a)
 			return ExitConfig
@@ -78,4 +89,35 @@ func Run(name string, cfg Config, args []string, stdout, stderr io.Writer, run R
 		log.Error("stopped with an error", "err", err)
 		return ExitFailed
 	}
+}
+
+// healthcheck asks the running service's own /healthz, for container
+// healthchecks on images without a shell or curl.
+func healthcheck(name string, cfg Config, stderr io.Writer) int {
+	if err := config.Load(cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: bad configuration: %v\n", name, err)
+		return ExitConfig
+	}
+	oc, ok := cfg.(OpsConfig)
+	if !ok || oc.OpsAddress() == "" || oc.OpsAddress() == "off" {
+		fmt.Fprintf(stderr, "%s: healthcheck: the ops server is off\n", name)
+		return ExitFailed
+	}
+	_, port, err := net.SplitHostPort(oc.OpsAddress())
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: healthcheck: %v\n", name, err)
+		return ExitFailed
+	}
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz")
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: healthcheck: %v\n", name, err)
+		return ExitFailed
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "%s: healthcheck: /healthz answered %s\n", name, resp.Status)
+		return ExitFailed
+	}
+	return ExitOK
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -55,5 +57,32 @@ func TestRunExitCodes(t *testing.T) {
 				t.Fatalf("config error is not one line: %q", errb.String())
 			}
 		})
+	}
+}
+
+type opsCfg struct {
+	Log  logging.Config `envconfig:"LOG"`
+	Addr string         `envconfig:"DEMO_OPS_ADDR"`
+}
+
+func (c *opsCfg) Logging() logging.Config { return c.Log }
+
+func (c *opsCfg) OpsAddress() string { return c.Addr }
+
+func TestHealthcheckAsksTheRunningService(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+		}
+	}))
+	t.Setenv("DEMO_OPS_ADDR", ":"+srv.URL[strings.LastIndex(srv.URL, ":")+1:])
+	var out, errb bytes.Buffer
+	never := func(context.Context, *slog.Logger) error { t.Fatal("healthcheck ran the service"); return nil }
+	if code := service.Run("demo", &opsCfg{}, []string{"healthcheck"}, &out, &errb, never); code != 0 {
+		t.Fatalf("healthcheck of a healthy service: exit %d: %s", code, errb.String())
+	}
+	srv.Close()
+	if code := service.Run("demo", &opsCfg{}, []string{"healthcheck"}, &out, &errb, never); code != 1 {
+		t.Fatalf("healthcheck of a stopped service: exit %d, want 1", code)
 	}
 }
