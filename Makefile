@@ -1,7 +1,7 @@
 # hashtrend: build, test and run the pipeline. `make help` lists the targets.
 
 SHELL := /bin/bash
-MODULES := pkg services/ingest services/counter services/printer
+MODULES := pkg services/ingest services/counter services/printer deploy
 SERVICES := ingest counter printer
 KAFKA_BROKERS ?= 127.0.0.1:9092
 export KAFKA_BROKERS
