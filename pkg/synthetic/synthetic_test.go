@@ -155,7 +155,9 @@ func TestRisingTagsDriftSoTheLeadersChange(t *testing.T) {
 		for k := range counts {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] || counts[keys[i]] == counts[keys[j]] && keys[i] < keys[j] })
+		sort.Slice(keys, func(i, j int) bool {
+			return counts[keys[i]] > counts[keys[j]] || counts[keys[i]] == counts[keys[j]] && keys[i] < keys[j]
+		})
 		out := map[string]bool{}
 		for _, k := range keys[:10] {
 			out[k] = true
