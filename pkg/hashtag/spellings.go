@@ -1,0 +1,71 @@
+package hashtag
+
+import "iter"
+
+// Spellings counts the spellings seen for one key and reports the most
+// frequent, ties going to the lexicographically smallest so that every
+// replica picks the same. The zero value is empty and ready to use. It
+// holds the leading spelling inline and the others, which most keys never
+// have, behind one pointer. A Spellings is not safe for concurrent use.
+type Spellings struct {
+	best  spelling
+	other *[]spelling
+}
+
+type spelling struct {
+	s string
+	n int64
+}
+
+// beats reports whether a should be shown rather than b.
+func (a spelling) beats(b spelling) bool {
+	return a.n > b.n || a.n == b.n && a.s < b.s
+}
+
+// Add counts n more sightings of s; n <= 0 and an empty s are ignored.
+func (sp *Spellings) Add(s string, n int64) {
+	if n <= 0 || s == "" {
+		return
+	}
+	if sp.best.n == 0 || sp.best.s == s {
+		sp.best.s = s
+		sp.best.n += n
+		return
+	}
+	if sp.other == nil {
+		sp.other = new([]spelling)
+	}
+	others := *sp.other
+	i := 0
+	for i < len(others) && others[i].s != s {
+		i++
+	}
+	if i == len(others) {
+		others = append(others, spelling{s: s})
+		*sp.other = others
+	}
+	others[i].n += n
+	if others[i].beats(sp.best) {
+		sp.best, others[i] = others[i], sp.best
+	}
+}
+
+// Best returns the most frequent spelling, or "" when none was added.
+func (sp *Spellings) Best() string { return sp.best.s }
+
+// All yields every spelling with its count, the best first.
+func (sp *Spellings) All() iter.Seq2[string, int64] {
+	return func(yield func(string, int64) bool) {
+		if sp.best.n == 0 || !yield(sp.best.s, sp.best.n) {
+			return
+		}
+		if sp.other == nil {
+			return
+		}
+		for _, o := range *sp.other {
+			if !yield(o.s, o.n) {
+				return
+			}
+		}
+	}
+}
