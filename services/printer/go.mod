@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/hashtrend/hashtrend/pkg v0.0.0
+	github.com/rivo/uniseg v0.4.7
 	golang.org/x/sync v0.25.0
 )
 

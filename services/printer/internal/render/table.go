@@ -1,0 +1,98 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
+)
+
+// DefaultTruncate is the width at which show() cuts a cell.
+const DefaultTruncate = 20
+
+// rule is the line Spark Streaming's DStream.print() draws around a batch header.
+const rule = "-------------------------------------------"
+
+// Table draws each snapshot as Spark Streaming printed a batch: a header
+// naming the batch and its window, the top-N by running total as a
+// DataFrame.show() table, optionally a second table of the window's own
+// top-N, and a footer with the stream's running figures. Column widths come
+// from the content, measured in terminal columns so that the borders line up
+// around wide characters; cells are right-aligned as show() aligns them.
+type Table struct {
+	// Truncate cuts tags wider than this many columns with "..." (0: never).
+	Truncate int
+	// WindowTop adds the table of the window's own top-N.
+	WindowTop bool
+}
+
+// Render writes the block for s.
+func (t Table) Render(w io.Writer, s snapshot.Snapshot) error {
+	var b strings.Builder
+	b.WriteString(rule + "\n")
+	fmt.Fprintf(&b, "Batch: %d   %s\n", s.Batch, window(s.WindowStart, s.WindowEnd))
+	b.WriteString(rule + "\n")
+	t.table(&b, s.Top)
+	if t.WindowTop {
+		b.WriteString("this window:\n")
+		t.table(&b, s.WindowTop)
+	}
+	fmt.Fprintf(&b, "posts: %d   with hashtags: %d   distinct hashtags: %d\n\n", s.Posts, s.PostsWithTags, s.DistinctHashtags)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write batch %d: %w", s.Batch, err)
+	}
+	return nil
+}
+
+// window formats [start, end) in UTC: the date once, the end's date only
+// when it differs, milliseconds only when a bound has them.
+func window(start, end time.Time) string {
+	start, end = start.UTC(), end.UTC()
+	clock := "15:04:05"
+	if start.Nanosecond() != 0 || end.Nanosecond() != 0 {
+		clock = "15:04:05.000"
+	}
+	endLayout := clock
+	if start.Format(time.DateOnly) != end.Format(time.DateOnly) {
+		endLayout = "2006-01-02 " + clock
+	}
+	return start.Format("2006-01-02 "+clock) + " – " + end.Format(endLayout) + " UTC"
+}
+
+// table writes rows as show() draws a two-column DataFrame.
+func (t Table) table(b *strings.Builder, rows []snapshot.Entry) {
+	cells := [][2]string{{"hashtag", "count"}}
+	for _, e := range rows {
+		cells = append(cells, [2]string{
+			Truncate(printable("#"+e.Hashtag), t.Truncate),
+			strconv.FormatInt(e.Count, 10),
+		})
+	}
+	const minWidth = 3 // show()'s narrowest column
+	widths := [2]int{minWidth, minWidth}
+	for _, row := range cells {
+		for i, c := range row {
+			widths[i] = max(widths[i], Width(c))
+		}
+	}
+	sep := "+" + strings.Repeat("-", widths[0]) + "+" + strings.Repeat("-", widths[1]) + "+\n"
+	line := func(row [2]string) {
+		b.WriteByte('|')
+		for i, c := range row {
+			b.WriteString(strings.Repeat(" ", widths[i]-Width(c)))
+			b.WriteString(c)
+			b.WriteByte('|')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString(sep)
+	line(cells[0])
+	b.WriteString(sep)
+	for _, row := range cells[1:] {
+		line(row)
+	}
+	b.WriteString(sep)
+}
