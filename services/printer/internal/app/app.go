@@ -1,23 +1,37 @@
-// Package app wires the printer service: its configuration, metrics and the
-// components it runs until the context ends.
+// Package app wires the printer service: its configuration, metrics, the
+// follower reading top-hashtags and the renderer writing each snapshot to
+// standard output, run until the context ends.
 package app
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"os"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/logging"
 	"github.com/hashtrend/hashtrend/pkg/ops"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/services/printer/internal/follow"
+	"github.com/hashtrend/hashtrend/services/printer/internal/render"
 )
 
 // Config is every setting of the printer service.
 type Config struct {
-	Kafka   kafkaconn.Config `envconfig:"KAFKA"`
-	Log     logging.Config   `envconfig:"LOG"`
-	OpsAddr string           `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
+	Kafka     kafkaconn.Config `envconfig:"KAFKA"`
+	Log       logging.Config   `envconfig:"LOG"`
+	Topic     string           `envconfig:"TOPIC_TOP" default:"top-hashtags" desc:"the snapshots topic to follow"`
+	From      string           `envconfig:"PRINTER_FROM" default:"latest" desc:"latest: start with the newest snapshot in the topic; beginning: replay them all"`
+	Format    string           `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
+	Truncate  int              `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
+	WindowTop bool             `envconfig:"PRINTER_WINDOW_TOP" default:"false" desc:"also print the window's own top-N table"`
+	OpsAddr   string           `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
 }
 
 // Logging returns the log settings.
@@ -28,14 +42,81 @@ func (c *Config) Validate() error {
 	if err := c.Kafka.Validate(); err != nil {
 		return err
 	}
-	return c.Log.Validate("LOG")
+	if err := c.Log.Validate("LOG"); err != nil {
+		return err
+	}
+	if c.Topic == "" {
+		return config.Invalid("TOPIC_TOP", "must not be empty")
+	}
+	if _, err := follow.ParseFrom(c.From); err != nil {
+		return config.Invalid("PRINTER_FROM", "%v", err)
+	}
+	if c.Format != "table" && c.Format != "json" {
+		return config.Invalid("PRINTER_FORMAT", "%q is not table or json", c.Format)
+	}
+	if c.Truncate < 0 {
+		return config.Invalid("PRINTER_TRUNCATE", "must not be negative, got %d", c.Truncate)
+	}
+	return nil
 }
 
-// Run runs the service until ctx ends.
+// Run runs the service until ctx ends, printing to standard output.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	reg := ops.NewRegistry()
+	return Serve(ctx, cfg, log, os.Stdout, ops.NewRegistry())
+}
+
+// Serve runs the printer until ctx ends: it follows the topic and renders
+// every snapshot to out, with its metrics in reg. cfg must be valid.
+func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg *prometheus.Registry) error {
+	from, _ := follow.ParseFrom(cfg.From)
+	var r render.Renderer = render.Table{Truncate: cfg.Truncate, WindowTop: cfg.WindowTop}
+	if cfg.Format == "json" {
+		r = render.JSON{}
+	}
+	m := newMetrics(reg)
+	f := follow.New(follow.Config{Kafka: cfg.Kafka, Topic: cfg.Topic, From: from}, log)
+
 	g, ctx := errgroup.WithContext(ctx)
-	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Log: log}
+	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: f.Ready, Log: log}
 	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error {
+		return f.Run(ctx, func(rec follow.Record) error {
+			s, err := snapshot.Decode(rec.Value)
+			if err != nil {
+				m.undecodable.Inc()
+				log.Warn("skipping a record that is not a snapshot", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+				return nil
+			}
+			if err := r.Render(out, s); err != nil {
+				return err
+			}
+			m.rendered.Inc()
+			m.batch.Set(float64(s.Batch))
+			if !s.ProducedAt.IsZero() {
+				m.lag.Set(time.Since(s.ProducedAt).Seconds())
+			}
+			return nil
+		})
+	})
 	return g.Wait()
+}
+
+type metrics struct {
+	rendered, undecodable prometheus.Counter
+	batch, lag            prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) metrics {
+	m := metrics{
+		rendered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hashtrend_printer_snapshots_rendered_total", Help: "Snapshots rendered to the output."}),
+		undecodable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hashtrend_printer_snapshots_undecodable_total", Help: "Records of the snapshots topic that could not be decoded and were skipped."}),
+		batch: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hashtrend_printer_last_batch", Help: "Batch number of the last snapshot rendered."}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hashtrend_printer_lag_seconds", Help: "Time from the last rendered snapshot's produced_at to its rendering."}),
+	}
+	reg.MustRegister(m.rendered, m.undecodable, m.batch, m.lag)
+	return m
 }

@@ -1,0 +1,244 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/services/printer/internal/app"
+)
+
+// buffer is a bytes.Buffer safe to write from the printer and read from the test.
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// printer is a running printer service and what it wrote.
+type printer struct {
+	out, log *buffer
+	reg      *prometheus.Registry
+}
+
+func start(t *testing.T, topic, from string) *printer {
+	t.Helper()
+	cfg := app.Config{
+		Kafka:    kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext", Replication: 1},
+		Topic:    topic,
+		From:     from,
+		Format:   "table",
+		Truncate: 20,
+		OpsAddr:  "off",
+	}
+	cfg.Log.Format, cfg.Log.Level = "text", "info"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := &printer{out: &buffer{}, log: &buffer{}, reg: prometheus.NewRegistry()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(p.log, nil)), p.out, p.reg)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("printer stopped with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("printer did not stop within 30s of cancellation")
+		}
+	})
+	return p
+}
+
+var batchLine = regexp.MustCompile(`(?m)^Batch: (\d+) `)
+
+// batches lists the batch numbers printed so far, in order.
+func (p *printer) batches() []int64 {
+	var out []int64
+	for _, m := range batchLine.FindAllStringSubmatch(p.out.String(), -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		out = append(out, n)
+	}
+	return out
+}
+
+func (p *printer) metric(name string) float64 {
+	mfs, _ := p.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			m := mf.GetMetric()[0]
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return -1
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool, dump func() string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; so far:\n%s", what, dump())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *printer) dump() string { return "stdout:\n" + p.out.String() + "\nlog:\n" + p.log.String() }
+
+func (p *printer) waitBatches(t *testing.T, n int) {
+	t.Helper()
+	waitFor(t, strconv.Itoa(n)+" batches", func() bool { return len(p.batches()) >= n }, p.dump)
+}
+
+var t0 = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+
+// snap is batch n of a made-up run: tag "tagN" with count 100+n on top.
+func snap(t *testing.T, n int64) kafkatest.Record {
+	t.Helper()
+	s := snapshot.Snapshot{
+		Batch: n, WindowStart: t0.Add(time.Duration(n) * 2 * time.Second), WindowEnd: t0.Add(time.Duration(n+1) * 2 * time.Second),
+		Top:   []snapshot.Entry{{Rank: 1, Hashtag: "tag" + strconv.FormatInt(n, 10), Key: "tag" + strconv.FormatInt(n, 10), Count: 100 + n}},
+		Posts: 10 * n, PostsWithTags: 5 * n, DistinctHashtags: n, ProducedAt: time.Now(),
+	}
+	b, err := snapshot.Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kafkatest.Record{Key: []byte("top"), Value: b}
+}
+
+func snaps(t *testing.T, from, to int64) []kafkatest.Record {
+	var rs []kafkatest.Record
+	for n := from; n <= to; n++ {
+		rs = append(rs, snap(t, n))
+	}
+	return rs
+}
+
+func equal(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSnapshotsWrittenAfterStartArePrintedInOrder(t *testing.T) {
+	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	p := start(t, topic, "latest")
+	waitFor(t, "the printer to follow", func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
+	kafkatest.Produce(t, topic, snaps(t, 1, 5)...)
+	p.waitBatches(t, 5)
+	if got := p.batches(); !equal(got, []int64{1, 2, 3, 4, 5}) {
+		t.Fatalf("batches printed %v, want 1..5 in order", got)
+	}
+	for n := 1; n <= 5; n++ {
+		row := "|" + strings.Repeat(" ", 7-len("#tag1")) + "#tag" + strconv.Itoa(n) + "|  10" + strconv.Itoa(n) + "|"
+		if !strings.Contains(p.out.String(), row) {
+			t.Errorf("no row %q in:\n%s", row, p.out.String())
+		}
+	}
+	if got := p.metric("hashtrend_printer_snapshots_rendered_total"); got != 5 {
+		t.Errorf("rendered metric %v, want 5", got)
+	}
+	if got := p.metric("hashtrend_printer_last_batch"); got != 5 {
+		t.Errorf("last batch metric %v, want 5", got)
+	}
+}
+
+func TestFromBeginningReplaysEverySnapshot(t *testing.T) {
+	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	kafkatest.Produce(t, topic, snaps(t, 1, 4)...)
+	p := start(t, topic, "beginning")
+	p.waitBatches(t, 4)
+	kafkatest.Produce(t, topic, snap(t, 5))
+	p.waitBatches(t, 5)
+	if got := p.batches(); !equal(got, []int64{1, 2, 3, 4, 5}) {
+		t.Fatalf("batches printed %v, want 1..5 in order", got)
+	}
+}
+
+func TestStartingLateShowsTheLatestSnapshotFirst(t *testing.T) {
+	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	kafkatest.Produce(t, topic, snaps(t, 1, 7)...)
+	p := start(t, topic, "latest")
+	p.waitBatches(t, 1)
+	waitFor(t, "the printer to follow", func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
+	kafkatest.Produce(t, topic, snap(t, 8))
+	p.waitBatches(t, 2)
+	if got := p.batches(); !equal(got, []int64{7, 8}) {
+		t.Fatalf("batches printed %v, want the latest (7) and then the new one (8)", got)
+	}
+}
+
+func TestAnUndecodableRecordIsReportedAndSkipped(t *testing.T) {
+	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	kafkatest.Produce(t, topic, snap(t, 1), kafkatest.Record{Value: []byte(`{"v":1,"batch":"two"`)}, snap(t, 3))
+	p := start(t, topic, "beginning")
+	p.waitBatches(t, 2)
+	if got := p.batches(); !equal(got, []int64{1, 3}) {
+		t.Fatalf("batches printed %v, want 1 and 3", got)
+	}
+	logs := p.log.String()
+	if n := strings.Count(logs, "skipping a record that is not a snapshot"); n != 1 || !strings.Contains(logs, "offset=1 ") {
+		t.Fatalf("want one report naming offset 1, got %d in:\n%s", n, logs)
+	}
+	if got := p.metric("hashtrend_printer_snapshots_undecodable_total"); got != 1 {
+		t.Errorf("undecodable metric %v, want 1", got)
+	}
+}
+
+func TestWaitsForATopicCreatedAfterStart(t *testing.T) {
+	topic := kafkatest.Name(t, "top-hashtags")
+	kafkatest.DeleteAfter(t, topic)
+	p := start(t, topic, "latest")
+	const waiting = "topic does not exist yet"
+	waitFor(t, "the printer to say it waits", func() bool { return strings.Contains(p.log.String(), waiting) }, p.dump)
+	time.Sleep(1500 * time.Millisecond) // let it retry at least once more: it must not repeat itself
+	kafkatest.CreateTopic(t, topic, 1, nil)
+	waitFor(t, "the printer to follow", func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
+	kafkatest.Produce(t, topic, snaps(t, 1, 2)...)
+	p.waitBatches(t, 2)
+	if got := p.batches(); !equal(got, []int64{1, 2}) {
+		t.Fatalf("batches printed %v, want 1 and 2", got)
+	}
+	if n := strings.Count(p.log.String(), waiting); n != 1 {
+		t.Fatalf("said %d times that it waits, want once:\n%s", n, p.log.String())
+	}
+}
