@@ -1,23 +1,44 @@
 // Package app wires the counter service: its configuration, metrics and the
-// components it runs until the context ends.
+// two stages, tally and rank, that every instance runs side by side under
+// one errgroup until the context ends or one of them fails.
 package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/logging"
 	"github.com/hashtrend/hashtrend/pkg/ops"
+	"github.com/hashtrend/hashtrend/pkg/topic"
+	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
+	"github.com/hashtrend/hashtrend/services/counter/internal/rank"
+	"github.com/hashtrend/hashtrend/services/counter/internal/tally"
 )
 
 // Config is every setting of the counter service.
 type Config struct {
-	Kafka   kafkaconn.Config `envconfig:"KAFKA"`
-	Log     logging.Config   `envconfig:"LOG"`
-	OpsAddr string           `envconfig:"COUNTER_OPS_ADDR" default:":9102" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
+	Kafka          kafkaconn.Config `envconfig:"KAFKA"`
+	Log            logging.Config   `envconfig:"LOG"`
+	Topics         topic.Names      `envconfig:"TOPIC"`
+	OpsAddr        string           `envconfig:"COUNTER_OPS_ADDR" default:":9102" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
+	Instance       string           `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids (default: the hostname); a restarted instance must keep it"`
+	TallyGroup     string           `envconfig:"COUNTER_GROUP_TALLY" default:"counter-tally" desc:"consumer group of the tally stage on the tweets topic"`
+	RankGroup      string           `envconfig:"COUNTER_GROUP_RANK" default:"counter-rank" desc:"consumer group of the rank stage on the deltas topic"`
+	Window         time.Duration    `envconfig:"COUNTER_WINDOW" default:"2s" desc:"window length; windows are aligned to the Unix epoch"`
+	Grace          time.Duration    `envconfig:"COUNTER_GRACE" default:"500ms" desc:"how long after a window's end rank waits for its deltas before publishing"`
+	TopN           int              `envconfig:"COUNTER_TOP_N" default:"10" desc:"entries in each top list of a snapshot"`
+	TxnTimeout     time.Duration    `envconfig:"COUNTER_TRANSACTION_TIMEOUT" default:"10s" desc:"transaction.timeout.ms: how long an abandoned transaction holds read_committed readers back"`
+	SessionTimeout time.Duration    `envconfig:"COUNTER_SESSION_TIMEOUT" default:"10s" desc:"consumer group session timeout: how fast a dead member's partitions move"`
+	StatsInterval  time.Duration    `envconfig:"COUNTER_STATS_INTERVAL" default:"5s" desc:"librdkafka statistics interval, the source of the consumer lag metric"`
+	MaxRecordBytes int              `envconfig:"COUNTER_MAX_RECORD_BYTES" default:"4194304" desc:"largest record the counter reads or writes (dead letters keep the original bytes)"`
 }
 
 // Logging returns the log settings.
@@ -28,14 +49,91 @@ func (c *Config) Validate() error {
 	if err := c.Kafka.Validate(); err != nil {
 		return err
 	}
+	if err := c.Topics.Validate(); err != nil {
+		return err
+	}
+	if c.Instance == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			return config.Invalid("COUNTER_INSTANCE_ID", "not set and the hostname is unknown (%v)", err)
+		}
+		c.Instance = h
+	}
+	switch {
+	case c.TallyGroup == "":
+		return config.Invalid("COUNTER_GROUP_TALLY", "must not be empty")
+	case c.RankGroup == "" || c.RankGroup == c.TallyGroup:
+		return config.Invalid("COUNTER_GROUP_RANK", "must be set and differ from COUNTER_GROUP_TALLY")
+	case c.Window < 10*time.Millisecond:
+		return config.Invalid("COUNTER_WINDOW", "must be at least 10ms, got %s", c.Window)
+	case c.Grace < 0 || c.Grace >= c.Window:
+		return config.Invalid("COUNTER_GRACE", "must be at least 0 and below COUNTER_WINDOW (%s), got %s", c.Window, c.Grace)
+	case c.TopN < 1:
+		return config.Invalid("COUNTER_TOP_N", "must be at least 1, got %d", c.TopN)
+	case c.TxnTimeout < time.Second || c.TxnTimeout < 2*c.Window:
+		return config.Invalid("COUNTER_TRANSACTION_TIMEOUT", "must be at least 1s and twice COUNTER_WINDOW, got %s", c.TxnTimeout)
+	case c.SessionTimeout < time.Second:
+		return config.Invalid("COUNTER_SESSION_TIMEOUT", "must be at least 1s, got %s", c.SessionTimeout)
+	case c.StatsInterval < 0:
+		return config.Invalid("COUNTER_STATS_INTERVAL", "must not be negative")
+	case c.MaxRecordBytes < 1<<20:
+		return config.Invalid("COUNTER_MAX_RECORD_BYTES", "must be at least 1 MiB, got %d", c.MaxRecordBytes)
+	}
 	return c.Log.Validate("LOG")
 }
 
 // Run runs the service until ctx ends.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := ops.NewRegistry()
-	g, ctx := errgroup.WithContext(ctx)
-	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Log: log}
-	g.Go(func() error { return srv.Run(ctx) })
+	m := metrics.New(reg)
+	log = log.With("instance", cfg.Instance)
+
+	admin, err := kafka.NewAdminClient(cfg.Kafka.ConfigMap("counter-admin", nil))
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	defer admin.Close()
+	if cfg.Kafka.CreateTopics {
+		if err := ensureTopics(ctx, admin, cfg); err != nil {
+			return err
+		}
+	}
+
+	r := rank.New(rank.Config{
+		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.RankGroup,
+		Deltas: cfg.Topics.Deltas, Counts: cfg.Topics.Counts, Top: cfg.Topics.Top,
+		Window: cfg.Window, Grace: cfg.Grace, TopN: cfg.TopN,
+		TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
+		MaxRecordBytes: cfg.MaxRecordBytes,
+	}, log, m, admin)
+	tc := tally.Config{
+		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.TallyGroup,
+		Tweets: cfg.Topics.Tweets, Deltas: cfg.Topics.Deltas, DLQ: cfg.Topics.DLQ,
+		Window: cfg.Window, TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
+		MaxDeltaBytes: 512 << 10, MaxRecordBytes: cfg.MaxRecordBytes,
+	}
+
+	// Stop order: a cancelled context makes tally commit its open window and
+	// leave its group, rank leave its group (its open snapshot's deltas are
+	// read again by the next owner), and the ops server shut down.
+	g, gctx := errgroup.WithContext(ctx)
+	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: r.Ready, Log: log}
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return tally.Run(gctx, tc, log, m) })
+	g.Go(func() error { return r.Run(gctx) })
 	return g.Wait()
+}
+
+// ensureTopics creates the topics the counter writes. Dead letters keep the
+// original bytes, so the DLQ takes records as large as the counter reads.
+func ensureTopics(ctx context.Context, admin *kafka.AdminClient, cfg Config) error {
+	n, rf := cfg.Topics, cfg.Kafka.Replication
+	dlq := n.DLQSpec(rf)
+	dlq.Configs["max.message.bytes"] = fmt.Sprint(cfg.MaxRecordBytes + 64<<10)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := topic.Ensure(ctx, admin, dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf)); err != nil {
+		return fmt.Errorf("topics: %w", err)
+	}
+	return nil
 }

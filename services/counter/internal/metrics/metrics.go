@@ -1,0 +1,82 @@
+// Package metrics is the counter's Prometheus instrumentation, registered
+// on the registry the service passes in, and the reading of librdkafka's
+// statistics into per-partition consumer lag.
+package metrics
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the counter's collectors. Stage labels are "tally" and "rank".
+type Metrics struct {
+	Posts            prometheus.Counter
+	PostsWithTags    prometheus.Counter
+	Hashtags         prometheus.Counter
+	Invalid          prometheus.Counter
+	WindowsClosed    *prometheus.CounterVec
+	Transactions     *prometheus.CounterVec
+	TxnSeconds       *prometheus.HistogramVec
+	Lag              *prometheus.GaugeVec
+	RestoreSeconds   prometheus.Gauge
+	RestoredRecords  prometheus.Gauge
+	StateHashtags    prometheus.Gauge
+	Batch            prometheus.Gauge
+	SnapshotSeconds  prometheus.Histogram
+	DeltasApplied    prometheus.Counter
+	Restored         prometheus.Gauge
+}
+
+// New creates the collectors and registers them on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Posts:         prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_posts_total", Help: "Valid posts counted by tally (committed or not)."}),
+		PostsWithTags: prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_posts_with_hashtags_total", Help: "Posts with at least one hashtag counted by tally."}),
+		Hashtags:      prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_hashtags_total", Help: "Hashtags counted by tally, each once per post."}),
+		Invalid:       prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_invalid_records_total", Help: "Undecodable records sent to the dead-letter topic."}),
+		WindowsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "counter_windows_closed_total", Help: "Windows closed, by stage."}, []string{"stage"}),
+		Transactions:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "counter_transactions_total", Help: "Transactions by stage and outcome (committed, aborted)."}, []string{"stage", "outcome"}),
+		TxnSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "counter_transaction_seconds", Help: "Time from begin to commit of a transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"stage"}),
+		Lag:             prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "counter_consumer_lag", Help: "Consumer lag per partition from librdkafka statistics."}, []string{"stage", "topic", "partition"}),
+		RestoreSeconds:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_restore_seconds", Help: "Duration of the last restore of the running totals."}),
+		RestoredRecords: prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_restored_records", Help: "Records read by the last restore."}),
+		StateHashtags:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_state_hashtags", Help: "Distinct hashtags in rank's running totals."}),
+		Batch:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_batch", Help: "Batch number of the last published snapshot."}),
+		SnapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "counter_snapshot_publish_seconds", Help: "Time from a window's end to its snapshot's commit.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
+		DeltasApplied: prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_deltas_applied_total", Help: "Delta records applied by rank."}),
+		Restored:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_rank_restored", Help: "1 while this instance's rank holds restored totals."}),
+	}
+	reg.MustRegister(m.Posts, m.PostsWithTags, m.Hashtags, m.Invalid, m.WindowsClosed, m.Transactions, m.TxnSeconds,
+		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored)
+	return m
+}
+
+// stats is the part of librdkafka's statistics JSON that holds lag.
+type stats struct {
+	Topics map[string]struct {
+		Partitions map[string]struct {
+			ConsumerLag int64 `json:"consumer_lag"`
+		} `json:"partitions"`
+	} `json:"topics"`
+}
+
+// ObserveStats sets the lag gauges of stage from one statistics event.
+// Partitions the consumer does not fetch report -1 and are skipped.
+func (m *Metrics) ObserveStats(stage, js string) {
+	var s stats
+	if err := json.Unmarshal([]byte(js), &s); err != nil {
+		return
+	}
+	for topic, t := range s.Topics {
+		for part, p := range t.Partitions {
+			if n, err := strconv.Atoi(part); err != nil || n < 0 || p.ConsumerLag < 0 {
+				continue
+			}
+			m.Lag.WithLabelValues(stage, topic, part).Set(float64(p.ConsumerLag))
+		}
+	}
+}

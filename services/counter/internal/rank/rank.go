@@ -1,0 +1,305 @@
+// Package rank is the counter's second stage: the consumer group on the
+// single-partition hashtag-deltas topic, so one active member while the
+// others wait as hot standbys. On assignment it restores the running totals
+// from the compacted hashtag-counts topic and only then consumes; it adds
+// each delta to the totals and, at each window end plus a grace, commits
+// one transaction holding the changed totals and the meta record, one
+// Snapshot for top-hashtags and the consumed delta offsets.
+//
+// A delta is applied to the snapshot that is open when it is read: tally
+// commits a window at its end and rank publishes that window a grace later,
+// so deltas normally land in the snapshot of their own window; a delta read
+// later (rank was down, or tally was slow) is counted in the next snapshot.
+// Totals are exact either way. Between two snapshots rank holds only
+// memory; after an aborted transaction or a lost assignment that memory is
+// thrown away and rebuilt from the state topic.
+package rank
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
+	"github.com/hashtrend/hashtrend/services/counter/internal/state"
+	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
+	"github.com/hashtrend/hashtrend/services/counter/internal/window"
+)
+
+// Config is what the stage needs.
+type Config struct {
+	Kafka          kafkaconn.Config
+	Instance       string // transactional.id is Instance + "-rank"
+	Group          string
+	Deltas         string
+	Counts, Top    string
+	Window, Grace  time.Duration
+	TopN           int
+	TxnTimeout     time.Duration
+	SessionTimeout time.Duration
+	StatsInterval  time.Duration
+	MaxRecordBytes int
+}
+
+// Stage is one running rank.
+type Stage struct {
+	cfg   Config
+	log   *slog.Logger
+	m     *metrics.Metrics
+	admin *kafka.AdminClient
+	c     *kafka.Consumer
+	p     *kafka.Producer
+	ctx   context.Context
+
+	ready    atomic.Bool
+	table    *Table
+	assigned *kafka.TopicPartition // the deltas partition, while this member holds it
+	next     kafka.Offset          // next delta offset, when deltas were read since the last snapshot
+	fatal    error
+}
+
+// New returns a stage; Run runs it. Ready reports its readiness before Run.
+func New(cfg Config, log *slog.Logger, m *metrics.Metrics, admin *kafka.AdminClient) *Stage {
+	return &Stage{cfg: cfg, log: log.With("stage", "rank", "group", cfg.Group), m: m, admin: admin, next: -1}
+}
+
+// Ready is nil once the totals of an assigned partition are restored, and
+// on a standby, which has nothing to restore.
+func (s *Stage) Ready() error {
+	if !s.ready.Load() {
+		return errors.New("rank: restoring the running totals")
+	}
+	return nil
+}
+
+// Run runs the stage until ctx ends or a fatal error.
+func (s *Stage) Run(ctx context.Context) (err error) {
+	s.ctx = ctx
+	cfg := s.cfg
+	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-rank",
+		txn.ProducerConfig(cfg.Instance+"-rank", cfg.TxnTimeout, cfg.MaxRecordBytes)))
+	if err != nil {
+		return fmt.Errorf("rank producer: %w", err)
+	}
+	defer s.p.Close()
+	// Before anything is restored: this aborts a crashed predecessor's open
+	// transaction on the state topic at once when it had the same id.
+	if err := txn.Init(ctx, s.p, s.log); err != nil {
+		return err
+	}
+	s.c, err = kafka.NewConsumer(cfg.Kafka.ConfigMap("counter-rank", kafka.ConfigMap{
+		"group.id":                      cfg.Group,
+		"isolation.level":               "read_committed",
+		"enable.auto.commit":            false,
+		"enable.auto.offset.store":      false,
+		"auto.offset.reset":             "earliest",
+		"partition.assignment.strategy": "cooperative-sticky",
+		"session.timeout.ms":            int(cfg.SessionTimeout.Milliseconds()),
+		"statistics.interval.ms":        int(cfg.StatsInterval.Milliseconds()),
+		"max.poll.interval.ms":          600000,
+	}))
+	if err != nil {
+		return fmt.Errorf("rank consumer: %w", err)
+	}
+	defer func() {
+		if cerr := s.c.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("rank consumer close: %w", cerr)
+		}
+	}()
+	s.ready.Store(true) // a standby is ready; an assignment makes it restore
+	if err := s.c.SubscribeTopics([]string{cfg.Deltas}, s.rebalance); err != nil {
+		return fmt.Errorf("subscribe %s: %w", cfg.Deltas, err)
+	}
+	s.log.Info("rank started", "topic", cfg.Deltas, "window", cfg.Window, "grace", cfg.Grace)
+	due := window.Of(time.Now(), cfg.Window)
+	for {
+		if s.fatal != nil {
+			return s.fatal
+		}
+		if ctx.Err() != nil {
+			return nil // the open snapshot was never committed: the next owner reads its deltas again
+		}
+		if now := time.Now(); !now.Before(due.End.Add(cfg.Grace)) {
+			if s.table != nil {
+				if err := s.publish(due); err != nil {
+					return err
+				}
+			}
+			due = window.Of(now.Add(-cfg.Grace), cfg.Window)
+			if !time.Now().Before(due.End.Add(cfg.Grace)) {
+				due = due.Next()
+			}
+		}
+		wait := min(time.Until(due.End.Add(cfg.Grace)), 100*time.Millisecond)
+		switch ev := s.c.Poll(max(int(wait.Milliseconds()), 1)).(type) {
+		case *kafka.Message:
+			if err := s.apply(ev); err != nil {
+				return err
+			}
+		case *kafka.Stats:
+			s.m.ObserveStats("rank", ev.String())
+		case kafka.Error:
+			if ev.IsFatal() {
+				return fmt.Errorf("rank consumer: %w", ev)
+			}
+			s.log.Warn("rank consumer", "err", ev)
+		}
+	}
+}
+
+func (s *Stage) apply(m *kafka.Message) error {
+	if s.table == nil || s.assigned == nil {
+		return nil // a message fetched before a revoke; it will be read again
+	}
+	d, err := delta.Decode(m.Value)
+	if err != nil {
+		// Only tally writes this topic, transactionally: a bad delta is a
+		// bug or a foreign writer, and skipping it would make totals wrong.
+		return fmt.Errorf("%s[%d]@%d: %w", *m.TopicPartition.Topic, m.TopicPartition.Partition, m.TopicPartition.Offset, err)
+	}
+	s.table.Apply(d)
+	s.next = m.TopicPartition.Offset + 1
+	s.m.DeltasApplied.Inc()
+	return nil
+}
+
+// publish commits the snapshot of w with the changed totals, the meta
+// record and the delta offsets. After an abort it rebuilds from the state
+// topic and rewinds the deltas.
+func (s *Stage) publish(w window.Window) error {
+	start := time.Now()
+	t := s.table
+	batch := t.Meta().Batch + 1
+	meta := t.Meta()
+	meta.Batch = batch
+	snap := snapshot.Snapshot{
+		Batch: batch, WindowStart: w.Start, WindowEnd: w.End,
+		Top: t.Top(s.cfg.TopN), WindowTop: t.WindowTop(s.cfg.TopN),
+		Posts: meta.Posts, PostsWithTags: meta.PostsWithHashtags, DistinctHashtags: int64(t.Len()),
+		ProducedAt: time.Now().UTC(),
+	}
+	var offsets []kafka.TopicPartition
+	if s.next >= 0 && s.assigned != nil {
+		offsets = []kafka.TopicPartition{{Topic: &s.cfg.Deltas, Partition: s.assigned.Partition, Offset: s.next}}
+	}
+	err := txn.Commit(s.p, s.c, offsets, func() error {
+		err := t.Changed(func(key string, v state.Total) error {
+			b, err := state.EncodeTotal(v)
+			if err != nil {
+				return fmt.Errorf("encode total: %w", err)
+			}
+			return s.produce(s.cfg.Counts, s.assigned.Partition, []byte(key), b)
+		})
+		if err != nil {
+			return err
+		}
+		mb, err := state.EncodeMeta(meta)
+		if err != nil {
+			return fmt.Errorf("encode meta: %w", err)
+		}
+		if err := s.produce(s.cfg.Counts, s.assigned.Partition, []byte(state.MetaKey), mb); err != nil {
+			return err
+		}
+		sb, err := snapshot.Encode(snap)
+		if err != nil {
+			return fmt.Errorf("encode snapshot: %w", err)
+		}
+		return s.produce(s.cfg.Top, 0, []byte("top"), sb)
+	})
+	switch {
+	case errors.Is(err, txn.ErrAborted):
+		s.m.Transactions.WithLabelValues("rank", "aborted").Inc()
+		s.log.Warn("snapshot aborted, restoring from the state topic", "window", w, "batch", batch, "err", err)
+		return s.restore()
+	case err != nil:
+		return fmt.Errorf("rank snapshot %d: %w", batch, err)
+	}
+	t.Published(batch)
+	s.next = -1
+	s.m.Transactions.WithLabelValues("rank", "committed").Inc()
+	s.m.TxnSeconds.WithLabelValues("rank").Observe(time.Since(start).Seconds())
+	s.m.SnapshotSeconds.Observe(time.Since(w.End).Seconds())
+	s.m.WindowsClosed.WithLabelValues("rank").Inc()
+	s.m.Batch.Set(float64(batch))
+	s.m.StateHashtags.Set(float64(t.Len()))
+	s.log.Info("snapshot committed", "window", w, "batch", batch, "posts", meta.Posts, "distinct", t.Len())
+	return nil
+}
+
+func (s *Stage) produce(topic string, partition int32, key, value []byte) error {
+	return txn.Produce(s.p, &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: partition},
+		Key:            key, Value: value,
+	})
+}
+
+// restore rebuilds the totals of the assigned partition from the state
+// topic and moves the delta consumer to the committed offset. The state and
+// that offset were written in the same transactions, so they match.
+func (s *Stage) restore() error {
+	s.ready.Store(false)
+	s.m.Restored.Set(0)
+	s.table, s.next = nil, -1
+	if s.assigned == nil {
+		s.ready.Store(true)
+		return nil
+	}
+	start := time.Now()
+	t := NewTable()
+	n, err := state.Restore(s.ctx, s.cfg.Kafka, s.admin, s.cfg.Counts, s.assigned.Partition, s.log, t.Load)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("restore %s: %w", s.cfg.Counts, err)
+	}
+	if err := txn.Rewind(s.c, []kafka.TopicPartition{*s.assigned}); err != nil {
+		return err
+	}
+	s.table = t
+	s.m.RestoreSeconds.Set(time.Since(start).Seconds())
+	s.m.RestoredRecords.Set(float64(n))
+	s.m.StateHashtags.Set(float64(t.Len()))
+	s.m.Batch.Set(float64(t.Meta().Batch))
+	s.m.Restored.Set(1)
+	s.ready.Store(true)
+	s.log.Info("totals restored", "topic", s.cfg.Counts, "partition", s.assigned.Partition,
+		"records", n, "hashtags", t.Len(), "batch", t.Meta().Batch, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// rebalance runs inside Poll. An assignment restores before the first delta
+// is read; a revoke or a loss drops the totals, whose uncommitted part the
+// next owner rebuilds from the state topic and the deltas.
+func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
+	switch e := ev.(type) {
+	case kafka.AssignedPartitions:
+		if err := c.IncrementalAssign(e.Partitions); err != nil {
+			return err
+		}
+		if len(e.Partitions) == 0 {
+			return nil
+		}
+		tp := e.Partitions[0]
+		s.assigned = &tp
+		s.log.Info("deltas partition assigned, restoring", "topic", s.cfg.Deltas, "partition", tp.Partition)
+		if err := s.restore(); err != nil && s.fatal == nil {
+			s.fatal = err
+		}
+	case kafka.RevokedPartitions:
+		s.log.Info("deltas partition revoked", "lost", c.AssignmentLost())
+		s.assigned, s.table, s.next = nil, nil, -1
+		s.m.Restored.Set(0)
+		s.ready.Store(true)
+		return c.IncrementalUnassign(e.Partitions)
+	}
+	return nil
+}

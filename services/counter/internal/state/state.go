@@ -1,0 +1,194 @@
+// Package state is rank's checkpoint on the compacted hashtag-counts topic:
+// one record per hashtag key holding its running total and spellings, and
+// one reserved meta record holding what a snapshot needs to continue after
+// a restart (the batch number and the running post figures). rank writes
+// them in the same transaction as its snapshot and consumed offsets;
+// Restore reads them back, read_committed, up to the end of the partition.
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+)
+
+// Version is the schema version of Total and Meta values.
+const Version = 1
+
+// MetaKey is the key of the meta record. A '#' never appears in a hashtag
+// key, so it cannot collide with one.
+const MetaKey = "#meta"
+
+// Total is the value of a hashtag's record: Count posts, of which the ones
+// not in Others spelled it Spelling.
+type Total struct {
+	V        int              `json:"v"`
+	Count    int64            `json:"count"`
+	Spelling string           `json:"spelling"`
+	Others   map[string]int64 `json:"others,omitempty"`
+}
+
+// Meta is the value of the meta record.
+type Meta struct {
+	V                 int   `json:"v"`
+	Batch             int64 `json:"batch"`
+	Posts             int64 `json:"posts"`
+	PostsWithHashtags int64 `json:"posts_with_hashtags"`
+}
+
+// ErrInvalid marks a state record that cannot be read.
+var ErrInvalid = errors.New("invalid state record")
+
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data after the object", ErrInvalid)
+	}
+	return nil
+}
+
+// EncodeTotal returns the JSON of t with the current version.
+func EncodeTotal(t Total) ([]byte, error) { t.V = Version; return json.Marshal(t) }
+
+// DecodeTotal parses a Total strictly.
+func DecodeTotal(b []byte) (Total, error) {
+	var t Total
+	if err := decodeStrict(b, &t); err != nil {
+		return Total{}, err
+	}
+	if t.V != Version {
+		return Total{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, t.V, Version)
+	}
+	others := int64(0)
+	for _, n := range t.Others {
+		others += n
+	}
+	if t.Spelling == "" || t.Count <= others {
+		return Total{}, fmt.Errorf("%w: count %d, spelling %q, others %d", ErrInvalid, t.Count, t.Spelling, others)
+	}
+	return t, nil
+}
+
+// EncodeMeta returns the JSON of m with the current version.
+func EncodeMeta(m Meta) ([]byte, error) { m.V = Version; return json.Marshal(m) }
+
+// DecodeMeta parses a Meta strictly.
+func DecodeMeta(b []byte) (Meta, error) {
+	var m Meta
+	if err := decodeStrict(b, &m); err != nil {
+		return Meta{}, err
+	}
+	if m.V != Version {
+		return Meta{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, m.V, Version)
+	}
+	if m.Batch < 0 || m.Posts < 0 || m.PostsWithHashtags < 0 {
+		return Meta{}, fmt.Errorf("%w: negative figures in %+v", ErrInvalid, m)
+	}
+	return m, nil
+}
+
+// Restore reads partition of topic from the beginning with a read_committed
+// consumer (assigned, no group) and calls load for each record, until its
+// position reaches the partition's end offset as it stood when Restore
+// began. A record's null value (a tombstone) is passed as nil.
+//
+// The end offset is the high watermark, not the last stable offset: an
+// open transaction of a crashed predecessor holds the restore back until
+// the transaction is resolved (at once when the predecessor's
+// transactional.id was re-initialised, otherwise when it times out), so
+// that its outcome is never missed.
+func Restore(ctx context.Context, kc kafkaconn.Config, admin *kafka.AdminClient, topic string, partition int32, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
+	tp := kafka.TopicPartition{Topic: &topic, Partition: partition}
+	var end int64
+	for {
+		res, err := admin.ListOffsets(ctx, map[kafka.TopicPartition]kafka.OffsetSpec{tp: kafka.LatestOffsetSpec},
+			kafka.SetAdminIsolationLevel(kafka.IsolationLevelReadUncommitted))
+		if err == nil {
+			r := res.ResultInfos[tp]
+			if r.Error.Code() == kafka.ErrNoError {
+				end = int64(r.Offset)
+				break
+			}
+			err = r.Error
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		log.Warn("restore: end offset, retrying", "topic", topic, "partition", partition, "err", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+	if end == 0 {
+		return 0, nil
+	}
+	c, err := kafka.NewConsumer(kc.ConfigMap("counter-restore", kafka.ConfigMap{
+		"group.id":                 "counter-restore-unused", // required by the client; never joined
+		"isolation.level":          "read_committed",
+		"enable.auto.commit":       false,
+		"enable.partition.eof":     true,
+		"fetch.max.bytes":          64 << 20,
+		"max.partition.fetch.bytes": 16 << 20,
+	}))
+	if err != nil {
+		return 0, fmt.Errorf("restore consumer: %w", err)
+	}
+	defer c.Close()
+	tp.Offset = kafka.OffsetBeginning
+	if err := c.Assign([]kafka.TopicPartition{tp}); err != nil {
+		return 0, fmt.Errorf("restore assign: %w", err)
+	}
+	lastCheck := time.Now()
+	waiting := false
+	for {
+		if ctx.Err() != nil {
+			return records, ctx.Err()
+		}
+		switch ev := c.Poll(100).(type) {
+		case *kafka.Message:
+			if ev.TopicPartition.Error != nil {
+				return records, fmt.Errorf("restore read: %w", ev.TopicPartition.Error)
+			}
+			records++
+			if err := load(ev.Key, ev.Value); err != nil {
+				return records, fmt.Errorf("restore %s[%d]@%d: %w", topic, partition, ev.TopicPartition.Offset, err)
+			}
+			if int64(ev.TopicPartition.Offset)+1 >= end {
+				return records, nil
+			}
+			continue
+		case kafka.PartitionEOF:
+			if int64(ev.Offset) >= end {
+				return records, nil
+			}
+		case kafka.Error:
+			if ev.IsFatal() {
+				return records, fmt.Errorf("restore consumer: %w", ev)
+			}
+			log.Warn("restore consumer", "err", ev)
+		}
+		// Control records (transaction markers) end most transactional
+		// writes and are never delivered: watch the position instead.
+		if time.Since(lastCheck) > 200*time.Millisecond {
+			lastCheck = time.Now()
+			pos, err := c.Position([]kafka.TopicPartition{tp})
+			if err == nil && len(pos) == 1 && int64(pos[0].Offset) >= end {
+				return records, nil
+			}
+			if !waiting && time.Since(lastCheck) >= 0 {
+				waiting = true
+				log.Debug("restore: waiting for the end offset", "topic", topic, "partition", partition, "offset", end)
+			}
+		}
+	}
+}

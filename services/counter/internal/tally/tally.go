@@ -1,0 +1,287 @@
+// Package tally is the counter's first stage: a member of a consumer group
+// on the tweets topic that takes each post's hashtags (pkg/hashtag rules),
+// sums them per processing-time window and, at each window end, commits one
+// transaction holding its delta record(s) for rank, the window's
+// undecodable records for the dead-letter topic and the consumed offsets.
+// Nothing of a window is visible downstream until that commit, so a crash
+// at any instant loses or repeats nothing: the uncommitted posts are simply
+// read again from the committed offsets.
+//
+// The transaction is opened and committed in one call at the window's end;
+// between two windows the stage holds only memory. A cooperative rebalance
+// that revokes partitions closes the window early (the posts read so far
+// are committed with their offsets before the partitions go); a lost
+// assignment drops the window.
+package tally
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
+	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
+	"github.com/hashtrend/hashtrend/services/counter/internal/window"
+)
+
+// Config is what the stage needs.
+type Config struct {
+	Kafka          kafkaconn.Config
+	Instance       string // transactional.id is Instance + "-tally"
+	Group          string
+	Tweets, Deltas string
+	DLQ            string
+	Window         time.Duration
+	TxnTimeout     time.Duration
+	SessionTimeout time.Duration
+	StatsInterval  time.Duration
+	MaxDeltaBytes  int
+	MaxRecordBytes int
+}
+
+// Header names on dead-letter records.
+const (
+	HeaderError     = "error"
+	HeaderTopic     = "source.topic"
+	HeaderPartition = "source.partition"
+	HeaderOffset    = "source.offset"
+)
+
+type tagCount struct {
+	n  int64
+	sp hashtag.Spellings
+}
+
+// Stage is one running tally.
+type Stage struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics.Metrics
+	c   *kafka.Consumer
+	p   *kafka.Producer
+
+	win      window.Window
+	counts   map[string]*tagCount
+	posts    int64
+	withTags int64
+	dlq      []*kafka.Message
+	next     map[int32]kafka.Offset // partition → next offset to read, this window
+	tags     []hashtag.Tag          // scratch
+	fatal    error                  // set by the rebalance callback
+}
+
+// Run runs the stage until ctx ends (then it commits the open window and
+// leaves the group) or a fatal error.
+func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) (err error) {
+	log = log.With("stage", "tally", "group", cfg.Group)
+	s := &Stage{cfg: cfg, log: log, m: m, counts: map[string]*tagCount{}, next: map[int32]kafka.Offset{}}
+	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-tally",
+		txn.ProducerConfig(cfg.Instance+"-tally", cfg.TxnTimeout, cfg.MaxRecordBytes)))
+	if err != nil {
+		return fmt.Errorf("tally producer: %w", err)
+	}
+	defer s.p.Close()
+	if err := txn.Init(ctx, s.p, log); err != nil {
+		return err
+	}
+	s.c, err = kafka.NewConsumer(cfg.Kafka.ConfigMap("counter-tally", kafka.ConfigMap{
+		"group.id":                      cfg.Group,
+		"isolation.level":               "read_committed",
+		"enable.auto.commit":            false,
+		"enable.auto.offset.store":      false,
+		"auto.offset.reset":             "earliest",
+		"partition.assignment.strategy": "cooperative-sticky",
+		"session.timeout.ms":            int(cfg.SessionTimeout.Milliseconds()),
+		"statistics.interval.ms":        int(cfg.StatsInterval.Milliseconds()),
+		"fetch.max.bytes":               cfg.MaxRecordBytes * 2,
+	}))
+	if err != nil {
+		return fmt.Errorf("tally consumer: %w", err)
+	}
+	defer func() {
+		// Close leaves the group; the rebalance callback commits what is left.
+		if cerr := s.c.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("tally consumer close: %w", cerr)
+		}
+		if s.fatal != nil && err == nil {
+			err = s.fatal
+		}
+	}()
+	if err := s.c.SubscribeTopics([]string{cfg.Tweets}, s.rebalance); err != nil {
+		return fmt.Errorf("subscribe %s: %w", cfg.Tweets, err)
+	}
+	log.Info("tally started", "topic", cfg.Tweets, "window", cfg.Window)
+	s.win = window.Of(time.Now(), cfg.Window)
+	for {
+		if s.fatal != nil {
+			return s.fatal
+		}
+		if ctx.Err() != nil {
+			return s.close()
+		}
+		now := time.Now()
+		if !now.Before(s.win.End) {
+			if err := s.close(); err != nil {
+				return err
+			}
+			s.m.WindowsClosed.WithLabelValues("tally").Inc()
+			s.win = window.Of(now, cfg.Window)
+		}
+		wait := min(time.Until(s.win.End), 100*time.Millisecond)
+		switch ev := s.c.Poll(max(int(wait.Milliseconds()), 1)).(type) {
+		case *kafka.Message:
+			s.add(ev)
+		case *kafka.Stats:
+			s.m.ObserveStats("tally", ev.String())
+		case kafka.Error:
+			if ev.IsFatal() {
+				return fmt.Errorf("tally consumer: %w", ev)
+			}
+			log.Warn("tally consumer", "err", ev)
+		}
+	}
+}
+
+// add counts one record of the window, or keeps it for the dead-letter
+// topic when it is not a valid post.
+func (s *Stage) add(m *kafka.Message) {
+	s.next[m.TopicPartition.Partition] = m.TopicPartition.Offset + 1
+	p, err := post.Decode(m.Value)
+	if err != nil {
+		s.m.Invalid.Inc()
+		s.log.Debug("invalid record", "partition", m.TopicPartition.Partition, "offset", m.TopicPartition.Offset, "err", err)
+		s.dlq = append(s.dlq, &kafka.Message{
+			TopicPartition: kafka.TopicPartition{Topic: &s.cfg.DLQ, Partition: kafka.PartitionAny},
+			Key:            m.Key,
+			Value:          m.Value,
+			Headers: []kafka.Header{
+				{Key: HeaderError, Value: []byte(err.Error())},
+				{Key: HeaderTopic, Value: []byte(*m.TopicPartition.Topic)},
+				{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(m.TopicPartition.Partition)))},
+				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(int64(m.TopicPartition.Offset), 10))},
+			},
+		})
+		return
+	}
+	s.posts++
+	s.tags = hashtag.OfAppend(s.tags[:0], p)
+	if len(s.tags) > 0 {
+		s.withTags++
+	}
+	for _, t := range s.tags {
+		c := s.counts[t.Key]
+		if c == nil {
+			c = &tagCount{}
+			s.counts[t.Key] = c
+		}
+		c.n++
+		c.sp.Add(t.Spelling, 1)
+	}
+}
+
+// close commits the window: deltas, dead letters and offsets in one
+// transaction. After an abort it rewinds to the committed offsets. Either
+// way the window's state is dropped.
+func (s *Stage) close() error {
+	defer s.reset()
+	if len(s.next) == 0 {
+		return nil
+	}
+	start := time.Now()
+	d := delta.Delta{WindowStart: s.win.Start, WindowEnd: s.win.End, Instance: s.cfg.Instance,
+		Posts: s.posts, PostsWithHashtags: s.withTags, Counts: make([]delta.Count, 0, len(s.counts))}
+	tags := int64(0)
+	for k, c := range s.counts {
+		d.Counts = append(d.Counts, delta.Spelled(k, c.n, &c.sp))
+		tags += c.n
+	}
+	offsets := make([]kafka.TopicPartition, 0, len(s.next))
+	for p, o := range s.next {
+		offsets = append(offsets, kafka.TopicPartition{Topic: &s.cfg.Tweets, Partition: p, Offset: o})
+	}
+	err := txn.Commit(s.p, s.c, offsets, func() error {
+		if d.Posts > 0 {
+			for _, part := range delta.Split(d, s.cfg.MaxDeltaBytes) {
+				b, err := delta.Encode(part)
+				if err != nil {
+					return fmt.Errorf("encode delta: %w", err)
+				}
+				key := []byte(s.cfg.Instance + "/" + strconv.FormatInt(s.win.Start.UnixMilli(), 10) + "/" + strconv.Itoa(part.Part))
+				if err := txn.Produce(s.p, &kafka.Message{
+					TopicPartition: kafka.TopicPartition{Topic: &s.cfg.Deltas, Partition: kafka.PartitionAny},
+					Key:            key, Value: b, Timestamp: s.win.End,
+				}); err != nil {
+					return err
+				}
+			}
+		}
+		for _, m := range s.dlq {
+			if err := txn.Produce(s.p, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, txn.ErrAborted):
+		s.m.Transactions.WithLabelValues("tally", "aborted").Inc()
+		s.log.Warn("window aborted, rewinding to the committed offsets", "window", s.win, "err", err)
+		parts, _ := s.c.Assignment()
+		return txn.Rewind(s.c, parts)
+	case err != nil:
+		return fmt.Errorf("tally window %s: %w", s.win, err)
+	}
+	s.m.Transactions.WithLabelValues("tally", "committed").Inc()
+	s.m.TxnSeconds.WithLabelValues("tally").Observe(time.Since(start).Seconds())
+	s.m.Posts.Add(float64(s.posts))
+	s.m.PostsWithTags.Add(float64(s.withTags))
+	s.m.Hashtags.Add(float64(tags))
+	s.log.Info("window committed", "window", s.win, "posts", s.posts, "hashtags", len(s.counts), "invalid", len(s.dlq))
+	return nil
+}
+
+func (s *Stage) reset() {
+	clear(s.counts)
+	clear(s.next)
+	s.posts, s.withTags, s.dlq = 0, 0, nil
+}
+
+// rebalance runs inside Poll. Before revoked partitions go, the window is
+// committed with their offsets; a lost assignment drops the window, whose
+// offsets may no longer be committed by this member.
+func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
+	switch e := ev.(type) {
+	case kafka.AssignedPartitions:
+		s.log.Info("partitions assigned", "topic", s.cfg.Tweets, "partitions", partitions(e.Partitions))
+		return c.IncrementalAssign(e.Partitions)
+	case kafka.RevokedPartitions:
+		if c.AssignmentLost() {
+			s.log.Warn("assignment lost, dropping the window", "partitions", partitions(e.Partitions))
+			s.reset()
+		} else {
+			s.log.Info("partitions revoked, committing the window", "partitions", partitions(e.Partitions))
+			if err := s.close(); err != nil && s.fatal == nil {
+				s.fatal = err
+			}
+		}
+		return c.IncrementalUnassign(e.Partitions)
+	}
+	return nil
+}
+
+func partitions(tps []kafka.TopicPartition) []int32 {
+	out := make([]int32, len(tps))
+	for i, tp := range tps {
+		out[i] = tp.Partition
+	}
+	return out
+}

@@ -1,0 +1,192 @@
+// Package txn holds the transactional discipline both counter stages share,
+// after confluent-kafka-go's transactions example: a transaction is opened,
+// filled, given the consumed offsets and committed in one call; retriable
+// errors are retried, an error that spoils the transaction aborts it (the
+// caller then rewinds to the committed offsets and drops what it built), and
+// a fatal error, a fenced producer included, ends the stage. Errors are
+// sorted by kafkaconn.Classify, the one place that does it.
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+)
+
+// ErrAborted is returned when the transaction was aborted: nothing of it is
+// visible to read_committed readers and the consumed offsets were not
+// committed. The caller rewinds and drops its state.
+var ErrAborted = errors.New("transaction aborted")
+
+// opTimeout bounds one transactional call. Transaction calls use their own
+// deadline, not the stage's context, so that a shutdown still finishes or
+// aborts the open transaction.
+const opTimeout = 30 * time.Second
+
+// retry runs op until it succeeds, fails for good, or the deadline passes.
+func retry(what string, deadline time.Time, op func(ctx context.Context) error) error {
+	for {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		err := op(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if kafkaconn.Classify(err) != kafkaconn.Retriable || time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Init initialises the producer's transactions, which fences and aborts the
+// open transaction of an earlier producer with the same transactional.id.
+// It retries until ctx ends.
+func Init(ctx context.Context, p *kafka.Producer, log *slog.Logger) error {
+	for {
+		ictx, cancel := context.WithTimeout(ctx, opTimeout)
+		err := p.InitTransactions(ictx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if kafkaconn.Classify(err) == kafkaconn.Fatal {
+			return fmt.Errorf("init transactions: %w", err)
+		}
+		log.Warn("init transactions, retrying", "err", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// Commit runs one whole transaction: it begins it, calls fill to produce
+// its records (through Produce), sends offsets with the consumer's group
+// metadata when there are any, and commits. It returns nil once committed,
+// an error wrapping ErrAborted after an abort, or the fatal error.
+func Commit(p *kafka.Producer, c *kafka.Consumer, offsets []kafka.TopicPartition, fill func() error) error {
+	if err := p.BeginTransaction(); err != nil {
+		return fatalOrAbort(p, fmt.Errorf("begin transaction: %w", err))
+	}
+	if err := fill(); err != nil {
+		return fatalOrAbort(p, err)
+	}
+	deadline := time.Now().Add(opTimeout)
+	if len(offsets) > 0 {
+		md, err := c.GetConsumerGroupMetadata()
+		if err != nil {
+			return fatalOrAbort(p, fmt.Errorf("group metadata: %w", err))
+		}
+		err = retry("send offsets", deadline, func(ctx context.Context) error {
+			return p.SendOffsetsToTransaction(ctx, offsets, md)
+		})
+		if err != nil {
+			return fatalOrAbort(p, err)
+		}
+	}
+	err := retry("commit transaction", deadline, func(ctx context.Context) error {
+		return p.CommitTransaction(ctx)
+	})
+	if err != nil {
+		return fatalOrAbort(p, err)
+	}
+	return nil
+}
+
+// fatalOrAbort aborts the transaction after err unless err ends the
+// producer. Errors that are not Kafka's (a bug such as a failed encode) are
+// aborted too but returned as they are, so that the stage stops.
+func fatalOrAbort(p *kafka.Producer, err error) error {
+	var ke kafka.Error
+	isKafka := errors.As(err, &ke)
+	if isKafka && kafkaconn.Classify(err) == kafkaconn.Fatal {
+		return err
+	}
+	if aerr := Abort(p); aerr != nil {
+		return fmt.Errorf("%w; then: %w", err, aerr)
+	}
+	if !isKafka {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrAborted, err)
+}
+
+// Abort aborts the open transaction, retrying retriable errors.
+func Abort(p *kafka.Producer) error {
+	return retry("abort transaction", time.Now().Add(opTimeout), func(ctx context.Context) error {
+		err := p.AbortTransaction(ctx)
+		var ke kafka.Error
+		if errors.As(err, &ke) && ke.Code() == kafka.ErrState {
+			return nil // no transaction open
+		}
+		return err
+	})
+}
+
+// Produce enqueues m in the open transaction, waiting while the local queue
+// is full. Delivery failures surface at commit.
+func Produce(p *kafka.Producer, m *kafka.Message) error {
+	for {
+		err := p.Produce(m, nil)
+		if err == nil {
+			return nil
+		}
+		var ke kafka.Error
+		if errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull {
+			p.Flush(100)
+			continue
+		}
+		return fmt.Errorf("produce to %s: %w", *m.TopicPartition.Topic, err)
+	}
+}
+
+// Rewind moves the consumer back to the committed offsets of parts (those
+// without a committed offset to the beginning), so that what an aborted
+// transaction consumed is read again.
+func Rewind(c *kafka.Consumer, parts []kafka.TopicPartition) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	var committed []kafka.TopicPartition
+	err := retry("committed offsets", time.Now().Add(opTimeout), func(context.Context) error {
+		var err error
+		committed, err = c.Committed(parts, 10000)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, tp := range committed {
+		if tp.Offset < 0 {
+			tp.Offset = kafka.OffsetBeginning
+		}
+		if err := c.Seek(tp, 0); err != nil {
+			return fmt.Errorf("seek %s[%d] to %v: %w", *tp.Topic, tp.Partition, tp.Offset, err)
+		}
+	}
+	return nil
+}
+
+// ProducerConfig is the transactional producer's librdkafka settings:
+// message.timeout.ms stays below transaction.timeout.ms so that a record
+// that cannot be delivered fails its transaction before the coordinator
+// times the transaction out.
+func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessageBytes int) kafka.ConfigMap {
+	return kafka.ConfigMap{
+		"transactional.id":       transactionalID,
+		"enable.idempotence":     true,
+		"acks":                   "all",
+		"transaction.timeout.ms": int(txnTimeout.Milliseconds()),
+		"message.timeout.ms":     int(txnTimeout.Milliseconds() * 8 / 10),
+		"linger.ms":              5,
+		"compression.type":       "lz4",
+		"message.max.bytes":      maxMessageBytes,
+	}
+}
