@@ -1,0 +1,270 @@
+// Package publish writes posts to the tweets topic and never drops one.
+//
+// The producer is idempotent with acks=all and compression; each record is
+// keyed by the post id (so a post always lands on the same partition),
+// timestamped with its created_at and carries a "source" header. Deliveries
+// are retried by the client for as long as the delivery timeout allows
+// (forever by default), so a broker that is down only delays posts. When the
+// client's local queue is full, Publish blocks until deliveries make room:
+// the source stops reading rather than losing what it read. A goroutine
+// drains the delivery reports into metrics, a log line for each failure,
+// and the count of posts still unconfirmed that Close reports after its
+// final flush.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/post"
+)
+
+// HeaderSource is the record header naming the post's source.
+const HeaderSource = "source"
+
+// Config are the producer's settings.
+type Config struct {
+	// Topic receives the posts.
+	Topic string
+	// Compression is the codec: none, gzip, snappy, lz4 or zstd.
+	Compression string
+	// Linger is how long the client waits to fill a batch.
+	Linger time.Duration
+	// QueueMessages bounds the client's local queue; a full queue blocks
+	// Publish.
+	QueueMessages int
+	// DeliveryTimeout bounds how long the client retries one record; zero
+	// means forever, so that an outage of any length loses nothing.
+	DeliveryTimeout time.Duration
+	// ClientID is the client.id unless the Kafka settings name one.
+	ClientID string
+}
+
+// Publisher is the producer. Publish may be called from one goroutine at a
+// time and not after Close; the other methods from any.
+type Publisher struct {
+	cfg   Config
+	prod  *kafka.Producer
+	log   *slog.Logger
+	m     metrics
+	space chan struct{} // a delivery report arrived: the queue has room
+	done  chan struct{} // the delivery goroutine has ended
+
+	enqueued  atomic.Int64
+	delivered atomic.Int64
+	failed    atomic.Int64
+	fatal     atomic.Pointer[error]
+	closeOnce sync.Once
+}
+
+type metrics struct {
+	produced *prometheus.CounterVec
+	failed   *prometheus.CounterVec
+	latency  prometheus.Histogram
+}
+
+// New connects a producer. Metrics are registered on reg.
+func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Publisher, error) {
+	if cfg.ClientID == "" {
+		cfg.ClientID = "ingest"
+	}
+	if cfg.Compression == "" {
+		cfg.Compression = "lz4"
+	}
+	if cfg.QueueMessages <= 0 {
+		cfg.QueueMessages = 100000
+	}
+	prod, err := kafka.NewProducer(kc.ConfigMap(cfg.ClientID, kafka.ConfigMap{
+		"enable.idempotence":           true,
+		"acks":                         "all",
+		"compression.type":             cfg.Compression,
+		"linger.ms":                    int(cfg.Linger / time.Millisecond),
+		"queue.buffering.max.messages": cfg.QueueMessages,
+		"message.timeout.ms":           int(cfg.DeliveryTimeout / time.Millisecond),
+		"go.logs.channel.enable":       false,
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	p := &Publisher{
+		cfg:   cfg,
+		prod:  prod,
+		log:   log,
+		space: make(chan struct{}, 1),
+		done:  make(chan struct{}),
+		m: metrics{
+			produced: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "ingest_posts_produced_total", Help: "Posts the broker confirmed, by source.",
+			}, []string{"source"}),
+			failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "ingest_posts_failed_total", Help: "Posts whose delivery failed after the client's retries, by source.",
+			}, []string{"source"}),
+			latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+				Name:    "ingest_delivery_latency_seconds",
+				Help:    "Time from handing a post to the producer to the broker's confirmation.",
+				Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+			}),
+		},
+	}
+	reg.MustRegister(p.m.produced, p.m.failed, p.m.latency,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ingest_producer_queue_depth", Help: "Records in the producer's local queue, not yet confirmed.",
+		}, func() float64 { return float64(p.prod.Len()) }),
+	)
+	go p.deliveries()
+	return p, nil
+}
+
+// pending is the Opaque of each record: what the delivery report needs.
+type pending struct {
+	source string
+	at     time.Time
+}
+
+// deliveries drains the producer's events until Close.
+func (p *Publisher) deliveries() {
+	defer close(p.done)
+	for ev := range p.prod.Events() {
+		switch e := ev.(type) {
+		case *kafka.Message:
+			pd, _ := e.Opaque.(*pending)
+			src := ""
+			if pd != nil {
+				src = pd.source
+			}
+			if err := e.TopicPartition.Error; err != nil {
+				p.failed.Add(1)
+				p.m.failed.WithLabelValues(src).Inc()
+				p.log.Error("post not delivered", "topic", p.cfg.Topic, "key", string(e.Key), "err", err)
+			} else {
+				p.delivered.Add(1)
+				p.m.produced.WithLabelValues(src).Inc()
+				if pd != nil {
+					p.m.latency.Observe(time.Since(pd.at).Seconds())
+				}
+			}
+			select {
+			case p.space <- struct{}{}:
+			default:
+			}
+		case kafka.Error:
+			if e.IsFatal() {
+				err := error(e)
+				p.fatal.Store(&err)
+				p.log.Error("producer failed", "err", e)
+				continue
+			}
+			p.log.Warn("kafka client", "err", e, "code", e.Code().String())
+		}
+	}
+}
+
+// Publish hands p to the producer. When the client's queue is full it
+// waits for deliveries to make room, for as long as ctx allows: a full
+// queue slows the source down, it never drops the post.
+func (p *Publisher) Publish(ctx context.Context, pt post.Post) error {
+	if errp := p.fatal.Load(); errp != nil {
+		return fmt.Errorf("producer: %w", *errp)
+	}
+	value, err := post.Encode(pt)
+	if err != nil {
+		return fmt.Errorf("encode post %s: %w", pt.ID, err)
+	}
+	msg := &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &p.cfg.Topic, Partition: kafka.PartitionAny},
+		Key:            []byte(pt.ID),
+		Value:          value,
+		Timestamp:      pt.CreatedAt,
+		Headers:        []kafka.Header{{Key: HeaderSource, Value: []byte(pt.Source)}},
+		Opaque:         &pending{source: pt.Source, at: time.Now()},
+	}
+	for {
+		err := p.prod.Produce(msg, nil)
+		if err == nil {
+			p.enqueued.Add(1)
+			return nil
+		}
+		var ke kafka.Error
+		if !errors.As(err, &ke) || ke.Code() != kafka.ErrQueueFull {
+			return fmt.Errorf("produce post %s: %w", pt.ID, err)
+		}
+		// Full: wait for a delivery report, with a poll as a safety net.
+		select {
+		case <-p.space:
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("post %s waiting for room in the producer queue: %w", pt.ID, ctx.Err())
+		}
+		if errp := p.fatal.Load(); errp != nil {
+			return fmt.Errorf("producer: %w", *errp)
+		}
+	}
+}
+
+// Stats are the publisher's counts so far.
+type Stats struct {
+	Enqueued, Delivered, Failed int64
+}
+
+// Unconfirmed is the number of posts handed over and not confirmed.
+func (s Stats) Unconfirmed() int64 { return s.Enqueued - s.Delivered }
+
+// Stats returns the counts so far.
+func (p *Publisher) Stats() Stats {
+	return Stats{Enqueued: p.enqueued.Load(), Delivered: p.delivered.Load(), Failed: p.failed.Load()}
+}
+
+// Ready reports whether the brokers answer: nil when the topic's metadata
+// can be read within timeout.
+func (p *Publisher) Ready(timeout time.Duration) error {
+	if errp := p.fatal.Load(); errp != nil {
+		return *errp
+	}
+	md, err := p.prod.GetMetadata(&p.cfg.Topic, false, int(timeout/time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("kafka unreachable: %w", err)
+	}
+	if tm, ok := md.Topics[p.cfg.Topic]; !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
+		return fmt.Errorf("topic %s has no metadata", p.cfg.Topic)
+	}
+	return nil
+}
+
+// ErrUnconfirmed is returned by Close when posts were not confirmed.
+var ErrUnconfirmed = errors.New("posts not confirmed by the broker")
+
+// Close flushes every queued post, waiting at most timeout, and closes the
+// producer. It returns the final stats; the error wraps ErrUnconfirmed and
+// says how many posts were not confirmed (failed or still queued) when
+// there are any.
+func (p *Publisher) Close(timeout time.Duration) (Stats, error) {
+	p.closeOnce.Do(func() {
+		deadline := time.Now().Add(timeout)
+		for p.prod.Len() > 0 && time.Now().Before(deadline) {
+			p.prod.Flush(int(min(time.Until(deadline), 500*time.Millisecond) / time.Millisecond))
+		}
+		left := p.prod.Len()
+		if left > 0 {
+			// Tell the client to give up on them, so that their reports
+			// arrive and Close below does not wait for them.
+			_ = p.prod.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+			p.prod.Flush(1000)
+		}
+		p.prod.Close()
+		<-p.done
+	})
+	st := p.Stats()
+	if n := st.Enqueued - st.Delivered; n > 0 {
+		return st, fmt.Errorf("%w: %d of %d posts (%d failed)", ErrUnconfirmed, n, st.Enqueued, st.Failed)
+	}
+	return st, nil
+}

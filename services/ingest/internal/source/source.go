@@ -1,0 +1,192 @@
+// Package source reads posts from where they come from: the X API v2
+// filtered stream (x.go), the Twitter API v1.1 statuses/filter stream
+// (twitter.go), recorded stream files (file.go), standard input (stdin.go)
+// and the synthetic generator (synthetic.go).
+//
+// Every source is a Source: Run reads until the input ends or ctx is
+// cancelled and hands each post to an Emit function, which blocks while the
+// producer has no room; a source never reads ahead of what it could hand on,
+// so backpressure reaches the network connection or the file. Network
+// sources reconnect on their own with the platform's back-off (package
+// backoff) and detect stalls; the recorded sources stop at the end of their
+// input. Non-post lines (keep-alives, deletes, limits, warnings...) are
+// counted by kind, never produced.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/wire"
+	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
+)
+
+// Emit hands one post on. It blocks while there is no room and returns an
+// error only when the post cannot be handed on at all; the source then stops.
+type Emit func(ctx context.Context, p post.Post) error
+
+// Source is one origin of posts.
+type Source interface {
+	// Run reads posts and emits them until the input ends (nil), ctx is
+	// cancelled (nil: stopping is not a failure) or it fails.
+	Run(ctx context.Context, emit Emit) error
+}
+
+// Metrics are a source's counters, labelled with its name.
+type Metrics struct {
+	name       string
+	read       prometheus.Counter
+	messages   *prometheus.CounterVec
+	reconnects *prometheus.CounterVec
+	backoff    *prometheus.CounterVec
+	stalls     prometheus.Counter
+	connected  prometheus.Gauge
+
+	nRead atomic.Int64
+	up    atomic.Bool
+}
+
+// NewMetrics registers the metrics of the source called name on reg.
+func NewMetrics(reg prometheus.Registerer, name string) *Metrics {
+	l := prometheus.Labels{"source": name}
+	m := &Metrics{
+		name: name,
+		read: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ingest_posts_read_total", Help: "Posts read from the source.", ConstLabels: l}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingest_messages_total", Help: "Non-post lines read from the source, by kind (malformed: lines that could not be decoded).", ConstLabels: l},
+			[]string{"kind"}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingest_reconnects_total", Help: "Reconnects of a network source, by the class of failure before them.", ConstLabels: l},
+			[]string{"class"}),
+		backoff: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingest_backoff_seconds_total", Help: "Seconds spent backing off before reconnects, by class of failure.", ConstLabels: l},
+			[]string{"class"}),
+		stalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ingest_stream_stalls_total", Help: "Connections dropped because the stream went silent.", ConstLabels: l}),
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ingest_source_connected", Help: "1 while the source is connected (or reading its input).", ConstLabels: l}),
+	}
+	reg.MustRegister(m.read, m.messages, m.reconnects, m.backoff, m.stalls, m.connected)
+	return m
+}
+
+// Read returns the number of posts read so far.
+func (m *Metrics) Read() int64 { return m.nRead.Load() }
+
+// Connected reports whether the source is connected or reading.
+func (m *Metrics) Connected() bool { return m.up.Load() }
+
+func (m *Metrics) setConnected(up bool) {
+	m.up.Store(up)
+	if up {
+		m.connected.Set(1)
+	} else {
+		m.connected.Set(0)
+	}
+}
+
+func (m *Metrics) message(kind string) { m.messages.WithLabelValues(kind).Inc() }
+
+func (m *Metrics) reconnect(c backoff.Class, wait time.Duration) {
+	m.reconnects.WithLabelValues(c.String()).Inc()
+	m.backoff.WithLabelValues(c.String()).Add(wait.Seconds())
+}
+
+// emit counts p as read and hands it on.
+func (m *Metrics) emit(ctx context.Context, emit Emit, p post.Post) error {
+	m.nRead.Add(1)
+	m.read.Inc()
+	return emit(ctx, p)
+}
+
+// lines decodes stream lines with decode and emits the posts; the other
+// kinds are counted and returned to the caller, which may act on them.
+type lines struct {
+	decode func([]byte) (wire.Result, error)
+	m      *Metrics
+	log    *slog.Logger
+}
+
+// handle decodes one line. A post is emitted (an emit error is returned);
+// a malformed line is counted and logged, not an error: one bad line must
+// not stop a stream.
+func (l lines) handle(ctx context.Context, emit Emit, line []byte) (wire.Result, error) {
+	r, err := l.decode(line)
+	if err != nil {
+		l.m.message("malformed")
+		l.log.Warn("undecodable line skipped", "err", err, "bytes", len(line))
+		return r, nil
+	}
+	if r.Kind == wire.KindPost {
+		if err := l.m.emit(ctx, emit, r.Post); err != nil {
+			return r, fmt.Errorf("emit post %s: %w", r.Post.ID, err)
+		}
+		return r, nil
+	}
+	l.m.message(r.Kind.String())
+	return r, nil
+}
+
+// pacer spaces events out to a rate. Falling far behind (the producer was
+// blocked) restarts the schedule rather than bursting to catch up.
+type pacer struct {
+	interval time.Duration
+	start    time.Time
+	n        int64
+}
+
+func newPacer(rate float64) *pacer {
+	if rate <= 0 {
+		return &pacer{}
+	}
+	return &pacer{interval: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait blocks until the next event is due.
+func (p *pacer) wait(ctx context.Context) error {
+	if p.interval == 0 {
+		return ctx.Err()
+	}
+	now := time.Now()
+	if p.start.IsZero() {
+		p.start = now
+	}
+	due := p.start.Add(time.Duration(p.n) * p.interval)
+	p.n++
+	if lag := now.Sub(due); lag > time.Second {
+		p.start, p.n = now, 1
+		return ctx.Err()
+	}
+	return sleep(ctx, due.Sub(now))
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stopped turns the end of ctx into a clean stop.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return nil
+	}
+	return err
+}
