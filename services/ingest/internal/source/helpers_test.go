@@ -1,0 +1,178 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashtrend/hashtrend/pkg/post"
+)
+
+// fakeClock records the back-off waits and returns at once; onWait (when
+// set) sees each wait and may end the test's context.
+type fakeClock struct {
+	mu     sync.Mutex
+	waits  []time.Duration
+	onWait func(n int, d time.Duration)
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.waits = append(c.waits, d)
+	n := len(c.waits)
+	c.mu.Unlock()
+	if c.onWait != nil {
+		c.onWait(n, d)
+	}
+	ch := make(chan time.Time, 1)
+	ch <- time.Time{}
+	return ch
+}
+
+func (c *fakeClock) Waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.waits...)
+}
+
+// stopAfterWaits returns a clock that cancels after n waits.
+func stopAfterWaits(n int, cancel context.CancelFunc) *fakeClock {
+	return &fakeClock{onWait: func(i int, _ time.Duration) {
+		if i >= n {
+			cancel()
+		}
+	}}
+}
+
+// logBuffer is a concurrency-safe log sink.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func testLog() (*slog.Logger, *logBuffer) {
+	b := &logBuffer{}
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+func testMetrics(name string) *Metrics { return NewMetrics(prometheus.NewRegistry(), name) }
+
+// collector is an Emit that records posts and cancels after want of them.
+type collector struct {
+	mu     sync.Mutex
+	posts  []post.Post
+	want   int
+	cancel context.CancelFunc
+}
+
+func (c *collector) emit(_ context.Context, p post.Post) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.posts = append(c.posts, p)
+	if c.want > 0 && len(c.posts) >= c.want && c.cancel != nil {
+		c.cancel()
+	}
+	return nil
+}
+
+func (c *collector) ids() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, p := range c.posts {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+// runFor runs src until it returns, failing the test after a generous
+// deadline (the source must have stopped on its own or on cancel).
+func runFor(t *testing.T, ctx context.Context, src Source, emit Emit) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, emit) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("source did not stop within 60 s")
+	}
+}
+
+// conn is one scripted stream connection of a fake API.
+type conn func(w http.ResponseWriter, r *http.Request)
+
+// script hands out connections in order; after the last, it answers 503.
+type script struct {
+	mu    sync.Mutex
+	conns []conn
+	count int
+}
+
+func (s *script) next() conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count++
+	if len(s.conns) == 0 {
+		return status(http.StatusServiceUnavailable, `{"title":"Service Unavailable"}`)
+	}
+	c := s.conns[0]
+	s.conns = s.conns[1:]
+	return c
+}
+
+func (s *script) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
+}
+
+// status answers with an error status and body.
+func status(code int, body string) conn {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// lines streams the given lines (each sent with \r\n, as the APIs do),
+// then either ends the response or, with silent, holds the connection open
+// without a byte until the client goes away.
+func streamLines(silent bool, lines ...string) conn {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		f := w.(http.Flusher)
+		f.Flush()
+		for _, l := range lines {
+			if _, err := w.Write([]byte(l + "\r\n")); err != nil {
+				return
+			}
+			f.Flush()
+		}
+		if silent {
+			<-r.Context().Done()
+		}
+	}
+}
