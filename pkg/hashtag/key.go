@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/cases"
+	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -57,25 +58,49 @@ func asciiKey(tag string) (key string, ok bool) {
 	return string(b), true
 }
 
-// folders holds case-folding Casers: a cases.Caser keeps state between
-// calls and must not be shared by goroutines, and building one per call
-// costs more than the fold of a short tag.
+// folder is a case-folding Caser with its buffers. A cases.Caser keeps
+// state between calls and must not be shared by goroutines, and building
+// one, or letting Caser.String allocate its buffers, costs more than the
+// fold of a short tag; so folders are pooled.
+type folder struct {
+	caser    cases.Caser
+	src, dst []byte
+}
+
 var folders = sync.Pool{New: func() any {
-	c := cases.Fold()
-	return &c
+	return &folder{caser: cases.Fold(), src: make([]byte, 0, 64), dst: make([]byte, 0, 128)}
 }}
 
-// fold returns the Unicode case fold of s.
+// fold returns the Unicode case fold of s, s itself when it is unchanged.
 func fold(s string) string {
-	c := folders.Get().(*cases.Caser)
-	f := c.String(s)
-	folders.Put(c)
-	for _, r := range f {
+	f := folders.Get().(*folder)
+	defer folders.Put(f)
+	f.src = append(f.src[:0], s...)
+	for {
+		f.caser.Reset()
+		n, read, err := f.caser.Transform(f.dst[:cap(f.dst)], f.src, true)
+		if err == transform.ErrShortDst {
+			f.dst = make([]byte, 0, 2*cap(f.dst)+len(s))
+			continue
+		}
+		if err != nil || read < len(f.src) { // not expected; fall back to the plain call
+			return cherokeeCapitals(f.caser.String(s))
+		}
+		if string(f.dst[:n]) == s {
+			return cherokeeCapitals(s)
+		}
+		return cherokeeCapitals(string(f.dst[:n]))
+	}
+}
+
+// cherokeeCapitals maps the small Cherokee letters of s to capitals.
+func cherokeeCapitals(s string) string {
+	for _, r := range s {
 		if cherokeeCapital(r) != r {
-			return strings.Map(cherokeeCapital, f)
+			return strings.Map(cherokeeCapital, s)
 		}
 	}
-	return f
+	return s
 }
 
 // cherokeeCapital maps small Cherokee letters to capitals. Unicode folds
