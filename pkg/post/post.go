@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 	"unicode/utf8"
 )
@@ -26,14 +27,14 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // extracted from Text) and non-nil but empty when the source said the post
 // has no hashtags. For a retweet, Text and Hashtags are the original's.
 type Post struct {
-	ID        string
-	Source    string
-	CreatedAt time.Time
-	Text      string
-	Lang      string
-	Author    string
-	RetweetOf string
-	Hashtags  []string
+	ID        string    // the source's id of the post, unique within Source
+	Source    string    // the platform: "twitter" (API v1.1), "x" (API v2)
+	CreatedAt time.Time // when the post was made; encoded in UTC to the millisecond
+	Text      string    // the full text, as the source sent it
+	Lang      string    // the source's language code, if any
+	Author    string    // the source's handle or id of the author, if any
+	RetweetOf string    // the original's id when this is a retweet
+	Hashtags  []string  // the source's hashtag entities, without the hash sign
 }
 
 // wirePost is the JSON form of Post.
@@ -68,16 +69,45 @@ func (p Post) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-// Encode returns the JSON bytes of p.
-func Encode(p Post) ([]byte, error) { return p.MarshalJSON() }
+// Encode returns the JSON bytes of p, or an error when p is not valid.
+func Encode(p Post) ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p.MarshalJSON()
+}
+
+// Validate reports why p cannot travel as a Post: a missing id or source, a
+// created_at outside the years 0000 to 9999 that RFC 3339 can write, text
+// that is not UTF-8, or an empty hashtag.
+func (p Post) Validate() error {
+	if p.ID == "" {
+		return fmt.Errorf("%w: missing id", ErrInvalid)
+	}
+	if p.Source == "" {
+		return fmt.Errorf("%w: post %s: missing source", ErrInvalid, p.ID)
+	}
+	if y := p.CreatedAt.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("%w: post %s: created_at year %d outside 0000-9999", ErrInvalid, p.ID, y)
+	}
+	if !utf8.ValidString(p.Text) {
+		return fmt.Errorf("%w: post %s: text is not valid UTF-8", ErrInvalid, p.ID)
+	}
+	for i, h := range p.Hashtags {
+		if h == "" {
+			return fmt.Errorf("%w: post %s: hashtags[%d] is empty", ErrInvalid, p.ID, i)
+		}
+	}
+	return nil
+}
 
 // ErrInvalid marks a value that is not a valid Post; errors.Is works on every
 // error Decode returns.
 var ErrInvalid = errors.New("invalid post")
 
 // Decode parses a Post strictly: the value must be valid UTF-8 JSON holding
-// exactly one object of schema version 1 with no unknown fields, a non-empty
-// id and source, and a created_at in RFC 3339.
+// exactly one object of schema version 1 with no unknown fields, a
+// created_at in RFC 3339, and pass Validate.
 func Decode(b []byte) (Post, error) {
 	if len(b) == 0 {
 		return Post{}, fmt.Errorf("%w: empty value", ErrInvalid)
@@ -91,21 +121,15 @@ func Decode(b []byte) (Post, error) {
 	if err := dec.Decode(&w); err != nil {
 		return Post{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return Post{}, fmt.Errorf("%w: trailing data after the object", ErrInvalid)
 	}
 	if w.V != Version {
 		return Post{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, w.V, Version)
 	}
-	if w.ID == "" {
-		return Post{}, fmt.Errorf("%w: missing id", ErrInvalid)
-	}
-	if w.Source == "" {
-		return Post{}, fmt.Errorf("%w: post %s: missing source", ErrInvalid, w.ID)
-	}
 	t, err := time.Parse(time.RFC3339Nano, w.CreatedAt)
 	if err != nil {
-		return Post{}, fmt.Errorf("%w: post %s: created_at: %v", ErrInvalid, w.ID, err)
+		return Post{}, fmt.Errorf("%w: post %q: created_at: %v", ErrInvalid, w.ID, err)
 	}
 	p := Post{
 		ID:        w.ID,
@@ -121,6 +145,9 @@ func Decode(b []byte) (Post, error) {
 		if p.Hashtags == nil {
 			p.Hashtags = []string{}
 		}
+	}
+	if err := p.Validate(); err != nil {
+		return Post{}, err
 	}
 	return p, nil
 }
