@@ -1,0 +1,138 @@
+package wire
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashtrend/hashtrend/pkg/hashtag"
+)
+
+// sharedData returns a file of the reference data, ../shared/data seen from
+// the repository root (the folder holding go.work), or skips the test.
+func sharedData(t testing.TB, rel ...string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.work above the test's folder, so no ../shared/data")
+		}
+		dir = parent
+	}
+	p := filepath.Join(append([]string{dir, "..", "shared", "data"}, rel...)...)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("reference data not available: %v", err)
+	}
+	return p
+}
+
+// readLines returns the lines of a reference file, gunzipped if need be,
+// without their line ends; a final line without one is kept.
+func readLines(t testing.TB, rel ...string) [][]byte {
+	t.Helper()
+	f, err := os.Open(sharedData(t, rel...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(f.Name(), ".gz") {
+		if r, err = gzip.NewReader(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+}
+
+func TestRealV1TweetsDecodeAndTheExtractorAgreesWithTheirEntities(t *testing.T) {
+	lines := readLines(t, "tweets", "ctit-dutch-tweets.json.gz")
+	posts, agree, withTags, retweets, retweetsMissingTags := 0, 0, 0, 0, 0
+	for i, line := range lines {
+		for name, decode := range decoders(DecodeV1) {
+			r, err := decode(line)
+			if err != nil {
+				t.Fatalf("%s: line %d: %v", name, i+1, err)
+			}
+			if r.Kind != KindPost {
+				t.Fatalf("%s: line %d: got a %v, want a post", name, i+1, r.Kind)
+			}
+		}
+		r, _ := DecodeV1(line)
+		p := r.Post
+		posts++
+		if p.Hashtags == nil {
+			t.Errorf("line %d: post %s has no entities", i+1, p.ID)
+			continue
+		}
+		if len(p.Hashtags) > 0 {
+			withTags++
+		}
+		if p.RetweetOf != "" {
+			retweets++
+			var l v1Line
+			if err := unmarshal(line, &l); err != nil {
+				t.Fatal(err)
+			}
+			if own, _ := l.v1Tweet.content(); len(hashtag.Extract(own)) < len(p.Hashtags) {
+				retweetsMissingTags++
+			}
+		}
+		var extracted []string
+		for _, m := range hashtag.Extract(p.Text) {
+			extracted = append(extracted, m.Tag)
+		}
+		if slices.Equal(extracted, p.Hashtags) || len(extracted) == 0 && len(p.Hashtags) == 0 {
+			agree++
+			continue
+		}
+		t.Logf("disagreement on line %d, post %s (retweet of %q):\n  text      %q\n  entities  %q\n  extracted %q",
+			i+1, p.ID, p.RetweetOf, p.Text, p.Hashtags, extracted)
+	}
+	share := float64(agree) / float64(posts)
+	t.Logf("%d posts, %d with hashtags; the extractor agrees with the entities on %d (%.1f%%)", posts, withTags, agree, 100*share)
+	t.Logf("%d retweets, of which %d would have lost hashtags had their own cut-off text been split", retweets, retweetsMissingTags)
+	if posts != 1000 {
+		t.Errorf("decoded %d posts, want 1000", posts)
+	}
+	if share < 0.99 {
+		t.Errorf("agreement %.1f%%, want at least 99%%", 100*share)
+	}
+}
+
+func TestRealV2StreamLinesDecodeAndTheCutOffLastLineIsAnError(t *testing.T) {
+	lines := readLines(t, "tweets", "twarc-csv-v2-streaming_output_with_error.jsonl")
+	last := len(lines) - 1
+	for name, decode := range decoders(DecodeV2) {
+		for i, line := range lines[:last] {
+			r, err := decode(line)
+			if err != nil {
+				t.Fatalf("%s: line %d: %v", name, i+1, err)
+			}
+			if r.Kind != KindPost || r.Post.ID == "" || r.Post.CreatedAt.IsZero() || r.Post.Author == "" {
+				t.Errorf("%s: line %d: got %v %+v, want a complete post", name, i+1, r.Kind, r.Post)
+			}
+		}
+		_, err := decode(lines[last])
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "cut off") {
+			t.Errorf("%s: last line: got error %v, want one saying the JSON is cut off", name, err)
+		}
+		t.Logf("%s: %d posts; last line: %v", name, last, err)
+	}
+}
