@@ -61,7 +61,7 @@ func start(t *testing.T, topic, from string) *printer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(p.log, nil)), p.out, p.reg)
+		done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug})), p.out, p.reg)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -230,7 +230,8 @@ func TestWaitsForATopicCreatedAfterStart(t *testing.T) {
 	p := start(t, topic, "latest")
 	const waiting = "topic does not exist yet"
 	waitFor(t, "the printer to say it waits", func() bool { return strings.Contains(p.log.String(), waiting) }, p.dump)
-	time.Sleep(1500 * time.Millisecond) // let it retry at least once more: it must not repeat itself
+	// It looks again (and must not repeat itself) before the topic appears.
+	waitFor(t, "a second look", func() bool { return strings.Contains(p.log.String(), "attempt=2") }, p.dump)
 	kafkatest.CreateTopic(t, topic, 1, nil)
 	waitFor(t, "the printer to follow", func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
 	kafkatest.Produce(t, topic, snaps(t, 1, 2)...)

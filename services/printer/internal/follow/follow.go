@@ -69,6 +69,8 @@ type Config struct {
 	// Retry is the pause between attempts while the topic is missing or the
 	// broker cannot be reached (default 1 s).
 	Retry time.Duration
+	// Timeout bounds each metadata or offsets request (default 5 s).
+	Timeout time.Duration
 }
 
 // Follower follows one topic. Create it with New; Ready may be called from
@@ -82,12 +84,17 @@ type Follower struct {
 
 	brokerDown bool // said that the broker is unreachable
 	topicGone  bool // said that the topic is missing
+	failures   int  // failed requests since the broker last answered
+	waits      int  // looks for the topic that did not find it
 }
 
 // New returns a Follower for cfg.
 func New(cfg Config, log *slog.Logger) *Follower {
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
 	}
 	return &Follower{cfg: cfg, log: log.With("topic", cfg.Topic, "partition", 0), status: errors.New("starting")}
 }
@@ -182,6 +189,8 @@ func (f *Follower) drainLogs(ctx context.Context, c *kafka.Consumer) {
 // unreachable says once that the broker cannot be reached.
 func (f *Follower) unreachable(err error) {
 	f.setStatus(fmt.Errorf("broker unreachable: %w", err))
+	f.failures++
+	f.log.Debug("broker still unreachable", "attempt", f.failures, "err", err)
 	if !f.brokerDown {
 		f.brokerDown = true
 		f.log.Warn("broker unreachable; retrying", "brokers", f.cfg.Kafka.Brokers, "err", err)
@@ -190,6 +199,7 @@ func (f *Follower) unreachable(err error) {
 
 // reachable says once that the broker answers again.
 func (f *Follower) reachable() {
+	f.failures = 0
 	if f.brokerDown {
 		f.brokerDown = false
 		f.log.Info("broker reachable again", "brokers", f.cfg.Kafka.Brokers)
@@ -201,7 +211,7 @@ func (f *Follower) reachable() {
 // this one, so that a broker with auto-creation on does not create it.
 func (f *Follower) waitForTopic(ctx context.Context, c *kafka.Consumer) error {
 	for {
-		md, err := c.GetMetadata(nil, true, 5000)
+		md, err := c.GetMetadata(nil, true, ms(f.cfg.Timeout))
 		if err != nil {
 			f.unreachable(err)
 		} else {
@@ -217,6 +227,8 @@ func (f *Follower) waitForTopic(ctx context.Context, c *kafka.Consumer) error {
 				return nil
 			}
 			f.setStatus(fmt.Errorf("waiting for topic %s", f.cfg.Topic))
+			f.waits++
+			f.log.Debug("topic still missing", "attempt", f.waits)
 			if !f.topicGone {
 				f.topicGone = true
 				f.log.Warn("topic does not exist yet; waiting for it")
@@ -227,6 +239,8 @@ func (f *Follower) waitForTopic(ctx context.Context, c *kafka.Consumer) error {
 		}
 	}
 }
+
+func ms(d time.Duration) int { return int(d.Milliseconds()) }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -257,7 +271,7 @@ func (f *Follower) showLatest(ctx context.Context, c *kafka.Consumer, h Handler)
 	var low, high int64
 	for {
 		var err error
-		low, high, err = c.QueryWatermarkOffsets(f.cfg.Topic, 0, 5000)
+		low, high, err = c.QueryWatermarkOffsets(f.cfg.Topic, 0, ms(f.cfg.Timeout))
 		if err == nil {
 			f.reachable()
 			break
@@ -347,7 +361,7 @@ func (f *Follower) poll(ctx context.Context, c *kafka.Consumer, fn func(*kafka.M
 		case nil:
 			if f.brokerDown && time.Since(lastProbe) >= f.cfg.Retry {
 				lastProbe = time.Now()
-				if _, perr := c.GetMetadata(&f.cfg.Topic, false, 2000); perr == nil {
+				if _, perr := c.GetMetadata(&f.cfg.Topic, false, ms(f.cfg.Timeout)); perr == nil {
 					f.back()
 				}
 			}

@@ -1,0 +1,210 @@
+package follow_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/services/printer/internal/follow"
+)
+
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// values collects what the follower hands over.
+type values struct {
+	mu sync.Mutex
+	v  []string
+}
+
+func (v *values) add(r follow.Record) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.v = append(v.v, string(r.Value))
+	return nil
+}
+
+func (v *values) get() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.v...)
+}
+
+func run(t *testing.T, cfg follow.Config, h follow.Handler) (*follow.Follower, *buffer) {
+	t.Helper()
+	log := &buffer{}
+	f := follow.New(cfg, slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx, h) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v after cancellation, want nil", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return within 30s of cancellation")
+		}
+	})
+	return f, log
+}
+
+func waitFor(t *testing.T, what string, cond func() bool, dump func() string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; so far:\n%s", what, dump())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// transactions writes each batch in its own transaction, committing or
+// aborting it.
+func transactions(t *testing.T, topic string, commit bool, batches ...[]string) {
+	t.Helper()
+	p, err := kafka.NewProducer(&kafka.ConfigMap{
+		"bootstrap.servers": kafkatest.Brokers(t),
+		"transactional.id":  kafkatest.Name(t, "txn"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := p.InitTransactions(ctx); err != nil {
+		t.Fatalf("init transactions: %v", err)
+	}
+	for _, batch := range batches {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		delivered := make(chan kafka.Event, len(batch))
+		for _, v := range batch {
+			if err := p.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0}, Value: []byte(v)}, delivered); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range batch {
+			if m := (<-delivered).(*kafka.Message); m.TopicPartition.Error != nil {
+				t.Fatalf("delivery: %v", m.TopicPartition.Error)
+			}
+		}
+		if commit {
+			err = p.CommitTransaction(ctx)
+		} else {
+			err = p.AbortTransaction(ctx)
+		}
+		if err != nil {
+			t.Fatalf("end transaction (commit %v): %v", commit, err)
+		}
+	}
+}
+
+func cfg(t *testing.T, topic string, from follow.From) follow.Config {
+	return follow.Config{
+		Kafka: kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext", Replication: 1},
+		Topic: topic, From: from, Retry: 200 * time.Millisecond,
+	}
+}
+
+func TestLatestLooksPastTransactionMarkersAndAbortedRecords(t *testing.T) {
+	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	transactions(t, topic, true, []string{"s1"}, []string{"s2"})
+	// 25 aborted transactions of two records each and their markers: 75
+	// offsets after the last committed record, more than the first look back.
+	var aborted [][]string
+	for range 25 {
+		aborted = append(aborted, []string{"aborted", "aborted"})
+	}
+	transactions(t, topic, false, aborted...)
+
+	var got values
+	f, log := run(t, cfg(t, topic, follow.Latest), got.add)
+	waitFor(t, "the latest committed record", func() bool { return len(got.get()) >= 1 }, log.String)
+	waitFor(t, "readiness", func() bool { return f.Ready() == nil }, log.String)
+	transactions(t, topic, true, []string{"s3"})
+	waitFor(t, "the next committed record", func() bool { return len(got.get()) >= 2 }, log.String)
+	if v := got.get(); strings.Join(v, ",") != "s2,s3" {
+		t.Fatalf("handed %v, want [s2 s3]", v)
+	}
+}
+
+func TestLatestOfATopicHoldingOnlyAbortedRecordsShowsNothingUntilANewOne(t *testing.T) {
+	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	transactions(t, topic, false, []string{"aborted"}, []string{"aborted"})
+	var got values
+	f, log := run(t, cfg(t, topic, follow.Latest), got.add)
+	waitFor(t, "readiness", func() bool { return f.Ready() == nil }, log.String)
+	transactions(t, topic, true, []string{"s1"})
+	waitFor(t, "the new record", func() bool { return len(got.get()) >= 1 }, log.String)
+	if v := got.get(); strings.Join(v, ",") != "s1" {
+		t.Fatalf("handed %v, want [s1]", v)
+	}
+}
+
+func TestAnUnreachableBrokerIsReportedOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c := follow.Config{
+		Kafka: kafkaconn.Config{Brokers: addr, SecurityProtocol: "plaintext", Replication: 1},
+		Topic: "top-hashtags", Retry: 100 * time.Millisecond, Timeout: 500 * time.Millisecond,
+	}
+	var got values
+	f, log := run(t, c, got.add)
+	const said = "broker unreachable; retrying"
+	waitFor(t, "the report", func() bool { return strings.Contains(log.String(), said) }, log.String)
+	// Several more attempts fail; none may repeat the report.
+	waitFor(t, "a third failed attempt", func() bool { return strings.Contains(log.String(), "attempt=3 ") }, log.String)
+	if err := f.Ready(); err == nil || !strings.Contains(err.Error(), "broker unreachable") {
+		t.Fatalf("Ready() = %v, want broker unreachable", err)
+	}
+	if n := strings.Count(log.String(), said); n != 1 {
+		t.Fatalf("reported %d times, want once:\n%s", n, log.String())
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Fatalf("client noise in the log:\n%s", log.String())
+	}
+}
+
+func TestParseFrom(t *testing.T) {
+	for in, want := range map[string]follow.From{"latest": follow.Latest, "beginning": follow.Beginning} {
+		if got, err := follow.ParseFrom(in); err != nil || got != want {
+			t.Errorf("ParseFrom(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := follow.ParseFrom("earliest"); err == nil {
+		t.Error("ParseFrom(earliest) accepted a value that is not latest or beginning")
+	}
+}
