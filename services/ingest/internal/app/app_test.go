@@ -1,0 +1,248 @@
+package app
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/services/ingest/internal/publish"
+)
+
+// sharedData returns ../shared/data/rel seen from the repository root (the
+// folder holding go.work), or skips the test when it is absent.
+func sharedData(t testing.TB, rel string) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			p := filepath.Join(dir, "..", "shared", "data", rel)
+			if _, err := os.Stat(p); err != nil {
+				t.Skipf("reference data %s not found: %v", p, err)
+			}
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.work above the test directory; reference data not found")
+		}
+		dir = parent
+	}
+}
+
+// keepForever is the config of test topics that hold old timestamps: the
+// production retention (7 days) would delete a 2016 replay within seconds.
+var keepForever = map[string]string{"retention.ms": "-1"}
+
+// load builds the Config from the environment as the service does.
+func load(t testing.TB, env map[string]string) Config {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var cfg Config
+	if err := config.Load(&cfg); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func run(t testing.TB, cfg Config) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := Run(ctx, cfg, quietLog()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestReplayLeavesExactlyTheRecordedPostsKeyedByIDAndTimestampedByCreatedAt(t *testing.T) {
+	path := sharedData(t, "tweets/ctit-dutch-tweets.json.gz")
+	// What the file holds, read without the service's decoder.
+	want := map[string]time.Time{}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var tw struct {
+			ID        string `json:"id_str"`
+			CreatedAt string `json:"created_at"`
+			MS        string `json:"timestamp_ms"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &tw); err != nil {
+			t.Fatal(err)
+		}
+		ts, err := time.Parse(time.RubyDate, tw.CreatedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// created_at has whole seconds; timestamp_ms is the same instant to
+		// the millisecond, and the post keeps the finer one.
+		if ms, err := strconv.ParseInt(tw.MS, 10, 64); err == nil {
+			if exact := time.UnixMilli(ms); exact.Truncate(time.Second).Equal(ts) {
+				ts = exact
+			}
+		}
+		want[tw.ID] = ts
+	}
+	if len(want) != 1000 {
+		t.Fatalf("the file holds %d distinct posts, expected 1000", len(want))
+	}
+
+	name := kafkatest.Topic(t, "tweets", 3, keepForever)
+	run(t, load(t, map[string]string{
+		"KAFKA_BROKERS": kafkatest.Brokers(t), "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
+		"INGEST_SOURCE": "file", "INGEST_FILES": path,
+	}))
+
+	got := kafkatest.ReadAll(t, name, 60*time.Second)
+	if len(got) != len(want) {
+		t.Fatalf("%d records in the topic, want %d", len(got), len(want))
+	}
+	seen := map[string]bool{}
+	for _, m := range got {
+		key := string(m.Key)
+		ts, ok := want[key]
+		if !ok || seen[key] {
+			t.Fatalf("unexpected or repeated key %q", key)
+		}
+		seen[key] = true
+		if !m.Timestamp.Equal(ts) {
+			t.Fatalf("post %s timestamped %s, want created_at %s", key, m.Timestamp, ts)
+		}
+		p, err := post.Decode(m.Value)
+		if err != nil || p.ID != key {
+			t.Fatalf("record %s: value %v (id %q)", key, err, p.ID)
+		}
+		if len(m.Headers) != 1 || m.Headers[0].Key != publish.HeaderSource || string(m.Headers[0].Value) != "twitter" {
+			t.Fatalf("record %s headers %v, want source=twitter", key, m.Headers)
+		}
+	}
+}
+
+func TestSyntheticSourceWithAFixedSeedProducesTheSamePostsTwice(t *testing.T) {
+	const n = 3000
+	var runs [2]map[string]string
+	for i := range runs {
+		name := kafkatest.Topic(t, fmt.Sprintf("tweets%d", i), 2, keepForever)
+		run(t, load(t, map[string]string{
+			"KAFKA_BROKERS": kafkatest.Brokers(t), "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
+			"INGEST_SOURCE": "synthetic", "INGEST_SYNTHETIC_SEED": "42", "INGEST_SYNTHETIC_COUNT": fmt.Sprint(n),
+			"INGEST_SYNTHETIC_START": "2025-06-01T00:00:00Z",
+		}))
+		runs[i] = map[string]string{}
+		for _, m := range kafkatest.ReadAll(t, name, 60*time.Second) {
+			runs[i][string(m.Key)] = string(m.Value)
+		}
+		if len(runs[i]) != n {
+			t.Fatalf("run %d: %d distinct posts in the topic, want %d", i+1, len(runs[i]), n)
+		}
+	}
+	for k, v := range runs[0] {
+		if runs[1][k] != v {
+			t.Fatalf("post %s differs between runs:\n%s\n%s", k, v, runs[1][k])
+		}
+	}
+}
+
+func TestAnExistingTopicWithTheWrongCleanupPolicyStopsTheStart(t *testing.T) {
+	name := kafkatest.Topic(t, "tweets", 1, map[string]string{"cleanup.policy": "compact"})
+	cfg := load(t, map[string]string{
+		"KAFKA_BROKERS": kafkatest.Brokers(t), "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
+		"INGEST_SOURCE": "synthetic", "INGEST_SYNTHETIC_COUNT": "10",
+	})
+	if err := Run(t.Context(), cfg, quietLog()); err == nil {
+		t.Fatal("Run produced into a compacted tweets topic")
+	}
+}
+
+// BenchmarkReplay compares the file source into Kafka with a raw producer
+// writing the same lines (same broker, same producer settings) in the same
+// run: the cost of decoding, normalising and re-encoding each post.
+func BenchmarkReplay(b *testing.B) {
+	path := sharedData(b, "tweets/ctit-dutch-tweets.json.gz")
+	const passes = 10 // 10 000 posts per iteration
+	var lines [][]byte
+	fh, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	zr, _ := gzip.NewReader(fh)
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	fh.Close()
+	files := path
+	for range passes - 1 {
+		files += "," + path
+	}
+	brokers := kafkatest.Brokers(b)
+
+	b.Run("raw-producer", func(b *testing.B) {
+		for b.Loop() {
+			name := kafkatest.Topic(b, "raw", 3, keepForever)
+			start := time.Now()
+			p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": brokers, "enable.idempotence": true,
+				"acks": "all", "compression.type": "lz4", "linger.ms": 5})
+			if err != nil {
+				b.Fatal(err)
+			}
+			done := make(chan kafka.Event, 1024)
+			go func() {
+				for range passes * len(lines) {
+					<-done
+				}
+				close(done)
+			}()
+			for range passes {
+				for i, l := range lines {
+					m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &name, Partition: kafka.PartitionAny},
+						Key: fmt.Appendf(nil, "%d", i), Value: l}
+					for p.Produce(m, done) != nil {
+						p.Flush(10)
+					}
+				}
+			}
+			p.Flush(60000)
+			p.Close()
+			b.ReportMetric(float64(passes*len(lines))/time.Since(start).Seconds(), "posts/s")
+		}
+	})
+	b.Run("ingest-file", func(b *testing.B) {
+		for b.Loop() {
+			name := kafkatest.Topic(b, "ingest", 3, keepForever)
+			cfg := load(b, map[string]string{
+				"KAFKA_BROKERS": brokers, "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
+				"INGEST_SOURCE": "file", "INGEST_FILES": files,
+			})
+			start := time.Now()
+			run(b, cfg)
+			b.ReportMetric(float64(passes*len(lines))/time.Since(start).Seconds(), "posts/s")
+		}
+	})
+}
