@@ -1,0 +1,6 @@
+# printer targets, included from the top-level Makefile.
+
+.PHONY: tail
+
+tail: ## tail the raw top-hashtags topic as JSON lines, from the beginning
+	@cd services/printer && PRINTER_FORMAT=json PRINTER_FROM=beginning PRINTER_OPS_ADDR=$${PRINTER_OPS_ADDR:-off} go run .
