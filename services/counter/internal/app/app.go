@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -132,8 +133,16 @@ func ensureTopics(ctx context.Context, admin *kafka.AdminClient, cfg Config) err
 	dlq.Configs["max.message.bytes"] = fmt.Sprint(cfg.MaxRecordBytes + 64<<10)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := topic.Ensure(ctx, admin, dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf)); err != nil {
-		return fmt.Errorf("topics: %w", err)
+	for {
+		err := topic.Ensure(ctx, admin, dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf))
+		if err == nil {
+			return nil
+		}
+		// A topic just created may not be described yet: try again, but
+		// never past a wrong cleanup policy.
+		if errors.Is(err, topic.ErrMismatch) || ctx.Err() != nil {
+			return fmt.Errorf("topics: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	return nil
 }

@@ -12,21 +12,21 @@ import (
 
 // Metrics are the counter's collectors. Stage labels are "tally" and "rank".
 type Metrics struct {
-	Posts            prometheus.Counter
-	PostsWithTags    prometheus.Counter
-	Hashtags         prometheus.Counter
-	Invalid          prometheus.Counter
-	WindowsClosed    *prometheus.CounterVec
-	Transactions     *prometheus.CounterVec
-	TxnSeconds       *prometheus.HistogramVec
-	Lag              *prometheus.GaugeVec
-	RestoreSeconds   prometheus.Gauge
-	RestoredRecords  prometheus.Gauge
-	StateHashtags    prometheus.Gauge
-	Batch            prometheus.Gauge
-	SnapshotSeconds  prometheus.Histogram
-	DeltasApplied    prometheus.Counter
-	Restored         prometheus.Gauge
+	Posts           prometheus.Counter
+	PostsWithTags   prometheus.Counter
+	Hashtags        prometheus.Counter
+	Invalid         prometheus.Counter
+	WindowsClosed   *prometheus.CounterVec
+	Transactions    *prometheus.CounterVec
+	TxnSeconds      *prometheus.HistogramVec
+	Lag             *prometheus.GaugeVec
+	RestoreSeconds  prometheus.Gauge
+	RestoredRecords prometheus.Gauge
+	StateHashtags   prometheus.Gauge
+	Batch           prometheus.Gauge
+	SnapshotSeconds prometheus.Histogram
+	DeltasApplied   prometheus.Counter
+	Restored        prometheus.Gauge
 }
 
 // New creates the collectors and registers them on reg.

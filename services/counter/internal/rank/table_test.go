@@ -13,7 +13,9 @@ func d(counts ...delta.Count) delta.Delta {
 	return delta.Delta{WindowStart: time.Unix(0, 0), WindowEnd: time.Unix(2, 0), Posts: int64(len(counts)), Counts: counts}
 }
 
-func c(key, spelling string, n int64) delta.Count { return delta.Count{Key: key, N: n, Spelling: spelling} }
+func c(key, spelling string, n int64) delta.Count {
+	return delta.Count{Key: key, N: n, Spelling: spelling}
+}
 
 func keys(t *Table, n int, window bool) string {
 	es := t.Top(n)

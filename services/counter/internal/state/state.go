@@ -133,11 +133,11 @@ func Restore(ctx context.Context, kc kafkaconn.Config, admin *kafka.AdminClient,
 		return 0, nil
 	}
 	c, err := kafka.NewConsumer(kc.ConfigMap("counter-restore", kafka.ConfigMap{
-		"group.id":                 "counter-restore-unused", // required by the client; never joined
-		"isolation.level":          "read_committed",
-		"enable.auto.commit":       false,
-		"enable.partition.eof":     true,
-		"fetch.max.bytes":          64 << 20,
+		"group.id":                  "counter-restore-unused", // required by the client; never joined
+		"isolation.level":           "read_committed",
+		"enable.auto.commit":        false,
+		"enable.partition.eof":      true,
+		"fetch.max.bytes":           64 << 20,
 		"max.partition.fetch.bytes": 16 << 20,
 	}))
 	if err != nil {

@@ -1,0 +1,79 @@
+package main_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/synthetic"
+	"github.com/hashtrend/hashtrend/services/counter/internal/tally"
+)
+
+func syntheticPosts(seed int64, n int) []post.Post {
+	return synthetic.New(synthetic.Config{Seed: seed}).Take(n)
+}
+
+func TestExactCountsOfASyntheticStream(t *testing.T) {
+	p := newPipeline(t, 6)
+	posts := syntheticPosts(1, 100_000)
+	keys, values := encoded(t, posts)
+	produce(t, p.brokers, p.tweets, keys, values)
+	snaps := follow(t, p)
+	c := start(t, p, "exact")
+	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
+	verify(t, p, snaps, expect(posts))
+	c.stop()
+}
+
+func TestPoisonInputGoesToTheDeadLetterTopic(t *testing.T) {
+	p := newPipeline(t, 3)
+	posts := syntheticPosts(2, 2000)
+	keys, values := encoded(t, posts)
+	poison := map[string][]byte{
+		"malformed JSON":    []byte(`{"v":1,"id":"x1",`),
+		"invalid UTF-8":     []byte("{\"v\":1,\"id\":\"x2\",\"source\":\"s\",\"created_at\":\"2024-01-01T00:00:00Z\",\"text\":\"#bad\xff\"}"),
+		"a 1 MiB value":     append(append([]byte(`{"v":1,"id":"x3","source":"s","created_at":"2024-01-01T00:00:00Z","text":"`), bytes.Repeat([]byte("a"), 1<<20)...), []byte(`","bogus":1}`)...),
+		"wrong field types": []byte(`{"v":1,"id":4,"source":"s","created_at":"2024-01-01T00:00:00Z","text":"#x"}`),
+		"an empty value":    {},
+	}
+	var pk, pv [][]byte
+	for i := range values {
+		pk, pv = append(pk, keys[i]), append(pv, values[i])
+		if i%400 == 0 {
+			for name, v := range poison {
+				pk, pv = append(pk, []byte("poison "+name)), append(pv, v)
+			}
+		}
+	}
+	produce(t, p.brokers, p.tweets, pk, pv)
+	snaps := follow(t, p)
+	c := start(t, p, "poison")
+	snaps.waitPosts(t, int64(len(posts)), 2*time.Minute, c)
+	verify(t, p, snaps, expect(posts))
+
+	wantBad := len(pv) - len(values)
+	dead := kafkatest.ReadAll(t, p.dlq, time.Minute)
+	if len(dead) != wantBad {
+		t.Fatalf("%d records in the dead-letter topic, want %d", len(dead), wantBad)
+	}
+	for _, m := range dead {
+		name := strings.TrimPrefix(string(m.Key), "poison ")
+		if !bytes.Equal(m.Value, poison[name]) {
+			t.Fatalf("dead letter %q holds %d bytes, not the original %d", m.Key, len(m.Value), len(poison[name]))
+		}
+		h := map[string]string{}
+		for _, x := range m.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		if !strings.Contains(h[tally.HeaderError], "invalid post") || h[tally.HeaderTopic] != p.tweets || h[tally.HeaderOffset] == "" || h[tally.HeaderPartition] == "" {
+			t.Fatalf("dead letter %q headers %v", m.Key, h)
+		}
+	}
+	if n, err := c.metric("counter_invalid_records_total"); err != nil || int(n) != wantBad {
+		t.Fatalf("counter_invalid_records_total = %v (%v), want %d", n, err, wantBad)
+	}
+	c.stop()
+}

@@ -1,0 +1,501 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/pkg/topic"
+	"github.com/hashtrend/hashtrend/services/counter/internal/state"
+)
+
+// binary is the counter built once for every test that runs it as a
+// process.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "counter-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "counter")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build counter:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// pipeline is one test's own topics and groups.
+type pipeline struct {
+	brokers                          string
+	tweets, dlq, deltas, counts, top string
+	tallyGroup, rankGroup            string
+}
+
+func newPipeline(t *testing.T, partitions int) pipeline {
+	t.Helper()
+	p := pipeline{
+		brokers:    kafkatest.Brokers(t),
+		tweets:     kafkatest.Name(t, "tweets"),
+		dlq:        kafkatest.Name(t, "dlq"),
+		deltas:     kafkatest.Name(t, "deltas"),
+		counts:     kafkatest.Name(t, "counts"),
+		top:        kafkatest.Name(t, "top"),
+		tallyGroup: kafkatest.Name(t, "tally"),
+		rankGroup:  kafkatest.Name(t, "rank"),
+	}
+	kafkatest.DeleteAfter(t, p.tweets, p.dlq, p.deltas, p.counts, p.top)
+	spec := topic.Spec{Name: p.tweets, Partitions: partitions, ReplicationFactor: 1, Configs: map[string]string{"max.message.bytes": "4194304"}}
+	admin := kafkatest.Admin(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := topic.Ensure(ctx, admin, spec)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create %s: %v", p.tweets, err)
+		}
+		time.Sleep(500 * time.Millisecond) // a new topic is not always described at once
+	}
+	return p
+}
+
+// counter is one counter process.
+type counter struct {
+	t       *testing.T
+	name    string
+	cmd     *exec.Cmd
+	ops     string
+	mu      sync.Mutex
+	log     bytes.Buffer
+	exited  chan struct{}
+	exitErr error
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs a counter for p with test-sized windows and timeouts; env
+// entries override the defaults.
+func start(t *testing.T, p pipeline, instance string, env ...string) *counter {
+	t.Helper()
+	c := &counter{t: t, name: instance, ops: freeAddr(t), exited: make(chan struct{})}
+	c.cmd = exec.Command(binary)
+	c.cmd.Env = append(os.Environ(),
+		"KAFKA_BROKERS="+p.brokers,
+		"TOPIC_TWEETS="+p.tweets, "TOPIC_DLQ="+p.dlq, "TOPIC_DELTAS="+p.deltas,
+		"TOPIC_COUNTS="+p.counts, "TOPIC_TOP="+p.top,
+		"COUNTER_GROUP_TALLY="+p.tallyGroup, "COUNTER_GROUP_RANK="+p.rankGroup,
+		"COUNTER_INSTANCE_ID="+instance,
+		"COUNTER_OPS_ADDR="+c.ops,
+		"COUNTER_WINDOW=500ms", "COUNTER_GRACE=150ms",
+		"COUNTER_TRANSACTION_TIMEOUT=6s", "COUNTER_SESSION_TIMEOUT=6s",
+		"COUNTER_STATS_INTERVAL=1s",
+	)
+	c.cmd.Env = append(c.cmd.Env, env...)
+	pr, pw := io.Pipe()
+	c.cmd.Stderr = pw
+	c.cmd.Stdout = pw
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("start counter: %v", err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.log.WriteString(sc.Text() + "\n")
+			c.mu.Unlock()
+		}
+	}()
+	go func() {
+		c.exitErr = c.cmd.Wait()
+		pw.Close()
+		close(c.exited)
+	}()
+	t.Cleanup(func() {
+		c.kill()
+		if t.Failed() {
+			t.Logf("log of counter %s (exit: %v):\n%s", c.name, c.exitErr, c.logText())
+		}
+	})
+	return c
+}
+
+func (c *counter) logText() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log.String()
+}
+
+func (c *counter) running() bool {
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill ends the process with SIGKILL: no cleanup of any kind.
+func (c *counter) kill() {
+	if c.running() {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+		<-c.exited
+	}
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (c *counter) stop() {
+	c.t.Helper()
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(60 * time.Second):
+		c.t.Fatalf("counter %s did not stop within 60s after SIGTERM", c.name)
+	}
+	if c.exitErr != nil {
+		c.t.Fatalf("counter %s exited with %v after SIGTERM", c.name, c.exitErr)
+	}
+}
+
+// waitLog waits until the log holds substr at least n times.
+func (c *counter) waitLog(substr string, n int, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for strings.Count(c.logText(), substr) < n {
+		if !c.running() {
+			c.t.Fatalf("counter %s exited (%v) while waiting for %q", c.name, c.exitErr, substr)
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("counter %s: %q not logged %d times within %s", c.name, substr, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// metric returns the value of an unlabelled metric from /metrics.
+func (c *counter) metric(name string) (float64, error) {
+	resp, err := http.Get("http://" + c.ops + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var v float64
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
+			_, err := fmt.Sscan(f[1], &v)
+			return v, err
+		}
+	}
+	return 0, fmt.Errorf("metric %s not found", name)
+}
+
+// produce writes values to topic keyed by key(i), allowing records up to
+// 4 MiB, and waits for every delivery.
+func produce(t *testing.T, brokers, topic string, keys, values [][]byte) {
+	t.Helper()
+	p, err := kafka.NewProducer(&kafka.ConfigMap{
+		"bootstrap.servers": brokers, "enable.idempotence": true, "linger.ms": 10,
+		"message.max.bytes": 8 << 20, "compression.type": "lz4",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := make(chan kafka.Event, 1024)
+	failed := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range values {
+			if m := (<-done).(*kafka.Message); m.TopicPartition.Error != nil {
+				select {
+				case failed <- m.TopicPartition.Error:
+				default:
+				}
+			}
+		}
+	}()
+	for i, v := range values {
+		m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny}, Key: keys[i], Value: v}
+		for {
+			err := p.Produce(m, done)
+			if err == nil {
+				break
+			}
+			if ke, ok := err.(kafka.Error); ok && ke.Code() == kafka.ErrQueueFull {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	wg.Wait()
+	select {
+	case err := <-failed:
+		t.Fatalf("delivery to %s: %v", topic, err)
+	default:
+	}
+}
+
+// encoded returns the keys and JSON values of posts.
+func encoded(t *testing.T, posts []post.Post) (keys, values [][]byte) {
+	for _, p := range posts {
+		b, err := post.Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, []byte(p.ID))
+		values = append(values, b)
+	}
+	return keys, values
+}
+
+// expectation is what the counter must report, counted here straight from
+// the input: the hashtag rules come from pkg/hashtag, the counting does not.
+type expectation struct {
+	posts, withTags int64
+	counts          map[string]int64
+	spellings       map[string]map[string]int64
+}
+
+func expect(posts []post.Post) expectation {
+	e := expectation{counts: map[string]int64{}, spellings: map[string]map[string]int64{}}
+	for _, p := range posts {
+		e.posts++
+		tags := hashtag.Of(p)
+		if len(tags) > 0 {
+			e.withTags++
+		}
+		for _, tg := range tags {
+			e.counts[tg.Key]++
+			if e.spellings[tg.Key] == nil {
+				e.spellings[tg.Key] = map[string]int64{}
+			}
+			e.spellings[tg.Key][tg.Spelling]++
+		}
+	}
+	return e
+}
+
+// spelling is the spelling seen most often, ties to the smallest.
+func (e expectation) spelling(key string) string {
+	best, n := "", int64(0)
+	for s, k := range e.spellings[key] {
+		if k > n || k == n && s < best {
+			best, n = s, k
+		}
+	}
+	return best
+}
+
+func (e expectation) top(n int) []snapshot.Entry {
+	keys := make([]string, 0, len(e.counts))
+	for k := range e.counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(e.counts[b], e.counts[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	var out []snapshot.Entry
+	for i, k := range keys[:min(n, len(keys))] {
+		out = append(out, snapshot.Entry{Rank: i + 1, Hashtag: e.spelling(k), Key: k, Count: e.counts[k]})
+	}
+	return out
+}
+
+// snapshots follows the top topic from the beginning, read_committed.
+type snapshots struct {
+	mu   sync.Mutex
+	all  []snapshot.Snapshot
+	errs []error
+}
+
+func follow(t *testing.T, p pipeline) *snapshots {
+	t.Helper()
+	s := &snapshots{}
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+		"bootstrap.servers": p.brokers, "group.id": kafkatest.Group(t),
+		"isolation.level": "read_committed", "enable.auto.commit": false,
+		"topic.metadata.refresh.interval.ms": 1000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := p.top
+	if err := c.Assign([]kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: kafka.OffsetBeginning}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if m, ok := c.Poll(100).(*kafka.Message); ok {
+				snap, err := snapshot.Decode(m.Value)
+				s.mu.Lock()
+				if err != nil {
+					s.errs = append(s.errs, err)
+				} else {
+					s.all = append(s.all, snap)
+				}
+				s.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; c.Close() })
+	return s
+}
+
+func (s *snapshots) list() []snapshot.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.all)
+}
+
+func (s *snapshots) last() (snapshot.Snapshot, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.all) == 0 {
+		return snapshot.Snapshot{}, false
+	}
+	return s.all[len(s.all)-1], true
+}
+
+// waitPosts waits until a snapshot reports posts posts, and then for two
+// more snapshots so that the counter is idle.
+func (s *snapshots) waitPosts(t *testing.T, posts int64, timeout time.Duration, cs ...*counter) snapshot.Snapshot {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var reached int64 = -1
+	for {
+		last, ok := s.last()
+		if ok && last.Posts == posts && reached < 0 {
+			reached = last.Batch
+		}
+		if ok && reached >= 0 && last.Batch >= reached+2 {
+			return last
+		}
+		if ok && last.Posts > posts {
+			t.Fatalf("batch %d reports %d posts, more than the %d produced", last.Batch, last.Posts, posts)
+		}
+		for _, c := range cs {
+			if !c.running() {
+				t.Fatalf("counter %s exited: %v", c.name, c.exitErr)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot with %d posts within %s (last: batch %d, %d posts)", posts, timeout, last.Batch, last.Posts)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// verify checks the latest snapshot, the snapshot sequence and the whole
+// state topic against the expectation.
+func verify(t *testing.T, p pipeline, s *snapshots, e expectation) {
+	t.Helper()
+	for _, err := range s.errs {
+		t.Errorf("undecodable snapshot: %v", err)
+	}
+	all := s.list()
+	if len(all) == 0 {
+		t.Fatal("no snapshots")
+	}
+	// Batches count up from 1 by one; totals never go down.
+	seen := map[string]int64{}
+	for i, snap := range all {
+		if snap.Batch != int64(i+1) {
+			t.Fatalf("snapshot %d has batch %d, want %d (repeated or skipped)", i, snap.Batch, i+1)
+		}
+		if i > 0 && snap.Posts < all[i-1].Posts {
+			t.Fatalf("batch %d: posts went down from %d to %d", snap.Batch, all[i-1].Posts, snap.Posts)
+		}
+		for _, en := range snap.Top {
+			if en.Count < seen[en.Key] {
+				t.Fatalf("batch %d: total of %s went down from %d to %d", snap.Batch, en.Key, seen[en.Key], en.Count)
+			}
+			seen[en.Key] = en.Count
+		}
+	}
+	last := all[len(all)-1]
+	if last.Posts != e.posts || last.PostsWithTags != e.withTags || last.DistinctHashtags != int64(len(e.counts)) {
+		t.Fatalf("last snapshot: posts %d, with hashtags %d, distinct %d; want %d, %d, %d",
+			last.Posts, last.PostsWithTags, last.DistinctHashtags, e.posts, e.withTags, len(e.counts))
+	}
+	if want := e.top(10); !slices.Equal(last.Top, want) {
+		t.Fatalf("last snapshot's top:\n got %v\nwant %v", last.Top, want)
+	}
+	// The state topic holds every total, exactly.
+	got := map[string]state.Total{}
+	var meta state.Meta
+	for _, m := range kafkatest.ReadAll(t, p.counts, 60*time.Second) {
+		if string(m.Key) == state.MetaKey {
+			var err error
+			if meta, err = state.DecodeMeta(m.Value); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		v, err := state.DecodeTotal(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[string(m.Key)] = v
+	}
+	if len(got) != len(e.counts) {
+		t.Errorf("state topic holds %d hashtags, want %d", len(got), len(e.counts))
+	}
+	bad := 0
+	for k, n := range e.counts {
+		if g := got[k]; g.Count != n || g.Spelling != e.spelling(k) {
+			if bad++; bad <= 10 {
+				t.Errorf("state of %q: count %d spelling %q, want %d %q", k, g.Count, g.Spelling, n, e.spelling(k))
+			}
+		}
+	}
+	if meta.Batch < last.Batch || meta.Posts != e.posts || meta.PostsWithHashtags != e.withTags {
+		t.Errorf("meta record %+v, want batch at least %d, posts %d, with hashtags %d", meta, last.Batch, e.posts, e.withTags)
+	}
+}
