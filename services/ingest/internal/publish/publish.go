@@ -90,7 +90,7 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 		"linger.ms":                    int(cfg.Linger / time.Millisecond),
 		"queue.buffering.max.messages": cfg.QueueMessages,
 		"message.timeout.ms":           int(cfg.DeliveryTimeout / time.Millisecond),
-		"go.logs.channel.enable":       false,
+		"go.logs.channel.enable":       true,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
@@ -121,6 +121,7 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 		}, func() float64 { return float64(p.prod.Len()) }),
 	)
 	go p.deliveries()
+	go p.clientLogs()
 	return p, nil
 }
 
@@ -237,6 +238,15 @@ func (p *Publisher) Ready(timeout time.Duration) error {
 		return fmt.Errorf("topic %s has no metadata", p.cfg.Topic)
 	}
 	return nil
+}
+
+// clientLogs forwards the client's own log lines (connection failures and
+// the like) to the service's logger until Close, at debug level: every
+// state that matters also arrives as an error event and is logged there.
+func (p *Publisher) clientLogs() {
+	for ev := range p.prod.Logs() {
+		p.log.Debug("kafka client log", "facility", ev.Tag, "message", ev.Message, "level", ev.Level)
+	}
 }
 
 // ErrUnconfirmed is returned by Close when posts were not confirmed.
