@@ -1,0 +1,101 @@
+// Command drain is the "limit" contender of the peer benchmarks: a raw
+// read_committed consumer (librdkafka through confluent-kafka-go) that reads
+// every partition of a topic from the beginning to the end offsets it finds
+// at start, touches nothing but the value length, and prints one JSON line:
+// {"posts":N,"bytes":B,"seconds":S}. It is as fast as a Go consumer can
+// take posts off this broker, the ceiling every contender is measured
+// against.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/bench/internal/progress"
+)
+
+func main() {
+	brokers := flag.String("brokers", "127.0.0.1:9092", "bootstrap brokers")
+	topic := flag.String("topic", "", "topic to read")
+	flag.Parse()
+	if *topic == "" {
+		fmt.Fprintln(os.Stderr, "drain: -topic is required")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *brokers, *topic); err != nil {
+		fmt.Fprintln(os.Stderr, "drain:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, brokers, topic string) error {
+	start := time.Now()
+	pc, err := progress.NewChecker(brokers)
+	if err != nil {
+		return err
+	}
+	end, err := pc.EndOffsets(ctx, topic)
+	pc.Close()
+	if err != nil {
+		return err
+	}
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+		"bootstrap.servers":    brokers,
+		"group.id":             fmt.Sprintf("bench-drain-%d", time.Now().UnixNano()),
+		"isolation.level":      "read_committed",
+		"enable.auto.commit":   false,
+		"enable.partition.eof": true,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var tps []kafka.TopicPartition
+	left := map[int32]bool{}
+	for p, e := range end {
+		if e > 0 {
+			tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.OffsetBeginning})
+			left[p] = true
+		}
+	}
+	if err := c.Assign(tps); err != nil {
+		return fmt.Errorf("assign %s: %w", topic, err)
+	}
+	var posts, bytes int64
+	for len(left) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch ev := c.Poll(100).(type) {
+		case *kafka.Message:
+			if ev.TopicPartition.Error != nil {
+				return fmt.Errorf("read %s: %w", ev.TopicPartition, ev.TopicPartition.Error)
+			}
+			posts++
+			bytes += int64(len(ev.Value))
+			if int64(ev.TopicPartition.Offset)+1 >= end[ev.TopicPartition.Partition] {
+				delete(left, ev.TopicPartition.Partition)
+			}
+		case kafka.PartitionEOF:
+			if int64(ev.Offset) >= end[ev.Partition] {
+				delete(left, ev.Partition)
+			}
+		case kafka.Error:
+			if ev.IsFatal() {
+				return ev
+			}
+		}
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"posts": posts, "bytes": bytes, "seconds": time.Since(start).Seconds(),
+	})
+}
