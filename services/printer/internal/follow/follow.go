@@ -348,7 +348,7 @@ func (f *Follower) poll(ctx context.Context, c *kafka.Consumer, fn func(*kafka.M
 		switch ev := c.Poll(200).(type) {
 		case *kafka.Message:
 			if ev.TopicPartition.Error != nil {
-				err = f.kafkaError(ev.TopicPartition.Error)
+				err = f.kafkaError(c, ev.TopicPartition.Error)
 				break
 			}
 			f.back()
@@ -357,12 +357,14 @@ func (f *Follower) poll(ctx context.Context, c *kafka.Consumer, fn func(*kafka.M
 			f.back()
 			stop, err = fn(nil)
 		case kafka.Error:
-			err = f.kafkaError(ev)
+			err = f.kafkaError(c, ev)
 		case nil:
 			if f.brokerDown && time.Since(lastProbe) >= f.cfg.Retry {
 				lastProbe = time.Now()
 				if _, perr := c.GetMetadata(&f.cfg.Topic, false, ms(f.cfg.Timeout)); perr == nil {
 					f.back()
+				} else {
+					f.log.Debug("broker still unreachable", "err", perr)
 				}
 			}
 		}
@@ -382,7 +384,10 @@ func (f *Follower) back() {
 
 // kafkaError sorts an error event: broker trouble is reported and waited
 // out (librdkafka reconnects by itself), a fatal error ends the follower.
-func (f *Follower) kafkaError(err error) error {
+// "All brokers down" events queue up while the broker is away and may be
+// read after it is back, so one is believed only when a metadata request
+// fails too.
+func (f *Follower) kafkaError(c *kafka.Consumer, err error) error {
 	var ke kafka.Error
 	if !errors.As(err, &ke) {
 		return err
@@ -391,7 +396,12 @@ func (f *Follower) kafkaError(err error) error {
 	case ke.IsFatal():
 		return fmt.Errorf("consume %s: %w", f.cfg.Topic, ke)
 	case ke.Code() == kafka.ErrAllBrokersDown:
-		f.unreachable(ke)
+		if f.brokerDown {
+			break
+		}
+		if _, perr := c.GetMetadata(&f.cfg.Topic, false, ms(f.cfg.Timeout)); perr != nil {
+			f.unreachable(ke)
+		}
 	case ke.Code() == kafka.ErrUnknownTopicOrPart, ke.Code() == kafka.ErrUnknownTopic:
 		if !f.topicGone {
 			f.topicGone = true
