@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -70,14 +71,11 @@ func checkPolicies(ctx context.Context, admin *kafka.AdminClient, specs []Spec) 
 	for i, s := range specs {
 		rs[i] = kafka.ConfigResource{Type: kafka.ResourceTopic, Name: s.Name}
 	}
-	got, err := admin.DescribeConfigs(ctx, rs)
+	got, err := describe(ctx, admin, rs)
 	if err != nil {
-		return fmt.Errorf("describe topics: %w", err)
+		return err
 	}
 	for i, r := range got {
-		if r.Error.Code() != kafka.ErrNoError {
-			return fmt.Errorf("describe topic %s: %w", r.Name, r.Error)
-		}
 		want := specs[i].cleanupPolicy()
 		have := r.Config["cleanup.policy"].Value
 		if !samePolicy(have, want) {
@@ -96,4 +94,36 @@ func samePolicy(a, b string) bool {
 		return strings.Join(parts, ",")
 	}
 	return norm(a) == norm(b)
+}
+
+// describe reads the topics' configs. A topic created a moment ago may not
+// have reached the metadata of the broker that answers yet: that answer
+// (unknown topic) is retried until ctx ends.
+func describe(ctx context.Context, admin *kafka.AdminClient, rs []kafka.ConfigResource) ([]kafka.ConfigResourceResult, error) {
+	wait := 50 * time.Millisecond
+	for {
+		got, err := admin.DescribeConfigs(ctx, rs)
+		if err != nil {
+			return nil, fmt.Errorf("describe topics: %w", err)
+		}
+		unknown := false
+		for _, r := range got {
+			switch r.Error.Code() {
+			case kafka.ErrNoError:
+			case kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic:
+				unknown = true
+			default:
+				return nil, fmt.Errorf("describe topic %s: %w", r.Name, r.Error)
+			}
+		}
+		if !unknown {
+			return got, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("describe topics: not known to the broker yet: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
