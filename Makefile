@@ -80,3 +80,5 @@ kafka-status: ## is the local broker running?
 
 kafka-log: ## print the local broker's log
 	deploy/kafka/kafka.sh log
+
+include services/printer/printer.mk
