@@ -25,6 +25,7 @@ Modes:
 """
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -102,6 +103,8 @@ def main():
     total = sum(end.values())
     while query.isActive:
         p = query.lastProgress
+        if p is not None and not isinstance(p, dict):
+            p = json.loads(p.json)  # PySpark 4: a StreamingQueryProgress
         if p and caught_up(p, args.topic, end):
             break
         time.sleep(0.1)
@@ -121,7 +124,10 @@ def caught_up(progress, topic, end):
     for src in progress.get("sources", []):
         off = src.get("endOffset")
         if isinstance(off, str):
-            off = json.loads(off)
+            try:
+                off = json.loads(off)
+            except ValueError:
+                off = ast.literal_eval(off)
         if not off or topic not in off:
             continue
         got = {int(k): int(v) for k, v in off[topic].items()}

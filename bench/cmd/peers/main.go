@@ -45,7 +45,7 @@ func main() {
 	flag.StringVar(&e.KafkaSh, "kafka-sh", "deploy/kafka/kafka.sh", "the broker script (for ConsumerPerformance)")
 	flag.StringVar(&e.KStreamsLib, "kstreams-lib", "bench/out/kstreams-lib", "Kafka Streams runtime jars")
 	flag.StringVar(&e.Python, "python", "bench/out/venv/bin/python", "python with pyspark")
-	flag.StringVar(&e.SparkPackages, "spark-packages", "org.apache.spark:spark-sql-kafka-0-10_2.13:4.1.1", "Maven coordinates of the Spark Kafka source")
+	flag.StringVar(&e.SparkJars, "spark-jars", "", "comma-separated jars of the Spark Kafka source (spark-sql-kafka-0-10 and what pyspark lacks of its dependencies)")
 	flag.DurationVar(&e.Timeout, "timeout", 20*time.Minute, "longest a single run may take")
 	flag.Parse()
 

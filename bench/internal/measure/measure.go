@@ -83,6 +83,9 @@ func (p *Proc) Stdout() string {
 	return p.out.String()
 }
 
+// Pid is the leader's process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Done is closed when the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 

@@ -148,7 +148,7 @@ func launchConsumerPerf(ctx context.Context, e *Env, in, id string, _ Mode) (*la
 func launchCounter(ctx context.Context, e *Env, in, id string, mode Mode) (*launched, error) {
 	names := topic.Names{Tweets: in, TweetsPartitions: 6, DLQ: id + "-dlq", Deltas: id + "-deltas",
 		Counts: id + "-counts", Top: id + "-top"}
-	if err := topic.Ensure(ctx, e.admin, names.DLQSpec(1), names.DeltasSpec(1), names.CountsSpec(1), names.TopSpec(1)); err != nil {
+	if err := e.ensure(ctx, names.DLQSpec(1), names.DeltasSpec(1), names.CountsSpec(1), names.TopSpec(1)); err != nil {
 		return nil, fmt.Errorf("create counter topics: %w", err)
 	}
 	env := []string{
@@ -183,7 +183,7 @@ func launchCounter(ctx context.Context, e *Env, in, id string, mode Mode) (*laun
 
 func launchKStreams(ctx context.Context, e *Env, in, id string, mode Mode) (*launched, error) {
 	out := id + "-out"
-	if err := topic.Ensure(ctx, e.admin, topic.Spec{Name: out, Partitions: 1, ReplicationFactor: 1}); err != nil {
+	if err := e.ensure(ctx, topic.Spec{Name: out, Partitions: 1, ReplicationFactor: 1}); err != nil {
 		return nil, fmt.Errorf("create %s: %w", out, err)
 	}
 	state := filepath.Join(e.Out, "state", id)
@@ -228,7 +228,7 @@ func sparkLauncher(variant string) func(ctx context.Context, e *Env, in, id stri
 			b, _ := json.Marshal(end)
 			args = append(args, "--mode", "drain", "--end", string(b))
 		}
-		env := []string{"PYSPARK_SUBMIT_ARGS=--driver-memory 1g --packages " + e.SparkPackages + " pyspark-shell"}
+		env := []string{"PYSPARK_SUBMIT_ARGS=--driver-memory 1g --jars " + e.SparkJars + " pyspark-shell"}
 		p, err := measure.Start(e.Python, args, env, e.logPath(id))
 		if err != nil {
 			return nil, err

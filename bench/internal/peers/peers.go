@@ -30,17 +30,17 @@ import (
 
 // Env is where the contenders are and what they run against.
 type Env struct {
-	Brokers       string
-	Root          string // repository root
-	Out           string // scratch and results (gitignored)
-	DrainBin      string
-	CounterBin    string
-	KafkaSh       string
-	KStreamsLib   string
-	Python        string // the venv's python, with pyspark
-	SparkPackages string // Maven coordinates for --packages
-	Timeout       time.Duration
-	Log           *slog.Logger
+	Brokers     string
+	Root        string // repository root
+	Out         string // scratch and results (gitignored)
+	DrainBin    string
+	CounterBin  string
+	KafkaSh     string
+	KStreamsLib string
+	Python      string // the venv's python, with pyspark
+	SparkJars   string // comma-separated jars of the Spark Kafka source
+	Timeout     time.Duration
+	Log         *slog.Logger
 
 	admin    *kafka.AdminClient
 	progress *progress.Checker
@@ -75,6 +75,23 @@ func (e *Env) Close() {
 	}
 }
 
+// ensure creates topics, retrying while a just-created topic is not yet
+// visible to the follow-up describe.
+func (e *Env) ensure(ctx context.Context, specs ...topic.Spec) error {
+	var err error
+	for range 20 {
+		if err = topic.Ensure(ctx, e.admin, specs...); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return err
+}
+
 // Input is a pre-filled topic and what is in it.
 type Input struct {
 	Name   string // workload label
@@ -85,7 +102,7 @@ type Input struct {
 
 // Prepare creates and fills the input topic.
 func (e *Env) Prepare(ctx context.Context, name string, s workload.Spec) (Input, error) {
-	if err := topic.Ensure(ctx, e.admin, topic.Spec{Name: s.Topic, Partitions: 6, ReplicationFactor: 1,
+	if err := e.ensure(ctx, topic.Spec{Name: s.Topic, Partitions: 6, ReplicationFactor: 1,
 		// The synthetic posts are stamped 2024: keep them past time retention.
 		Configs: map[string]string{"retention.ms": "-1"}}); err != nil {
 		return Input{}, err
@@ -210,7 +227,7 @@ func (e *Env) Latency(ctx context.Context, c Contender, s LatencySpec, n int) La
 	id := fmt.Sprintf("l%d-%s-%d", time.Now().UnixNano()%1e9, slug(c.Name), n)
 	res := Latency{Contender: c.Name, Rate: s.Rate}
 	in := id + "-in"
-	if err := topic.Ensure(ctx, e.admin, topic.Spec{Name: in, Partitions: 6, ReplicationFactor: 1}); err != nil {
+	if err := e.ensure(ctx, topic.Spec{Name: in, Partitions: 6, ReplicationFactor: 1}); err != nil {
 		res.Err = err.Error()
 		return res
 	}
