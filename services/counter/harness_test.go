@@ -54,6 +54,7 @@ func TestMain(m *testing.M) {
 // pipeline is one test's own topics and groups.
 type pipeline struct {
 	brokers                          string
+	run                              string // prefix of instance ids, unique to the test run
 	tweets, dlq, deltas, counts, top string
 	tallyGroup, rankGroup            string
 }
@@ -62,6 +63,7 @@ func newPipeline(t *testing.T, partitions int) pipeline {
 	t.Helper()
 	p := pipeline{
 		brokers:    kafkatest.Brokers(t),
+		run:        kafkatest.Name(t, "counter"),
 		tweets:     kafkatest.Name(t, "tweets"),
 		dlq:        kafkatest.Name(t, "dlq"),
 		deltas:     kafkatest.Name(t, "deltas"),
@@ -121,7 +123,7 @@ func start(t *testing.T, p pipeline, instance string, env ...string) *counter {
 		"TOPIC_TWEETS="+p.tweets, "TOPIC_DLQ="+p.dlq, "TOPIC_DELTAS="+p.deltas,
 		"TOPIC_COUNTS="+p.counts, "TOPIC_TOP="+p.top,
 		"COUNTER_GROUP_TALLY="+p.tallyGroup, "COUNTER_GROUP_RANK="+p.rankGroup,
-		"COUNTER_INSTANCE_ID="+instance,
+		"COUNTER_INSTANCE_ID="+p.run+"-"+instance,
 		"COUNTER_OPS_ADDR="+c.ops,
 		"COUNTER_WINDOW=500ms", "COUNTER_GRACE=150ms",
 		"COUNTER_TRANSACTION_TIMEOUT=6s", "COUNTER_SESSION_TIMEOUT=6s",
@@ -231,12 +233,19 @@ func (c *counter) metric(name string) (float64, error) {
 // 4 MiB, and waits for every delivery.
 func produce(t *testing.T, brokers, topic string, keys, values [][]byte) {
 	t.Helper()
+	if err := produceE(brokers, topic, keys, values); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// produceE is produce for goroutines other than the test's.
+func produceE(brokers, topic string, keys, values [][]byte) error {
 	p, err := kafka.NewProducer(&kafka.ConfigMap{
 		"bootstrap.servers": brokers, "enable.idempotence": true, "linger.ms": 10,
 		"message.max.bytes": 8 << 20, "compression.type": "lz4",
 	})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer p.Close()
 	done := make(chan kafka.Event, 1024)
@@ -265,14 +274,45 @@ func produce(t *testing.T, brokers, topic string, keys, values [][]byte) {
 				time.Sleep(5 * time.Millisecond)
 				continue
 			}
-			t.Fatalf("produce: %v", err)
+			return fmt.Errorf("produce: %w", err)
 		}
 	}
 	wg.Wait()
 	select {
 	case err := <-failed:
-		t.Fatalf("delivery to %s: %v", topic, err)
+		return fmt.Errorf("delivery to %s: %w", topic, err)
 	default:
+		return nil
+	}
+}
+
+// feed produces values in batches of n, one batch every interval, in the
+// background; the returned channel yields the outcome once all are written.
+func feed(brokers, topic string, keys, values [][]byte, n int, every time.Duration) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < len(values); i += n {
+			j := min(i+n, len(values))
+			if err := produceE(brokers, topic, keys[i:j], values[i:j]); err != nil {
+				done <- err
+				return
+			}
+			time.Sleep(every)
+		}
+		done <- nil
+	}()
+	return done
+}
+
+func wait(t *testing.T, fed <-chan error, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-fed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(timeout):
+		t.Fatalf("input not written within %s", timeout)
 	}
 }
 

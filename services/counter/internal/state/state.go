@@ -116,12 +116,22 @@ func Restore(ctx context.Context, kc kafkaconn.Config, admin *kafka.AdminClient,
 		res, err := admin.ListOffsets(ctx, map[kafka.TopicPartition]kafka.OffsetSpec{tp: kafka.LatestOffsetSpec},
 			kafka.SetAdminIsolationLevel(kafka.IsolationLevelReadUncommitted))
 		if err == nil {
-			r := res.ResultInfos[tp]
-			if r.Error.Code() == kafka.ErrNoError {
+			// The result is keyed by a TopicPartition holding its own topic
+			// pointer: look it up by value.
+			err = fmt.Errorf("no end offset for %s[%d] in the answer", topic, partition)
+			for rtp, r := range res.ResultInfos {
+				if rtp.Topic == nil || *rtp.Topic != topic || rtp.Partition != partition {
+					continue
+				}
+				err = nil
+				if r.Error.Code() != kafka.ErrNoError {
+					err = r.Error
+				}
 				end = int64(r.Offset)
+			}
+			if err == nil {
 				break
 			}
-			err = r.Error
 		}
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
