@@ -2,42 +2,18 @@ package hashtag
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"gopkg.in/yaml.v3"
-)
 
-// sharedData returns the reference data folder, ../shared/data seen from
-// the repository root (the folder holding go.work), or skips the test.
-func sharedData(t testing.TB, rel ...string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.work above the test's folder, so no ../shared/data")
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{dir, "..", "shared", "data"}, rel...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("reference data not available: %v", err)
-	}
-	return p
-}
+	"github.com/hashtrend/hashtrend/pkg/systest"
+)
 
 // conformance reads the named sections of a twitter-text conformance file.
 func conformance[T any](t *testing.T, file string, sections ...string) map[string][]T {
 	t.Helper()
-	b, err := os.ReadFile(sharedData(t, "twitter-text", file))
+	b, err := os.ReadFile(systest.SharedData(t, "twitter-text", file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,19 @@ type Record struct {
 	Headers    []kafka.Header
 }
 
-// Produce writes records to topic with an idempotent producer and waits for
-// every delivery report; any failed delivery fails the test.
+// Produce writes records to topic on the test broker with an idempotent
+// producer and waits for every delivery report; any failed delivery fails
+// the test.
 func Produce(t testing.TB, topic string, records ...Record) {
 	t.Helper()
+	ProduceTo(t, Brokers(t), topic, records...)
+}
+
+// ProduceTo is Produce on the broker at brokers (a Disposable one).
+func ProduceTo(t testing.TB, brokers, topic string, records ...Record) {
+	t.Helper()
 	p, err := kafka.NewProducer(&kafka.ConfigMap{
-		"bootstrap.servers":  Brokers(t),
+		"bootstrap.servers":  brokers,
 		"enable.idempotence": true,
 		"linger.ms":          5,
 	})

@@ -6,44 +6,20 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
-)
 
-// sharedData returns a file of the reference data, ../shared/data seen from
-// the repository root (the folder holding go.work), or skips the test.
-func sharedData(t testing.TB, rel ...string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.work above the test's folder, so no ../shared/data")
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{dir, "..", "shared", "data"}, rel...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("reference data not available: %v", err)
-	}
-	return p
-}
+	"github.com/hashtrend/hashtrend/pkg/systest"
+)
 
 // readLines returns the lines of a reference file, gunzipped if need be,
 // without their line ends; a final line without one is kept.
 func readLines(t testing.TB, rel ...string) [][]byte {
 	t.Helper()
-	f, err := os.Open(sharedData(t, rel...))
+	f, err := os.Open(systest.SharedData(t, rel...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -19,29 +18,9 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/publish"
 )
-
-// sharedData returns ../shared/data/rel seen from the repository root (the
-// folder holding go.work), or skips the test when it is absent.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "data", rel)
-			if _, err := os.Stat(p); err != nil {
-				t.Skipf("reference data %s not found: %v", p, err)
-			}
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.work above the test directory; reference data not found")
-		}
-		dir = parent
-	}
-}
 
 // keepForever is the config of test topics that hold old timestamps: the
 // production retention (7 days) would delete a 2016 replay within seconds.
@@ -72,7 +51,7 @@ func run(t testing.TB, cfg Config) {
 }
 
 func TestReplayLeavesExactlyTheRecordedPostsKeyedByIDAndTimestampedByCreatedAt(t *testing.T) {
-	path := sharedData(t, "tweets/ctit-dutch-tweets.json.gz")
+	path := systest.SharedData(t, "tweets", "ctit-dutch-tweets.json.gz")
 	// What the file holds, read without the service's decoder.
 	want := map[string]time.Time{}
 	fh, err := os.Open(path)
@@ -183,7 +162,7 @@ func TestAnExistingTopicWithTheWrongCleanupPolicyStopsTheStart(t *testing.T) {
 // writing the same lines (same broker, same producer settings) in the same
 // run: the cost of decoding, normalising and re-encoding each post.
 func BenchmarkReplay(b *testing.B) {
-	path := sharedData(b, "tweets/ctit-dutch-tweets.json.gz")
+	path := systest.SharedData(b, "tweets", "ctit-dutch-tweets.json.gz")
 	const passes = 10 // 10 000 posts per iteration
 	var lines [][]byte
 	fh, err := os.Open(path)

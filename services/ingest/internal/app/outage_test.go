@@ -3,10 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,70 +10,6 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 )
-
-// disposableBroker starts a second local broker on free ports in a
-// temporary directory with deploy/kafka/kafka.sh and stops it when the test
-// ends. It returns its address and functions to stop and start it again.
-func disposableBroker(t *testing.T) (brokers string, down, up func()) {
-	t.Helper()
-	kafkatest.Brokers(t) // the test needs Kafka at all; honours REQUIRE_KAFKA
-	root := repoRoot(t)
-	script := filepath.Join(root, "deploy", "kafka", "kafka.sh")
-	if _, err := os.Stat(filepath.Join(root, "deploy", "kafka", "lib", ".complete")); err != nil {
-		t.Skip("the Kafka jars are not fetched (make kafka-fetch)")
-	}
-	port := freePortPair(t)
-	dir := t.TempDir()
-	env := append(os.Environ(), fmt.Sprintf("KAFKA_PORT=%d", port), "KAFKA_DATA_DIR="+dir, "KAFKA_HEAP=384m")
-	sh := func(arg string) {
-		t.Helper()
-		cmd := exec.Command(script, arg)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("kafka.sh %s: %v\n%s", arg, err, out)
-		}
-	}
-	sh("up")
-	t.Cleanup(func() {
-		cmd := exec.Command(script, "down")
-		cmd.Env = env
-		_ = cmd.Run()
-	})
-	return fmt.Sprintf("127.0.0.1:%d", port), func() { sh("down") }, func() { sh("up") }
-}
-
-func repoRoot(t *testing.T) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.work above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// freePortPair finds a port p with p+1 free too (the controller's).
-func freePortPair(t *testing.T) int {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port pair")
-	return 0
-}
 
 // endOffsets sums the high watermarks of topic's partitions.
 func endOffsets(brokers, topic string) (int64, error) {
@@ -145,7 +77,8 @@ func TestBrokerOutageDuringARunLosesNoPost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and restarts a broker")
 	}
-	brokers, down, up := disposableBroker(t)
+	broker := kafkatest.Disposable(t)
+	brokers := broker.Addr
 	const count, rate = 6000, 600
 	name := kafkatest.Name(t, "tweets")
 	cfg := load(t, map[string]string{
@@ -169,13 +102,13 @@ func TestBrokerOutageDuringARunLosesNoPost(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond) // polling the topic, not waiting for an event
 	}
-	down()
+	broker.Stop()
 	select {
 	case err := <-errc:
 		t.Fatalf("Run ended while the broker was down: %v", err)
 	case <-time.After(5 * time.Second): // the outage itself
 	}
-	up()
+	broker.Start()
 	if err := <-errc; err != nil {
 		t.Fatalf("Run after the outage: %v", err)
 	}
