@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/logging"
 )
 
@@ -120,4 +121,22 @@ func healthcheck(name string, cfg Config, stderr io.Writer) int {
 		return ExitFailed
 	}
 	return ExitOK
+}
+
+// Base holds the settings every service has: the Kafka connection
+// (KAFKA_*) and logging (LOG_*). Services embed it in their Config.
+type Base struct {
+	Kafka kafkaconn.Config `envconfig:"KAFKA"`
+	Log   logging.Config   `envconfig:"LOG"`
+}
+
+// Logging returns the log settings.
+func (b *Base) Logging() logging.Config { return b.Log }
+
+// Validate checks the Kafka and log settings.
+func (b *Base) Validate() error {
+	if err := b.Kafka.Validate(); err != nil {
+		return err
+	}
+	return b.Log.Validate("LOG")
 }

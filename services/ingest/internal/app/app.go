@@ -22,10 +22,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
-	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
-	"github.com/hashtrend/hashtrend/pkg/logging"
 	"github.com/hashtrend/hashtrend/pkg/ops"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/publish"
@@ -34,10 +33,9 @@ import (
 
 // Config is every setting of the ingest service.
 type Config struct {
-	Kafka   kafkaconn.Config `envconfig:"KAFKA"`
-	Log     logging.Config   `envconfig:"LOG"`
-	Topics  topic.Names      `envconfig:"TOPIC"`
-	OpsAddr string           `envconfig:"INGEST_OPS_ADDR" default:":9101" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
+	service.Base
+	Topics  topic.Names `envconfig:"TOPIC"`
+	OpsAddr string      `envconfig:"INGEST_OPS_ADDR" default:":9101" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
 
 	Source string  `envconfig:"INGEST_SOURCE" default:"synthetic" desc:"where posts come from: x, twitter, file, stdin or synthetic"`
 	Rate   float64 `envconfig:"INGEST_RATE" default:"0" desc:"file and synthetic: posts per second (0: as fast as Kafka takes them)"`
@@ -84,15 +82,12 @@ type Config struct {
 	TwitterStall          time.Duration `envconfig:"INGEST_TWITTER_STALL" default:"90s" desc:"twitter: silence after which the stream is reconnected"`
 }
 
-// Logging returns the log settings.
-func (c *Config) Logging() logging.Config { return c.Log }
+// OpsAddress is where the ops server listens (for the healthcheck).
+func (c *Config) OpsAddress() string { return c.OpsAddr }
 
 // Validate checks every setting once, at start.
 func (c *Config) Validate() error {
-	if err := c.Kafka.Validate(); err != nil {
-		return err
-	}
-	if err := c.Log.Validate("LOG"); err != nil {
+	if err := c.Base.Validate(); err != nil {
 		return err
 	}
 	if err := c.Topics.Validate(); err != nil {

@@ -14,9 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
-	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
-	"github.com/hashtrend/hashtrend/pkg/logging"
 	"github.com/hashtrend/hashtrend/pkg/ops"
+	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/services/printer/internal/follow"
 	"github.com/hashtrend/hashtrend/services/printer/internal/render"
@@ -24,25 +23,21 @@ import (
 
 // Config is every setting of the printer service.
 type Config struct {
-	Kafka     kafkaconn.Config `envconfig:"KAFKA"`
-	Log       logging.Config   `envconfig:"LOG"`
-	Topic     string           `envconfig:"TOPIC_TOP" default:"top-hashtags" desc:"the snapshots topic to follow"`
-	From      string           `envconfig:"PRINTER_FROM" default:"latest" desc:"latest: start with the newest snapshot in the topic; beginning: replay them all"`
-	Format    string           `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
-	Truncate  int              `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
-	WindowTop bool             `envconfig:"PRINTER_WINDOW_TOP" default:"false" desc:"also print the window's own top-N table"`
-	OpsAddr   string           `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
+	service.Base
+	Topic     string `envconfig:"TOPIC_TOP" default:"top-hashtags" desc:"the snapshots topic to follow"`
+	From      string `envconfig:"PRINTER_FROM" default:"latest" desc:"latest: start with the newest snapshot in the topic; beginning: replay them all"`
+	Format    string `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
+	Truncate  int    `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
+	WindowTop bool   `envconfig:"PRINTER_WINDOW_TOP" default:"false" desc:"also print the window's own top-N table"`
+	OpsAddr   string `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
 }
 
-// Logging returns the log settings.
-func (c *Config) Logging() logging.Config { return c.Log }
+// OpsAddress is where the ops server listens (for the healthcheck).
+func (c *Config) OpsAddress() string { return c.OpsAddr }
 
 // Validate checks every setting once, at start.
 func (c *Config) Validate() error {
-	if err := c.Kafka.Validate(); err != nil {
-		return err
-	}
-	if err := c.Log.Validate("LOG"); err != nil {
+	if err := c.Base.Validate(); err != nil {
 		return err
 	}
 	if c.Topic == "" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/services/printer/internal/app"
 )
@@ -46,7 +47,7 @@ type printer struct {
 func start(t *testing.T, topic, from string) *printer {
 	t.Helper()
 	cfg := app.Config{
-		Kafka:    kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext", Replication: 1},
+		Base:     service.Base{Kafka: kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext", Replication: 1}},
 		Topic:    topic,
 		From:     from,
 		Format:   "table",

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/printer/internal/app"
 )
@@ -41,7 +42,7 @@ func TestOutlastsTheBrokerGoingAway(t *testing.T) {
 	}
 
 	cfg := app.Config{
-		Kafka: kafkaconn.Config{Brokers: brokers, SecurityProtocol: "plaintext", Replication: 1},
+		Base:  service.Base{Kafka: kafkaconn.Config{Brokers: brokers, SecurityProtocol: "plaintext", Replication: 1}},
 		Topic: name, From: "latest", Format: "table", Truncate: 20, OpsAddr: "off",
 	}
 	p := &printer{out: &buffer{}, log: &buffer{}, reg: prometheus.NewRegistry()}
