@@ -61,8 +61,17 @@ type pipeline struct {
 
 func newPipeline(t *testing.T, partitions int) pipeline {
 	t.Helper()
+	p := newPipelineOn(t, kafkatest.Brokers(t), partitions)
+	kafkatest.DeleteAfter(t, p.tweets, p.dlq, p.deltas, p.counts, p.top)
+	return p
+}
+
+// newPipelineOn names the topics and groups of a test on brokers and
+// creates its tweets topic there.
+func newPipelineOn(t *testing.T, brokers string, partitions int) pipeline {
+	t.Helper()
 	p := pipeline{
-		brokers:    kafkatest.Brokers(t),
+		brokers:    brokers,
 		run:        kafkatest.Name(t, "counter"),
 		tweets:     kafkatest.Name(t, "tweets"),
 		dlq:        kafkatest.Name(t, "dlq"),
@@ -72,9 +81,12 @@ func newPipeline(t *testing.T, partitions int) pipeline {
 		tallyGroup: kafkatest.Name(t, "tally"),
 		rankGroup:  kafkatest.Name(t, "rank"),
 	}
-	kafkatest.DeleteAfter(t, p.tweets, p.dlq, p.deltas, p.counts, p.top)
 	spec := topic.Spec{Name: p.tweets, Partitions: partitions, ReplicationFactor: 1, Configs: map[string]string{"max.message.bytes": "4194304"}}
-	admin := kafkatest.Admin(t)
+	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -510,7 +522,7 @@ func verify(t *testing.T, p pipeline, s *snapshots, e expectation) {
 	// The state topic holds every total, exactly.
 	got := map[string]state.Total{}
 	var meta state.Meta
-	for _, m := range kafkatest.ReadAll(t, p.counts, 60*time.Second) {
+	for _, m := range readAll(t, p.brokers, p.counts, 60*time.Second) {
 		if string(m.Key) == state.MetaKey {
 			var err error
 			if meta, err = state.DecodeMeta(m.Value); err != nil {
@@ -538,4 +550,33 @@ func verify(t *testing.T, p pipeline, s *snapshots, e expectation) {
 	if meta.Batch < last.Batch || meta.Posts != e.posts || meta.PostsWithHashtags != e.withTags {
 		t.Errorf("meta record %+v, want batch at least %d, posts %d, with hashtags %d", meta, last.Batch, e.posts, e.withTags)
 	}
+}
+
+// readAll returns every committed record of partition 0 of topic on
+// brokers, from the beginning to the end a read_committed consumer sees.
+func readAll(t *testing.T, brokers, topic string, timeout time.Duration) []*kafka.Message {
+	t.Helper()
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+		"bootstrap.servers": brokers, "group.id": kafkatest.Group(t),
+		"isolation.level": "read_committed", "enable.auto.commit": false, "enable.partition.eof": true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Assign([]kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: kafka.OffsetBeginning}}); err != nil {
+		t.Fatal(err)
+	}
+	var out []*kafka.Message
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		switch ev := c.Poll(200).(type) {
+		case *kafka.Message:
+			out = append(out, ev)
+		case kafka.PartitionEOF:
+			return out
+		}
+	}
+	t.Fatalf("reading %s: not at the end after %s", topic, timeout)
+	return nil
 }

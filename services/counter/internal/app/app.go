@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Window: cfg.Window, Grace: cfg.Grace, TopN: cfg.TopN,
 		TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxRecordBytes: cfg.MaxRecordBytes,
-	}, log, m, admin)
+	}, log, m)
 	tc := tally.Config{
 		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.TallyGroup,
 		Tweets: cfg.Topics.Tweets, Deltas: cfg.Topics.Deltas, DLQ: cfg.Topics.DLQ,

@@ -51,13 +51,12 @@ type Config struct {
 
 // Stage is one running rank.
 type Stage struct {
-	cfg   Config
-	log   *slog.Logger
-	m     *metrics.Metrics
-	admin *kafka.AdminClient
-	c     *kafka.Consumer
-	p     *kafka.Producer
-	ctx   context.Context
+	cfg Config
+	log *slog.Logger
+	m   *metrics.Metrics
+	c   *kafka.Consumer
+	p   *kafka.Producer
+	ctx context.Context
 
 	ready    atomic.Bool
 	table    *Table
@@ -67,8 +66,8 @@ type Stage struct {
 }
 
 // New returns a stage; Run runs it. Ready reports its readiness before Run.
-func New(cfg Config, log *slog.Logger, m *metrics.Metrics, admin *kafka.AdminClient) *Stage {
-	return &Stage{cfg: cfg, log: log.With("stage", "rank", "group", cfg.Group), m: m, admin: admin, next: -1}
+func New(cfg Config, log *slog.Logger, m *metrics.Metrics) *Stage {
+	return &Stage{cfg: cfg, log: log.With("stage", "rank", "group", cfg.Group), m: m, next: -1}
 }
 
 // Ready is nil once the totals of an assigned partition are restored, and
@@ -254,7 +253,7 @@ func (s *Stage) restore() error {
 	}
 	start := time.Now()
 	t := NewTable()
-	n, err := state.Restore(s.ctx, s.cfg.Kafka, s.admin, s.cfg.Counts, s.assigned.Partition, s.log, t.Load)
+	n, err := state.Restore(s.ctx, s.cfg.Kafka, s.cfg.Counts, s.assigned.Partition, s.log, t.Load)
 	if err != nil {
 		if s.ctx.Err() != nil {
 			return nil

@@ -109,38 +109,11 @@ func DecodeMeta(b []byte) (Meta, error) {
 // the transaction is resolved (at once when the predecessor's
 // transactional.id was re-initialised, otherwise when it times out), so
 // that its outcome is never missed.
-func Restore(ctx context.Context, kc kafkaconn.Config, admin *kafka.AdminClient, topic string, partition int32, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
+func Restore(ctx context.Context, kc kafkaconn.Config, topic string, partition int32, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
 	tp := kafka.TopicPartition{Topic: &topic, Partition: partition}
-	var end int64
-	for {
-		res, err := admin.ListOffsets(ctx, map[kafka.TopicPartition]kafka.OffsetSpec{tp: kafka.LatestOffsetSpec},
-			kafka.SetAdminIsolationLevel(kafka.IsolationLevelReadUncommitted))
-		if err == nil {
-			// The result is keyed by a TopicPartition holding its own topic
-			// pointer: look it up by value.
-			err = fmt.Errorf("no end offset for %s[%d] in the answer", topic, partition)
-			for rtp, r := range res.ResultInfos {
-				if rtp.Topic == nil || *rtp.Topic != topic || rtp.Partition != partition {
-					continue
-				}
-				err = nil
-				if r.Error.Code() != kafka.ErrNoError {
-					err = r.Error
-				}
-				end = int64(r.Offset)
-			}
-			if err == nil {
-				break
-			}
-		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		log.Warn("restore: end offset, retrying", "topic", topic, "partition", partition, "err", err)
-		time.Sleep(500 * time.Millisecond)
-	}
-	if end == 0 {
-		return 0, nil
+	end, err := endOffset(ctx, kc, tp, log)
+	if err != nil || end == 0 {
+		return 0, err
 	}
 	c, err := kafka.NewConsumer(kc.ConfigMap("counter-restore", kafka.ConfigMap{
 		"group.id":                  "counter-restore-unused", // required by the client; never joined
@@ -201,4 +174,47 @@ func Restore(ctx context.Context, kc kafkaconn.Config, admin *kafka.AdminClient,
 			}
 		}
 	}
+}
+
+// endOffset asks for the high watermark of tp until it gets an answer. Each
+// attempt uses a new admin client: one whose metadata predates a broker
+// restart keeps sending a stale leader epoch and is refused for good.
+func endOffset(ctx context.Context, kc kafkaconn.Config, tp kafka.TopicPartition, log *slog.Logger) (int64, error) {
+	for {
+		end, err := listEnd(ctx, kc, tp)
+		if err == nil {
+			return end, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		log.Warn("restore: end offset, retrying", "topic", *tp.Topic, "partition", tp.Partition, "err", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func listEnd(ctx context.Context, kc kafkaconn.Config, tp kafka.TopicPartition) (int64, error) {
+	admin, err := kafka.NewAdminClient(kc.ConfigMap("counter-restore", nil))
+	if err != nil {
+		return 0, err
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := admin.ListOffsets(ctx, map[kafka.TopicPartition]kafka.OffsetSpec{tp: kafka.LatestOffsetSpec},
+		kafka.SetAdminIsolationLevel(kafka.IsolationLevelReadUncommitted))
+	if err != nil {
+		return 0, err
+	}
+	// The answer is keyed by a TopicPartition holding its own topic
+	// pointer: look it up by value.
+	for rtp, r := range res.ResultInfos {
+		if rtp.Topic != nil && *rtp.Topic == *tp.Topic && rtp.Partition == tp.Partition {
+			if r.Error.Code() != kafka.ErrNoError {
+				return 0, r.Error
+			}
+			return int64(r.Offset), nil
+		}
+	}
+	return 0, fmt.Errorf("no end offset for %s[%d] in the answer", *tp.Topic, tp.Partition)
 }

@@ -1,0 +1,107 @@
+package main_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestScaleOutAndIn starts three instances at different times while posts
+// flow, kills the one running rank, so that a standby takes over, and stops
+// another: totals stay exact and publishing resumes.
+func TestScaleOutAndIn(t *testing.T) {
+	p := newPipeline(t, 6)
+	posts := syntheticPosts(21, 40_000)
+	keys, values := encoded(t, posts)
+	snaps := follow(t, p)
+	fed := feed(p.brokers, p.tweets, keys, values, 400, 100*time.Millisecond)
+
+	a := start(t, p, "a")
+	a.waitLog("msg=\"snapshot committed\"", 3, 2*time.Minute)
+	b := start(t, p, "b")
+	b.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
+	c := start(t, p, "c")
+	c.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
+	if !strings.Contains(a.logText(), "deltas partition assigned") {
+		t.Fatal("the first instance does not run rank")
+	}
+
+	last, _ := snaps.last()
+	a.kill()
+	deadline := time.Now().Add(2 * time.Minute)
+	var standby, other *counter
+	for standby == nil {
+		switch {
+		case strings.Contains(b.logText(), "totals restored"):
+			standby, other = b, c
+		case strings.Contains(c.logText(), "totals restored"):
+			standby, other = c, b
+		case time.Now().After(deadline):
+			t.Fatal("no standby took over rank within 2 minutes")
+		default:
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for {
+		if now, _ := snaps.last(); now.Batch >= last.Batch+3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publishing did not resume after batch %d", last.Batch)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The standby that took over leaves cleanly; the last one carries on.
+	standby.stop()
+	wait(t, fed, 3*time.Minute)
+	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, other)
+	verify(t, p, snaps, expect(posts))
+	other.stop()
+}
+
+// TestBrokerRestart restarts a disposable broker mid-run: the counter rides
+// it out without a restart of its own and the totals are exact.
+func TestBrokerRestart(t *testing.T) {
+	port, cport := freePort(t), freePort(t)
+	script, _ := filepath.Abs("../../deploy/kafka/kafka.sh")
+	env := append(os.Environ(), "KAFKA_PORT="+port, "KAFKA_CONTROLLER_PORT="+cport, "KAFKA_DATA_DIR="+t.TempDir(), "KAFKA_HEAP=384m")
+	broker := func(cmd string) {
+		t.Helper()
+		c := exec.Command(script, cmd)
+		c.Env = env
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("kafka.sh %s: %v\n%s", cmd, err, out)
+		}
+	}
+	broker("up")
+	t.Cleanup(func() { broker("down") })
+
+	p := newPipelineOn(t, "127.0.0.1:"+port, 3)
+	posts := syntheticPosts(31, 30_000)
+	keys, values := encoded(t, posts)
+	produce(t, p.brokers, p.tweets, keys[:10_000], values[:10_000])
+	snaps := follow(t, p)
+	c := start(t, p, "restart")
+	snaps.waitPosts(t, 10_000, 2*time.Minute, c)
+
+	broker("down")
+	broker("up")
+	produce(t, p.brokers, p.tweets, keys[10_000:], values[10_000:])
+	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
+	verify(t, p, snaps, expect(posts))
+	c.stop()
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
