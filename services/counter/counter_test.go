@@ -1,7 +1,11 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +13,8 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
+	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/wire"
 	"github.com/hashtrend/hashtrend/services/counter/internal/tally"
 )
 
@@ -24,7 +30,64 @@ func TestExactCountsOfASyntheticStream(t *testing.T) {
 	snaps := follow(t, p)
 	c := start(t, p, "exact")
 	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
-	verify(t, p, snaps, expect(posts))
+	e := expect(posts)
+	verify(t, p, snaps, e)
+
+	resp, err := http.Get("http://" + c.ops + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for name, want := range map[string]int64{
+		"counter_posts_total":               e.posts,
+		"counter_posts_with_hashtags_total": e.withTags,
+		"counter_state_hashtags":            int64(len(e.counts)),
+		"counter_rank_restored":             1,
+	} {
+		if got, err := c.metric(name); err != nil || int64(got) != want {
+			t.Errorf("%s = %v (%v), want %d", name, got, err, want)
+		}
+	}
+	c.stop()
+}
+
+func TestExactCountsOfTheDutchTweets(t *testing.T) {
+	path := systest.SharedData(t, "tweets", "ctit-dutch-tweets.json.gz")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var posts []post.Post
+	sc := bufio.NewScanner(gz)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		r, err := wire.Decode(sc.Bytes())
+		if err != nil {
+			t.Fatalf("line %d: %v", len(posts)+1, err)
+		}
+		if r.Kind == wire.KindPost {
+			posts = append(posts, r.Post)
+		}
+	}
+	if err := sc.Err(); err != nil || len(posts) < 900 {
+		t.Fatalf("read %d posts (%v)", len(posts), err)
+	}
+	p := newPipeline(t, 6)
+	keys, values := encoded(t, posts)
+	produce(t, p.brokers, p.tweets, keys, values)
+	snaps := follow(t, p)
+	c := start(t, p, "dutch")
+	snaps.waitPosts(t, int64(len(posts)), 2*time.Minute, c)
+	e := expect(posts)
+	if len(e.counts) < 50 {
+		t.Fatalf("only %d distinct hashtags in the sample", len(e.counts))
+	}
+	verify(t, p, snaps, e)
 	c.stop()
 }
 

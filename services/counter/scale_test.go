@@ -1,14 +1,11 @@
 package main_test
 
 import (
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 )
 
 // TestScaleOutAndIn starts three instances at different times while posts
@@ -67,21 +64,8 @@ func TestScaleOutAndIn(t *testing.T) {
 // TestBrokerRestart restarts a disposable broker mid-run: the counter rides
 // it out without a restart of its own and the totals are exact.
 func TestBrokerRestart(t *testing.T) {
-	port, cport := freePort(t), freePort(t)
-	script, _ := filepath.Abs("../../deploy/kafka/kafka.sh")
-	env := append(os.Environ(), "KAFKA_PORT="+port, "KAFKA_CONTROLLER_PORT="+cport, "KAFKA_DATA_DIR="+t.TempDir(), "KAFKA_HEAP=384m")
-	broker := func(cmd string) {
-		t.Helper()
-		c := exec.Command(script, cmd)
-		c.Env = env
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("kafka.sh %s: %v\n%s", cmd, err, out)
-		}
-	}
-	broker("up")
-	t.Cleanup(func() { broker("down") })
-
-	p := newPipelineOn(t, "127.0.0.1:"+port, 3)
+	broker := kafkatest.Disposable(t)
+	p := newPipelineOn(t, broker.Addr, 3)
 	posts := syntheticPosts(31, 30_000)
 	keys, values := encoded(t, posts)
 	produce(t, p.brokers, p.tweets, keys[:10_000], values[:10_000])
@@ -89,19 +73,10 @@ func TestBrokerRestart(t *testing.T) {
 	c := start(t, p, "restart")
 	snaps.waitPosts(t, 10_000, 2*time.Minute, c)
 
-	broker("down")
-	broker("up")
+	broker.Stop()
+	broker.Start()
 	produce(t, p.brokers, p.tweets, keys[10_000:], values[10_000:])
 	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
 	verify(t, p, snaps, expect(posts))
 	c.stop()
-}
-
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 }

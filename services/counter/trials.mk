@@ -1,0 +1,15 @@
+# Longer counter trials, kept out of `make test`. Include from the root
+# Makefile (include services/counter/trials.mk).
+#
+#   make counter-crash-trials [TRIALS=10]   every SIGKILL point TRIALS times
+#   make counter-bench                      throughput, restore and latency figures
+
+TRIALS ?= 10
+
+.PHONY: counter-crash-trials counter-bench
+
+counter-crash-trials: ## kill the counter at every crash point TRIALS times and check exact totals
+	cd services/counter && REQUIRE_KAFKA=1 go test -count=$(TRIALS) -timeout 120m -run 'TestCrash|TestScaleOutAndIn' .
+
+counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency
+	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'
