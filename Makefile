@@ -1,7 +1,7 @@
 # hashtrend: build, test and run the pipeline. `make help` lists the targets.
 
 SHELL := /bin/bash
-MODULES := pkg services/ingest services/counter services/printer deploy
+MODULES := pkg services/ingest services/counter services/printer deploy bench
 SERVICES := ingest counter printer
 KAFKA_BROKERS ?= 127.0.0.1:9092
 export KAFKA_BROKERS
@@ -82,3 +82,4 @@ kafka-log: ## print the local broker's log
 	deploy/kafka/kafka.sh log
 
 include services/printer/printer.mk
+include bench/bench.mk
