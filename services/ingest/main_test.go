@@ -85,7 +85,7 @@ func TestSIGTERMDuringARunFlushesEveryPostAndExitsZero(t *testing.T) {
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if v, ok := metric(string(b), "ingest_posts_produced_total"); ok && v >= 2000 {
+			if v, ok := metric(string(b), "hashtrend_ingest_posts_produced_total"); ok && v >= 2000 {
 				break
 			}
 		}

@@ -103,13 +103,13 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 		done:  make(chan struct{}),
 		m: metrics{
 			produced: prometheus.NewCounterVec(prometheus.CounterOpts{
-				Name: "ingest_posts_produced_total", Help: "Posts the broker confirmed, by source.",
+				Name: "hashtrend_ingest_posts_produced_total", Help: "Posts the broker confirmed, by source.",
 			}, []string{"source"}),
 			failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-				Name: "ingest_posts_failed_total", Help: "Posts whose delivery failed after the client's retries, by source.",
+				Name: "hashtrend_ingest_posts_failed_total", Help: "Posts whose delivery failed after the client's retries, by source.",
 			}, []string{"source"}),
 			latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-				Name:    "ingest_delivery_latency_seconds",
+				Name:    "hashtrend_ingest_delivery_latency_seconds",
 				Help:    "Time from handing a post to the producer to the broker's confirmation.",
 				Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 			}),
@@ -117,7 +117,7 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 	}
 	reg.MustRegister(p.m.produced, p.m.failed, p.m.latency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ingest_producer_queue_depth", Help: "Records in the producer's local queue, not yet confirmed.",
+			Name: "hashtrend_ingest_producer_queue_depth", Help: "Records in the producer's local queue, not yet confirmed.",
 		}, func() float64 { return float64(p.prod.Len()) }),
 	)
 	go p.deliveries()

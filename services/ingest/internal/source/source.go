@@ -59,20 +59,20 @@ func NewMetrics(reg prometheus.Registerer, name string) *Metrics {
 	m := &Metrics{
 		name: name,
 		read: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ingest_posts_read_total", Help: "Posts read from the source.", ConstLabels: l}),
+			Name: "hashtrend_ingest_posts_read_total", Help: "Posts read from the source.", ConstLabels: l}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ingest_messages_total", Help: "Non-post lines read from the source, by kind (malformed: lines that could not be decoded).", ConstLabels: l},
+			Name: "hashtrend_ingest_messages_total", Help: "Non-post lines read from the source, by kind (malformed: lines that could not be decoded).", ConstLabels: l},
 			[]string{"kind"}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ingest_reconnects_total", Help: "Reconnects of a network source, by the class of failure before them.", ConstLabels: l},
+			Name: "hashtrend_ingest_reconnects_total", Help: "Reconnects of a network source, by the class of failure before them.", ConstLabels: l},
 			[]string{"class"}),
 		backoff: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ingest_backoff_seconds_total", Help: "Seconds spent backing off before reconnects, by class of failure.", ConstLabels: l},
+			Name: "hashtrend_ingest_backoff_seconds_total", Help: "Seconds spent backing off before reconnects, by class of failure.", ConstLabels: l},
 			[]string{"class"}),
 		stalls: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ingest_stream_stalls_total", Help: "Connections dropped because the stream went silent.", ConstLabels: l}),
+			Name: "hashtrend_ingest_stream_stalls_total", Help: "Connections dropped because the stream went silent.", ConstLabels: l}),
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ingest_source_connected", Help: "1 while the source is connected (or reading its input).", ConstLabels: l}),
+			Name: "hashtrend_ingest_source_connected", Help: "1 while the source is connected (or reading its input).", ConstLabels: l}),
 	}
 	reg.MustRegister(m.read, m.messages, m.reconnects, m.backoff, m.stalls, m.connected)
 	return m
