@@ -401,7 +401,24 @@ func (e expectation) top(n int) []snapshot.Entry {
 type snapshots struct {
 	mu   sync.Mutex
 	all  []snapshot.Snapshot
+	at   []time.Time // when each arrived here
 	errs []error
+}
+
+type arrival struct {
+	posts int64
+	at    time.Time
+}
+
+// arrivals returns when each snapshot arrived and the posts it counted.
+func (s *snapshots) arrivals() []arrival {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]arrival, len(s.all))
+	for i, snap := range s.all {
+		out[i] = arrival{snap.Posts, s.at[i]}
+	}
+	return out
 }
 
 func follow(t *testing.T, p pipeline) *snapshots {
@@ -431,6 +448,7 @@ func follow(t *testing.T, p pipeline) *snapshots {
 					s.errs = append(s.errs, err)
 				} else {
 					s.all = append(s.all, snap)
+					s.at = append(s.at, time.Now())
 				}
 				s.mu.Unlock()
 			}

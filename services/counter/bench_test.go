@@ -1,0 +1,303 @@
+//go:build bench
+
+package main_test
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/synthetic"
+	"github.com/hashtrend/hashtrend/services/counter/internal/state"
+)
+
+// benchPosts is the size of the pre-filled topic (BENCH_POSTS overrides).
+func benchPosts() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_POSTS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+// logf prints a figure on a line of its own, prefixed "bench".
+func logf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	t.Logf("bench "+format, args...)
+}
+
+// endOffsets returns the high watermarks of every partition of topic.
+func endOffsets(t *testing.T, brokers, topic string, parts int) []kafka.TopicPartition {
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": brokers, "group.id": "unused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out []kafka.TopicPartition
+	for i := range parts {
+		_, hi, err := c.QueryWatermarkOffsets(topic, int32(i), 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, kafka.TopicPartition{Topic: &topic, Partition: int32(i), Offset: kafka.Offset(hi)})
+	}
+	return out
+}
+
+// drain reads every partition to the end offsets with a plain
+// read_committed consumer and returns the time it took.
+func drain(t *testing.T, brokers string, ends []kafka.TopicPartition) (time.Duration, int) {
+	start := time.Now()
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+		"bootstrap.servers": brokers, "group.id": kafkatest.Group(t),
+		"isolation.level": "read_committed", "enable.auto.commit": false,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var assign []kafka.TopicPartition
+	left := map[int32]kafka.Offset{}
+	for _, e := range ends {
+		assign = append(assign, kafka.TopicPartition{Topic: e.Topic, Partition: e.Partition, Offset: kafka.OffsetBeginning})
+		if e.Offset > 0 {
+			left[e.Partition] = e.Offset
+		}
+	}
+	if err := c.Assign(assign); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for len(left) > 0 {
+		if m, ok := c.Poll(100).(*kafka.Message); ok {
+			n++
+			if m.TopicPartition.Offset+1 >= left[m.TopicPartition.Partition] {
+				delete(left, m.TopicPartition.Partition)
+			}
+		}
+	}
+	return time.Since(start), n
+}
+
+// caughtUp waits until group has committed the end offsets of every
+// partition and returns when that was first seen.
+func caughtUp(t *testing.T, brokers, group string, ends []kafka.TopicPartition, c *counter) time.Time {
+	cons, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": brokers, "group.id": group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	deadline := time.Now().Add(30 * time.Minute)
+	for time.Now().Before(deadline) {
+		got, err := cons.Committed(ends, 10000)
+		if err == nil {
+			done := true
+			for i, g := range got {
+				if g.Offset < ends[i].Offset {
+					done = false
+				}
+			}
+			if done {
+				return time.Now()
+			}
+		}
+		if !c.running() {
+			t.Fatalf("counter exited: %v", c.exitErr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("tally did not catch up within 30 minutes")
+	return time.Time{}
+}
+
+// rss returns the resident and peak resident set of pid in MiB.
+func rss(pid int) (now, peak float64) {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "VmRSS:":
+				now = kb / 1024
+			case "VmHWM:":
+				peak = kb / 1024
+			}
+		}
+	}
+	return now, peak
+}
+
+// TestBenchTallyThroughput: tally over a pre-filled topic against a raw
+// read_committed consumer reading the same topic on the same broker, raw
+// runs before and after the counter's.
+func TestBenchTallyThroughput(t *testing.T) {
+	const parts = 6
+	p := newPipeline(t, parts)
+	n := benchPosts()
+	fillStart := time.Now()
+	gen := synthetic.New(synthetic.Config{Seed: 1})
+	for i := 0; i < n; i += 100_000 {
+		posts := gen.Take(min(100_000, n-i))
+		keys, values := encoded(t, posts)
+		produce(t, p.brokers, p.tweets, keys, values)
+	}
+	ends := endOffsets(t, p.brokers, p.tweets, parts)
+	logf(t, "prefilled %d posts in %s", n, time.Since(fillStart).Round(time.Second))
+
+	raw1, got := drain(t, p.brokers, ends)
+	if got != n {
+		t.Fatalf("raw consumer read %d of %d", got, n)
+	}
+	snaps := follow(t, p)
+	started := time.Now()
+	c := start(t, p, "bench", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
+	peak := 0.0
+	stopSampling := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(100 * time.Millisecond):
+				if _, hwm := rss(c.cmd.Process.Pid); hwm > peak {
+					peak = hwm
+				}
+			}
+		}
+	}()
+	done := caughtUp(t, p.brokers, p.tallyGroup, ends, c)
+	tally := done.Sub(started)
+	snaps.waitPosts(t, int64(n), 10*time.Minute, c)
+	var toSnapshot time.Duration
+	for _, a := range snaps.arrivals() {
+		if a.posts == int64(n) {
+			toSnapshot = a.at.Sub(started)
+			break
+		}
+	}
+	close(stopSampling)
+	raw2, _ := drain(t, p.brokers, ends)
+	c.stop()
+
+	rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
+	rawMean := (raw1 + raw2) / 2
+	logf(t, "raw read_committed consumer: %s then %s (%.0f and %.0f posts/s)", raw1.Round(time.Millisecond), raw2.Round(time.Millisecond), rate(raw1), rate(raw2))
+	logf(t, "tally: caught up in %s from process start (%.0f posts/s); first snapshot counting every post after %s", tally.Round(time.Millisecond), rate(tally), toSnapshot.Round(time.Millisecond))
+	logf(t, "ratio tally / raw consumer (mean of both raw runs): %.2f", rate(tally)/rate(rawMean))
+	logf(t, "counter peak RSS during the run: %.0f MiB", peak)
+}
+
+// TestBenchRestore: rank's restore of 1,000,000 distinct hashtags from the
+// state topic, and the counter's resident memory holding them.
+func TestBenchRestore(t *testing.T) {
+	p := newPipeline(t, 1)
+	n := benchPosts()
+	kafkatest.CreateTopic(t, p.counts, 1, map[string]string{"cleanup.policy": "compact"})
+	keys := make([][]byte, 0, n+1)
+	values := make([][]byte, 0, n+1)
+	for i := range n {
+		k := fmt.Sprintf("tag%07d", i)
+		v, err := state.EncodeTotal(state.Total{Count: int64(1 + i%1000), Spelling: "Tag" + k[3:]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, values = append(keys, []byte(k)), append(values, v)
+	}
+	m, _ := state.EncodeMeta(state.Meta{Batch: 41, Posts: int64(n), PostsWithHashtags: int64(n)})
+	keys, values = append(keys, []byte(state.MetaKey)), append(values, m)
+	produce(t, p.brokers, p.counts, keys, values)
+
+	started := time.Now()
+	c := start(t, p, "restore", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
+	c.waitLog("totals restored", 1, 10*time.Minute)
+	wall := time.Since(started)
+	line := c.logText()[strings.Index(c.logText(), "totals restored"):]
+	line = line[:strings.IndexByte(line, '\n')]
+	if !strings.Contains(line, fmt.Sprintf("hashtags=%d ", n)) || !strings.Contains(line, "batch=41") {
+		t.Fatalf("restore did not load every hashtag: %s", line)
+	}
+	runtimeNow, peak := rss(c.cmd.Process.Pid)
+	took := line[strings.Index(line, "took=")+5:]
+	logf(t, "restore of %d hashtags: %s (restore alone, as logged); %s from process start to restored", n, took, wall.Round(time.Millisecond))
+	logf(t, "counter RSS after the restore: %.0f MiB (peak %.0f MiB)", runtimeNow, peak)
+	// The next snapshot continues the batch numbers.
+	snaps := follow(t, p)
+	for {
+		if s, ok := snaps.last(); ok {
+			if s.Batch != 42 || s.DistinctHashtags != int64(n) {
+				t.Fatalf("first snapshot after the restore: batch %d, %d hashtags", s.Batch, s.DistinctHashtags)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.stop()
+}
+
+// TestBenchLatency: produce-to-snapshot latency at a fixed input rate. Posts
+// go out in small batches; a batch's latency runs from the acknowledgement
+// of its last post to the arrival of the first snapshot counting it.
+func TestBenchLatency(t *testing.T) {
+	const rate, seconds, every = 2000, 40, 50 * time.Millisecond
+	p := newPipeline(t, 6)
+	snaps := follow(t, p)
+	c := start(t, p, "latency", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
+	c.waitLog("totals restored", 1, 2*time.Minute)
+	c.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
+
+	prod, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": p.brokers, "enable.idempotence": true, "linger.ms": 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	gen := synthetic.New(synthetic.Config{Seed: 3})
+	perBatch := int(rate * every / time.Second)
+	type sent struct {
+		total int64
+		at    time.Time
+	}
+	var batches []sent
+	var total int64
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for range seconds * time.Second / every {
+		<-tick.C
+		posts := gen.Take(perBatch)
+		keys, values := encoded(t, posts)
+		done := make(chan kafka.Event, len(values))
+		for i := range values {
+			if err := prod.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &p.tweets, Partition: kafka.PartitionAny}, Key: keys[i], Value: values[i]}, done); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range values {
+			if m := (<-done).(*kafka.Message); m.TopicPartition.Error != nil {
+				t.Fatal(m.TopicPartition.Error)
+			}
+		}
+		total += int64(len(values))
+		batches = append(batches, sent{total, time.Now()})
+	}
+	snaps.waitPosts(t, total, 2*time.Minute, c)
+	arrivals := snaps.arrivals()
+	var lat []time.Duration
+	for _, b := range batches {
+		for _, a := range arrivals {
+			if a.posts >= b.total {
+				lat = append(lat, a.at.Sub(b.at))
+				break
+			}
+		}
+	}
+	slices.Sort(lat)
+	q := func(f float64) time.Duration { return lat[int(f*float64(len(lat)-1))].Round(time.Millisecond) }
+	logf(t, "produce-to-snapshot latency at %d posts/s, 2 s windows, 500 ms grace, %d batches: p50 %s, p99 %s, max %s", rate, len(lat), q(0.5), q(0.99), q(1))
+	c.stop()
+}
