@@ -75,6 +75,18 @@ func NewMetrics(reg prometheus.Registerer, name string) *Metrics {
 			Name: "hashtrend_ingest_source_connected", Help: "1 while the source is connected (or reading its input).", ConstLabels: l}),
 	}
 	reg.MustRegister(m.read, m.messages, m.reconnects, m.backoff, m.stalls, m.connected)
+	// Every series exists from the start at zero, so that dashboards and
+	// rate() see it before the first event of its kind.
+	for k := wire.KindUnknown; k <= wire.KindStreamError; k++ {
+		if k != wire.KindPost {
+			m.messages.WithLabelValues(k.String())
+		}
+	}
+	m.messages.WithLabelValues("malformed")
+	for c := backoff.Network; c <= backoff.Auth; c++ {
+		m.reconnects.WithLabelValues(c.String())
+		m.backoff.WithLabelValues(c.String())
+	}
 	return m
 }
 
