@@ -301,3 +301,19 @@ func TestBenchLatency(t *testing.T) {
 	logf(t, "produce-to-snapshot latency at %d posts/s, 2 s windows, 500 ms grace, %d batches: p50 %s, p99 %s, max %s", rate, len(lat), q(0.5), q(0.99), q(1))
 	c.stop()
 }
+
+type arrival struct {
+	posts int64
+	at    time.Time
+}
+
+// arrivals returns when each snapshot arrived and the posts it counted.
+func (s *snapshots) arrivals() []arrival {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]arrival, len(s.all))
+	for i, snap := range s.all {
+		out[i] = arrival{snap.Posts, s.at[i]}
+	}
+	return out
+}

@@ -405,22 +405,6 @@ type snapshots struct {
 	errs []error
 }
 
-type arrival struct {
-	posts int64
-	at    time.Time
-}
-
-// arrivals returns when each snapshot arrived and the posts it counted.
-func (s *snapshots) arrivals() []arrival {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]arrival, len(s.all))
-	for i, snap := range s.all {
-		out[i] = arrival{snap.Posts, s.at[i]}
-	}
-	return out
-}
-
 func follow(t *testing.T, p pipeline) *snapshots {
 	t.Helper()
 	s := &snapshots{}
