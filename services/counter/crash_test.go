@@ -64,6 +64,7 @@ func TestCrash(t *testing.T) {
 	}
 	for _, pt := range points {
 		t.Run(pt.name, func(t *testing.T) {
+			t.Parallel() // mostly waiting for session timeouts
 			p := newPipeline(t, 3)
 			// A large vocabulary makes a state topic big enough to kill a
 			// restore in the middle.

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hashtrend/hashtrend/pkg/config"
+)
+
+func TestValidateNamesTheBadVariable(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   string
+	}{
+		{"a grace as long as the window", func(c *Config) { c.Grace = c.Window }, "COUNTER_GRACE"},
+		{"a negative grace", func(c *Config) { c.Grace = -time.Millisecond }, "COUNTER_GRACE"},
+		{"a tiny window", func(c *Config) { c.Window = time.Millisecond }, "COUNTER_WINDOW"},
+		{"a transaction timeout shorter than two windows", func(c *Config) { c.TxnTimeout = 3 * time.Second }, "COUNTER_TRANSACTION_TIMEOUT"},
+		{"an empty top list", func(c *Config) { c.TopN = 0 }, "COUNTER_TOP_N"},
+		{"one group for both stages", func(c *Config) { c.RankGroup = c.TallyGroup }, "COUNTER_GROUP_RANK"},
+		{"a record limit below 1 MiB", func(c *Config) { c.MaxRecordBytes = 1000 }, "COUNTER_MAX_RECORD_BYTES"},
+		{"an empty deltas topic", func(c *Config) { c.Topics.Deltas = "" }, "TOPIC_DELTAS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			if err := config.Load(&c); err != nil {
+				t.Fatalf("defaults do not validate: %v", err)
+			}
+			tt.change(&c)
+			var ce *config.Error
+			if err := c.Validate(); !errors.As(err, &ce) || ce.Var != tt.want {
+				t.Fatalf("Validate = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestTheInstanceDefaultsToTheHostname(t *testing.T) {
+	var c Config
+	if err := config.Load(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Instance == "" {
+		t.Fatal("COUNTER_INSTANCE_ID has no default")
+	}
+}

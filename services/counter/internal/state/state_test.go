@@ -1,0 +1,54 @@
+package state_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/hashtrend/hashtrend/services/counter/internal/state"
+)
+
+func TestTotalAndMetaRoundTrip(t *testing.T) {
+	b, err := state.EncodeTotal(state.Total{Count: 5, Spelling: "TikTok", Others: map[string]int64{"tiktok": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"v":1,"count":5,"spelling":"TikTok","others":{"tiktok":2}}` {
+		t.Fatalf("EncodeTotal = %s", b)
+	}
+	got, err := state.DecodeTotal(b)
+	if err != nil || got.Count != 5 || got.Others["tiktok"] != 2 {
+		t.Fatalf("DecodeTotal = %+v, %v", got, err)
+	}
+	m, _ := state.EncodeMeta(state.Meta{Batch: 7, Posts: 10, PostsWithHashtags: 4})
+	if mm, err := state.DecodeMeta(m); err != nil || mm.Batch != 7 || mm.Posts != 10 {
+		t.Fatalf("DecodeMeta = %+v, %v", mm, err)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	tests := []struct {
+		name, value string
+		meta        bool
+	}{
+		{"a total of another version", `{"v":2,"count":1,"spelling":"a"}`, false},
+		{"a total without a spelling", `{"v":1,"count":1}`, false},
+		{"a total whose other spellings outnumber it", `{"v":1,"count":2,"spelling":"a","others":{"A":2}}`, false},
+		{"a total with an unknown field", `{"v":1,"count":1,"spelling":"a","x":1}`, false},
+		{"a total that is not JSON", `count=1`, false},
+		{"a meta record with a negative batch", `{"v":1,"batch":-1,"posts":0,"posts_with_hashtags":0}`, true},
+		{"a meta record with trailing data", `{"v":1,"batch":1,"posts":0,"posts_with_hashtags":0} {}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.meta {
+				_, err = state.DecodeMeta([]byte(tt.value))
+			} else {
+				_, err = state.DecodeTotal([]byte(tt.value))
+			}
+			if !errors.Is(err, state.ErrInvalid) {
+				t.Fatalf("decode %s: %v, want ErrInvalid", tt.value, err)
+			}
+		})
+	}
+}
