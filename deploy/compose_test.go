@@ -1,8 +1,6 @@
 package deploy_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -61,37 +59,12 @@ func rootDir() string {
 	return filepath.Dir(wd)
 }
 
-// variable is one row of a service's -h table.
-type variable struct {
-	name     string
-	required bool
-}
-
-// variables runs `<service> -h` and returns the variables it reads.
-func variables(t *testing.T, service string) map[string]variable {
+// variables returns the variables a service reads, by name.
+func variables(t *testing.T, service string) map[string]usageRow {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(binaries(t), service), "-h").Output()
-	if err != nil {
-		t.Fatalf("%s -h: %v", service, err)
-	}
-	vars := map[string]variable{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	header := -1
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "KEY ") {
-			header = strings.Index(line, "REQUIRED")
-			continue
-		}
-		f := strings.Fields(line)
-		if header < 0 || len(f) == 0 {
-			continue
-		}
-		required := len(line) > header && strings.HasPrefix(line[header:], "true")
-		vars[f[0]] = variable{name: f[0], required: required}
-	}
-	if len(vars) == 0 {
-		t.Fatalf("%s -h listed no variables:\n%s", service, out)
+	vars := map[string]usageRow{}
+	for _, r := range usage(t, service) {
+		vars[r.name] = r
 	}
 	return vars
 }
