@@ -61,8 +61,12 @@ type Stage struct {
 	ready    atomic.Bool
 	table    *Table
 	assigned *kafka.TopicPartition // the deltas partition, while this member holds it
-	next     kafka.Offset          // next delta offset, when deltas were read since the last snapshot
-	fatal    error
+	// next is the delta offset the next snapshot commits: the committed
+	// one until deltas are read. It is sent even when unchanged, so that
+	// a member that lost the partition without noticing yet is fenced by
+	// the group generation (KIP-447) rather than publish a stale snapshot.
+	next  kafka.Offset
+	fatal error
 }
 
 // New returns a stage; Run runs it. Ready reports its readiness before Run.
@@ -185,10 +189,7 @@ func (s *Stage) publish(w window.Window) error {
 		Posts: meta.Posts, PostsWithTags: meta.PostsWithHashtags, DistinctHashtags: int64(t.Len()),
 		ProducedAt: time.Now().UTC(),
 	}
-	var offsets []kafka.TopicPartition
-	if s.next >= 0 && s.assigned != nil {
-		offsets = []kafka.TopicPartition{{Topic: &s.cfg.Deltas, Partition: s.assigned.Partition, Offset: s.next}}
-	}
+	offsets := []kafka.TopicPartition{{Topic: &s.cfg.Deltas, Partition: s.assigned.Partition, Offset: s.next}}
 	err := txn.Commit(s.p, s.c, offsets, func() error {
 		err := t.Changed(func(key string, v state.Total) error {
 			b, err := state.EncodeTotal(v)
@@ -222,7 +223,6 @@ func (s *Stage) publish(w window.Window) error {
 		return fmt.Errorf("rank snapshot %d: %w", batch, err)
 	}
 	t.Published(batch)
-	s.next = -1
 	s.m.Transactions.WithLabelValues("rank", "committed").Inc()
 	s.m.TxnSeconds.WithLabelValues("rank").Observe(time.Since(start).Seconds())
 	s.m.SnapshotSeconds.Observe(time.Since(w.End).Seconds())
@@ -260,8 +260,13 @@ func (s *Stage) restore() error {
 		}
 		return fmt.Errorf("restore %s: %w", s.cfg.Counts, err)
 	}
-	if err := txn.Rewind(s.c, []kafka.TopicPartition{*s.assigned}); err != nil {
+	committed, err := txn.Rewind(s.c, []kafka.TopicPartition{*s.assigned})
+	if err != nil {
 		return err
+	}
+	s.next = 0 // nothing committed yet: from the beginning
+	if len(committed) == 1 && committed[0].Offset >= 0 {
+		s.next = committed[0].Offset
 	}
 	s.table = t
 	s.m.RestoreSeconds.Set(time.Since(start).Seconds())

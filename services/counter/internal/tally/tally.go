@@ -236,7 +236,8 @@ func (s *Stage) close() error {
 		s.m.Transactions.WithLabelValues("tally", "aborted").Inc()
 		s.log.Warn("window aborted, rewinding to the committed offsets", "window", s.win, "err", err)
 		parts, _ := s.c.Assignment()
-		return txn.Rewind(s.c, parts)
+		_, err := txn.Rewind(s.c, parts)
+		return err
 	case err != nil:
 		return fmt.Errorf("tally window %s: %w", s.win, err)
 	}

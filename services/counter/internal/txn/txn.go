@@ -149,10 +149,10 @@ func Produce(p *kafka.Producer, m *kafka.Message) error {
 
 // Rewind moves the consumer back to the committed offsets of parts (those
 // without a committed offset to the beginning), so that what an aborted
-// transaction consumed is read again.
-func Rewind(c *kafka.Consumer, parts []kafka.TopicPartition) error {
+// transaction consumed is read again. It returns the committed offsets.
+func Rewind(c *kafka.Consumer, parts []kafka.TopicPartition) ([]kafka.TopicPartition, error) {
 	if len(parts) == 0 {
-		return nil
+		return nil, nil
 	}
 	var committed []kafka.TopicPartition
 	err := retry("committed offsets", time.Now().Add(opTimeout), func(context.Context) error {
@@ -161,17 +161,17 @@ func Rewind(c *kafka.Consumer, parts []kafka.TopicPartition) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, tp := range committed {
 		if tp.Offset < 0 {
 			tp.Offset = kafka.OffsetBeginning
 		}
 		if err := c.Seek(tp, 0); err != nil {
-			return fmt.Errorf("seek %s[%d] to %v: %w", *tp.Topic, tp.Partition, tp.Offset, err)
+			return nil, fmt.Errorf("seek %s[%d] to %v: %w", *tp.Topic, tp.Partition, tp.Offset, err)
 		}
 	}
-	return nil
+	return committed, nil
 }
 
 // ProducerConfig is the transactional producer's librdkafka settings:
