@@ -1,13 +1,11 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,30 +15,13 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/services/printer/internal/app"
 )
 
-// buffer is a bytes.Buffer safe to write from the printer and read from the test.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // printer is a running printer service and what it wrote.
 type printer struct {
-	out, log *buffer
+	out, log *systest.Buffer
 	reg      *prometheus.Registry
 }
 
@@ -58,7 +39,7 @@ func start(t *testing.T, topic, from string) *printer {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	p := &printer{out: &buffer{}, log: &buffer{}, reg: prometheus.NewRegistry()}
+	p := &printer{out: &systest.Buffer{}, log: &systest.Buffer{}, reg: prometheus.NewRegistry()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -20,6 +20,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/service"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/printer/internal/app"
 )
@@ -45,7 +46,7 @@ func TestOutlastsTheBrokerGoingAway(t *testing.T) {
 		Base:  service.Base{Kafka: kafkaconn.Config{Brokers: brokers, SecurityProtocol: "plaintext", Replication: 1}},
 		Topic: name, From: "latest", Format: "table", Truncate: 20, OpsAddr: "off",
 	}
-	p := &printer{out: &buffer{}, log: &buffer{}, reg: prometheus.NewRegistry()}
+	p := &printer{out: &systest.Buffer{}, log: &systest.Buffer{}, reg: prometheus.NewRegistry()}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -1,7 +1,6 @@
 package follow_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -14,25 +13,9 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/services/printer/internal/follow"
 )
-
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // values collects what the follower hands over.
 type values struct {
@@ -53,9 +36,9 @@ func (v *values) get() []string {
 	return append([]string(nil), v.v...)
 }
 
-func run(t *testing.T, cfg follow.Config, h follow.Handler) (*follow.Follower, *buffer) {
+func run(t *testing.T, cfg follow.Config, h follow.Handler) (*follow.Follower, *systest.Buffer) {
 	t.Helper()
-	log := &buffer{}
+	log := &systest.Buffer{}
 	f := follow.New(cfg, slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
