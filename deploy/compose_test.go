@@ -2,57 +2,43 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"gopkg.in/yaml.v3"
 )
 
 // apps are the project's own services and the ops port each serves.
 var apps = map[string]string{"ingest": "9101", "counter": "9102", "printer": "9103"}
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
+// bins are the three services, built once in TestMain.
+var bins = map[string]string{}
 
-// binaries builds the three services once per test run and returns the
-// directory that holds them.
-func binaries(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "hashtrend-deploy-bin-")
-		if binErr != nil {
-			return
+func TestMain(m *testing.M) {
+	var cleanups []func()
+	for name := range apps {
+		bin, cleanup, err := systest.Build(filepath.Join(rootDir(), "services", name), name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
 		}
-		for name := range apps {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), ".")
-			cmd.Dir = filepath.Join(rootDir(), "services", name)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				binErr = &buildError{name, string(out)}
-				return
-			}
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+		bins[name], cleanups = bin, append(cleanups, cleanup)
 	}
-	return binDir
+	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
+	os.Exit(code)
 }
-
-type buildError struct{ name, out string }
-
-func (e *buildError) Error() string { return "build " + e.name + ": " + e.out }
 
 func rootDir() string {
 	wd, _ := os.Getwd()

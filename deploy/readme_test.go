@@ -24,7 +24,7 @@ type usageRow struct {
 // columns at the header's positions (the table is aligned by tabwriter).
 func usage(t *testing.T, service string) []usageRow {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(binaries(t), service), "-h").Output()
+	out, err := exec.Command(bins[service], "-h").Output()
 	if err != nil {
 		t.Fatalf("%s -h: %v", service, err)
 	}

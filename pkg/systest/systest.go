@@ -5,7 +5,9 @@
 package systest
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -41,4 +43,23 @@ func SharedData(t testing.TB, rel ...string) string {
 		t.Skipf("reference data not available: %v", err)
 	}
 	return p
+}
+
+// Build compiles the main package in dir (a service's folder, "." for the
+// test's own) into a temporary folder, for tests that run the real binary
+// as a process. It returns the binary's path and a function that removes
+// it; call it from TestMain.
+func Build(dir, name string) (string, func(), error) {
+	tmp, err := os.MkdirTemp("", name+"-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	bin := filepath.Join(tmp, name)
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, fmt.Errorf("build %s: %v\n%s", name, err, out)
+	}
+	return bin, func() { os.RemoveAll(tmp) }, nil
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,24 +18,21 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
 var binary string
 
 // TestMain builds the ingest binary once for the process tests.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ingest-bin")
+	bin, cleanup, err := systest.Build(".", "ingest")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "ingest")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
