@@ -472,6 +472,9 @@ func (s *snapshots) waitPosts(t *testing.T, posts int64, timeout time.Duration, 
 			return last
 		}
 		if ok && last.Posts > posts {
+			for _, sn := range s.list() {
+				t.Logf("batch %d: posts %d", sn.Batch, sn.Posts)
+			}
 			t.Fatalf("batch %d reports %d posts, more than the %d produced", last.Batch, last.Posts, posts)
 		}
 		for _, c := range cs {

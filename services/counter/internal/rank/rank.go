@@ -169,6 +169,7 @@ func (s *Stage) apply(m *kafka.Message) error {
 		return fmt.Errorf("%s[%d]@%d: %w", *m.TopicPartition.Topic, m.TopicPartition.Partition, m.TopicPartition.Offset, err)
 	}
 	s.table.Apply(d)
+	s.log.Debug("delta applied", "offset", m.TopicPartition.Offset, "key", string(m.Key), "posts", d.Posts)
 	s.next = m.TopicPartition.Offset + 1
 	s.m.DeltasApplied.Inc()
 	return nil
@@ -229,7 +230,7 @@ func (s *Stage) publish(w window.Window) error {
 	s.m.WindowsClosed.WithLabelValues("rank").Inc()
 	s.m.Batch.Set(float64(batch))
 	s.m.StateHashtags.Set(float64(t.Len()))
-	s.log.Info("snapshot committed", "window", w, "batch", batch, "posts", meta.Posts, "distinct", t.Len())
+	s.log.Info("snapshot committed", "window", w, "batch", batch, "posts", meta.Posts, "distinct", t.Len(), "offset", s.next)
 	return nil
 }
 
@@ -276,7 +277,7 @@ func (s *Stage) restore() error {
 	s.m.Restored.Set(1)
 	s.ready.Store(true)
 	s.log.Info("totals restored", "topic", s.cfg.Counts, "partition", s.assigned.Partition,
-		"records", n, "hashtags", t.Len(), "batch", t.Meta().Batch, "took", time.Since(start).Round(time.Millisecond))
+		"records", n, "hashtags", t.Len(), "batch", t.Meta().Batch, "posts", t.Meta().Posts, "offset", s.next, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 		"partition.assignment.strategy": "cooperative-sticky",
 		"session.timeout.ms":            int(cfg.SessionTimeout.Milliseconds()),
 		"statistics.interval.ms":        int(cfg.StatsInterval.Milliseconds()),
-		"fetch.max.bytes":               cfg.MaxRecordBytes * 2,
+		"fetch.max.bytes":               max(50<<20, cfg.MaxRecordBytes*2),
 	}))
 	if err != nil {
 		return fmt.Errorf("tally consumer: %w", err)
@@ -247,6 +247,7 @@ func (s *Stage) close() error {
 	s.m.PostsWithTags.Add(float64(s.withTags))
 	s.m.Hashtags.Add(float64(tags))
 	s.log.Info("window committed", "window", s.win, "posts", s.posts, "hashtags", len(s.counts), "invalid", len(s.dlq))
+	s.log.Debug("window offsets", "window", s.win, "offsets", fmt.Sprint(offsets))
 	return nil
 }
 
