@@ -39,10 +39,10 @@ func TestExactCountsOfASyntheticStream(t *testing.T) {
 	}
 	resp.Body.Close()
 	for name, want := range map[string]int64{
-		"counter_posts_total":               e.posts,
-		"counter_posts_with_hashtags_total": e.withTags,
-		"counter_state_hashtags":            int64(len(e.counts)),
-		"counter_rank_restored":             1,
+		"hashtrend_counter_posts_total":               e.posts,
+		"hashtrend_counter_posts_with_hashtags_total": e.withTags,
+		"hashtrend_counter_state_hashtags":            int64(len(e.counts)),
+		"hashtrend_counter_rank_restored":             1,
 	} {
 		if got, err := c.metric(name); err != nil || int64(got) != want {
 			t.Errorf("%s = %v (%v), want %d", name, got, err, want)
@@ -135,8 +135,8 @@ func TestPoisonInputGoesToTheDeadLetterTopic(t *testing.T) {
 			t.Fatalf("dead letter %q headers %v", m.Key, h)
 		}
 	}
-	if n, err := c.metric("counter_invalid_records_total"); err != nil || int(n) != wantBad {
-		t.Fatalf("counter_invalid_records_total = %v (%v), want %d", n, err, wantBad)
+	if n, err := c.metric("hashtrend_counter_invalid_records_total"); err != nil || int(n) != wantBad {
+		t.Fatalf("hashtrend_counter_invalid_records_total = %v (%v), want %d", n, err, wantBad)
 	}
 	c.stop()
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
 )
 
 // Metrics are the counter's collectors. Stage labels are "tally" and "rank".
@@ -27,45 +29,73 @@ type Metrics struct {
 	SnapshotSeconds prometheus.Histogram
 	DeltasApplied   prometheus.Counter
 	Restored        prometheus.Gauge
+	Top             *prometheus.GaugeVec
 }
 
 // New creates the collectors and registers them on reg.
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Posts:         prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_posts_total", Help: "Valid posts counted by tally (committed or not)."}),
-		PostsWithTags: prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_posts_with_hashtags_total", Help: "Posts with at least one hashtag counted by tally."}),
-		Hashtags:      prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_hashtags_total", Help: "Hashtags counted by tally, each once per post."}),
-		Invalid:       prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_invalid_records_total", Help: "Undecodable records sent to the dead-letter topic."}),
-		WindowsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "counter_windows_closed_total", Help: "Windows closed, by stage."}, []string{"stage"}),
-		Transactions:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "counter_transactions_total", Help: "Transactions by stage and outcome (committed, aborted)."}, []string{"stage", "outcome"}),
-		TxnSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "counter_transaction_seconds", Help: "Time from begin to commit of a transaction.",
+		Posts:         prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_posts_total", Help: "Valid posts counted by tally (committed or not)."}),
+		PostsWithTags: prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_posts_with_hashtags_total", Help: "Posts with at least one hashtag counted by tally."}),
+		Hashtags:      prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_hashtags_total", Help: "Hashtags counted by tally, each once per post."}),
+		Invalid:       prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_invalid_records_total", Help: "Undecodable records sent to the dead-letter topic."}),
+		WindowsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hashtrend_counter_windows_closed_total", Help: "Windows closed, by stage."}, []string{"stage"}),
+		Transactions:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hashtrend_counter_transactions_total", Help: "Transactions by stage and outcome (committed, aborted)."}, []string{"stage", "outcome"}),
+		TxnSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hashtrend_counter_transaction_seconds", Help: "Time from begin to commit of a transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"stage"}),
-		Lag:             prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "counter_consumer_lag", Help: "Consumer lag per partition from librdkafka statistics."}, []string{"stage", "topic", "partition"}),
-		RestoreSeconds:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_restore_seconds", Help: "Duration of the last restore of the running totals."}),
-		RestoredRecords: prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_restored_records", Help: "Records read by the last restore."}),
-		StateHashtags:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_state_hashtags", Help: "Distinct hashtags in rank's running totals."}),
-		Batch:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_batch", Help: "Batch number of the last published snapshot."}),
-		SnapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "counter_snapshot_publish_seconds", Help: "Time from a window's end to its snapshot's commit.",
+		Lag:             prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hashtrend_counter_consumer_lag", Help: "Consumer lag per partition from librdkafka statistics."}, []string{"stage", "topic", "partition"}),
+		RestoreSeconds:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_restore_seconds", Help: "Duration of the last restore of the running totals."}),
+		RestoredRecords: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_restored_records", Help: "Records read by the last restore."}),
+		StateHashtags:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_state_hashtags", Help: "Distinct hashtags in rank's running totals."}),
+		Batch:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_batch", Help: "Batch number of the last published snapshot."}),
+		SnapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hashtrend_counter_snapshot_publish_seconds", Help: "Time from a window's end to its snapshot's commit.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
-		DeltasApplied: prometheus.NewCounter(prometheus.CounterOpts{Name: "counter_deltas_applied_total", Help: "Delta records applied by rank."}),
-		Restored:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "counter_rank_restored", Help: "1 while this instance's rank holds restored totals."}),
+		DeltasApplied: prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_deltas_applied_total", Help: "Delta records applied by rank."}),
+		Restored:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_rank_restored", Help: "1 while this instance's rank holds restored totals."}),
+		Top: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hashtrend_counter_top_count",
+			Help: "Running total of each hashtag in the last published snapshot's top list, by rank and display spelling; only the active rank member reports it."}, []string{"rank", "hashtag"}),
 	}
 	reg.MustRegister(m.Posts, m.PostsWithTags, m.Hashtags, m.Invalid, m.WindowsClosed, m.Transactions, m.TxnSeconds,
-		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored)
+		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.Top)
+	// Every stage and outcome series exists from the start, at zero, so
+	// that rate() and the dashboard see it before its first event.
+	for _, stage := range []string{"tally", "rank"} {
+		m.WindowsClosed.WithLabelValues(stage)
+		m.TxnSeconds.WithLabelValues(stage)
+		for _, outcome := range []string{"committed", "aborted"} {
+			m.Transactions.WithLabelValues(stage, outcome)
+		}
+	}
 	return m
+}
+
+// SetTop makes the top-list gauge show entries, and nothing else.
+func (m *Metrics) SetTop(entries []snapshot.Entry) {
+	m.Top.Reset()
+	for _, e := range entries {
+		m.Top.WithLabelValues(strconv.Itoa(e.Rank), e.Hashtag).Set(float64(e.Count))
+	}
 }
 
 // stats is the part of librdkafka's statistics JSON that holds lag.
 type stats struct {
 	Topics map[string]struct {
 		Partitions map[string]struct {
-			ConsumerLag int64 `json:"consumer_lag"`
+			LSO       int64 `json:"ls_offset"`
+			App       int64 `json:"app_offset"`
+			Committed int64 `json:"committed_offset"`
 		} `json:"partitions"`
 	} `json:"topics"`
 }
 
 // ObserveStats sets the lag gauges of stage from one statistics event.
-// Partitions the consumer does not fetch report -1 and are skipped.
+//
+// librdkafka's own consumer_lag counts from the offset the consumer itself
+// committed, which it never learns when offsets are committed through the
+// producer's transaction; so lag here is the last stable offset (the end a
+// read_committed reader can reach) minus the next offset the stage will
+// read: the last one it was handed plus one, or the committed one before
+// it has read anything. Partitions the consumer does not fetch are skipped.
 func (m *Metrics) ObserveStats(stage, js string) {
 	var s stats
 	if err := json.Unmarshal([]byte(js), &s); err != nil {
@@ -73,10 +103,17 @@ func (m *Metrics) ObserveStats(stage, js string) {
 	}
 	for topic, t := range s.Topics {
 		for part, p := range t.Partitions {
-			if n, err := strconv.Atoi(part); err != nil || n < 0 || p.ConsumerLag < 0 {
+			if n, err := strconv.Atoi(part); err != nil || n < 0 || p.LSO < 0 {
 				continue
 			}
-			m.Lag.WithLabelValues(stage, topic, part).Set(float64(p.ConsumerLag))
+			next := p.App
+			if next < 0 {
+				next = p.Committed
+			}
+			if next < 0 {
+				continue
+			}
+			m.Lag.WithLabelValues(stage, topic, part).Set(float64(max(p.LSO-next, 0)))
 		}
 	}
 }

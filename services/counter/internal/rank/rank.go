@@ -230,6 +230,7 @@ func (s *Stage) publish(w window.Window) error {
 	s.m.WindowsClosed.WithLabelValues("rank").Inc()
 	s.m.Batch.Set(float64(batch))
 	s.m.StateHashtags.Set(float64(t.Len()))
+	s.m.SetTop(snap.Top)
 	s.log.Info("snapshot committed", "window", w, "batch", batch, "posts", meta.Posts, "distinct", t.Len(), "offset", s.next)
 	return nil
 }
@@ -303,6 +304,7 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		s.log.Info("deltas partition revoked", "lost", c.AssignmentLost())
 		s.assigned, s.table, s.next = nil, nil, -1
 		s.m.Restored.Set(0)
+		s.m.SetTop(nil)
 		s.ready.Store(true)
 		return c.IncrementalUnassign(e.Partitions)
 	}
