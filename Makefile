@@ -10,7 +10,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 20m
 FUZZTIME ?= 5s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: help build run run-ingest run-counter run-printer test unit fuzz-smoke fuzz lint fmt vet clean kafka-up kafka-down kafka-status kafka-log kafka-fetch
+.PHONY: bench bench-kafka help build run run-ingest run-counter run-printer test unit fuzz-smoke fuzz lint fmt vet clean kafka-up kafka-down kafka-status kafka-log kafka-fetch
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,14 @@ fuzz-smoke:
 	  done; \
 	done
 
+bench: ## Go benchmarks: decoding and extraction, replay into Kafka, the counter (see docs/benchmarks.md)
+	cd pkg && go test -run '^$$' -bench . -benchmem ./wire ./hashtag
+	deploy/kafka/with-broker.sh $(MAKE) --no-print-directory bench-kafka
+
+bench-kafka:
+	cd services/ingest && REQUIRE_KAFKA=1 go test -run '^$$' -bench Replay -benchtime 3x ./internal/app/
+	$(MAKE) --no-print-directory counter-bench
+
 fuzz: ## run every fuzz target for 2 minutes
 	$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=2m
 
@@ -82,4 +90,5 @@ kafka-log: ## print the local broker's log
 	deploy/kafka/kafka.sh log
 
 include services/printer/printer.mk
+include services/counter/trials.mk
 include bench/bench.mk
