@@ -1,0 +1,100 @@
+package systest
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
+)
+
+// Expectation is what the counter must report for a set of posts, counted
+// here straight from the posts: which hashtags a post has comes from
+// pkg/hashtag (tested on its own), the counting and ranking do not.
+type Expectation struct {
+	Posts, WithTags int64
+	Counts          map[string]int64            // key → posts mentioning it
+	Spellings       map[string]map[string]int64 // key → spelling → times seen
+}
+
+// Expect counts posts.
+func Expect(posts []post.Post) Expectation {
+	e := Expectation{Counts: map[string]int64{}, Spellings: map[string]map[string]int64{}}
+	for _, p := range posts {
+		e.Posts++
+		tags := hashtag.Of(p)
+		if len(tags) > 0 {
+			e.WithTags++
+		}
+		for _, tg := range tags {
+			e.Counts[tg.Key]++
+			if e.Spellings[tg.Key] == nil {
+				e.Spellings[tg.Key] = map[string]int64{}
+			}
+			e.Spellings[tg.Key][tg.Spelling]++
+		}
+	}
+	return e
+}
+
+// Spelling is the spelling of key seen most often, ties to the smallest.
+func (e Expectation) Spelling(key string) string {
+	best, n := "", int64(0)
+	for s, k := range e.Spellings[key] {
+		if k > n || k == n && s < best {
+			best, n = s, k
+		}
+	}
+	return best
+}
+
+// Top is the expected top-n list: by count, ties by key.
+func (e Expectation) Top(n int) []snapshot.Entry {
+	keys := make([]string, 0, len(e.Counts))
+	for k := range e.Counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(e.Counts[b], e.Counts[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	var out []snapshot.Entry
+	for i, k := range keys[:min(n, len(keys))] {
+		out = append(out, snapshot.Entry{Rank: i + 1, Hashtag: e.Spelling(k), Key: k, Count: e.Counts[k]})
+	}
+	return out
+}
+
+// CheckSequence returns an error unless snaps (in topic order) number their
+// batches consecutively, never repeating or skipping one, and their running
+// figures never decrease.
+func CheckSequence(snaps []snapshot.Snapshot) error {
+	for i := 1; i < len(snaps); i++ {
+		a, b := snaps[i-1], snaps[i]
+		if b.Batch != a.Batch+1 {
+			return fmt.Errorf("batch %d follows batch %d", b.Batch, a.Batch)
+		}
+		if b.Posts < a.Posts || b.PostsWithTags < a.PostsWithTags || b.DistinctHashtags < a.DistinctHashtags {
+			return fmt.Errorf("batch %d: posts %d, with hashtags %d, distinct %d; batch %d had %d, %d, %d",
+				b.Batch, b.Posts, b.PostsWithTags, b.DistinctHashtags, a.Batch, a.Posts, a.PostsWithTags, a.DistinctHashtags)
+		}
+	}
+	return nil
+}
+
+// Compare returns an error unless s reports exactly e: the running figures
+// and the top-n list with counts and display spellings.
+func (e Expectation) Compare(s snapshot.Snapshot, n int) error {
+	if s.Posts != e.Posts || s.PostsWithTags != e.WithTags || s.DistinctHashtags != int64(len(e.Counts)) {
+		return fmt.Errorf("batch %d: posts %d, with hashtags %d, distinct %d; want %d, %d, %d",
+			s.Batch, s.Posts, s.PostsWithTags, s.DistinctHashtags, e.Posts, e.WithTags, len(e.Counts))
+	}
+	if want := e.Top(n); !slices.Equal(s.Top, want) {
+		return fmt.Errorf("batch %d: top\n  %v\nwant\n  %v", s.Batch, s.Top, want)
+	}
+	return nil
+}

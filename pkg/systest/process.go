@@ -1,0 +1,87 @@
+package systest
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Process is a service binary running under a test, its output captured.
+type Process struct {
+	Name string
+	t    testing.TB
+	cmd  *exec.Cmd
+	out  Buffer
+	done chan struct{}
+	err  error
+}
+
+// Start runs bin with the test's environment plus env ("K=V" entries, later
+// ones winning). The process is killed when the test ends, and its output
+// is logged if the test failed.
+func Start(t testing.TB, name, bin string, env ...string) *Process {
+	t.Helper()
+	p := &Process{Name: name, t: t, done: make(chan struct{})}
+	p.cmd = exec.Command(bin)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("output of %s (exit: %v):\n%s", name, p.err, p.Output())
+		}
+	})
+	return p
+}
+
+// Output returns what the process wrote to stdout and stderr so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// Running reports whether the process has not exited yet.
+func (p *Process) Running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill ends the process with SIGKILL, no cleanup of any kind, and waits.
+func (p *Process) Kill() {
+	if p.Running() {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// Stop sends SIGTERM and fails the test unless the process exits with 0
+// within timeout.
+func (p *Process) Stop(timeout time.Duration) {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Wait(timeout)
+}
+
+// Wait waits for the process to exit by itself and fails the test unless
+// it exits with 0 within timeout.
+func (p *Process) Wait(timeout time.Duration) {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.t.Fatalf("%s did not exit within %s", p.Name, timeout)
+	}
+	if p.err != nil {
+		p.t.Fatalf("%s exited with %v:\n%s", p.Name, p.err, p.Output())
+	}
+}
