@@ -18,6 +18,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 )
 
 // pipeline is one test's topics, groups and counter instance.
@@ -103,13 +104,13 @@ func (p *pipeline) checkExact() {
 		}
 		posts = append(posts, ps)
 	}
-	want := systest.Expect(posts)
+	want := expect.Of(posts)
 	snaps := p.waitSnapshot(fmt.Sprintf("all %d posts", len(posts)), 2*time.Minute,
 		func(s snapshot.Snapshot) bool { return s.Posts >= want.Posts })
 	if err := want.Compare(snaps[len(snaps)-1], 10); err != nil {
 		p.t.Fatal(err)
 	}
-	if err := systest.CheckSequence(snaps); err != nil {
+	if err := expect.CheckSequence(snaps); err != nil {
 		p.t.Fatal(err)
 	}
 }

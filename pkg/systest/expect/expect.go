@@ -1,4 +1,10 @@
-package systest
+// Package expect computes what the counter must report for a set of posts,
+// straight from the posts and independently of the counter's code: which
+// hashtags a post has comes from pkg/hashtag (tested on its own against
+// twitter-text's conformance suite); the counting, ranking and spelling
+// choice are done here again. It is apart from systest so that hashtag's
+// own tests can use systest without an import cycle.
+package expect
 
 import (
 	"cmp"
@@ -10,18 +16,18 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 )
 
-// Expectation is what the counter must report for a set of posts, counted
+// Report is what the counter must report for a set of posts, counted
 // here straight from the posts: which hashtags a post has comes from
 // pkg/hashtag (tested on its own), the counting and ranking do not.
-type Expectation struct {
+type Report struct {
 	Posts, WithTags int64
 	Counts          map[string]int64            // key → posts mentioning it
 	Spellings       map[string]map[string]int64 // key → spelling → times seen
 }
 
-// Expect counts posts.
-func Expect(posts []post.Post) Expectation {
-	e := Expectation{Counts: map[string]int64{}, Spellings: map[string]map[string]int64{}}
+// Of counts posts.
+func Of(posts []post.Post) Report {
+	e := Report{Counts: map[string]int64{}, Spellings: map[string]map[string]int64{}}
 	for _, p := range posts {
 		e.Posts++
 		tags := hashtag.Of(p)
@@ -40,7 +46,7 @@ func Expect(posts []post.Post) Expectation {
 }
 
 // Spelling is the spelling of key seen most often, ties to the smallest.
-func (e Expectation) Spelling(key string) string {
+func (e Report) Spelling(key string) string {
 	best, n := "", int64(0)
 	for s, k := range e.Spellings[key] {
 		if k > n || k == n && s < best {
@@ -51,7 +57,7 @@ func (e Expectation) Spelling(key string) string {
 }
 
 // Top is the expected top-n list: by count, ties by key.
-func (e Expectation) Top(n int) []snapshot.Entry {
+func (e Report) Top(n int) []snapshot.Entry {
 	keys := make([]string, 0, len(e.Counts))
 	for k := range e.Counts {
 		keys = append(keys, k)
@@ -88,7 +94,7 @@ func CheckSequence(snaps []snapshot.Snapshot) error {
 
 // Compare returns an error unless s reports exactly e: the running figures
 // and the top-n list with counts and display spellings.
-func (e Expectation) Compare(s snapshot.Snapshot, n int) error {
+func (e Report) Compare(s snapshot.Snapshot, n int) error {
 	if s.Posts != e.Posts || s.PostsWithTags != e.WithTags || s.DistinctHashtags != int64(len(e.Counts)) {
 		return fmt.Errorf("batch %d: posts %d, with hashtags %d, distinct %d; want %d, %d, %d",
 			s.Batch, s.Posts, s.PostsWithTags, s.DistinctHashtags, e.Posts, e.WithTags, len(e.Counts))
