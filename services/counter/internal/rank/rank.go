@@ -61,10 +61,13 @@ type Stage struct {
 	ready    atomic.Bool
 	table    *Table
 	assigned *kafka.TopicPartition // the deltas partition, while this member holds it
-	// next is the delta offset the next snapshot commits: the committed
-	// one until deltas are read. It is sent even when unchanged, so that
-	// a member that lost the partition without noticing yet is fenced by
-	// the group generation (KIP-447) rather than publish a stale snapshot.
+	// next is the delta offset the next snapshot commits, and writes into
+	// the meta record beside the totals: the first delta not in the
+	// totals. It starts where the restored totals end and advances only
+	// with a delta applied, so a skipped message is never committed as
+	// consumed. It is sent even when unchanged, so that a member that
+	// lost the partition without noticing yet is fenced by the group
+	// generation (KIP-447) rather than publish a stale snapshot.
 	next  kafka.Offset
 	fatal error
 }
@@ -160,7 +163,9 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 
 func (s *Stage) apply(m *kafka.Message) error {
 	if s.table == nil || s.assigned == nil {
-		return nil // a message fetched before a revoke; it will be read again
+		// A message fetched before a revoke; s.next does not move, so
+		// it is read again by whoever restores next.
+		return nil
 	}
 	d, err := delta.Decode(m.Value)
 	if err != nil {
@@ -184,6 +189,8 @@ func (s *Stage) publish(w window.Window) error {
 	batch := t.Meta().Batch + 1
 	meta := t.Meta()
 	meta.Batch = batch
+	next := int64(s.next)
+	meta.NextDelta = &next // the same offset as the transaction commits
 	snap := snapshot.Snapshot{
 		Batch: batch, WindowStart: w.Start, WindowEnd: w.End,
 		Top: t.Top(s.cfg.TopN), WindowTop: t.WindowTop(s.cfg.TopN),
@@ -219,7 +226,15 @@ func (s *Stage) publish(w window.Window) error {
 	case errors.Is(err, txn.ErrAborted):
 		s.m.Transactions.WithLabelValues("rank", "aborted").Inc()
 		s.log.Warn("snapshot aborted, restoring from the state topic", "window", w, "batch", batch, "err", err)
-		return s.restore()
+		if err := s.restore(); err != nil || s.table == nil {
+			return err
+		}
+		// The partition is being fetched: move it to where the restored
+		// totals end, past nothing they do not hold.
+		if err := s.c.Seek(kafka.TopicPartition{Topic: &s.cfg.Deltas, Partition: s.assigned.Partition, Offset: s.next}, 0); err != nil {
+			return fmt.Errorf("seek %s[%d] to %v: %w", s.cfg.Deltas, s.assigned.Partition, s.next, err)
+		}
+		return nil
 	case err != nil:
 		return fmt.Errorf("rank snapshot %d: %w", batch, err)
 	}
@@ -243,8 +258,17 @@ func (s *Stage) produce(topic string, partition int32, key, value []byte) error 
 }
 
 // restore rebuilds the totals of the assigned partition from the state
-// topic and moves the delta consumer to the committed offset. The state and
-// that offset were written in the same transactions, so they match.
+// topic and sets s.next to the first delta they do not hold; the caller
+// positions the deltas consumer there. After a restore interrupted by a
+// shutdown s.table stays nil.
+//
+// The offset comes from the meta record read with the totals: rank writes
+// totals, meta (with that offset) and its consumed offset in one
+// transaction, so the last meta record of a read_committed restore is
+// exactly as current as the totals. The group's committed offset is only
+// the fallback for state written before the meta record carried it; it is
+// asked for as a stable offset (txn.Committed), never taken from an answer
+// with an error.
 func (s *Stage) restore() error {
 	s.ready.Store(false)
 	s.m.Restored.Set(0)
@@ -262,14 +286,21 @@ func (s *Stage) restore() error {
 		}
 		return fmt.Errorf("restore %s: %w", s.cfg.Counts, err)
 	}
-	committed, err := txn.Rewind(s.c, []kafka.TopicPartition{*s.assigned})
-	if err != nil {
-		return err
+	next, from := ResumeAt(t.Meta())
+	if next < 0 {
+		committed, err := txn.Committed(s.ctx, s.c, []kafka.TopicPartition{*s.assigned}, s.log)
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		next, from = 0, "committed offset" // nothing committed yet: from the beginning
+		if committed[0].Offset >= 0 {
+			next = committed[0].Offset
+		}
 	}
-	s.next = 0 // nothing committed yet: from the beginning
-	if len(committed) == 1 && committed[0].Offset >= 0 {
-		s.next = committed[0].Offset
-	}
+	s.next = next
 	s.table = t
 	s.m.RestoreSeconds.Set(time.Since(start).Seconds())
 	s.m.RestoredRecords.Set(float64(n))
@@ -278,8 +309,20 @@ func (s *Stage) restore() error {
 	s.m.Restored.Set(1)
 	s.ready.Store(true)
 	s.log.Info("totals restored", "topic", s.cfg.Counts, "partition", s.assigned.Partition,
-		"records", n, "hashtags", t.Len(), "batch", t.Meta().Batch, "posts", t.Meta().Posts, "offset", s.next, "took", time.Since(start).Round(time.Millisecond))
+		"records", n, "hashtags", t.Len(), "batch", t.Meta().Batch, "posts", t.Meta().Posts,
+		"offset", s.next, "offset_from", from, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// ResumeAt is the delta offset that totals restored with meta m end at, and
+// where it comes from; -1 when m does not carry it (state written before the
+// meta record held it, or no state at all), for the caller to ask the
+// group's committed offset instead.
+func ResumeAt(m state.Meta) (kafka.Offset, string) {
+	if m.NextDelta == nil {
+		return -1, ""
+	}
+	return kafka.Offset(*m.NextDelta), "meta record"
 }
 
 // rebalance runs inside Poll. An assignment restores before the first delta
@@ -288,11 +331,8 @@ func (s *Stage) restore() error {
 func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
-		if err := c.IncrementalAssign(e.Partitions); err != nil {
-			return err
-		}
 		if len(e.Partitions) == 0 {
-			return nil
+			return c.IncrementalAssign(e.Partitions)
 		}
 		tp := e.Partitions[0]
 		s.assigned = &tp
@@ -300,6 +340,16 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		if err := s.restore(); err != nil && s.fatal == nil {
 			s.fatal = err
 		}
+		if s.table == nil {
+			// Failed or shut down: nothing is applied without a table.
+			return c.IncrementalAssign(e.Partitions)
+		}
+		// Start the deltas exactly where the restored totals end. The
+		// offset is given explicitly so that librdkafka never looks a
+		// start offset up itself (see txn.Assign).
+		start := tp
+		start.Offset = s.next
+		return c.IncrementalAssign([]kafka.TopicPartition{start})
 	case kafka.RevokedPartitions:
 		s.log.Info("deltas partition revoked", "lost", c.AssignmentLost())
 		s.assigned, s.table, s.next = nil, nil, -1

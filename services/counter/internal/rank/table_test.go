@@ -98,3 +98,30 @@ func TestChangedTotalsRestoreToTheSameTable(t *testing.T) {
 		t.Fatal("a total without a spelling was accepted")
 	}
 }
+
+// A restore resumes the deltas at the offset written with the totals it
+// read, not at whatever the group's offset store answers: the last meta
+// record read wins, as its totals do.
+func TestRestoreResumesWhereTheRestoredTotalsEnd(t *testing.T) {
+	tb := NewTable()
+	if at, _ := ResumeAt(tb.Meta()); at != -1 {
+		t.Fatalf("empty state resumes at %v, want -1 (ask the committed offset)", at)
+	}
+	old, _ := state.EncodeMeta(state.Meta{Batch: 3, Posts: 9})
+	if err := tb.Load([]byte(state.MetaKey), old); err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := ResumeAt(tb.Meta()); at != -1 {
+		t.Fatalf("a meta record without the offset resumes at %v, want -1", at)
+	}
+	for _, next := range []int64{11, 17} {
+		n := next
+		b, _ := state.EncodeMeta(state.Meta{Batch: 4, Posts: 12, NextDelta: &n})
+		if err := tb.Load([]byte(state.MetaKey), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if at, from := ResumeAt(tb.Meta()); at != 17 || from != "meta record" {
+		t.Fatalf("resumes at %v (%s), want 17 from the meta record", at, from)
+	}
+}

@@ -42,6 +42,14 @@ type Meta struct {
 	Batch             int64 `json:"batch"`
 	Posts             int64 `json:"posts"`
 	PostsWithHashtags int64 `json:"posts_with_hashtags"`
+	// NextDelta is the offset in hashtag-deltas of the first delta that
+	// the totals written with this record do not hold yet. It is written
+	// in the same transaction as those totals (and as the same offset
+	// committed for rank's group), so a restore that reads this record
+	// resumes the deltas exactly where the totals it read end, whatever
+	// the group's offset store answers. Absent in records written before
+	// it existed; rank then falls back to the committed offset.
+	NextDelta *int64 `json:"next_delta,omitempty"`
 }
 
 // ErrInvalid marks a state record that cannot be read.
@@ -93,7 +101,7 @@ func DecodeMeta(b []byte) (Meta, error) {
 	if m.V != Version {
 		return Meta{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, m.V, Version)
 	}
-	if m.Batch < 0 || m.Posts < 0 || m.PostsWithHashtags < 0 {
+	if m.Batch < 0 || m.Posts < 0 || m.PostsWithHashtags < 0 || m.NextDelta != nil && *m.NextDelta < 0 {
 		return Meta{}, fmt.Errorf("%w: negative figures in %+v", ErrInvalid, m)
 	}
 	return m, nil

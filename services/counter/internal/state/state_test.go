@@ -20,7 +20,15 @@ func TestTotalAndMetaRoundTrip(t *testing.T) {
 		t.Fatalf("DecodeTotal = %+v, %v", got, err)
 	}
 	m, _ := state.EncodeMeta(state.Meta{Batch: 7, Posts: 10, PostsWithHashtags: 4})
-	if mm, err := state.DecodeMeta(m); err != nil || mm.Batch != 7 || mm.Posts != 10 {
+	if mm, err := state.DecodeMeta(m); err != nil || mm.Batch != 7 || mm.Posts != 10 || mm.NextDelta != nil {
+		t.Fatalf("DecodeMeta = %+v, %v", mm, err)
+	}
+	next := int64(17)
+	m, _ = state.EncodeMeta(state.Meta{Batch: 7, Posts: 10, PostsWithHashtags: 4, NextDelta: &next})
+	if string(m) != `{"v":1,"batch":7,"posts":10,"posts_with_hashtags":4,"next_delta":17}` {
+		t.Fatalf("EncodeMeta = %s", m)
+	}
+	if mm, err := state.DecodeMeta(m); err != nil || mm.NextDelta == nil || *mm.NextDelta != 17 {
 		t.Fatalf("DecodeMeta = %+v, %v", mm, err)
 	}
 }
@@ -36,6 +44,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"a total with an unknown field", `{"v":1,"count":1,"spelling":"a","x":1}`, false},
 		{"a total that is not JSON", `count=1`, false},
 		{"a meta record with a negative batch", `{"v":1,"batch":-1,"posts":0,"posts_with_hashtags":0}`, true},
+		{"a meta record with a negative delta offset", `{"v":1,"batch":1,"posts":0,"posts_with_hashtags":0,"next_delta":-1}`, true},
 		{"a meta record with trailing data", `{"v":1,"batch":1,"posts":0,"posts_with_hashtags":0} {}`, true},
 	}
 	for _, tt := range tests {

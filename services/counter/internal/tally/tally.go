@@ -63,6 +63,7 @@ type tagCount struct {
 
 // Stage is one running tally.
 type Stage struct {
+	ctx context.Context
 	cfg Config
 	log *slog.Logger
 	m   *metrics.Metrics
@@ -83,7 +84,7 @@ type Stage struct {
 // leaves the group) or a fatal error.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) (err error) {
 	log = log.With("stage", "tally", "group", cfg.Group)
-	s := &Stage{cfg: cfg, log: log, m: m, counts: map[string]*tagCount{}, next: map[int32]kafka.Offset{}}
+	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*tagCount{}, next: map[int32]kafka.Offset{}}
 	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-tally",
 		txn.ProducerConfig(cfg.Instance+"-tally", cfg.TxnTimeout, cfg.MaxRecordBytes)))
 	if err != nil {
@@ -139,7 +140,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 		wait := min(time.Until(s.win.End), 100*time.Millisecond)
 		switch ev := s.c.Poll(max(int(wait.Milliseconds()), 1)).(type) {
 		case *kafka.Message:
-			s.add(ev)
+			if s.fatal == nil { // after a fatal error nothing more is counted
+				s.add(ev)
+			}
 		case *kafka.Stats:
 			s.m.ObserveStats("tally", ev.String())
 		case kafka.Error:
@@ -235,8 +238,15 @@ func (s *Stage) close() error {
 	case errors.Is(err, txn.ErrAborted):
 		s.m.Transactions.WithLabelValues("tally", "aborted").Inc()
 		s.log.Warn("window aborted, rewinding to the committed offsets", "window", s.win, "err", err)
-		parts, _ := s.c.Assignment()
-		_, err := txn.Rewind(s.c, parts)
+		parts, err := s.c.Assignment()
+		if err != nil {
+			return fmt.Errorf("tally assignment: %w", err)
+		}
+		// Our own abort's markers follow shortly: a deadline of its own,
+		// not the stage's context, so that a shutdown still rewinds.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err = txn.Rewind(ctx, s.c, parts, s.log)
 		return err
 	case err != nil:
 		return fmt.Errorf("tally window %s: %w", s.win, err)
@@ -260,10 +270,32 @@ func (s *Stage) reset() {
 // rebalance runs inside Poll. Before revoked partitions go, the window is
 // committed with their offsets; a lost assignment drops the window, whose
 // offsets may no longer be committed by this member.
+//
+// Assigned partitions start at their committed offsets looked up here and
+// passed explicitly (txn.Assign), never at offsets librdkafka looks up by
+// itself: a partition's last owner may have died inside the transaction
+// that commits its offsets, and until the coordinator aborts it (the
+// transaction timeout) the committed offset is unstable. librdkafka's own
+// lookup then started the partition at auto.offset.reset, the beginning,
+// when the assignment changed again meanwhile, and the window counted the
+// partition's whole history a second time. So the callback waits here for
+// stable offsets; the other partitions' windows close late meanwhile, but
+// nothing is counted twice.
 func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
 		s.log.Info("partitions assigned", "topic", s.cfg.Tweets, "partitions", partitions(e.Partitions))
+		err := txn.Assign(s.ctx, c, e.Partitions, s.log)
+		if err == nil {
+			return nil
+		}
+		if s.ctx.Err() == nil && s.fatal == nil {
+			s.fatal = fmt.Errorf("tally: %w", err)
+		}
+		// Stopping (shutdown or the fatal error just set): assign them as
+		// they are so that the rebalance completes; nothing is counted
+		// after a fatal error, and a shutdown returns before the next
+		// message.
 		return c.IncrementalAssign(e.Partitions)
 	case kafka.RevokedPartitions:
 		if c.AssignmentLost() {

@@ -94,6 +94,14 @@ func Commit(p *kafka.Producer, c *kafka.Consumer, offsets []kafka.TopicPartition
 	err := retry("commit transaction", deadline, func(ctx context.Context) error {
 		return p.CommitTransaction(ctx)
 	})
+	if err != nil && kafkaconn.Classify(err) == kafkaconn.Retriable {
+		// Still failing after the deadline: the commit may have reached
+		// the coordinator, so an abort could not undo it (librdkafka
+		// refuses it in that state) and reading the input again would
+		// count it twice. Stop instead; the next InitTransactions with
+		// this transactional.id completes or aborts it for certain.
+		return fmt.Errorf("%w: outcome unknown, stopping", err)
+	}
 	if err != nil {
 		return fatalOrAbort(p, err)
 	}
@@ -147,31 +155,112 @@ func Produce(p *kafka.Producer, m *kafka.Message) error {
 	}
 }
 
-// Rewind moves the consumer back to the committed offsets of parts (those
-// without a committed offset to the beginning), so that what an aborted
-// transaction consumed is read again. It returns the committed offsets.
-func Rewind(c *kafka.Consumer, parts []kafka.TopicPartition) ([]kafka.TopicPartition, error) {
+// ErrUnstable marks a committed offset the broker cannot tell yet: a
+// transaction holding offsets for the partition is still open (a member
+// that died inside its commit, or one whose markers are not written yet).
+var ErrUnstable = errors.New("committed offset not stable yet")
+
+// StartOffsets turns the answer of Consumer.Committed into the offsets to
+// start from: the committed offset, or OffsetBeginning where nothing was
+// ever committed. A partition answered with an error is never taken for
+// "nothing committed": an unstable offset gives ErrUnstable (ask again),
+// any other error is returned as it is.
+func StartOffsets(committed []kafka.TopicPartition) ([]kafka.TopicPartition, error) {
+	out := make([]kafka.TopicPartition, 0, len(committed))
+	for _, tp := range committed {
+		if tp.Error != nil {
+			var ke kafka.Error
+			if errors.As(tp.Error, &ke) && ke.Code() == kafka.ErrUnstableOffsetCommit {
+				return nil, fmt.Errorf("%s[%d]: %w", *tp.Topic, tp.Partition, ErrUnstable)
+			}
+			return nil, fmt.Errorf("committed offset of %s[%d]: %w", *tp.Topic, tp.Partition, tp.Error)
+		}
+		if tp.Offset < 0 {
+			if tp.Offset != kafka.OffsetInvalid {
+				return nil, fmt.Errorf("committed offset of %s[%d]: unexpected %v", *tp.Topic, tp.Partition, tp.Offset)
+			}
+			tp.Offset = kafka.OffsetBeginning // nothing committed yet
+		}
+		out = append(out, tp)
+	}
+	return out, nil
+}
+
+// Committed returns the offsets to resume parts from (see StartOffsets),
+// as stable committed offsets: while the broker cannot tell a partition's
+// offset because a transaction holding offsets for it is still open, it
+// asks again, until that transaction is resolved or ctx ends. That wait is
+// what makes a new owner start exactly where a dead one's last committed
+// transaction left off: the dead member's open transaction is aborted when
+// it times out, its committing one is completed.
+func Committed(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition, log *slog.Logger) ([]kafka.TopicPartition, error) {
 	if len(parts) == 0 {
 		return nil, nil
 	}
-	var committed []kafka.TopicPartition
-	err := retry("committed offsets", time.Now().Add(opTimeout), func(context.Context) error {
-		var err error
-		committed, err = c.Committed(parts, 10000)
+	began := time.Now()
+	warned := began
+	for {
+		got, err := c.Committed(parts, 5000)
+		if err == nil {
+			var start []kafka.TopicPartition
+			if start, err = StartOffsets(got); err == nil {
+				if waited := time.Since(began); waited > time.Second {
+					log.Info("committed offsets stable", "waited", waited.Round(time.Millisecond))
+				}
+				return start, nil
+			}
+		}
+		if !errors.Is(err, ErrUnstable) && kafkaconn.Classify(err) != kafkaconn.Retriable {
+			return nil, fmt.Errorf("committed offsets: %w", err)
+		}
+		if time.Since(warned) > 5*time.Second {
+			warned = time.Now()
+			log.Warn("committed offsets not stable yet, waiting for an open transaction to end", "waited", time.Since(began).Round(time.Second), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Assign adds parts to the consumer's assignment at explicit start offsets
+// from Committed. Call it from the rebalance callback instead of
+// IncrementalAssign with unset offsets: librdkafka's own lookup of the
+// committed offsets, when it finds them unstable and the assignment
+// changes before they become stable, starts the partition at
+// auto.offset.reset (the beginning) as if nothing had been committed,
+// which reads again what the partition's last owner counted. With explicit
+// offsets librdkafka never looks the start offset up itself.
+func Assign(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition, log *slog.Logger) error {
+	if len(parts) == 0 {
+		return c.IncrementalAssign(parts) // a cooperative rebalance that brings nothing
+	}
+	start, err := Committed(ctx, c, parts, log)
+	if err != nil {
 		return err
-	})
+	}
+	if err := c.IncrementalAssign(start); err != nil {
+		return fmt.Errorf("assign %v: %w", start, err)
+	}
+	return nil
+}
+
+// Rewind moves the consumer back to the committed offsets of parts (those
+// without a committed offset to the beginning), so that what an aborted
+// transaction consumed is read again. It returns the offsets it moved to.
+func Rewind(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition, log *slog.Logger) ([]kafka.TopicPartition, error) {
+	start, err := Committed(ctx, c, parts, log)
 	if err != nil {
 		return nil, err
 	}
-	for _, tp := range committed {
-		if tp.Offset < 0 {
-			tp.Offset = kafka.OffsetBeginning
-		}
+	for _, tp := range start {
 		if err := c.Seek(tp, 0); err != nil {
 			return nil, fmt.Errorf("seek %s[%d] to %v: %w", *tp.Topic, tp.Partition, tp.Offset, err)
 		}
 	}
-	return committed, nil
+	return start, nil
 }
 
 // ProducerConfig is the transactional producer's librdkafka settings:

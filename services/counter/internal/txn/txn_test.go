@@ -1,0 +1,151 @@
+package txn_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
+)
+
+func TestStartOffsets(t *testing.T) {
+	topic := "tweets"
+	tp := func(offset kafka.Offset, err error) kafka.TopicPartition {
+		return kafka.TopicPartition{Topic: &topic, Partition: 4, Offset: offset, Error: err}
+	}
+	tests := []struct {
+		name    string
+		in      kafka.TopicPartition
+		want    kafka.Offset
+		wantErr error // nil: no error
+	}{
+		{"a committed offset is where to start", tp(883, nil), 883, nil},
+		{"nothing committed starts at the beginning", tp(kafka.OffsetInvalid, nil), kafka.OffsetBeginning, nil},
+		// An unstable answer carries offset -1001 too: taking it for
+		// "nothing committed" read the partition again from offset 0.
+		{"an unstable offset is asked again, never taken for nothing committed",
+			tp(kafka.OffsetInvalid, kafka.NewError(kafka.ErrUnstableOffsetCommit, "unstable", false)), 0, txn.ErrUnstable},
+		{"another error is an error",
+			tp(kafka.OffsetInvalid, kafka.NewError(kafka.ErrGroupAuthorizationFailed, "denied", false)), 0, errors.New("any")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := txn.StartOffsets([]kafka.TopicPartition{tt.in})
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("StartOffsets: %v", err)
+			case tt.wantErr == txn.ErrUnstable && !errors.Is(err, txn.ErrUnstable):
+				t.Fatalf("StartOffsets: %v, want ErrUnstable", err)
+			case tt.wantErr != nil && err == nil:
+				t.Fatalf("StartOffsets = %v, want an error", got)
+			case tt.wantErr == nil && (len(got) != 1 || got[0].Offset != tt.want || got[0].Error != nil):
+				t.Fatalf("StartOffsets = %v, want offset %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAssignWaitsForTheDeadOwnersTransaction is the scale test's double
+// count in small: a member died inside the transaction that commits its
+// offsets (here: a transaction left open), a new member is assigned the
+// partition, and its assignment changes again before that transaction is
+// resolved. librdkafka's own lookup of the committed offset (IncrementalAssign
+// without offsets) then starts the partition at auto.offset.reset, offset 0,
+// and everything before the committed offset is counted twice. txn.Assign
+// waits for the stable offset and starts there.
+func TestAssignWaitsForTheDeadOwnersTransaction(t *testing.T) {
+	for _, outcome := range []string{"aborted", "committed"} {
+		t.Run("the transaction is "+outcome, func(t *testing.T) {
+			t.Parallel()
+			brokers := kafkatest.Brokers(t)
+			topic := kafkatest.Topic(t, "tweets", 2, nil)
+			var recs []kafkatest.Record
+			for i := range 100 {
+				recs = append(recs, kafkatest.Record{Key: []byte{byte(i)}, Value: []byte("post")})
+			}
+			kafkatest.Produce(t, topic, recs...)
+			group := kafkatest.Group(t)
+			md, err := kafka.NewTestConsumerGroupMetadata(group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": brokers,
+				"transactional.id": kafkatest.Name(t, "tally"), "transaction.timeout.ms": 60000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			offsets := func(p0 kafka.Offset) []kafka.TopicPartition {
+				return []kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: p0}, {Topic: &topic, Partition: 1, Offset: 10}}
+			}
+			// Committed: both partitions at 10. Then the dead owner's
+			// transaction: partition 0 at 20, left open.
+			if err := p.InitTransactions(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := txn.Commit(p, nil, nil, func() error { return p.SendOffsetsToTransaction(ctx, offsets(10), md) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.SendOffsetsToTransaction(ctx, offsets(20)[:1], md); err != nil {
+				t.Fatal(err)
+			}
+			// The coordinator resolves it a while later (in production: at
+			// the transaction timeout).
+			resolved := make(chan error, 1)
+			go func() {
+				time.Sleep(1500 * time.Millisecond)
+				if outcome == "aborted" {
+					resolved <- p.AbortTransaction(ctx)
+				} else {
+					resolved <- p.CommitTransaction(ctx)
+				}
+			}()
+
+			c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": brokers, "group.id": group,
+				"isolation.level": "read_committed", "auto.offset.reset": "earliest", "enable.auto.commit": false})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			parts := offsets(kafka.OffsetInvalid)
+			if err := txn.Assign(ctx, c, parts[:1], log); err != nil {
+				t.Fatal(err)
+			}
+			// The assignment changes: another partition comes.
+			time.Sleep(500 * time.Millisecond)
+			if err := txn.Assign(ctx, c, parts[1:], log); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-resolved; err != nil {
+				t.Fatal(err)
+			}
+			want := map[int32]kafka.Offset{0: 10, 1: 10}
+			if outcome == "committed" {
+				want[0] = 20
+			}
+			first := map[int32]kafka.Offset{}
+			for deadline := time.Now().Add(30 * time.Second); len(first) < 2 && time.Now().Before(deadline); {
+				if m, ok := c.Poll(100).(*kafka.Message); ok {
+					if _, seen := first[m.TopicPartition.Partition]; !seen {
+						first[m.TopicPartition.Partition] = m.TopicPartition.Offset
+					}
+				}
+			}
+			if first[0] != want[0] || first[1] != want[1] {
+				t.Fatalf("first offsets read: %v, want %v", first, want)
+			}
+		})
+	}
+}
