@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,7 +23,9 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/pkg/topic"
+	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 )
 
@@ -34,20 +34,14 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "counter-test-")
+	bin, remove, err := systest.Build(".", "counter")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "counter")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build counter:", err)
-		os.Exit(1)
-	}
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -63,7 +57,53 @@ func newPipeline(t *testing.T, partitions int) pipeline {
 	t.Helper()
 	p := newPipelineOn(t, kafkatest.Brokers(t), partitions)
 	kafkatest.DeleteAfter(t, p.tweets, p.dlq, p.deltas, p.counts, p.top)
+	// Runs before the topics are deleted (cleanups run last in, first out).
+	t.Cleanup(func() {
+		if t.Failed() {
+			describeInput(t, p)
+		}
+	})
 	return p
+}
+
+// describeInput logs, for a failed test, what the tweets and deltas topics
+// hold: duplicated input records (a producer retry) and every committed
+// delta with its offset and post count, to tell an input duplicate, a
+// window counted twice by tally and a delta applied twice by rank apart.
+func describeInput(t *testing.T, p pipeline) {
+	t.Helper()
+	tweets := readAll(t, p.brokers, p.tweets, 60*time.Second)
+	seen := map[string]int{}
+	for _, m := range tweets {
+		seen[string(m.Key)]++
+	}
+	dups := 0
+	for k, n := range seen {
+		if n > 1 {
+			if dups++; dups <= 10 {
+				t.Logf("tweets: key %s written %d times", k, n)
+			}
+		}
+	}
+	t.Logf("tweets: %d records, %d distinct keys, %d keys written more than once", len(tweets), len(seen), dups)
+	var posts int64
+	keys := map[string]int{}
+	for _, m := range readAll(t, p.brokers, p.deltas, 60*time.Second) {
+		d, err := delta.Decode(m.Value)
+		if err != nil {
+			t.Logf("deltas@%d: %v", m.TopicPartition.Offset, err)
+			continue
+		}
+		posts += d.Posts
+		keys[string(m.Key)]++
+		t.Logf("deltas@%d key %s posts %d", m.TopicPartition.Offset, m.Key, d.Posts)
+	}
+	for k, n := range keys {
+		if n > 1 {
+			t.Logf("deltas: key %s committed %d times", k, n)
+		}
+	}
+	t.Logf("deltas: %d committed posts in all", posts)
 }
 
 // newPipelineOn names the topics and groups of a test on brokers and
@@ -87,18 +127,11 @@ func newPipelineOn(t *testing.T, brokers string, partitions int) pipeline {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := topic.Ensure(ctx, admin, spec)
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("create %s: %v", p.tweets, err)
-		}
-		time.Sleep(500 * time.Millisecond) // a new topic is not always described at once
+	// Ensure waits by itself for a new topic to be described.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := topic.Ensure(ctx, admin, spec); err != nil {
+		t.Fatalf("create %s: %v", p.tweets, err)
 	}
 	return p
 }
@@ -109,8 +142,7 @@ type counter struct {
 	name    string
 	cmd     *exec.Cmd
 	ops     string
-	mu      sync.Mutex
-	log     bytes.Buffer
+	log     systest.Buffer
 	exited  chan struct{}
 	exitErr error
 }
@@ -152,9 +184,7 @@ func start(t *testing.T, p pipeline, instance string, env ...string) *counter {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			c.mu.Lock()
-			c.log.WriteString(sc.Text() + "\n")
-			c.mu.Unlock()
+			_, _ = c.log.Write(append(sc.Bytes(), '\n'))
 		}
 	}()
 	go func() {
@@ -171,11 +201,7 @@ func start(t *testing.T, p pipeline, instance string, env ...string) *counter {
 	return c
 }
 
-func (c *counter) logText() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.log.String()
-}
+func (c *counter) logText() string { return c.log.String() }
 
 func (c *counter) running() bool {
 	select {
@@ -557,7 +583,7 @@ func verify(t *testing.T, p pipeline, s *snapshots, e expectation) {
 	}
 }
 
-// readAll returns every committed record of partition 0 of topic on
+// readAll returns every committed record of every partition of topic on
 // brokers, from the beginning to the end a read_committed consumer sees.
 func readAll(t *testing.T, brokers, topic string, timeout time.Duration) []*kafka.Message {
 	t.Helper()
@@ -569,19 +595,34 @@ func readAll(t *testing.T, brokers, topic string, timeout time.Duration) []*kafk
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Assign([]kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: kafka.OffsetBeginning}}); err != nil {
+	md, err := c.GetMetadata(&topic, false, 10000)
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", topic, err)
+	}
+	var parts []kafka.TopicPartition
+	for _, pm := range md.Topics[topic].Partitions {
+		parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: pm.ID, Offset: kafka.OffsetBeginning})
+	}
+	if len(parts) == 0 {
+		t.Fatalf("reading %s: no partitions (%v)", topic, md.Topics[topic].Error)
+	}
+	if err := c.Assign(parts); err != nil {
 		t.Fatal(err)
 	}
 	var out []*kafka.Message
+	atEnd := map[int32]bool{}
 	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	for len(atEnd) < len(parts) {
+		if time.Now().After(deadline) {
+			t.Fatalf("reading %s: not at the end after %s", topic, timeout)
+		}
 		switch ev := c.Poll(200).(type) {
 		case *kafka.Message:
 			out = append(out, ev)
+			delete(atEnd, ev.TopicPartition.Partition)
 		case kafka.PartitionEOF:
-			return out
+			atEnd[ev.Partition] = true
 		}
 	}
-	t.Fatalf("reading %s: not at the end after %s", topic, timeout)
-	return nil
+	return out
 }
