@@ -128,3 +128,39 @@ func Classify(err error) Class {
 		return Abortable
 	}
 }
+
+// Fenced reports whether err holds a Kafka error saying that another
+// producer with the same transactional.id has taken over: this process is
+// a zombie and must stop, not try again.
+func Fenced(err error) bool {
+	return anyKafka(err, func(ke kafka.Error) bool {
+		switch ke.Code() {
+		case kafka.ErrFenced, kafka.ErrProducerFenced, kafka.ErrTransactionalIDAuthorizationFailed:
+			return true
+		}
+		return false
+	})
+}
+
+// anyKafka reports whether some Kafka error in err's tree satisfies f;
+// unlike errors.As it looks past the first one (an error joined from the
+// failure and the failed abort that followed it holds two).
+func anyKafka(err error, f func(kafka.Error) bool) bool {
+	if err == nil {
+		return false
+	}
+	if ke, ok := err.(kafka.Error); ok && f(ke) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return anyKafka(u.Unwrap(), f)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if anyKafka(e, f) {
+				return true
+			}
+		}
+	}
+	return false
+}

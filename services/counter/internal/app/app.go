@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -100,28 +101,40 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
-	r := rank.New(rank.Config{
+	rc := rank.Config{
 		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.RankGroup,
 		Deltas: cfg.Topics.Deltas, Counts: cfg.Topics.Counts, Top: cfg.Topics.Top,
 		Window: cfg.Window, Grace: cfg.Grace, TopN: cfg.TopN,
 		TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxRecordBytes: cfg.MaxRecordBytes,
-	}, log, m)
+	}
 	tc := tally.Config{
 		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.TallyGroup,
 		Tweets: cfg.Topics.Tweets, Deltas: cfg.Topics.Deltas, DLQ: cfg.Topics.DLQ,
 		Window: cfg.Window, TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxDeltaBytes: 512 << 10, MaxRecordBytes: cfg.MaxRecordBytes,
 	}
+	// Each run of rank is a new Stage with no state; readiness follows the
+	// current one.
+	var r atomic.Pointer[rank.Stage]
+	r.Store(rank.New(rc, log, m))
 
 	// Stop order: a cancelled context makes tally commit its open window and
 	// leave its group, rank leave its group (its open snapshot's deltas are
 	// read again by the next owner), and the ops server shut down.
 	g, gctx := errgroup.WithContext(ctx)
-	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: r.Ready, Log: log}
+	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: func() error { return r.Load().Ready() }, Log: log}
 	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error { return tally.Run(gctx, tc, log, m) })
-	g.Go(func() error { return r.Run(gctx) })
+	g.Go(func() error {
+		return supervise(gctx, log, stageRestarts, "tally", func() { m.Restarts.WithLabelValues("tally").Inc() },
+			func(ctx context.Context) error { return tally.Run(ctx, tc, log, m) })
+	})
+	g.Go(func() error {
+		return supervise(gctx, log, stageRestarts, "rank", func() {
+			m.Restarts.WithLabelValues("rank").Inc()
+			r.Store(rank.New(rc, log, m))
+		}, func(ctx context.Context) error { return r.Load().Run(ctx) })
+	})
 	return g.Wait()
 }
 

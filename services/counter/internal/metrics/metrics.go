@@ -30,6 +30,7 @@ type Metrics struct {
 	DeltasApplied   prometheus.Counter
 	Restored        prometheus.Gauge
 	Top             *prometheus.GaugeVec
+	Restarts        *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them on reg.
@@ -54,14 +55,17 @@ func New(reg prometheus.Registerer) *Metrics {
 		Restored:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_rank_restored", Help: "1 while this instance's rank holds restored totals."}),
 		Top: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hashtrend_counter_top_count",
 			Help: "Running total of each hashtag in the last published snapshot's top list, by rank and display spelling; only the active rank member reports it."}, []string{"rank", "hashtag"}),
+		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hashtrend_counter_stage_restarts_total",
+			Help: "Stages started again with new clients after a failure, by stage."}, []string{"stage"}),
 	}
 	reg.MustRegister(m.Posts, m.PostsWithTags, m.Hashtags, m.Invalid, m.WindowsClosed, m.Transactions, m.TxnSeconds,
-		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.Top)
+		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.Top, m.Restarts)
 	// Every stage and outcome series exists from the start, at zero, so
 	// that rate() and the dashboard see it before its first event.
 	for _, stage := range []string{"tally", "rank"} {
 		m.WindowsClosed.WithLabelValues(stage)
 		m.TxnSeconds.WithLabelValues(stage)
+		m.Restarts.WithLabelValues(stage)
 		for _, outcome := range []string{"committed", "aborted"} {
 			m.Transactions.WithLabelValues(stage, outcome)
 		}

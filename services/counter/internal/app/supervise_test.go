@@ -1,0 +1,66 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/config"
+)
+
+func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
+	fatal := fmt.Errorf("rank snapshot 5: send offsets: %w; then: %w",
+		kafka.NewError(kafka.ErrMsgTimedOut, "1 message(s) timed out", false),
+		kafka.NewError(kafka.ErrInvalidTxnState, "invalid state", true))
+	fenced := fmt.Errorf("commit: %w", kafka.NewError(kafka.ErrProducerFenced, "fenced", true))
+	pol := restartPolicy{max: 3, period: time.Hour, first: time.Millisecond, maxWait: 2 * time.Millisecond}
+	for _, tc := range []struct {
+		name     string
+		failures []error // what the runs return before one returns nil
+		restarts int
+		ok       func(error) bool
+	}{
+		{"a fatal producer error is followed by a new run", []error{fatal, fatal}, 2, func(err error) bool { return err == nil }},
+		{"a fenced stage is not run again", []error{fenced}, 0, func(err error) bool { return errors.Is(err, fenced) }},
+		{"a bad setting is not run again", []error{&config.Error{Var: "X", Problem: "bad"}}, 0, func(err error) bool {
+			var ce *config.Error
+			return errors.As(err, &ce)
+		}},
+		{"more failures than the policy allows end it", []error{fatal, fatal, fatal, fatal}, 3, func(err error) bool { return errors.Is(err, fatal) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runs, restarts := 0, 0
+			err := supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
+				func() { restarts++ },
+				func(context.Context) error {
+					runs++
+					if runs <= len(tc.failures) {
+						return tc.failures[runs-1]
+					}
+					return nil
+				})
+			if restarts != tc.restarts {
+				t.Errorf("%d restarts, want %d", restarts, tc.restarts)
+			}
+			if !tc.ok(err) {
+				t.Errorf("unexpected outcome: %v", err)
+			}
+		})
+	}
+}
+
+func TestSuperviseStopsWaitingWhenTheServiceStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pol := restartPolicy{max: 10, period: time.Hour, first: time.Hour, maxWait: time.Hour}
+	err := supervise(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "tally", func() {},
+		func(context.Context) error { cancel(); return errors.New("failed while stopping") })
+	if err == nil {
+		t.Fatal("the run's own error was dropped on shutdown")
+	}
+}
