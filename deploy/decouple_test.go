@@ -32,7 +32,8 @@ type pipeline struct {
 func newPipeline(t *testing.T) *pipeline {
 	p := &pipeline{t: t, tweets: kafkatest.Name(t, "tweets"), top: kafkatest.Name(t, "top")}
 	dlq, deltas, counts := kafkatest.Name(t, "dlq"), kafkatest.Name(t, "deltas"), kafkatest.Name(t, "counts")
-	kafkatest.DeleteAfter(t, p.tweets, p.top, dlq, deltas, counts)
+	kafkatest.DeleteAfter(t, p.tweets, dlq, deltas, counts)
+	kafkatest.CreateTopic(t, p.top, 1, nil) // read before the counter has created it
 	p.env = []string{
 		"KAFKA_BROKERS=" + kafkatest.Brokers(t),
 		"TOPIC_TWEETS=" + p.tweets, "TOPIC_TWEETS_PARTITIONS=3", "TOPIC_TOP=" + p.top,
