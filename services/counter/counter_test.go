@@ -14,6 +14,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
 	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 	"github.com/hashtrend/hashtrend/pkg/wire"
 	"github.com/hashtrend/hashtrend/services/counter/internal/tally"
 )
@@ -30,7 +31,7 @@ func TestExactCountsOfASyntheticStream(t *testing.T) {
 	snaps := follow(t, p)
 	c := start(t, p, "exact")
 	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
-	e := expect(posts)
+	e := expect.Of(posts)
 	verify(t, p, snaps, e)
 
 	resp, err := http.Get("http://" + c.ops + "/readyz")
@@ -39,9 +40,9 @@ func TestExactCountsOfASyntheticStream(t *testing.T) {
 	}
 	resp.Body.Close()
 	for name, want := range map[string]int64{
-		"hashtrend_counter_posts_total":               e.posts,
-		"hashtrend_counter_posts_with_hashtags_total": e.withTags,
-		"hashtrend_counter_state_hashtags":            int64(len(e.counts)),
+		"hashtrend_counter_posts_total":               e.Posts,
+		"hashtrend_counter_posts_with_hashtags_total": e.WithTags,
+		"hashtrend_counter_state_hashtags":            int64(len(e.Counts)),
 		"hashtrend_counter_rank_restored":             1,
 	} {
 		if got, err := c.metric(name); err != nil || int64(got) != want {
@@ -83,9 +84,9 @@ func TestExactCountsOfTheDutchTweets(t *testing.T) {
 	snaps := follow(t, p)
 	c := start(t, p, "dutch")
 	snaps.waitPosts(t, int64(len(posts)), 2*time.Minute, c)
-	e := expect(posts)
-	if len(e.counts) < 50 {
-		t.Fatalf("only %d distinct hashtags in the sample", len(e.counts))
+	e := expect.Of(posts)
+	if len(e.Counts) < 50 {
+		t.Fatalf("only %d distinct hashtags in the sample", len(e.Counts))
 	}
 	verify(t, p, snaps, e)
 	c.stop()
@@ -115,7 +116,7 @@ func TestPoisonInputGoesToTheDeadLetterTopic(t *testing.T) {
 	snaps := follow(t, p)
 	c := start(t, p, "poison")
 	snaps.waitPosts(t, int64(len(posts)), 2*time.Minute, c)
-	verify(t, p, snaps, expect(posts))
+	verify(t, p, snaps, expect.Of(posts))
 
 	wantBad := len(pv) - len(values)
 	dead := kafkatest.ReadAll(t, p.dlq, time.Minute)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
+	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 )
 
 // TestCrash kills the counter with SIGKILL at chosen moments while posts
@@ -80,7 +81,7 @@ func TestCrash(t *testing.T) {
 			c = start(t, p, "crash")
 			wait(t, fed, 3*time.Minute)
 			snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
-			verify(t, p, snaps, expect(posts))
+			verify(t, p, snaps, expect.Of(posts))
 			c.stop()
 		})
 	}

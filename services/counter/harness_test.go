@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -19,11 +18,11 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
@@ -367,62 +366,6 @@ func encoded(t *testing.T, posts []post.Post) (keys, values [][]byte) {
 	return keys, values
 }
 
-// expectation is what the counter must report, counted here straight from
-// the input: the hashtag rules come from pkg/hashtag, the counting does not.
-type expectation struct {
-	posts, withTags int64
-	counts          map[string]int64
-	spellings       map[string]map[string]int64
-}
-
-func expect(posts []post.Post) expectation {
-	e := expectation{counts: map[string]int64{}, spellings: map[string]map[string]int64{}}
-	for _, p := range posts {
-		e.posts++
-		tags := hashtag.Of(p)
-		if len(tags) > 0 {
-			e.withTags++
-		}
-		for _, tg := range tags {
-			e.counts[tg.Key]++
-			if e.spellings[tg.Key] == nil {
-				e.spellings[tg.Key] = map[string]int64{}
-			}
-			e.spellings[tg.Key][tg.Spelling]++
-		}
-	}
-	return e
-}
-
-// spelling is the spelling seen most often, ties to the smallest.
-func (e expectation) spelling(key string) string {
-	best, n := "", int64(0)
-	for s, k := range e.spellings[key] {
-		if k > n || k == n && s < best {
-			best, n = s, k
-		}
-	}
-	return best
-}
-
-func (e expectation) top(n int) []snapshot.Entry {
-	keys := make([]string, 0, len(e.counts))
-	for k := range e.counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(e.counts[b], e.counts[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	var out []snapshot.Entry
-	for i, k := range keys[:min(n, len(keys))] {
-		out = append(out, snapshot.Entry{Rank: i + 1, Hashtag: e.spelling(k), Key: k, Count: e.counts[k]})
-	}
-	return out
-}
-
 // snapshots follows the top topic from the beginning, read_committed.
 type snapshots struct {
 	mu   sync.Mutex
@@ -516,8 +459,8 @@ func (s *snapshots) waitPosts(t *testing.T, posts int64, timeout time.Duration, 
 }
 
 // verify checks the latest snapshot, the snapshot sequence and the whole
-// state topic against the expectation.
-func verify(t *testing.T, p pipeline, s *snapshots, e expectation) {
+// state topic against the expected report.
+func verify(t *testing.T, p pipeline, s *snapshots, e expect.Report) {
 	t.Helper()
 	for _, err := range s.errs {
 		t.Errorf("undecodable snapshot: %v", err)
@@ -527,28 +470,15 @@ func verify(t *testing.T, p pipeline, s *snapshots, e expectation) {
 		t.Fatal("no snapshots")
 	}
 	// Batches count up from 1 by one; totals never go down.
-	seen := map[string]int64{}
-	for i, snap := range all {
-		if snap.Batch != int64(i+1) {
-			t.Fatalf("snapshot %d has batch %d, want %d (repeated or skipped)", i, snap.Batch, i+1)
-		}
-		if i > 0 && snap.Posts < all[i-1].Posts {
-			t.Fatalf("batch %d: posts went down from %d to %d", snap.Batch, all[i-1].Posts, snap.Posts)
-		}
-		for _, en := range snap.Top {
-			if en.Count < seen[en.Key] {
-				t.Fatalf("batch %d: total of %s went down from %d to %d", snap.Batch, en.Key, seen[en.Key], en.Count)
-			}
-			seen[en.Key] = en.Count
-		}
+	if all[0].Batch != 1 {
+		t.Fatalf("the first snapshot has batch %d, want 1", all[0].Batch)
+	}
+	if err := expect.CheckSequence(all); err != nil {
+		t.Fatal(err)
 	}
 	last := all[len(all)-1]
-	if last.Posts != e.posts || last.PostsWithTags != e.withTags || last.DistinctHashtags != int64(len(e.counts)) {
-		t.Fatalf("last snapshot: posts %d, with hashtags %d, distinct %d; want %d, %d, %d",
-			last.Posts, last.PostsWithTags, last.DistinctHashtags, e.posts, e.withTags, len(e.counts))
-	}
-	if want := e.top(10); !slices.Equal(last.Top, want) {
-		t.Fatalf("last snapshot's top:\n got %v\nwant %v", last.Top, want)
+	if err := e.Compare(last, 10); err != nil {
+		t.Fatal(err)
 	}
 	// The state topic holds every total, exactly.
 	got := map[string]state.Total{}
@@ -567,19 +497,19 @@ func verify(t *testing.T, p pipeline, s *snapshots, e expectation) {
 		}
 		got[string(m.Key)] = v
 	}
-	if len(got) != len(e.counts) {
-		t.Errorf("state topic holds %d hashtags, want %d", len(got), len(e.counts))
+	if len(got) != len(e.Counts) {
+		t.Errorf("state topic holds %d hashtags, want %d", len(got), len(e.Counts))
 	}
 	bad := 0
-	for k, n := range e.counts {
-		if g := got[k]; g.Count != n || g.Spelling != e.spelling(k) {
+	for k, n := range e.Counts {
+		if g := got[k]; g.Count != n || g.Spelling != e.Spelling(k) {
 			if bad++; bad <= 10 {
-				t.Errorf("state of %q: count %d spelling %q, want %d %q", k, g.Count, g.Spelling, n, e.spelling(k))
+				t.Errorf("state of %q: count %d spelling %q, want %d %q", k, g.Count, g.Spelling, n, e.Spelling(k))
 			}
 		}
 	}
-	if meta.Batch < last.Batch || meta.Posts != e.posts || meta.PostsWithHashtags != e.withTags {
-		t.Errorf("meta record %+v, want batch at least %d, posts %d, with hashtags %d", meta, last.Batch, e.posts, e.withTags)
+	if meta.Batch < last.Batch || meta.Posts != e.Posts || meta.PostsWithHashtags != e.WithTags {
+		t.Errorf("meta record %+v, want batch at least %d, posts %d, with hashtags %d", meta, last.Batch, e.Posts, e.WithTags)
 	}
 }
 

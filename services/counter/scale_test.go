@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 )
 
 // TestScaleOutAndIn starts three instances at different times while posts
@@ -57,7 +58,7 @@ func TestScaleOutAndIn(t *testing.T) {
 	standby.stop()
 	wait(t, fed, 3*time.Minute)
 	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, other)
-	verify(t, p, snaps, expect(posts))
+	verify(t, p, snaps, expect.Of(posts))
 	other.stop()
 }
 
@@ -77,6 +78,6 @@ func TestBrokerRestart(t *testing.T) {
 	broker.Start()
 	produce(t, p.brokers, p.tweets, keys[10_000:], values[10_000:])
 	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
-	verify(t, p, snaps, expect(posts))
+	verify(t, p, snaps, expect.Of(posts))
 	c.stop()
 }

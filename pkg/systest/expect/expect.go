@@ -76,11 +76,21 @@ func (e Report) Top(n int) []snapshot.Entry {
 }
 
 // CheckSequence returns an error unless snaps (in topic order) number their
-// batches consecutively, never repeating or skipping one, and their running
-// figures never decrease.
+// batches consecutively, never repeating or skipping one, and no running
+// figure, nor the total of any hashtag in a top list, ever decreases.
 func CheckSequence(snaps []snapshot.Snapshot) error {
-	for i := 1; i < len(snaps); i++ {
-		a, b := snaps[i-1], snaps[i]
+	seen := map[string]int64{}
+	for i, b := range snaps {
+		for _, en := range b.Top {
+			if en.Count < seen[en.Key] {
+				return fmt.Errorf("batch %d: total of %s went down from %d to %d", b.Batch, en.Key, seen[en.Key], en.Count)
+			}
+			seen[en.Key] = en.Count
+		}
+		if i == 0 {
+			continue
+		}
+		a := snaps[i-1]
 		if b.Batch != a.Batch+1 {
 			return fmt.Errorf("batch %d follows batch %d", b.Batch, a.Batch)
 		}

@@ -1,0 +1,59 @@
+package expect
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
+)
+
+func posts(tags ...[]string) []post.Post {
+	var out []post.Post
+	for i, t := range tags {
+		out = append(out, post.Post{ID: string(rune('a' + i)), Source: "test", CreatedAt: time.Unix(0, 0), Hashtags: t})
+	}
+	return out
+}
+
+func TestOfCountsPostsNotMentionsAndRanksByCountThenKey(t *testing.T) {
+	r := Of(posts([]string{"Go", "go", "Kafka"}, []string{"kafka"}, []string{"Zig"}, []string{}, []string{"zig", "Go"}))
+	if r.Posts != 5 || r.WithTags != 4 {
+		t.Fatalf("posts %d with tags %d, want 5 and 4", r.Posts, r.WithTags)
+	}
+	want := []snapshot.Entry{{Rank: 1, Hashtag: "Go", Key: "go", Count: 2}, {Rank: 2, Hashtag: "Kafka", Key: "kafka", Count: 2}, {Rank: 3, Hashtag: "Zig", Key: "zig", Count: 2}}
+	got := r.Top(10)
+	if len(got) != len(want) {
+		t.Fatalf("top %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("top %v, want %v", got, want)
+		}
+	}
+}
+
+func TestCheckSequenceCatchesRepeatsGapsAndDecreases(t *testing.T) {
+	s := func(batch, posts, top int64) snapshot.Snapshot {
+		return snapshot.Snapshot{Batch: batch, Posts: posts, Top: []snapshot.Entry{{Key: "go", Count: top}}}
+	}
+	for _, tc := range []struct {
+		name  string
+		snaps []snapshot.Snapshot
+		want  string
+	}{
+		{"a good sequence passes", []snapshot.Snapshot{s(1, 1, 1), s(2, 3, 2), s(3, 3, 2)}, ""},
+		{"a repeated batch is caught", []snapshot.Snapshot{s(1, 1, 1), s(1, 1, 1)}, "follows"},
+		{"a skipped batch is caught", []snapshot.Snapshot{s(1, 1, 1), s(3, 1, 1)}, "follows"},
+		{"fewer posts are caught", []snapshot.Snapshot{s(1, 5, 1), s(2, 4, 1)}, "posts"},
+		{"a smaller hashtag total is caught", []snapshot.Snapshot{s(1, 5, 3), s(2, 6, 2)}, "went down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckSequence(tc.snaps)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("CheckSequence: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
