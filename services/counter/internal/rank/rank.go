@@ -101,17 +101,8 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 	if err := txn.Init(ctx, s.p, s.log); err != nil {
 		return err
 	}
-	s.c, err = kafka.NewConsumer(cfg.Kafka.ConfigMap("counter-rank", kafka.ConfigMap{
-		"group.id":                      cfg.Group,
-		"isolation.level":               "read_committed",
-		"enable.auto.commit":            false,
-		"enable.auto.offset.store":      false,
-		"auto.offset.reset":             "earliest",
-		"partition.assignment.strategy": "cooperative-sticky",
-		"session.timeout.ms":            int(cfg.SessionTimeout.Milliseconds()),
-		"statistics.interval.ms":        int(cfg.StatsInterval.Milliseconds()),
-		"max.poll.interval.ms":          600000,
-	}))
+	s.c, err = kafka.NewConsumer(cfg.Kafka.ConfigMap("counter-rank", txn.ConsumerConfig(cfg.Group, cfg.SessionTimeout, cfg.StatsInterval,
+		kafka.ConfigMap{"max.poll.interval.ms": 600000})))
 	if err != nil {
 		return fmt.Errorf("rank consumer: %w", err)
 	}

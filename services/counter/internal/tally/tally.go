@@ -94,17 +94,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 	if err := txn.Init(ctx, s.p, log); err != nil {
 		return err
 	}
-	s.c, err = kafka.NewConsumer(cfg.Kafka.ConfigMap("counter-tally", kafka.ConfigMap{
-		"group.id":                      cfg.Group,
-		"isolation.level":               "read_committed",
-		"enable.auto.commit":            false,
-		"enable.auto.offset.store":      false,
-		"auto.offset.reset":             "earliest",
-		"partition.assignment.strategy": "cooperative-sticky",
-		"session.timeout.ms":            int(cfg.SessionTimeout.Milliseconds()),
-		"statistics.interval.ms":        int(cfg.StatsInterval.Milliseconds()),
-		"fetch.max.bytes":               max(50<<20, cfg.MaxRecordBytes*2),
-	}))
+	s.c, err = kafka.NewConsumer(cfg.Kafka.ConfigMap("counter-tally", txn.ConsumerConfig(cfg.Group, cfg.SessionTimeout, cfg.StatsInterval,
+		kafka.ConfigMap{"fetch.max.bytes": max(50<<20, cfg.MaxRecordBytes*2)})))
 	if err != nil {
 		return fmt.Errorf("tally consumer: %w", err)
 	}

@@ -279,3 +279,25 @@ func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessage
 		"message.max.bytes":      maxMessageBytes,
 	}
 }
+
+// ConsumerConfig is the librdkafka settings of a stage's consumer: a member
+// of group that reads only committed records and never commits offsets
+// itself (they go into the producer's transactions), with cooperative
+// rebalancing so that a member joining or leaving moves only the
+// partitions it must. extra adds or overrides settings.
+func ConsumerConfig(group string, sessionTimeout, statsInterval time.Duration, extra kafka.ConfigMap) kafka.ConfigMap {
+	m := kafka.ConfigMap{
+		"group.id":                      group,
+		"isolation.level":               "read_committed",
+		"enable.auto.commit":            false,
+		"enable.auto.offset.store":      false,
+		"auto.offset.reset":             "earliest",
+		"partition.assignment.strategy": "cooperative-sticky",
+		"session.timeout.ms":            int(sessionTimeout.Milliseconds()),
+		"statistics.interval.ms":        int(statsInterval.Milliseconds()),
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
