@@ -147,7 +147,7 @@ func waitProduced(t *testing.T, addr string, atLeast int64) {
 func TestCounterStoppedAndStartedWhileIngestRunsLosesNothing(t *testing.T) {
 	p := newPipeline(t)
 	first := p.counter()
-	ops := freeAddr(t)
+	ops := systest.FreeAddr(t)
 	ing := p.ingest(ops, "INGEST_SYNTHETIC_SEED=11", "INGEST_SYNTHETIC_COUNT=6000")
 	p.waitSnapshot("posts", time.Minute, func(s snapshot.Snapshot) bool { return s.Posts > 0 })
 
@@ -167,7 +167,7 @@ func TestCounterStoppedAndStartedWhileIngestRunsLosesNothing(t *testing.T) {
 func TestIngestStoppedAndStartedWhileTheCounterRunsLosesNothing(t *testing.T) {
 	p := newPipeline(t)
 	p.counter()
-	ops := freeAddr(t)
+	ops := systest.FreeAddr(t)
 	first := p.ingest(ops, "INGEST_SYNTHETIC_SEED=21")
 	waitProduced(t, ops, 1000)
 	first.Stop(time.Minute) // flushes what it queued
@@ -177,6 +177,6 @@ func TestIngestStoppedAndStartedWhileTheCounterRunsLosesNothing(t *testing.T) {
 	last := idle[len(idle)-1]
 	p.waitSnapshot("two more batches", time.Minute, func(s snapshot.Snapshot) bool { return s.Batch >= last.Batch+2 })
 
-	p.ingest(freeAddr(t), "INGEST_SYNTHETIC_SEED=22", "INGEST_SYNTHETIC_COUNT=2000").Wait(2 * time.Minute)
+	p.ingest(systest.FreeAddr(t), "INGEST_SYNTHETIC_SEED=22", "INGEST_SYNTHETIC_COUNT=2000").Wait(2 * time.Minute)
 	p.checkExact()
 }

@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
 // dashboardMetrics returns every metric name the provisioned dashboard's
@@ -79,10 +79,6 @@ func exported(addr string) map[string]bool {
 	return names
 }
 
-func freeAddr(t *testing.T) string {
-	return "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
-}
-
 // TestGrafanaDashboardQueriesMetricsTheServicesExport runs the three
 // services on the synthetic workload, on topics of the test's own, and
 // checks that every metric the dashboard queries is one that they export.
@@ -106,7 +102,7 @@ func TestGrafanaDashboardQueriesMetricsTheServicesExport(t *testing.T) {
 	}
 	addrs := map[string]string{}
 	for _, svc := range []string{"counter", "ingest", "printer"} {
-		addrs[svc] = freeAddr(t)
+		addrs[svc] = systest.FreeAddr(t)
 		cmd := exec.Command(bins[svc])
 		cmd.Env = append(append(append(os.Environ(), "KAFKA_BROKERS="+brokers, strings.ToUpper(svc)+"_OPS_ADDR="+addrs[svc]), topics...), env[svc]...)
 		if err := cmd.Start(); err != nil {

@@ -15,25 +15,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
-// freePorts returns n TCP ports nothing listens on right now.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
+func port(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 func listening(port int) bool {
@@ -117,8 +106,8 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker of its own and the whole pipeline")
 	}
-	ports := freePorts(t, 2)
-	kafkaPort, controllerPort := ports[0], ports[1]
+	addrs := systest.FreeAddrs(t, 2)
+	kafkaPort, controllerPort := port(addrs[0]), port(addrs[1])
 	data := t.TempDir()
 	cmd := exec.Command("make", "--no-print-directory", "run")
 	cmd.Dir = rootDir()

@@ -6,6 +6,7 @@ package systest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,4 +63,45 @@ func Build(dir, name string) (string, func(), error) {
 		return "", nil, fmt.Errorf("build %s: %v\n%s", name, err, out)
 	}
 	return bin, func() { os.RemoveAll(tmp) }, nil
+}
+
+// MainWithBinary is a TestMain body for tests of a service binary: it
+// builds the main package in dir as name, stores its path in *bin, runs
+// the tests, removes the binary and exits with the tests' code.
+func MainWithBinary(m *testing.M, dir, name string, bin *string) {
+	path, remove, err := Build(dir, name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = path
+	code := m.Run()
+	remove()
+	os.Exit(code)
+}
+
+// FreeAddrs returns n loopback addresses (127.0.0.1:port) that nothing
+// listens on right now, all different.
+func FreeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	var addrs []string
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return addrs
+}
+
+// FreeAddr returns one loopback address nothing listens on right now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return FreeAddrs(t, 1)[0]
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,17 +31,7 @@ import (
 // process.
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, remove, err := systest.Build(".", "counter")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { systest.MainWithBinary(m, ".", "counter", &binary) }
 
 // pipeline is one test's own topics and groups.
 type pipeline struct {
@@ -146,20 +135,11 @@ type counter struct {
 	exitErr error
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // start runs a counter for p with test-sized windows and timeouts; env
 // entries override the defaults.
 func start(t *testing.T, p pipeline, instance string, env ...string) *counter {
 	t.Helper()
-	c := &counter{t: t, name: instance, ops: freeAddr(t), exited: make(chan struct{})}
+	c := &counter{t: t, name: instance, ops: systest.FreeAddr(t), exited: make(chan struct{})}
 	c.cmd = exec.Command(binary)
 	c.cmd.Env = append(os.Environ(),
 		"KAFKA_BROKERS="+p.brokers,

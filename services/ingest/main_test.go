@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,26 +22,7 @@ import (
 var binary string
 
 // TestMain builds the ingest binary once for the process tests.
-func TestMain(m *testing.M) {
-	bin, cleanup, err := systest.Build(".", "ingest")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func TestMain(m *testing.M) { systest.MainWithBinary(m, ".", "ingest", &binary) }
 
 // metric returns the value of an unlabelled-or-single-series metric line.
 func metric(body, name string) (float64, bool) {
@@ -62,7 +41,7 @@ func metric(body, name string) (float64, bool) {
 func TestSIGTERMDuringARunFlushesEveryPostAndExitsZero(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	name := kafkatest.Topic(t, "tweets", 3, nil)
-	ops := freeAddr(t)
+	ops := systest.FreeAddr(t)
 	var stderr bytes.Buffer
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+brokers, "TOPIC_TWEETS="+name, "INGEST_OPS_ADDR="+ops,
