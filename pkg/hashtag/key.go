@@ -93,14 +93,34 @@ func fold(s string) string {
 	}
 }
 
-// cherokeeCapitals maps the small Cherokee letters of s to capitals.
+// cherokeeCapitals maps the small Cherokee letters of s to capitals and
+// leaves every other byte as it is, invalid UTF-8 included (strings.Map
+// would turn that into U+FFFD, which the next Key would then keep: the key
+// would not be its own key).
 func cherokeeCapitals(s string) string {
-	for _, r := range s {
+	first := -1
+	for i, r := range s {
 		if cherokeeCapital(r) != r {
-			return strings.Map(cherokeeCapital, s)
+			first = i
+			break
 		}
 	}
-	return s
+	if first < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:first])
+	for i := first; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteByte(s[i])
+		} else {
+			b.WriteRune(cherokeeCapital(r))
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // cherokeeCapital maps small Cherokee letters to capitals. Unicode folds
