@@ -1,10 +1,10 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
 
 // fakeClock records the back-off waits and returns at once; onWait (when
@@ -50,26 +52,8 @@ func stopAfterWaits(n int, cancel context.CancelFunc) *fakeClock {
 	}}
 }
 
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func testLog() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
+func testLog() (*slog.Logger, *systest.Buffer) {
+	b := &systest.Buffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
@@ -174,5 +158,30 @@ func streamLines(silent bool, lines ...string) conn {
 		if silent {
 			<-r.Context().Done()
 		}
+	}
+}
+
+// backoffCase is one failure a fake API keeps answering with, and the
+// waits the source must take before its reconnects.
+type backoffCase struct {
+	name string
+	resp conn
+	want []time.Duration
+}
+
+// checkBackoff runs each case against a source from start, whose fake
+// answers every connection with the case's response, until the source has
+// waited len(want) times on the injected clock, and compares the waits.
+func checkBackoff(t *testing.T, cases []backoffCase, start func(t *testing.T, resp conn, clock backoff.Clock) Source) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			clock := stopAfterWaits(len(tc.want), cancel)
+			runFor(t, ctx, start(t, tc.resp, clock), (&collector{}).emit)
+			if got := clock.Waits(); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("waits %v\nwant  %v", got, tc.want)
+			}
+		})
 	}
 }

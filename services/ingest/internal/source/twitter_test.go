@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
 
@@ -120,7 +121,7 @@ func v1Tweet(id int, text string, tags ...string) string {
 		id%60, id, id, text, strings.Join(ents, ","))
 }
 
-func newTwitter(f *fakeTwitter, clock backoff.Clock, m *Metrics) (*Twitter, *logBuffer) {
+func newTwitter(f *fakeTwitter, clock backoff.Clock, m *Metrics) (*Twitter, *systest.Buffer) {
 	log, buf := testLog()
 	return &Twitter{BaseURL: f.URL, ConsumerKey: consumerKey, ConsumerSecret: consumerSecret,
 		AccessToken: accessToken, AccessSecret: accessSecret,
@@ -202,31 +203,19 @@ func TestTwitterBadCredentialsAreReportedAndRetriedSlowly(t *testing.T) {
 
 func TestTwitterDisconnectMessagesAndRateLimitsBackOffByMeaning(t *testing.T) {
 	s := time.Second
-	for _, tc := range []struct {
-		name string
-		resp conn
-		want []time.Duration
-	}{
+	checkBackoff(t, []backoffCase{
 		{"420 doubles from a minute", status(420, `{"errors":[{"code":420,"message":"Enhance Your Calm"}]}`), []time.Duration{60 * s, 120 * s}},
 		{"a revoked token is an auth failure", streamLines(false, `{"disconnect":{"code":6,"stream_name":"hashtrend-statuses","reason":"token revoked"}}`), []time.Duration{60 * s, 60 * s}},
 		{"a duplicate stream backs off as an HTTP error", streamLines(false, `{"disconnect":{"code":2,"stream_name":"hashtrend-statuses","reason":"duplicate stream"}}`), []time.Duration{5 * s, 5 * s}},
 		{"a server shutdown reconnects at once, almost", streamLines(false, `{"disconnect":{"code":1,"stream_name":"hashtrend-statuses","reason":"shutdown"}}`), []time.Duration{250 * time.Millisecond}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeTwitter(t)
-			for range 10 {
-				f.script.conns = append(f.script.conns, tc.resp)
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			clock := stopAfterWaits(len(tc.want), cancel)
-			tw, _ := newTwitter(f, clock, testMetrics("twitter"))
-			runFor(t, ctx, tw, (&collector{}).emit)
-			if got := clock.Waits(); !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("waits %v\nwant  %v", got, tc.want)
-			}
-		})
-	}
+	}, func(t *testing.T, resp conn, clock backoff.Clock) Source {
+		f := newFakeTwitter(t)
+		for range 10 {
+			f.script.conns = append(f.script.conns, resp)
+		}
+		src, _ := newTwitter(f, clock, testMetrics("twitter"))
+		return src
+	})
 }
 
 func TestTwitterStallAfterSilenceReconnects(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 
 	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
@@ -129,7 +130,7 @@ func xPost(id int, text string) string {
 	return fmt.Sprintf(`{"data":{"id":"%d","text":%q,"created_at":"2024-05-01T10:00:%02d.000Z","author_id":"42","lang":"en","edit_history_tweet_ids":["%d"]},"matching_rules":[{"id":"101","tag":"hashtrend"}]}`, id, text, id%60, id)
 }
 
-func newX(f *fakeX, clock backoff.Clock, m *Metrics) (*X, *logBuffer) {
+func newX(f *fakeX, clock backoff.Clock, m *Metrics) (*X, *systest.Buffer) {
 	log, buf := testLog()
 	return &X{BaseURL: f.URL, BearerToken: xToken, Track: []string{"#golang", "kafka lang:en"}, RuleTag: "hashtrend",
 		Stall: 20 * time.Second, Clock: clock, Metrics: m, Log: log}, buf
@@ -200,32 +201,20 @@ func TestXStreamsPostsSkipsKeepAlivesAndReconnectsAfterADrop(t *testing.T) {
 
 func TestXBacksOffPerErrorClass(t *testing.T) {
 	s := time.Second
-	for _, tc := range []struct {
-		name string
-		resp conn
-		want []time.Duration
-	}{
+	checkBackoff(t, []backoffCase{
 		{"server errors double from 5 s", status(503, `{"title":"Service Unavailable"}`), []time.Duration{5 * s, 10 * s, 20 * s, 40 * s}},
 		{"429 doubles from a minute", status(429, `{"title":"Too Many Requests"}`), []time.Duration{60 * s, 120 * s, 240 * s}},
 		{"a connection limit is a rate limit", status(429, `{"title":"ConnectionException","detail":"This stream is currently at the maximum allowed connection limit.","connection_issue":"TooManyConnections","type":"https://api.twitter.com/2/problems/streaming-connection"}`), []time.Duration{60 * s, 120 * s}},
 		{"a stream that closes at once backs off linearly", streamLines(false), []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond}},
 		{"an operational disconnect is a network error", streamLines(false, `{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect","detail":"This stream has been disconnected upstream for operational reasons.","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}`), []time.Duration{250 * time.Millisecond, 250 * time.Millisecond}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeX(t)
-			for range 10 {
-				f.script.conns = append(f.script.conns, tc.resp)
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			clock := stopAfterWaits(len(tc.want), cancel)
-			x, _ := newX(f, clock, testMetrics("x"))
-			runFor(t, ctx, x, (&collector{}).emit)
-			if got := clock.Waits(); !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("waits %v\nwant  %v", got, tc.want)
-			}
-		})
-	}
+	}, func(t *testing.T, resp conn, clock backoff.Clock) Source {
+		f := newFakeX(t)
+		for range 10 {
+			f.script.conns = append(f.script.conns, resp)
+		}
+		src, _ := newX(f, clock, testMetrics("x"))
+		return src
+	})
 }
 
 func TestXAuthFailureIsReportedClearlyRetriedSlowlyAndTheTokenNeverLogged(t *testing.T) {
