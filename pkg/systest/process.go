@@ -1,6 +1,7 @@
 package systest
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"syscall"
@@ -84,4 +85,25 @@ func (p *Process) Wait(timeout time.Duration) {
 	if p.err != nil {
 		p.t.Fatalf("%s exited with %v:\n%s", p.Name, p.err, p.Output())
 	}
+}
+
+// RunUntilCleanup runs run in a goroutine until the test ends, then cancels
+// its context and fails the test unless run returns nil within 30 s: the
+// in-process twin of Start for a component's Run method.
+func RunUntilCleanup(t testing.TB, what string, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s returned %v after cancellation, want nil", what, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not return within 30s of cancellation", what)
+		}
+	})
 }

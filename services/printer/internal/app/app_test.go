@@ -40,21 +40,8 @@ func start(t *testing.T, topic, from string) *printer {
 		t.Fatal(err)
 	}
 	p := &printer{out: &systest.Buffer{}, log: &systest.Buffer{}, reg: prometheus.NewRegistry()}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug})), p.out, p.reg)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("printer stopped with %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("printer did not stop within 30s of cancellation")
-		}
+	systest.RunUntilCleanup(t, "the printer", func(ctx context.Context) error {
+		return app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(p.log, &slog.HandlerOptions{Level: slog.LevelDebug})), p.out, p.reg)
 	})
 	return p
 }

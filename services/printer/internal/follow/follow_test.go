@@ -40,20 +40,7 @@ func run(t *testing.T, cfg follow.Config, h follow.Handler) (*follow.Follower, *
 	t.Helper()
 	log := &systest.Buffer{}
 	f := follow.New(cfg, slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx, h) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancellation, want nil", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return within 30s of cancellation")
-		}
-	})
+	systest.RunUntilCleanup(t, "Run", func(ctx context.Context) error { return f.Run(ctx, h) })
 	return f, log
 }
 
