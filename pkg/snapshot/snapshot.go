@@ -12,7 +12,12 @@ import (
 )
 
 // Version is the schema version written in every Snapshot's "v" field.
-const Version = 1
+// Version 2 added Trending and Watermark; Decode still accepts version 1,
+// whose snapshots simply carry no trending list.
+const Version = 2
+
+// oldestVersion is the oldest schema version Decode accepts.
+const oldestVersion = 1
 
 // Entry is one row of a top-N list.
 type Entry struct {
@@ -20,6 +25,18 @@ type Entry struct {
 	Hashtag string `json:"hashtag"` // display spelling, without '#'
 	Key     string `json:"key"`     // counting key (case-folded, NFKC)
 	Count   int64  `json:"count"`
+}
+
+// Trend is one row of the "trending now" list: a tag ranked by how far its
+// distinct authors in the recent window exceed what its baseline predicts.
+type Trend struct {
+	Rank     int     `json:"rank"`
+	Hashtag  string  `json:"hashtag"`  // display spelling, without '#'
+	Key      string  `json:"key"`      // counting key (case-folded, NFKC)
+	Score    float64 `json:"score"`    // (observed − expected)² / expected
+	Observed float64 `json:"observed"` // distinct authors in the recent window (estimated)
+	Expected float64 `json:"expected"` // authors the baseline predicts for the recent window, at least 1
+	Count    int64   `json:"count"`    // posts with the tag in the recent window
 }
 
 // Snapshot is the state of the trend at the end of one window.
@@ -34,6 +51,12 @@ type Snapshot struct {
 	PostsWithTags    int64     `json:"posts_with_hashtags"`
 	DistinctHashtags int64     `json:"distinct_hashtags"`
 	ProducedAt       time.Time `json:"produced_at"`
+
+	// Trending is the top-N by trending score (version 2; absent in
+	// version 1 and when the counter's trending view is off). Watermark
+	// is the post time up to which the trending buckets are closed.
+	Trending  []Trend    `json:"trending,omitempty"`
+	Watermark *time.Time `json:"watermark,omitempty"`
 }
 
 // ErrInvalid marks a value that is not a valid Snapshot.
@@ -51,7 +74,7 @@ func Encode(s Snapshot) ([]byte, error) {
 	return json.Marshal(s)
 }
 
-// Decode parses a Snapshot strictly: one JSON object of schema version 1,
+// Decode parses a Snapshot strictly: one JSON object of schema version 1 or 2,
 // no unknown fields, a window whose end follows its start.
 func Decode(b []byte) (Snapshot, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -63,8 +86,11 @@ func Decode(b []byte) (Snapshot, error) {
 	if dec.More() {
 		return Snapshot{}, fmt.Errorf("%w: trailing data after the object", ErrInvalid)
 	}
-	if s.V != Version {
-		return Snapshot{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, s.V, Version)
+	if s.V < oldestVersion || s.V > Version {
+		return Snapshot{}, fmt.Errorf("%w: schema version %d, want %d to %d", ErrInvalid, s.V, oldestVersion, Version)
+	}
+	if s.V < 2 && (s.Trending != nil || s.Watermark != nil) {
+		return Snapshot{}, fmt.Errorf("%w: batch %d: trending in a version %d snapshot", ErrInvalid, s.Batch, s.V)
 	}
 	if !s.WindowEnd.After(s.WindowStart) {
 		return Snapshot{}, fmt.Errorf("%w: batch %d: window end %s not after start %s", ErrInvalid, s.Batch, s.WindowEnd, s.WindowStart)
