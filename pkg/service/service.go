@@ -30,15 +30,14 @@ const (
 	ExitConfig = 2
 )
 
-// Config is what Main needs of a service's settings.
+// Config is what Main needs of a service's settings. Every service runs an
+// ops server, so a settings struct without an ops address does not compile
+// as a Config: "healthcheck" asks that address.
 type Config interface {
 	// Logging returns the log settings.
 	Logging() logging.Config
-}
-
-// OpsConfig is implemented by settings that name the address of the ops
-// server; it enables the "healthcheck" argument.
-type OpsConfig interface {
+	// OpsAddress returns the listen address of the ops server (/metrics,
+	// /healthz, /readyz), or "off"; each service names its own variable.
 	OpsAddress() string
 }
 
@@ -99,12 +98,12 @@ func healthcheck(name string, cfg Config, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: bad configuration: %v\n", name, err)
 		return ExitConfig
 	}
-	oc, ok := cfg.(OpsConfig)
-	if !ok || oc.OpsAddress() == "" || oc.OpsAddress() == "off" {
+	addr := cfg.OpsAddress()
+	if addr == "" || addr == "off" {
 		fmt.Fprintf(stderr, "%s: healthcheck: the ops server is off\n", name)
 		return ExitFailed
 	}
-	_, port, err := net.SplitHostPort(oc.OpsAddress())
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: healthcheck: %v\n", name, err)
 		return ExitFailed

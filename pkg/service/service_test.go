@@ -18,9 +18,11 @@ import (
 type cfg struct {
 	Log   logging.Config `envconfig:"LOG"`
 	Count int            `envconfig:"DEMO_COUNT" default:"1" desc:"how many"`
+	Ops   string         `envconfig:"DEMO_OPS_ADDR" default:"off" desc:"ops server"`
 }
 
 func (c *cfg) Logging() logging.Config { return c.Log }
+func (c *cfg) OpsAddress() string      { return c.Ops }
 func (c *cfg) Validate() error         { return c.Log.Validate("LOG") }
 
 func TestRunExitCodes(t *testing.T) {
@@ -60,15 +62,6 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
-type opsCfg struct {
-	Log  logging.Config `envconfig:"LOG"`
-	Addr string         `envconfig:"DEMO_OPS_ADDR"`
-}
-
-func (c *opsCfg) Logging() logging.Config { return c.Log }
-
-func (c *opsCfg) OpsAddress() string { return c.Addr }
-
 func TestHealthcheckAsksTheRunningService(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" {
@@ -78,11 +71,16 @@ func TestHealthcheckAsksTheRunningService(t *testing.T) {
 	t.Setenv("DEMO_OPS_ADDR", ":"+srv.URL[strings.LastIndex(srv.URL, ":")+1:])
 	var out, errb bytes.Buffer
 	never := func(context.Context, *slog.Logger) error { t.Fatal("healthcheck ran the service"); return nil }
-	if code := service.Run("demo", &opsCfg{}, []string{"healthcheck"}, &out, &errb, never); code != 0 {
+	if code := service.Run("demo", &cfg{}, []string{"healthcheck"}, &out, &errb, never); code != 0 {
 		t.Fatalf("healthcheck of a healthy service: exit %d: %s", code, errb.String())
 	}
 	srv.Close()
-	if code := service.Run("demo", &opsCfg{}, []string{"healthcheck"}, &out, &errb, never); code != 1 {
+	if code := service.Run("demo", &cfg{}, []string{"healthcheck"}, &out, &errb, never); code != 1 {
 		t.Fatalf("healthcheck of a stopped service: exit %d, want 1", code)
+	}
+	t.Setenv("DEMO_OPS_ADDR", "off")
+	errb.Reset()
+	if code := service.Run("demo", &cfg{}, []string{"healthcheck"}, &out, &errb, never); code != 1 || !strings.Contains(errb.String(), "the ops server is off") {
+		t.Fatalf("healthcheck with the ops server off: exit %d, stderr %q; want 1 and a line saying so", code, errb.String())
 	}
 }

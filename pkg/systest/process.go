@@ -2,6 +2,7 @@ package systest
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"syscall"
@@ -106,4 +107,49 @@ func RunUntilCleanup(t testing.TB, what string, run func(context.Context) error)
 			t.Errorf("%s did not return within 30s of cancellation", what)
 		}
 	})
+}
+
+// Healthcheck runs the process's binary with the argument "healthcheck"
+// and the same environment, as a container runtime does beside the running
+// service, and returns its exit code and output.
+func (p *Process) Healthcheck() (int, string) {
+	p.t.Helper()
+	cmd := exec.Command(p.cmd.Path, "healthcheck")
+	cmd.Env = p.cmd.Env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	default:
+		p.t.Fatalf("healthcheck of %s: %v", p.Name, err)
+		return -1, ""
+	}
+}
+
+// CheckHealthcheck tests the binary's "healthcheck" against the running
+// process: it must answer 0 once the ops server is up (within timeout,
+// while the process runs), and 1 once the process is killed.
+func (p *Process) CheckHealthcheck(timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		code, out := p.Healthcheck()
+		if code == 0 {
+			break
+		}
+		if !p.Running() {
+			p.t.Fatalf("%s exited (%v) before its healthcheck passed:\n%s", p.Name, p.err, p.Output())
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("healthcheck of the running %s: exit %d after %s: %s", p.Name, code, timeout, out)
+		}
+		time.Sleep(100 * time.Millisecond) // the ops server starts listening
+	}
+	p.Kill()
+	if code, out := p.Healthcheck(); code != 1 {
+		p.t.Fatalf("healthcheck of the killed %s: exit %d, want 1: %s", p.Name, code, out)
+	}
 }

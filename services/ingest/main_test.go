@@ -108,3 +108,10 @@ func TestABadSettingStopsTheStartWithOneLineNamingIt(t *testing.T) {
 		t.Fatalf("want one line naming the variable, got:\n%s", out)
 	}
 }
+
+func TestHealthcheckAsksTheRunningIngest(t *testing.T) {
+	name := kafkatest.Topic(t, "tweets", 1, nil)
+	p := systest.Start(t, "ingest", binary, "KAFKA_BROKERS="+kafkatest.Brokers(t), "TOPIC_TWEETS="+name,
+		"INGEST_OPS_ADDR="+systest.FreeAddr(t), "INGEST_SOURCE=synthetic", "INGEST_RATE=100")
+	p.CheckHealthcheck(60 * time.Second)
+}

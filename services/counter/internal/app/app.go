@@ -16,9 +16,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
-	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
-	"github.com/hashtrend/hashtrend/pkg/logging"
 	"github.com/hashtrend/hashtrend/pkg/ops"
+	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
 	"github.com/hashtrend/hashtrend/services/counter/internal/rank"
@@ -27,28 +26,27 @@ import (
 
 // Config is every setting of the counter service.
 type Config struct {
-	Kafka          kafkaconn.Config `envconfig:"KAFKA"`
-	Log            logging.Config   `envconfig:"LOG"`
-	Topics         topic.Names      `envconfig:"TOPIC"`
-	OpsAddr        string           `envconfig:"COUNTER_OPS_ADDR" default:":9102" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
-	Instance       string           `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids (default: the hostname); a restarted instance must keep it"`
-	TallyGroup     string           `envconfig:"COUNTER_GROUP_TALLY" default:"counter-tally" desc:"consumer group of the tally stage on the tweets topic"`
-	RankGroup      string           `envconfig:"COUNTER_GROUP_RANK" default:"counter-rank" desc:"consumer group of the rank stage on the deltas topic"`
-	Window         time.Duration    `envconfig:"COUNTER_WINDOW" default:"2s" desc:"window length; windows are aligned to the Unix epoch"`
-	Grace          time.Duration    `envconfig:"COUNTER_GRACE" default:"500ms" desc:"how long after a window's end rank waits for its deltas before publishing"`
-	TopN           int              `envconfig:"COUNTER_TOP_N" default:"10" desc:"entries in each top list of a snapshot"`
-	TxnTimeout     time.Duration    `envconfig:"COUNTER_TRANSACTION_TIMEOUT" default:"10s" desc:"transaction.timeout.ms: how long an abandoned transaction holds read_committed readers back"`
-	SessionTimeout time.Duration    `envconfig:"COUNTER_SESSION_TIMEOUT" default:"10s" desc:"consumer group session timeout: how fast a dead member's partitions move"`
-	StatsInterval  time.Duration    `envconfig:"COUNTER_STATS_INTERVAL" default:"5s" desc:"librdkafka statistics interval, the source of the consumer lag metric"`
-	MaxRecordBytes int              `envconfig:"COUNTER_MAX_RECORD_BYTES" default:"4194304" desc:"largest record the counter reads or writes (dead letters keep the original bytes)"`
+	service.Base
+	Topics         topic.Names   `envconfig:"TOPIC"`
+	OpsAddr        string        `envconfig:"COUNTER_OPS_ADDR" default:":9102" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
+	Instance       string        `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids (default: the hostname); a restarted instance must keep it"`
+	TallyGroup     string        `envconfig:"COUNTER_GROUP_TALLY" default:"counter-tally" desc:"consumer group of the tally stage on the tweets topic"`
+	RankGroup      string        `envconfig:"COUNTER_GROUP_RANK" default:"counter-rank" desc:"consumer group of the rank stage on the deltas topic"`
+	Window         time.Duration `envconfig:"COUNTER_WINDOW" default:"2s" desc:"window length; windows are aligned to the Unix epoch"`
+	Grace          time.Duration `envconfig:"COUNTER_GRACE" default:"500ms" desc:"how long after a window's end rank waits for its deltas before publishing"`
+	TopN           int           `envconfig:"COUNTER_TOP_N" default:"10" desc:"entries in each top list of a snapshot"`
+	TxnTimeout     time.Duration `envconfig:"COUNTER_TRANSACTION_TIMEOUT" default:"10s" desc:"transaction.timeout.ms: how long an abandoned transaction holds read_committed readers back"`
+	SessionTimeout time.Duration `envconfig:"COUNTER_SESSION_TIMEOUT" default:"10s" desc:"consumer group session timeout: how fast a dead member's partitions move"`
+	StatsInterval  time.Duration `envconfig:"COUNTER_STATS_INTERVAL" default:"5s" desc:"librdkafka statistics interval, the source of the consumer lag metric"`
+	MaxRecordBytes int           `envconfig:"COUNTER_MAX_RECORD_BYTES" default:"4194304" desc:"largest record the counter reads or writes (dead letters keep the original bytes)"`
 }
 
-// Logging returns the log settings.
-func (c *Config) Logging() logging.Config { return c.Log }
+// OpsAddress is where the ops server listens (for the healthcheck).
+func (c *Config) OpsAddress() string { return c.OpsAddr }
 
 // Validate checks every setting once, at start.
 func (c *Config) Validate() error {
-	if err := c.Kafka.Validate(); err != nil {
+	if err := c.Base.Validate(); err != nil {
 		return err
 	}
 	if err := c.Topics.Validate(); err != nil {
@@ -81,7 +79,7 @@ func (c *Config) Validate() error {
 	case c.MaxRecordBytes < 1<<20:
 		return config.Invalid("COUNTER_MAX_RECORD_BYTES", "must be at least 1 MiB, got %d", c.MaxRecordBytes)
 	}
-	return c.Log.Validate("LOG")
+	return nil
 }
 
 // Run runs the service until ctx ends.
