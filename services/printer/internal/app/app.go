@@ -29,6 +29,7 @@ type Config struct {
 	Format    string `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
 	Truncate  int    `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
 	WindowTop bool   `envconfig:"PRINTER_WINDOW_TOP" default:"false" desc:"also print the window's own top-N table"`
+	Trending  bool   `envconfig:"PRINTER_TRENDING" default:"true" desc:"table: print the \"trending now\" table of snapshots that carry one"`
 	OpsAddr   string `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
 }
 
@@ -64,7 +65,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // every snapshot to out, with its metrics in reg. cfg must be valid.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg *prometheus.Registry) error {
 	from, _ := follow.ParseFrom(cfg.From)
-	var r render.Renderer = render.Table{Truncate: cfg.Truncate, WindowTop: cfg.WindowTop}
+	var r render.Renderer = render.Table{Truncate: cfg.Truncate, WindowTop: cfg.WindowTop, Trending: cfg.Trending}
 	if cfg.Format == "json" {
 		r = render.JSON{}
 	}

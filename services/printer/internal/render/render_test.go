@@ -45,6 +45,19 @@ func TestTableGolden(t *testing.T) {
 	midnight := snap(3, e("NewYear", 1))
 	midnight.WindowStart = time.Date(2026, 12, 31, 23, 59, 59, 500e6, time.UTC)
 	midnight.WindowEnd = midnight.WindowStart.Add(500 * time.Millisecond)
+	trending := snap(1843, e("nowplaying", 90211), e("EXO", 88004))
+	wm := time.Date(2026, 11, 25, 7, 59, 0, 0, time.UTC)
+	trending.Watermark = &wm
+	trending.Trending = []snapshot.Trend{
+		{Rank: 1, Hashtag: "EclipseNow", Key: "eclipsenow", Score: 2401, Observed: 50, Expected: 1, Count: 1000},
+		{Rank: 2, Hashtag: "東方神起", Key: "東方神起", Score: 32.4, Observed: 60, Expected: 34.3333, Count: 71},
+		{Rank: 3, Hashtag: "AVeryLongTrendingHashtagIndeed", Key: "averylongtrendinghashtagindeed", Score: 16, Observed: 5, Expected: 1, Count: 5},
+	}
+	quiet := snap(1844)
+	quiet.Watermark = &wm
+	v1 := decode(t, `{"v":1,"batch":12,"window_start":"2026-11-25T08:00:02Z","window_end":"2026-11-25T08:00:04Z",
+		"top":[{"rank":1,"hashtag":"EXO","key":"exo","count":98}],"window_top":[],
+		"posts":1000,"posts_with_hashtags":250,"distinct_hashtags":75,"produced_at":"2026-11-25T08:00:04.3Z"}`)
 	for _, tc := range []struct {
 		name  string
 		table render.Table
@@ -66,6 +79,10 @@ func TestTableGolden(t *testing.T) {
 		{"control characters are shown escaped", render.Table{Truncate: 20}, snap(5, e("evil\x1b[2Jtag\nnext", 2))},
 		{"the window's own top-N as a second table", render.Table{Truncate: 20, WindowTop: true}, windowed},
 		{"a window across midnight with milliseconds", render.Table{Truncate: 20}, midnight},
+		{"trending now under the running top-N", render.Table{Truncate: 20, Trending: true}, trending},
+		{"trending with nothing rising draws an empty table", render.Table{Truncate: 20, Trending: true}, quiet},
+		{"trending turned off shows the running top-N only", render.Table{Truncate: 20}, trending},
+		{"a version 1 snapshot has no trending table", render.Table{Truncate: 20, Trending: true}, v1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -116,6 +133,19 @@ func golden(t *testing.T, got string) {
 	if got != string(want) {
 		t.Errorf("output differs from %s (-update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
+}
+
+func decode(t *testing.T, js string) snapshot.Snapshot {
+	t.Helper()
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(js)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := snapshot.Decode(compact.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestTruncate(t *testing.T) {
@@ -175,6 +205,24 @@ func TestJSONWritesTheSnapshotAsOneLine(t *testing.T) {
 	}
 	if back.Batch != 42 || len(back.Top) != 2 || back.Top[0].Hashtag != "SMTOWN_LIVE" || back.Top[1].Count != 98 || back.Posts != 1000 {
 		t.Fatalf("round trip lost data: %+v", back)
+	}
+}
+
+func TestJSONCarriesTheTrendingList(t *testing.T) {
+	s := snap(43, e("EXO", 98))
+	wm := start.Add(-time.Minute)
+	s.Watermark = &wm
+	s.Trending = []snapshot.Trend{{Rank: 1, Hashtag: "EclipseNow", Key: "eclipsenow", Score: 2401, Observed: 50, Expected: 1, Count: 1000}}
+	var b bytes.Buffer
+	if err := (render.JSON{}).Render(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	back, err := snapshot.Decode(bytes.TrimSpace(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.V != 2 || back.Watermark == nil || !back.Watermark.Equal(wm) || len(back.Trending) != 1 || back.Trending[0] != s.Trending[0] {
+		t.Fatalf("trending lost on the way: %s", b.String())
 	}
 }
 

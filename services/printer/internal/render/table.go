@@ -19,7 +19,8 @@ const rule = "-------------------------------------------"
 // Table draws each snapshot as Spark Streaming printed a batch: a header
 // naming the batch and its window, the top-N by running total as a
 // DataFrame.show() table, optionally a second table of the window's own
-// top-N, and a footer with the stream's running figures. Column widths come
+// top-N, the "trending now" table when the snapshot carries one, and a
+// footer with the stream's running figures. Column widths come
 // from the content, measured in terminal columns so that the borders line up
 // around wide characters; cells are right-aligned as show() aligns them.
 type Table struct {
@@ -27,6 +28,9 @@ type Table struct {
 	Truncate int
 	// WindowTop adds the table of the window's own top-N.
 	WindowTop bool
+	// Trending adds the "trending now" table of snapshots that carry one
+	// (version 2 from a counter with trending on); others have none.
+	Trending bool
 }
 
 // Render writes the block for s.
@@ -35,10 +39,14 @@ func (t Table) Render(w io.Writer, s snapshot.Snapshot) error {
 	b.WriteString(rule + "\n")
 	fmt.Fprintf(&b, "Batch: %d   %s\n", s.Batch, window(s.WindowStart, s.WindowEnd))
 	b.WriteString(rule + "\n")
-	t.table(&b, s.Top)
+	t.table(&b, entries(s.Top, t.Truncate))
 	if t.WindowTop {
 		b.WriteString("this window:\n")
-		t.table(&b, s.WindowTop)
+		t.table(&b, entries(s.WindowTop, t.Truncate))
+	}
+	if t.Trending && s.Watermark != nil {
+		fmt.Fprintf(&b, "trending now (posts up to %s):\n", s.Watermark.UTC().Format("2006-01-02 15:04:05 UTC"))
+		t.table(&b, trends(s.Trending, t.Truncate))
 	}
 	fmt.Fprintf(&b, "posts: %d   with hashtags: %d   distinct hashtags: %d\n\n", s.Posts, s.PostsWithTags, s.DistinctHashtags)
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -62,24 +70,48 @@ func window(start, end time.Time) string {
 	return start.Format("2006-01-02 "+clock) + " – " + end.Format(endLayout) + " UTC"
 }
 
-// table writes rows as show() draws a two-column DataFrame.
-func (t Table) table(b *strings.Builder, rows []snapshot.Entry) {
-	cells := [][2]string{{"hashtag", "count"}}
+// entries are the cells of a top-N list, header first.
+func entries(rows []snapshot.Entry, truncate int) [][]string {
+	cells := [][]string{{"hashtag", "count"}}
 	for _, e := range rows {
-		cells = append(cells, [2]string{
-			Truncate(printable("#"+e.Hashtag), t.Truncate),
-			strconv.FormatInt(e.Count, 10),
+		cells = append(cells, []string{Truncate(printable("#"+e.Hashtag), truncate), strconv.FormatInt(e.Count, 10)})
+	}
+	return cells
+}
+
+// trends are the cells of the trending list, header first: the score, the
+// distinct authors observed in the recent window, the authors its baseline
+// expected, and the posts.
+func trends(rows []snapshot.Trend, truncate int) [][]string {
+	cells := [][]string{{"hashtag", "score", "authors", "expected", "posts"}}
+	for _, r := range rows {
+		cells = append(cells, []string{
+			Truncate(printable("#"+r.Hashtag), truncate),
+			strconv.FormatFloat(r.Score, 'f', 1, 64),
+			strconv.FormatFloat(r.Observed, 'f', 0, 64),
+			strconv.FormatFloat(r.Expected, 'f', 1, 64),
+			strconv.FormatInt(r.Count, 10),
 		})
 	}
+	return cells
+}
+
+// table writes cells (a header row, then the rows) as show() draws a
+// DataFrame.
+func (t Table) table(b *strings.Builder, cells [][]string) {
 	const minWidth = 3 // show()'s narrowest column
-	widths := [2]int{minWidth, minWidth}
+	widths := make([]int, len(cells[0]))
 	for _, row := range cells {
 		for i, c := range row {
-			widths[i] = max(widths[i], Width(c))
+			widths[i] = max(widths[i], minWidth, Width(c))
 		}
 	}
-	sep := "+" + strings.Repeat("-", widths[0]) + "+" + strings.Repeat("-", widths[1]) + "+\n"
-	line := func(row [2]string) {
+	sep := "+"
+	for _, w := range widths {
+		sep += strings.Repeat("-", w) + "+"
+	}
+	sep += "\n"
+	line := func(row []string) {
 		b.WriteByte('|')
 		for i, c := range row {
 			b.WriteString(strings.Repeat(" ", widths[i]-Width(c)))
