@@ -28,7 +28,7 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // has no hashtags. For a retweet, Text and Hashtags are the original's.
 type Post struct {
 	ID        string    // the source's id of the post, unique within Source
-	Source    string    // the platform: "twitter" (API v1.1), "x" (API v2)
+	Source    string    // the platform: "twitter" (API v1.1), "x" (API v2), "bluesky", "mastodon"
 	CreatedAt time.Time // when the post was made; encoded in UTC to the millisecond
 	Text      string    // the full text, as the source sent it
 	Lang      string    // the source's language code, if any

@@ -18,7 +18,7 @@ func BenchmarkV1(b *testing.B) {
 		IDStr string `json:"id_str"`
 		Text  string `json:"text"`
 	}
-	benchSuite(b, lines, DecodeV1, &minimal)
+	benchSuite(b, lines, DecodeV1, &minimal, true)
 }
 
 func BenchmarkV2(b *testing.B) {
@@ -30,10 +30,12 @@ func BenchmarkV2(b *testing.B) {
 			Text string `json:"text"`
 		} `json:"data"`
 	}
-	benchSuite(b, lines, DecodeV2, &minimal)
+	benchSuite(b, lines, DecodeV2, &minimal, true)
 }
 
-func benchSuite(b *testing.B, lines [][]byte, decode func([]byte) (Result, error), minimal any) {
+// benchSuite runs the cases; auto adds Decode's, for the lines it tells
+// apart.
+func benchSuite(b *testing.B, lines [][]byte, decode func([]byte) (Result, error), minimal any, auto bool) {
 	b.Run("json-map", func(b *testing.B) {
 		perLine(b, lines, func(line []byte) error {
 			var m map[string]any
@@ -57,13 +59,15 @@ func benchSuite(b *testing.B, lines [][]byte, decode func([]byte) (Result, error
 			return err
 		})
 	})
-	b.Run("auto-decode+hashtags", func(b *testing.B) {
-		perLine(b, lines, func(line []byte) error {
-			r, err := Decode(line)
-			tags = hashtag.OfAppend(tags[:0], r.Post)
-			return err
+	if auto {
+		b.Run("auto-decode+hashtags", func(b *testing.B) {
+			perLine(b, lines, func(line []byte) error {
+				r, err := Decode(line)
+				tags = hashtag.OfAppend(tags[:0], r.Post)
+				return err
+			})
 		})
-	})
+	}
 	texts := make([]string, len(lines))
 	for i, line := range lines {
 		r, _ := decode(line)
@@ -96,4 +100,23 @@ func perLine[T string | []byte](b *testing.B, lines []T, f func(T) error) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+}
+
+// BenchmarkJetstream is the same suite for Jetstream events, all kinds (most
+// are likes and follows, as on the live stream), against encoding/json into
+// the envelope and the post's text.
+func BenchmarkJetstream(b *testing.B) {
+	lines := readLines(b, "bluesky", "jetstream-v1-expected_v1.jsonl")
+	var minimal struct {
+		Did    string `json:"did"`
+		TimeUS int64  `json:"time_us"`
+		Kind   string `json:"kind"`
+		Commit struct {
+			Collection string `json:"collection"`
+			Record     struct {
+				Text string `json:"text"`
+			} `json:"record"`
+		} `json:"commit"`
+	}
+	benchSuite(b, lines, Jetstream{}.Decode, &minimal, false)
 }

@@ -64,3 +64,51 @@ func checkDecoded(t *testing.T, decode func([]byte) (Result, error), line []byte
 		}
 	}
 }
+
+// FuzzJetstream is FuzzDecodeV1 for Jetstream events, with and without
+// cashtags; a post also keeps its position and has non-nil hashtags.
+func FuzzJetstream(f *testing.F) {
+	seeds := []string{
+		"", "{}", "[]", `{"did":"d","time_us":1`, `{"did":"d","time_us":1,"kind":"label"}`,
+		`{"did":"d","time_us":1,"kind":"identity","identity":{}}`,
+		`{"did":"d","time_us":1,"kind":"commit","commit":{"operation":"delete","collection":"app.bsky.feed.post","rkey":"k"}}`,
+		bskyEvent(`"createdAt":"2026-01-01T00:00:00Z","langs":["en"],"text":"hi #Go $AAPL","tags":["x"],"facets":[` + tagFacet(3, 6, "Go") + `,` + tagFacet(7, 12, "AAPL") + `]`),
+		bskyEvent(`"text":"🦋 #ブルー","facets":[` + tagFacet(5, 15, "ブルー") + `]`),
+		bskyEvent(`"text":"#é","facets":[` + tagFacet(0, 2, "e") + `]`),
+		bskyEvent(`"createdAt":"99999-01-01T00:00:00Z","text":"far"`),
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, frame []byte, cashtags bool) {
+		j := Jetstream{Cashtags: cashtags}
+		checkDecoded(t, j.Decode, frame)
+		if r, err := j.Decode(frame); err == nil && r.Kind == KindPost {
+			if r.TimeUS <= 0 || r.Post.Hashtags == nil {
+				t.Fatalf("post without position or hashtags: %+v", r)
+			}
+			for _, tag := range r.Post.Hashtags {
+				if !cashtags && tag[0] == '$' {
+					t.Fatalf("cashtag %q counted with cashtags off", tag)
+				}
+			}
+		}
+	})
+}
+
+// FuzzMastodon is FuzzDecodeV1 for Mastodon's streaming events.
+func FuzzMastodon(f *testing.F) {
+	seeds := [][2]string{
+		{"update", ""}, {"update", "{}"}, {"update", `{"id":"1","uri":"u"`}, {"delete", "1"}, {"delete", ""},
+		{"status.update", `{"id":"1","uri":"u"}`}, {"notification", "{}"}, {"filters_changed", ""},
+		{"update", mastodonStatusJSON("1", `<p>a<br>b &amp; <a href="x>y">#<span>c</span></a></p><p>d`, `[{"name":"c"}]`, "")},
+		{"update", mastodonStatusJSON("2", "", `[]`, `"reblog":{"uri":"o","content":"<p>#x</p>","tags":[{"name":"x"},{"name":""}]}`)},
+		{"update", mastodonStatusJSON("3", "<", `[]`, "")},
+	}
+	for _, s := range seeds {
+		f.Add(s[0], []byte(s[1]))
+	}
+	f.Fuzz(func(t *testing.T, event string, data []byte) {
+		checkDecoded(t, func(b []byte) (Result, error) { return DecodeMastodon(event, b) }, data)
+	})
+}

@@ -1,15 +1,18 @@
-// Package wire turns the platforms' stream lines into posts, one line at a
+// Package wire turns the platforms' stream messages into posts, one at a
 // time: DecodeV1 reads Twitter API v1.1 stream lines, DecodeV2 X API v2
 // filtered-stream lines, and Decode tells the two apart line by line for
-// recorded files and stdin. A line is a post, a non-post message the stream
-// sends (keep-alive, delete, limit, disconnect...), or a v2 stream error;
-// only a line that is none of these, such as cut-off JSON, is an error.
+// recorded files and stdin; Jetstream.Decode reads Bluesky Jetstream
+// events, DecodeMastodon the events of Mastodon's streaming API and
+// DecodeMastodonStatus its Statuses. A message is a post, a non-post
+// message the stream sends (keep-alive, delete, limit, disconnect, edit,
+// another record...), or a v2 stream error; only a message that is none of
+// these, such as cut-off JSON, is an error.
 //
 // The decoders apply the source side of design.md's hashtag rules: a
-// retweet's text and hashtags are its original's, quoted posts are ignored,
-// and the source's entities fill post.Post.Hashtags when it gives them.
-// Each source is one decoder over its own JSON shapes, so Bluesky or
-// Mastodon can be added the same way.
+// retweet's (reblog's) text and hashtags are its original's, quoted posts
+// are ignored, and the source's entities (Bluesky's tag facets, Mastodon's
+// tags) fill post.Post.Hashtags when it gives them. Each source is one
+// decoder over its own JSON shapes.
 package wire
 
 import (
@@ -24,16 +27,20 @@ import (
 
 // Source names written in post.Post.Source.
 const (
-	SourceTwitter = "twitter" // Twitter API v1.1
-	SourceX       = "x"       // X API v2
+	SourceTwitter  = "twitter"  // Twitter API v1.1
+	SourceX        = "x"        // X API v2
+	SourceBluesky  = "bluesky"  // Bluesky, through Jetstream
+	SourceMastodon = "mastodon" // Mastodon's streaming API
 )
 
 // Kind says what a stream line was.
 type Kind int
 
-// The kinds of line. Every kind but KindPost and KindStreamError is a v1.1
+// The kinds of line. Every kind up to KindWarning but KindPost is a v1.1
 // message, except KindKeepAlive (blank lines, both) and KindUnknown (any
-// JSON object the decoder does not recognise, both).
+// JSON object the decoder does not recognise, both); KindDelete is also a
+// Bluesky or Mastodon deletion. The kinds after KindStreamError are
+// Bluesky's and Mastodon's.
 const (
 	KindUnknown        Kind = iota
 	KindPost                // Result.Post holds the post
@@ -46,6 +53,14 @@ const (
 	KindDisconnect          // the stream closes: Notice.Code, Notice.Reason
 	KindWarning             // stall warning: Notice.Code, Notice.Reason
 	KindStreamError         // a v2 {"errors": [...]} line: Result.Errors
+	KindUpdate              // an edited post (Bluesky, Mastodon): Notice.StatusID
+	KindRecord              // a Bluesky commit to another collection: Notice.Name is the collection
+	KindIdentity            // a Bluesky identity event: Notice.UserID
+	KindAccount             // a Bluesky account event: Notice.UserID
+	KindEvent               // a Mastodon event of another type: Notice.Name is the event
+
+	// KindLast is the last kind, for ranging over them all.
+	KindLast = KindEvent
 )
 
 var kindNames = [...]string{
@@ -60,6 +75,11 @@ var kindNames = [...]string{
 	KindDisconnect:     "disconnect",
 	KindWarning:        "warning",
 	KindStreamError:    "stream error",
+	KindUpdate:         "update",
+	KindRecord:         "record",
+	KindIdentity:       "identity",
+	KindAccount:        "account",
+	KindEvent:          "event",
 }
 
 func (k Kind) String() string {
@@ -80,6 +100,12 @@ type Result struct {
 	// line the partial errors that came with it (an expansion that could
 	// not be resolved, for instance).
 	Errors []StreamError
+	// TimeUS is a Jetstream event's time_us, the stream's position, on
+	// every kind.
+	TimeUS int64
+	// LocalID is a Mastodon status's id on the instance that streamed it
+	// (the Post's ID is its URI): the min_id of a timeline request.
+	LocalID string
 }
 
 // Notice is the content of a v1.1 non-post message; which fields are set
