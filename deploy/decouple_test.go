@@ -55,7 +55,7 @@ func (p *pipeline) counter() *systest.Process {
 // ingest starts the synthetic source; ops is its metrics address.
 func (p *pipeline) ingest(ops string, env ...string) *systest.Process {
 	return systest.Start(p.t, "ingest", bins["ingest"], append(append(p.env,
-		"INGEST_SOURCE=synthetic", "INGEST_RATE=400", "INGEST_OPS_ADDR="+ops), env...)...)
+		"INGEST_SOURCE=synthetic", "INGEST_SYNTHETIC_RATE=400", "INGEST_OPS_ADDR="+ops), env...)...)
 }
 
 // snapshots returns every committed snapshot in topic order.

@@ -96,7 +96,7 @@ func TestGrafanaDashboardQueriesMetricsTheServicesExport(t *testing.T) {
 	}
 	kafkatest.DeleteAfter(t, names...)
 	env := map[string][]string{
-		"ingest":  {"INGEST_SOURCE=synthetic", "INGEST_RATE=100", "TOPIC_TWEETS_PARTITIONS=2"},
+		"ingest":  {"INGEST_SOURCE=synthetic", "INGEST_SYNTHETIC_RATE=100", "TOPIC_TWEETS_PARTITIONS=2"},
 		"counter": {"COUNTER_INSTANCE_ID=" + kafkatest.Name(t, "instance"), "COUNTER_GROUP_TALLY=" + kafkatest.Name(t, "tally"), "COUNTER_GROUP_RANK=" + kafkatest.Name(t, "rank"), "COUNTER_STATS_INTERVAL=1s"},
 		"printer": {"PRINTER_FROM=beginning"},
 	}

@@ -16,7 +16,7 @@ export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 first=${KAFKA_BROKERS%%,*}
 export KAFKA_PORT=${first##*:}
 export INGEST_SOURCE=${INGEST_SOURCE:-synthetic}
-export INGEST_RATE=${INGEST_RATE:-200}
+export INGEST_SYNTHETIC_RATE=${INGEST_SYNTHETIC_RATE:-${INGEST_RATE:-200}}
 mkdir -p "$logs"
 
 say() { echo "run: $*" >&2; }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,106 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		if !strings.Contains(buf.String(), v) {
 			t.Errorf("usage lacks %s:\n%s", v, buf.String())
 		}
+	}
+}
+
+// parted is settings with a part, as ingest has one per source; the part
+// renamed one of its variables.
+type parted struct {
+	Kind string `envconfig:"APP_KIND" default:"a" desc:"which part"`
+	a    *partA
+}
+
+type partA struct {
+	Size int `envconfig:"APP_A_SIZE" default:"1" desc:"the part's size"`
+}
+
+func (p *partA) Renames() map[string]string { return map[string]string{"APP_SIZE": "APP_A_SIZE"} }
+
+func (p *parted) Parts() []any {
+	if p.a == nil {
+		p.a = &partA{}
+	}
+	return []any{p.a}
+}
+
+func (p *parted) Validate() error {
+	if p.a.Size < 1 {
+		return config.Invalid("APP_A_SIZE", "must be at least 1")
+	}
+	return nil
+}
+
+func TestLoadFillsThePartsBeforeValidating(t *testing.T) {
+	t.Setenv("APP_A_SIZE", "7")
+	var p parted
+	if err := config.Load(&p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Kind != "a" || p.a.Size != 7 {
+		t.Fatalf("loaded %+v, part %+v", p, p.a)
+	}
+	t.Setenv("APP_A_SIZE", "0")
+	if err := config.Load(&parted{}); err == nil || !strings.HasPrefix(err.Error(), "APP_A_SIZE: ") {
+		t.Fatalf("a bad part's value gave %v", err)
+	}
+}
+
+func TestAnOldNameIsReadWhereTheNewOneIsNotSetAndReportedAsDeprecated(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		want     int
+		warnings int
+	}{
+		{"the old name alone is read", map[string]string{"APP_SIZE": "5"}, 5, 1},
+		{"the new name wins over the old one", map[string]string{"APP_SIZE": "5", "APP_A_SIZE": "6"}, 6, 1},
+		{"an old name set to nothing is ignored", map[string]string{"APP_SIZE": ""}, 1, 0},
+		{"without the old name nothing is deprecated", map[string]string{"APP_A_SIZE": "3"}, 3, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var p parted
+			if err := config.Load(&p); err != nil {
+				t.Fatal(err)
+			}
+			if p.a.Size != tc.want {
+				t.Fatalf("APP_A_SIZE = %d, want %d", p.a.Size, tc.want)
+			}
+			d := config.Deprecated(p.a)
+			if len(d) != tc.warnings || (len(d) == 1 && d[0] != "APP_SIZE is deprecated, use APP_A_SIZE") {
+				t.Fatalf("deprecations %q, want %d", d, tc.warnings)
+			}
+			if _, set := os.LookupEnv("APP_A_SIZE"); set != (tc.env["APP_A_SIZE"] != "") {
+				t.Fatal("Load left the new name in the environment")
+			}
+		})
+	}
+}
+
+func TestUsageListsThePartsInTheSameTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := config.Usage(&buf, &parted{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Count(out, "KEY") != 1 || !strings.Contains(out, "APP_KIND") || !strings.Contains(out, "APP_A_SIZE") {
+		t.Fatalf("usage:\n%s", out)
+	}
+	// One table: the part's row is aligned with the spec's.
+	var cols []int
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "APP_") {
+			i := strings.Index(l, "the part's size")
+			if i < 0 {
+				i = strings.Index(l, "which part")
+			}
+			cols = append(cols, i)
+		}
+	}
+	if len(cols) != 2 || cols[0] != cols[1] {
+		t.Fatalf("description columns %v are not aligned:\n%s", cols, out)
 	}
 }

@@ -45,7 +45,7 @@ func TestSIGTERMDuringARunFlushesEveryPostAndExitsZero(t *testing.T) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+brokers, "TOPIC_TWEETS="+name, "INGEST_OPS_ADDR="+ops,
-		"INGEST_SOURCE=synthetic", "INGEST_RATE=3000", "INGEST_SYNTHETIC_SEED=5",
+		"INGEST_SOURCE=synthetic", "INGEST_SYNTHETIC_RATE=3000", "INGEST_SYNTHETIC_SEED=5",
 		"INGEST_X_BEARER_TOKEN=never-shown-token", "KAFKA_SASL_PASSWORD=never-shown-password")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,7 +96,7 @@ func TestReplayLeavesExactlyTheRecordedPostsKeyedByIDAndTimestampedByCreatedAt(t
 	name := kafkatest.Topic(t, "tweets", 3, keepForever)
 	run(t, load(t, map[string]string{
 		"KAFKA_BROKERS": kafkatest.Brokers(t), "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
-		"INGEST_SOURCE": "file", "INGEST_FILES": path,
+		"INGEST_SOURCE": "file", "INGEST_FILE_PATHS": path,
 	}))
 
 	got := kafkatest.ReadAll(t, name, 60*time.Second)
@@ -217,11 +219,63 @@ func BenchmarkReplay(b *testing.B) {
 			name := kafkatest.Topic(b, "ingest", 3, keepForever)
 			cfg := load(b, map[string]string{
 				"KAFKA_BROKERS": brokers, "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
-				"INGEST_SOURCE": "file", "INGEST_FILES": files,
+				"INGEST_SOURCE": "file", "INGEST_FILE_PATHS": files,
 			})
 			start := time.Now()
 			run(b, cfg)
 			b.ReportMetric(float64(passes*len(lines))/time.Since(start).Seconds(), "posts/s")
 		}
 	})
+}
+
+func TestConfigValidatesOnlyTheChosenSource(t *testing.T) {
+	rec := systest.SharedData(t, "tweets", "ctit-dutch-tweets.json.gz")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		bad  string
+	}{
+		{"a file source with its files", map[string]string{"INGEST_SOURCE": "file", "INGEST_FILE_PATHS": rec}, ""},
+		{"another source's bad setting does not matter", map[string]string{"INGEST_SOURCE": "file", "INGEST_FILE_PATHS": rec, "INGEST_SYNTHETIC_SKEW": "0.5"}, ""},
+		{"the chosen source's missing setting is named", map[string]string{"INGEST_SOURCE": "file"}, "INGEST_FILE_PATHS"},
+		{"x without its token", map[string]string{"INGEST_SOURCE": "x", "INGEST_X_TRACK": "go"}, "INGEST_X_BEARER_TOKEN"},
+		{"an unknown source", map[string]string{"INGEST_SOURCE": "myspace"}, "INGEST_SOURCE"},
+		{"a bad producer setting", map[string]string{"INGEST_COMPRESSION": "brotli"}, "INGEST_COMPRESSION"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var cfg Config
+			err := config.Load(&cfg)
+			var ce *config.Error
+			switch {
+			case tc.bad == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.bad != "" && (!errors.As(err, &ce) || ce.Var != tc.bad):
+				t.Fatalf("error %v, want one naming %s", err, tc.bad)
+			}
+		})
+	}
+}
+
+func TestTheOldFileVariableStillReplaysWithADeprecationWarning(t *testing.T) {
+	path := systest.SharedData(t, "tweets", "ctit-dutch-tweets.json.gz")
+	name := kafkatest.Topic(t, "tweets", 1, keepForever)
+	cfg := load(t, map[string]string{
+		"KAFKA_BROKERS": kafkatest.Brokers(t), "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
+		"INGEST_SOURCE": "file", "INGEST_FILES": path,
+	})
+	var logs systest.Buffer
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	if err := Run(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !strings.Contains(logs.String(), "INGEST_FILES is deprecated, use INGEST_FILE_PATHS") {
+		t.Fatalf("no deprecation warning in the log:\n%s", logs.String())
+	}
+	if got := len(kafkatest.ReadAll(t, name, 60*time.Second)); got != 1000 {
+		t.Fatalf("%d records in the topic, the file holds 1000 posts", got)
+	}
 }

@@ -84,7 +84,7 @@ func TestBrokerOutageDuringARunLosesNoPost(t *testing.T) {
 	cfg := load(t, map[string]string{
 		"KAFKA_BROKERS": brokers, "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name, "TOPIC_TWEETS_PARTITIONS": "3",
 		"INGEST_SOURCE": "synthetic", "INGEST_SYNTHETIC_SEED": "9", "INGEST_SYNTHETIC_COUNT": fmt.Sprint(count),
-		"INGEST_RATE": fmt.Sprint(rate), "INGEST_QUEUE_MESSAGES": "500",
+		"INGEST_SYNTHETIC_RATE": fmt.Sprint(rate), "INGEST_QUEUE_MESSAGES": "500",
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

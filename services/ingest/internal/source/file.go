@@ -7,19 +7,57 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/wire"
 )
 
 // maxLine bounds one stream line; posts are a few kilobytes.
 const maxLine = 16 << 20
+
+// FileSettings are the file source's variables.
+type FileSettings struct {
+	Paths []string `envconfig:"INGEST_FILE_PATHS" desc:"file: recorded streams to replay, comma separated paths or globs (.json, .jsonl, .gz, .bz2)"`
+	Rate  float64  `envconfig:"INGEST_FILE_RATE" default:"0" desc:"file: posts per second (0: as fast as Kafka takes them)"`
+	Speed float64  `envconfig:"INGEST_FILE_SPEED" default:"0" desc:"file: replay at this many times the original pace by created_at (0: use INGEST_FILE_RATE)"`
+	Loop  bool     `envconfig:"INGEST_FILE_LOOP" default:"false" desc:"file: start again after the last file"`
+}
+
+// Renames lists the old names still accepted.
+func (s *FileSettings) Renames() map[string]string {
+	return map[string]string{
+		"INGEST_FILES": "INGEST_FILE_PATHS", "INGEST_RATE": "INGEST_FILE_RATE",
+		"INGEST_SPEED": "INGEST_FILE_SPEED", "INGEST_LOOP": "INGEST_FILE_LOOP",
+	}
+}
+
+// Validate checks the settings.
+func (s *FileSettings) Validate() error {
+	if len(s.Paths) == 0 {
+		return config.Invalid("INGEST_FILE_PATHS", "required when INGEST_SOURCE is file")
+	}
+	if _, err := Files(s.Paths); err != nil {
+		return config.Invalid("INGEST_FILE_PATHS", "%v", err)
+	}
+	if s.Rate < 0 {
+		return config.Invalid("INGEST_FILE_RATE", "must not be negative, got %g", s.Rate)
+	}
+	if s.Speed < 0 {
+		return config.Invalid("INGEST_FILE_SPEED", "must not be negative, got %g", s.Speed)
+	}
+	return nil
+}
+
+// New builds the source.
+func (s *FileSettings) New(env Env) (Source, error) {
+	return &File{Paths: s.Paths, Rate: s.Rate, Speed: s.Speed, Loop: s.Loop, Env: env}, nil
+}
 
 // File replays recorded stream files: one JSON object per line, Twitter
 // v1.1 or X v2 (told apart per line), plain or compressed by extension
@@ -37,8 +75,7 @@ type File struct {
 	// ends. The same posts (same ids) are then produced again.
 	Loop bool
 
-	Metrics *Metrics
-	Log     *slog.Logger
+	Env
 }
 
 // Files expands the globs of paths; a path that matches nothing is an error.
@@ -64,8 +101,8 @@ func (f *File) Run(ctx context.Context, emit Emit) error {
 	if err != nil {
 		return err
 	}
-	f.Metrics.setConnected(true)
-	defer f.Metrics.setConnected(false)
+	f.connected(true)
+	defer f.connected(false)
 	pace := &replayPacer{rate: newPacer(f.Rate), speed: f.Speed}
 	for {
 		pace.t0 = time.Time{} // a new pass keeps the original pace again
@@ -88,14 +125,14 @@ func (f *File) replay(ctx context.Context, name string, emit Emit, pace *replayP
 	}
 	defer closeFn()
 	l := lines{decode: wire.Decode, m: f.Metrics, log: f.Log.With("file", name)}
-	emitPaced := func(ctx context.Context, p post.Post) error {
+	emitPaced := func(ctx context.Context, p post.Post, at Position) error {
 		if err := pace.wait(ctx, p.CreatedAt); err != nil {
 			return err
 		}
-		return emit(ctx, p)
+		return emit(ctx, p, at)
 	}
 	if err := scanLines(ctx, r, func(line []byte) error {
-		_, err := l.handle(ctx, emitPaced, line)
+		_, err := l.handle(ctx, emitPaced, line, nil)
 		return err
 	}); err != nil {
 		return fmt.Errorf("%s: %w", name, err)

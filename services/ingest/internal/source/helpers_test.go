@@ -67,7 +67,7 @@ type collector struct {
 	cancel context.CancelFunc
 }
 
-func (c *collector) emit(_ context.Context, p post.Post) error {
+func (c *collector) emit(_ context.Context, p post.Post, _ Position) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.posts = append(c.posts, p)

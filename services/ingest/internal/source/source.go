@@ -1,7 +1,9 @@
 // Package source reads posts from where they come from: the X API v2
 // filtered stream (x.go), the Twitter API v1.1 statuses/filter stream
 // (twitter.go), recorded stream files (file.go), standard input (stdin.go)
-// and the synthetic generator (synthetic.go).
+// and the synthetic generator (synthetic.go). Each file holds one kind of
+// source whole: its settings (its own INGEST_<NAME>_* variables, their
+// validation) and the source they build; kinds.go lists them by name.
 //
 // Every source is a Source: Run reads until the input ends or ctx is
 // cancelled and hands each post to an Emit function, which blocks while the
@@ -29,8 +31,14 @@ import (
 )
 
 // Emit hands one post on. It blocks while there is no room and returns an
-// error only when the post cannot be handed on at all; the source then stops.
-type Emit func(ctx context.Context, p post.Post) error
+// error only when the post cannot be handed on at all; the source then
+// stops. at is where the source is in its input just after p, for resuming
+// (see Position); nil from a source that cannot resume.
+type Emit func(ctx context.Context, p post.Post, at Position) error
+
+// Position is where a source is in its input after a post: a value that
+// encoding/json encodes, never changed once emitted.
+type Position any
 
 // Source is one origin of posts.
 type Source interface {
@@ -39,25 +47,50 @@ type Source interface {
 	Run(ctx context.Context, emit Emit) error
 }
 
-// Metrics are a source's counters, labelled with its name.
+// Env is what the service gives every source it builds: the metrics to
+// observe with, the state to report connections to and the logger.
+type Env struct {
+	Metrics *Metrics
+	State   *State
+	Log     *slog.Logger
+}
+
+// connected reports that the source is (or is no longer) connected or
+// reading its input.
+func (e Env) connected(up bool) {
+	if e.State != nil {
+		e.State.up.Store(up)
+	}
+	if e.Metrics != nil {
+		e.Metrics.connected(up)
+	}
+}
+
+// State is what the service knows of its source beyond the posts: whether
+// it is connected (or reading its input). The source sets it through its
+// Env; readiness reads it.
+type State struct {
+	up atomic.Bool
+}
+
+// Connected reports whether the source is connected or reading.
+func (s *State) Connected() bool { return s.up.Load() }
+
+// Metrics are a source's counters, labelled with its name. They only
+// observe: the service's own accounting and state live elsewhere.
 type Metrics struct {
-	name       string
 	read       prometheus.Counter
 	messages   *prometheus.CounterVec
 	reconnects *prometheus.CounterVec
 	backoff    *prometheus.CounterVec
 	stalls     prometheus.Counter
-	connected  prometheus.Gauge
-
-	nRead atomic.Int64
-	up    atomic.Bool
+	up         prometheus.Gauge
 }
 
 // NewMetrics registers the metrics of the source called name on reg.
 func NewMetrics(reg prometheus.Registerer, name string) *Metrics {
 	l := prometheus.Labels{"source": name}
 	m := &Metrics{
-		name: name,
 		read: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hashtrend_ingest_posts_read_total", Help: "Posts read from the source.", ConstLabels: l}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -71,10 +104,10 @@ func NewMetrics(reg prometheus.Registerer, name string) *Metrics {
 			[]string{"class"}),
 		stalls: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hashtrend_ingest_stream_stalls_total", Help: "Connections dropped because the stream went silent.", ConstLabels: l}),
-		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hashtrend_ingest_source_connected", Help: "1 while the source is connected (or reading its input).", ConstLabels: l}),
 	}
-	reg.MustRegister(m.read, m.messages, m.reconnects, m.backoff, m.stalls, m.connected)
+	reg.MustRegister(m.read, m.messages, m.reconnects, m.backoff, m.stalls, m.up)
 	// Every series exists from the start at zero, so that dashboards and
 	// rate() see it before the first event of its kind.
 	for k := wire.KindUnknown; k <= wire.KindStreamError; k++ {
@@ -90,18 +123,14 @@ func NewMetrics(reg prometheus.Registerer, name string) *Metrics {
 	return m
 }
 
-// Read returns the number of posts read so far.
-func (m *Metrics) Read() int64 { return m.nRead.Load() }
+// PostRead counts one post read from the source.
+func (m *Metrics) PostRead() { m.read.Inc() }
 
-// Connected reports whether the source is connected or reading.
-func (m *Metrics) Connected() bool { return m.up.Load() }
-
-func (m *Metrics) setConnected(up bool) {
-	m.up.Store(up)
+func (m *Metrics) connected(up bool) {
 	if up {
-		m.connected.Set(1)
+		m.up.Set(1)
 	} else {
-		m.connected.Set(0)
+		m.up.Set(0)
 	}
 }
 
@@ -112,13 +141,6 @@ func (m *Metrics) reconnect(c backoff.Class, wait time.Duration) {
 	m.backoff.WithLabelValues(c.String()).Add(wait.Seconds())
 }
 
-// emit counts p as read and hands it on.
-func (m *Metrics) emit(ctx context.Context, emit Emit, p post.Post) error {
-	m.nRead.Add(1)
-	m.read.Inc()
-	return emit(ctx, p)
-}
-
 // lines decodes stream lines with decode and emits the posts; the other
 // kinds are counted and returned to the caller, which may act on them.
 type lines struct {
@@ -127,10 +149,10 @@ type lines struct {
 	log    *slog.Logger
 }
 
-// handle decodes one line. A post is emitted (an emit error is returned);
-// a malformed line is counted and logged, not an error: one bad line must
-// not stop a stream.
-func (l lines) handle(ctx context.Context, emit Emit, line []byte) (wire.Result, error) {
+// handle decodes one line. A post is emitted with at, the position after
+// the line (an emit error is returned); a malformed line is counted and
+// logged, not an error: one bad line must not stop a stream.
+func (l lines) handle(ctx context.Context, emit Emit, line []byte, at Position) (wire.Result, error) {
 	r, err := l.decode(line)
 	if err != nil {
 		l.m.message("malformed")
@@ -138,7 +160,7 @@ func (l lines) handle(ctx context.Context, emit Emit, line []byte) (wire.Result,
 		return r, nil
 	}
 	if r.Kind == wire.KindPost {
-		if err := l.m.emit(ctx, emit, r.Post); err != nil {
+		if err := emit(ctx, r.Post, at); err != nil {
 			return r, fmt.Errorf("emit post %s: %w", r.Post.ID, err)
 		}
 		return r, nil

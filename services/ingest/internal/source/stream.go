@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -25,8 +24,7 @@ type stream struct {
 	name  string
 	stall time.Duration
 	clock backoff.Clock
-	m     *Metrics
-	log   *slog.Logger
+	env   Env
 	// prepare runs before each connection (X: sync the rules).
 	prepare func(ctx context.Context) error
 	// request builds the stream request (signed, for v1.1).
@@ -74,7 +72,7 @@ func (s *stream) run(ctx context.Context, emit Emit) error {
 	b := backoff.New()
 	for {
 		err := s.connection(ctx, emit, b)
-		s.m.setConnected(false)
+		s.env.connected(false)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -85,12 +83,12 @@ func (s *stream) run(ctx context.Context, emit Emit) error {
 		f := failed(err)
 		wait := b.Next(f.class)
 		if f.class == backoff.Auth {
-			s.log.Error("authentication failed: check "+s.authHint+"; retrying slowly",
+			s.env.Log.Error("authentication failed: check "+s.authHint+"; retrying slowly",
 				"err", f.err, "reconnect_in", wait)
 		} else {
-			s.log.Warn("disconnected", "class", f.class.String(), "err", f.err, "reconnect_in", wait)
+			s.env.Log.Warn("disconnected", "class", f.class.String(), "err", f.err, "reconnect_in", wait)
 		}
-		s.m.reconnect(f.class, wait)
+		s.env.Metrics.reconnect(f.class, wait)
 		if err := backoff.Sleep(ctx, s.clock, wait); err != nil {
 			return nil
 		}
@@ -123,7 +121,7 @@ func (s *stream) connection(ctx context.Context, emit Emit, b *backoff.Backoff) 
 	resp, err := s.request(cctx)
 	if err != nil {
 		if stalled.Load() {
-			s.m.stalls.Inc()
+			s.env.Metrics.stalls.Inc()
 			return fmt.Errorf("%w: no response in %s", errStall, s.stall)
 		}
 		return err
@@ -132,18 +130,18 @@ func (s *stream) connection(ctx context.Context, emit Emit, b *backoff.Backoff) 
 	if resp.StatusCode != http.StatusOK {
 		return httpFailure("stream", resp)
 	}
-	s.m.setConnected(true)
-	s.log.Info("connected", "source", s.name)
+	s.env.connected(true)
+	s.env.Log.Info("connected", "source", s.name)
 
 	// While a post waits for room in the producer the stream is not read:
 	// that silence is ours, not a stall.
-	paused := func(ctx context.Context, p post.Post) error {
+	paused := func(ctx context.Context, p post.Post, at Position) error {
 		timer.Stop()
 		defer timer.Reset(s.stall)
-		return emit(ctx, p)
+		return emit(ctx, p, at)
 	}
 	healthy := false
-	l := lines{decode: s.decode, m: s.m, log: s.log}
+	l := lines{decode: s.decode, m: s.env.Metrics, log: s.env.Log}
 	r := bufio.NewReaderSize(&stallReader{r: resp.Body, timer: timer, d: s.stall}, 1<<16)
 	var ended *failure
 	err = readLines(r, func(line []byte) error {
@@ -152,24 +150,24 @@ func (s *stream) connection(ctx context.Context, emit Emit, b *backoff.Backoff) 
 			healthy = true
 			b.Reset()
 		}
-		res, err := l.handle(ctx, paused, line)
+		res, err := l.handle(ctx, paused, line, nil)
 		if err != nil {
 			return &emitError{err: err}
 		}
 		switch res.Kind {
 		case wire.KindDisconnect:
 			ended = disconnectFailure(res.Notice)
-			s.log.Warn("disconnect message", "code", res.Notice.Code, "reason", res.Notice.Reason)
+			s.env.Log.Warn("disconnect message", "code", res.Notice.Code, "reason", res.Notice.Reason)
 		case wire.KindWarning:
-			s.log.Warn("stall warning", "code", res.Notice.Code, "message", res.Notice.Reason)
+			s.env.Log.Warn("stall warning", "code", res.Notice.Code, "message", res.Notice.Reason)
 		case wire.KindLimit:
-			s.log.Debug("limit notice", "undelivered", res.Notice.Limit)
+			s.env.Log.Debug("limit notice", "undelivered", res.Notice.Limit)
 		case wire.KindStreamError:
 			if f := streamErrorFailure(res.Errors); f != nil {
 				ended = f
 			}
 			for _, e := range res.Errors {
-				s.log.Warn("stream error", "title", e.Title, "type", e.Type, "detail", e.Detail, "disconnect_type", e.DisconnectType)
+				s.env.Log.Warn("stream error", "title", e.Title, "type", e.Type, "detail", e.Detail, "disconnect_type", e.DisconnectType)
 			}
 		}
 		return nil
@@ -179,7 +177,7 @@ func (s *stream) connection(ctx context.Context, emit Emit, b *backoff.Backoff) 
 	case errors.As(err, &ee):
 		return err
 	case stalled.Load():
-		s.m.stalls.Inc()
+		s.env.Metrics.stalls.Inc()
 		return fmt.Errorf("%w: silent for %s", errStall, s.stall)
 	case ctx.Err() != nil:
 		return ctx.Err()

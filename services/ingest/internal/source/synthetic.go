@@ -2,10 +2,80 @@ package source
 
 import (
 	"context"
-	"log/slog"
+	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
 )
+
+// SyntheticSettings are the synthetic source's variables.
+type SyntheticSettings struct {
+	Rate         float64       `envconfig:"INGEST_SYNTHETIC_RATE" default:"0" desc:"synthetic: posts per second (0: as fast as Kafka takes them)"`
+	Seed         int64         `envconfig:"INGEST_SYNTHETIC_SEED" default:"1" desc:"synthetic: seed; the same seed gives the same posts"`
+	Count        int64         `envconfig:"INGEST_SYNTHETIC_COUNT" default:"0" desc:"synthetic: posts to produce, then stop (0: no end)"`
+	Vocabulary   int           `envconfig:"INGEST_SYNTHETIC_VOCABULARY" default:"2000" desc:"synthetic: distinct hashtags"`
+	Skew         float64       `envconfig:"INGEST_SYNTHETIC_SKEW" default:"1.2" desc:"synthetic: Zipf exponent of hashtag popularity (> 1)"`
+	TaggedShare  float64       `envconfig:"INGEST_SYNTHETIC_TAGGED_SHARE" default:"0.4" desc:"synthetic: share of posts with hashtags"`
+	MaxTags      int           `envconfig:"INGEST_SYNTHETIC_MAX_TAGS" default:"4" desc:"synthetic: most hashtags in one post"`
+	Words        int           `envconfig:"INGEST_SYNTHETIC_WORDS" default:"14" desc:"synthetic: mean words per post"`
+	Langs        []string      `envconfig:"INGEST_SYNTHETIC_LANGS" default:"en,nl,es,de,ja" desc:"synthetic: languages of the posts"`
+	RetweetShare float64       `envconfig:"INGEST_SYNTHETIC_RETWEET_SHARE" default:"0.15" desc:"synthetic: share of retweets"`
+	Rising       int           `envconfig:"INGEST_SYNTHETIC_RISING" default:"8" desc:"synthetic: rising hashtags at any time (0: none)"`
+	DriftEvery   int           `envconfig:"INGEST_SYNTHETIC_DRIFT_EVERY" default:"500" desc:"synthetic: posts between replacements of a rising hashtag"`
+	Start        string        `envconfig:"INGEST_SYNTHETIC_START" desc:"synthetic: created_at of the first post, RFC 3339, then one step per post (empty: the wall clock)"`
+	Interval     time.Duration `envconfig:"INGEST_SYNTHETIC_INTERVAL" default:"10ms" desc:"synthetic: created_at step between posts when INGEST_SYNTHETIC_START is set"`
+}
+
+// Renames lists the old names still accepted.
+func (s *SyntheticSettings) Renames() map[string]string {
+	return map[string]string{"INGEST_RATE": "INGEST_SYNTHETIC_RATE"}
+}
+
+// Validate checks the settings.
+func (s *SyntheticSettings) Validate() error {
+	if s.Rate < 0 {
+		return config.Invalid("INGEST_SYNTHETIC_RATE", "must not be negative, got %g", s.Rate)
+	}
+	if s.Skew <= 1 {
+		return config.Invalid("INGEST_SYNTHETIC_SKEW", "must be greater than 1, got %g", s.Skew)
+	}
+	if s.Count < 0 {
+		return config.Invalid("INGEST_SYNTHETIC_COUNT", "must not be negative, got %d", s.Count)
+	}
+	if s.Start != "" {
+		if _, err := time.Parse(time.RFC3339, s.Start); err != nil {
+			return config.Invalid("INGEST_SYNTHETIC_START", "%q is not RFC 3339", s.Start)
+		}
+	}
+	return nil
+}
+
+// New builds the source.
+func (s *SyntheticSettings) New(env Env) (Source, error) {
+	sc := synthetic.Config{
+		Seed: s.Seed, Vocabulary: s.Vocabulary, Skew: s.Skew,
+		TaggedShare: orNone(s.TaggedShare), MaxTagsPerPost: s.MaxTags, Words: s.Words,
+		Langs: s.Langs, RetweetShare: orNone(s.RetweetShare),
+		Rising: s.Rising, DriftEvery: s.DriftEvery,
+		WallClock: s.Start == "", Interval: s.Interval,
+	}
+	if s.Rising == 0 {
+		sc.Rising = -1
+	}
+	if s.Start != "" {
+		sc.Start, _ = time.Parse(time.RFC3339, s.Start)
+	}
+	return &Synthetic{Config: sc, Count: s.Count, Rate: s.Rate, Env: env}, nil
+}
+
+// orNone maps a configured share of 0 to synthetic's "none" (a negative
+// value), since synthetic reads 0 as "default".
+func orNone(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
+}
 
 // Synthetic emits posts from the seeded generator of package synthetic: the
 // demo and benchmark workload. The same seed gives the same posts.
@@ -17,14 +87,13 @@ type Synthetic struct {
 	// producer takes them.
 	Rate float64
 
-	Metrics *Metrics
-	Log     *slog.Logger
+	Env
 }
 
 // Run emits Count posts (or until ctx ends).
 func (s *Synthetic) Run(ctx context.Context, emit Emit) error {
-	s.Metrics.setConnected(true)
-	defer s.Metrics.setConnected(false)
+	s.connected(true)
+	defer s.connected(false)
 	g := synthetic.New(s.Config)
 	pace := newPacer(s.Rate)
 	s.Log.Info("generating posts", "seed", s.Config.Seed, "count", s.Count, "rate", s.Rate)
@@ -32,7 +101,7 @@ func (s *Synthetic) Run(ctx context.Context, emit Emit) error {
 		if err := pace.wait(ctx); err != nil {
 			return stopped(ctx, err)
 		}
-		if err := s.Metrics.emit(ctx, emit, g.Next()); err != nil {
+		if err := emit(ctx, g.Next(), nil); err != nil {
 			return stopped(ctx, err)
 		}
 	}

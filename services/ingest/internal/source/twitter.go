@@ -3,7 +3,6 @@ package source
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +14,60 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/wire"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
+
+// TwitterSettings are the twitter source's variables.
+type TwitterSettings struct {
+	Track          string        `envconfig:"INGEST_TWITTER_TRACK" desc:"twitter: terms to track, comma separated"`
+	Follow         string        `envconfig:"INGEST_TWITTER_FOLLOW" desc:"twitter: user ids to follow, comma separated"`
+	Locations      string        `envconfig:"INGEST_TWITTER_LOCATIONS" desc:"twitter: bounding boxes, sw-lon,sw-lat,ne-lon,ne-lat[,...]"`
+	Language       string        `envconfig:"INGEST_TWITTER_LANGUAGE" desc:"twitter: languages, comma separated BCP 47 codes"`
+	BaseURL        string        `envconfig:"INGEST_TWITTER_BASE_URL" default:"https://stream.twitter.com" desc:"twitter: stream API base URL"`
+	ConsumerKey    string        `envconfig:"INGEST_TWITTER_CONSUMER_KEY" desc:"twitter: OAuth 1.0a consumer key"`
+	ConsumerSecret config.Secret `envconfig:"INGEST_TWITTER_CONSUMER_SECRET" desc:"twitter: OAuth 1.0a consumer secret (never logged)"`
+	AccessToken    config.Secret `envconfig:"INGEST_TWITTER_ACCESS_TOKEN" desc:"twitter: OAuth 1.0a access token (never logged)"`
+	AccessSecret   config.Secret `envconfig:"INGEST_TWITTER_ACCESS_SECRET" desc:"twitter: OAuth 1.0a access token secret (never logged)"`
+	Stall          time.Duration `envconfig:"INGEST_TWITTER_STALL" default:"90s" desc:"twitter: silence after which the stream is reconnected"`
+}
+
+// Renames lists the old names still accepted.
+func (s *TwitterSettings) Renames() map[string]string {
+	return map[string]string{
+		"INGEST_TRACK": "INGEST_TWITTER_TRACK", "INGEST_FOLLOW": "INGEST_TWITTER_FOLLOW",
+		"INGEST_LOCATIONS": "INGEST_TWITTER_LOCATIONS", "INGEST_LANGUAGE": "INGEST_TWITTER_LANGUAGE",
+	}
+}
+
+// Validate checks the settings.
+func (s *TwitterSettings) Validate() error {
+	for _, v := range []struct{ name, value string }{
+		{"INGEST_TWITTER_CONSUMER_KEY", s.ConsumerKey},
+		{"INGEST_TWITTER_CONSUMER_SECRET", s.ConsumerSecret.Reveal()},
+		{"INGEST_TWITTER_ACCESS_TOKEN", s.AccessToken.Reveal()},
+		{"INGEST_TWITTER_ACCESS_SECRET", s.AccessSecret.Reveal()},
+	} {
+		if v.value == "" {
+			return config.Invalid(v.name, "required when INGEST_SOURCE is twitter")
+		}
+	}
+	if strings.TrimSpace(s.Track+s.Follow+s.Locations) == "" {
+		return config.Invalid("INGEST_TWITTER_TRACK", "twitter needs INGEST_TWITTER_TRACK, INGEST_TWITTER_FOLLOW or INGEST_TWITTER_LOCATIONS")
+	}
+	if err := checkURL("INGEST_TWITTER_BASE_URL", s.BaseURL); err != nil {
+		return err
+	}
+	if s.Stall <= 0 {
+		return config.Invalid("INGEST_TWITTER_STALL", "must be positive, got %s", s.Stall)
+	}
+	return nil
+}
+
+// New builds the source.
+func (s *TwitterSettings) New(env Env) (Source, error) {
+	return &Twitter{BaseURL: s.BaseURL, ConsumerKey: s.ConsumerKey,
+		ConsumerSecret: s.ConsumerSecret, AccessToken: s.AccessToken, AccessSecret: s.AccessSecret,
+		Track: s.Track, Follow: s.Follow, Locations: s.Locations, Language: s.Language,
+		Stall: s.Stall, Env: env}, nil
+}
 
 // Twitter reads the Twitter API v1.1 statuses/filter stream, signed with
 // OAuth 1.0a, with the parameters of the original tutorial (track, follow,
@@ -37,8 +90,7 @@ type Twitter struct {
 	// Clock times the back-off waits (nil: the real clock).
 	Clock backoff.Clock
 
-	Metrics *Metrics
-	Log     *slog.Logger
+	Env
 }
 
 // Params returns the form parameters of the filter request.
@@ -68,8 +120,7 @@ func (t *Twitter) Run(ctx context.Context, emit Emit) error {
 		name:     "twitter",
 		stall:    t.Stall,
 		clock:    clockOr(t.Clock),
-		m:        t.Metrics,
-		log:      t.Log,
+		env:      t.Env,
 		decode:   wire.DecodeV1,
 		authHint: "INGEST_TWITTER_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN and _ACCESS_SECRET",
 		request: func(ctx context.Context) (*http.Response, error) {
@@ -90,4 +141,12 @@ func clockOr(c backoff.Clock) backoff.Clock {
 		return backoff.System{}
 	}
 	return c
+}
+
+// checkURL checks that a base URL setting is an http(s) URL.
+func checkURL(name, u string) error {
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return config.Invalid(name, "%q is not an http(s) URL", u)
+	}
+	return nil
 }

@@ -126,7 +126,7 @@ func newTwitter(f *fakeTwitter, clock backoff.Clock, m *Metrics) (*Twitter, *sys
 	return &Twitter{BaseURL: f.URL, ConsumerKey: consumerKey, ConsumerSecret: consumerSecret,
 		AccessToken: accessToken, AccessSecret: accessSecret,
 		Track: "iphone", Locations: "-130,-20,100,50", Language: "en",
-		Stall: 90 * time.Second, Clock: clock, Metrics: m, Log: log}, buf
+		Stall: 90 * time.Second, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, buf
 }
 
 func TestTwitterSignsWithOAuth1SendsTheTutorialFilterAndCountsNotices(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +15,54 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/wire"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
+
+// XSettings are the x source's variables.
+type XSettings struct {
+	Track       string        `envconfig:"INGEST_X_TRACK" desc:"x: terms to track, comma separated, one stream rule each"`
+	BaseURL     string        `envconfig:"INGEST_X_BASE_URL" default:"https://api.x.com" desc:"x: API base URL"`
+	BearerToken config.Secret `envconfig:"INGEST_X_BEARER_TOKEN" desc:"x: app bearer token (never logged)"`
+	RuleTag     string        `envconfig:"INGEST_X_RULE_TAG" default:"hashtrend" desc:"x: tag of the stream rules this service manages"`
+	Stall       time.Duration `envconfig:"INGEST_X_STALL" default:"20s" desc:"x: silence after which the stream is reconnected"`
+}
+
+// Renames lists the old names still accepted.
+func (s *XSettings) Renames() map[string]string {
+	return map[string]string{"INGEST_TRACK": "INGEST_X_TRACK"}
+}
+
+// Validate checks the settings.
+func (s *XSettings) Validate() error {
+	if s.BearerToken == "" {
+		return config.Invalid("INGEST_X_BEARER_TOKEN", "required when INGEST_SOURCE is x")
+	}
+	if len(splitList(s.Track)) == 0 {
+		return config.Invalid("INGEST_X_TRACK", "x needs at least one term to make a stream rule of")
+	}
+	if err := checkURL("INGEST_X_BASE_URL", s.BaseURL); err != nil {
+		return err
+	}
+	if s.Stall <= 0 {
+		return config.Invalid("INGEST_X_STALL", "must be positive, got %s", s.Stall)
+	}
+	return nil
+}
+
+// New builds the source.
+func (s *XSettings) New(env Env) (Source, error) {
+	return &X{BaseURL: s.BaseURL, BearerToken: s.BearerToken, Track: splitList(s.Track), RuleTag: s.RuleTag,
+		Stall: s.Stall, Env: env}, nil
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // X reads the X API v2 filtered stream with a bearer token. Before each
 // connection it makes the stream's rules match the configured track terms:
@@ -37,8 +84,7 @@ type X struct {
 	// Clock times the back-off waits (nil: the real clock).
 	Clock backoff.Clock
 
-	Metrics *Metrics
-	Log     *slog.Logger
+	Env
 
 	client *http.Client
 }
@@ -60,8 +106,7 @@ func (x *X) Run(ctx context.Context, emit Emit) error {
 		name:     "x",
 		stall:    x.Stall,
 		clock:    clockOr(x.Clock),
-		m:        x.Metrics,
-		log:      x.Log,
+		env:      x.Env,
 		decode:   wire.DecodeV2,
 		authHint: "INGEST_X_BEARER_TOKEN",
 		prepare:  x.SyncRules,

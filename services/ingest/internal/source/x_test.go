@@ -133,7 +133,7 @@ func xPost(id int, text string) string {
 func newX(f *fakeX, clock backoff.Clock, m *Metrics) (*X, *systest.Buffer) {
 	log, buf := testLog()
 	return &X{BaseURL: f.URL, BearerToken: xToken, Track: []string{"#golang", "kafka lang:en"}, RuleTag: "hashtrend",
-		Stall: 20 * time.Second, Clock: clock, Metrics: m, Log: log}, buf
+		Stall: 20 * time.Second, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, buf
 }
 
 func TestXRulesSyncAddsMissingDeletesOursThatAreStaleAndKeepsOthers(t *testing.T) {
@@ -271,9 +271,9 @@ func TestXSilenceWhileThePostWaitsForTheProducerIsNotAStall(t *testing.T) {
 	x, _ := newX(f, &fakeClock{}, m)
 	x.Stall = 200 * time.Millisecond
 	c := &collector{want: 2, cancel: cancel}
-	slow := func(ctx context.Context, p post.Post) error {
+	slow := func(ctx context.Context, p post.Post, at Position) error {
 		time.Sleep(600 * time.Millisecond) // the producer's queue is full for a while
-		return c.emit(ctx, p)
+		return c.emit(ctx, p, at)
 	}
 	runFor(t, ctx, x, slow)
 	if n := testutil.ToFloat64(m.stalls); n != 0 {
