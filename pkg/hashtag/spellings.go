@@ -1,10 +1,17 @@
 package hashtag
 
-import "iter"
+import (
+	"iter"
+	"maps"
+	"slices"
+)
 
 // Spellings counts the spellings seen for one key and reports the most
 // frequent, ties going to the lexicographically smallest so that every
-// replica picks the same. The zero value is empty and ready to use. It
+// replica picks the same. Its Total is the key's count, so a running count
+// of a hashtag is a Spellings and nothing more. Records carry it in the
+// form "total, best spelling, counts of the others": Best, Total and
+// Others write that form, AddOthers reads it back. The zero value is empty and ready to use. It
 // holds the leading spelling inline and the others, which most keys never
 // have, behind one pointer. A Spellings is not safe for concurrent use.
 type Spellings struct {
@@ -68,4 +75,39 @@ func (sp *Spellings) All() iter.Seq2[string, int64] {
 			}
 		}
 	}
+}
+
+// Total returns the sightings of all spellings together.
+func (sp *Spellings) Total() int64 {
+	n := sp.best.n
+	if sp.other != nil {
+		for _, o := range *sp.other {
+			n += o.n
+		}
+	}
+	return n
+}
+
+// Others returns the count of every spelling but the best, or nil when
+// there is none: with Best and Total, the form records carry.
+func (sp *Spellings) Others() map[string]int64 {
+	if sp.other == nil || len(*sp.other) == 0 {
+		return nil
+	}
+	m := make(map[string]int64, len(*sp.other))
+	for _, o := range *sp.other {
+		m[o.s] = o.n
+	}
+	return m
+}
+
+// AddOthers adds total sightings given in the form Others writes: others[s]
+// of them spelled s, the rest spelled best. The others are added in sorted
+// order, so that replaying the same records builds the same Spellings.
+func (sp *Spellings) AddOthers(total int64, best string, others map[string]int64) {
+	for _, s := range slices.Sorted(maps.Keys(others)) {
+		sp.Add(s, others[s])
+		total -= others[s]
+	}
+	sp.Add(best, total)
 }

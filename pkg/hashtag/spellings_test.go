@@ -60,3 +60,33 @@ func TestSpellingsWithOneSpellingDoesNotAllocate(t *testing.T) {
 		t.Errorf("Add allocated %v times, want 0", n)
 	}
 }
+
+func TestSpellingsTravelAsTotalBestAndOthers(t *testing.T) {
+	var sp Spellings
+	if sp.Total() != 0 || sp.Others() != nil {
+		t.Fatalf("empty: Total %d, Others %v", sp.Total(), sp.Others())
+	}
+	sp.Add("Go", 1)
+	if sp.Total() != 1 || sp.Others() != nil {
+		t.Fatalf("one spelling: Total %d, Others %v, want 1 and nil", sp.Total(), sp.Others())
+	}
+	sp.Add("GO", 3)
+	sp.Add("go", 2)
+	if sp.Total() != 6 || sp.Best() != "GO" {
+		t.Fatalf("Total %d Best %q, want 6 GO", sp.Total(), sp.Best())
+	}
+	others := sp.Others()
+	if want := map[string]int64{"Go": 1, "go": 2}; !maps.Equal(others, want) {
+		t.Fatalf("Others = %v, want %v", others, want)
+	}
+
+	var back Spellings
+	back.AddOthers(sp.Total(), sp.Best(), others)
+	back.AddOthers(4, "Go", nil)
+	if back.Total() != 10 || back.Best() != "Go" {
+		t.Fatalf("rebuilt and added to: Total %d Best %q, want 10 Go", back.Total(), back.Best())
+	}
+	if want := map[string]int64{"GO": 3, "go": 2}; !maps.Equal(back.Others(), want) {
+		t.Fatalf("rebuilt Others = %v, want %v", back.Others(), want)
+	}
+}

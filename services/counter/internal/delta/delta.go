@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
@@ -102,33 +100,13 @@ func (c Count) check() error {
 	return nil
 }
 
-// Spelled turns a key, its count and its spellings into a Count.
-func Spelled(key string, n int64, sp *hashtag.Spellings) Count {
-	c := Count{Key: key, N: n, Spelling: sp.Best()}
-	first := true
-	for s, k := range sp.All() {
-		if first {
-			first = false
-			continue
-		}
-		if c.Others == nil {
-			c.Others = map[string]int64{}
-		}
-		c.Others[s] = k
-	}
-	return c
+// Of returns the Count of key from its spellings.
+func Of(key string, sp *hashtag.Spellings) Count {
+	return Count{Key: key, N: sp.Total(), Spelling: sp.Best(), Others: sp.Others()}
 }
 
 // AddTo adds c's spellings to sp.
-func (c Count) AddTo(sp *hashtag.Spellings) {
-	best := c.N
-	// Sorted so that replaying the same counts builds the same tracker.
-	for _, s := range slices.Sorted(maps.Keys(c.Others)) {
-		sp.Add(s, c.Others[s])
-		best -= c.Others[s]
-	}
-	sp.Add(c.Spelling, best)
-}
+func (c Count) AddTo(sp *hashtag.Spellings) { sp.AddOthers(c.N, c.Spelling, c.Others) }
 
 // size is a generous estimate of a Count's encoded length.
 func (c Count) size() int {

@@ -59,14 +59,14 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-func TestSpelledAndAddToKeepTheSpellingsAndTheirCounts(t *testing.T) {
+func TestOfAndAddToKeepTheSpellingsAndTheirCounts(t *testing.T) {
 	var sp hashtag.Spellings
 	sp.Add("TikTok", 3)
 	sp.Add("tiktok", 1)
 	sp.Add("TIKTOK", 2)
-	c := delta.Spelled("tiktok", 6, &sp)
-	if c.Spelling != "TikTok" || len(c.Others) != 2 || c.Others["TIKTOK"] != 2 {
-		t.Fatalf("Spelled = %+v", c)
+	c := delta.Of("tiktok", &sp)
+	if c.Key != "tiktok" || c.N != 6 || c.Spelling != "TikTok" || len(c.Others) != 2 || c.Others["TIKTOK"] != 2 {
+		t.Fatalf("Of = %+v", c)
 	}
 	var back hashtag.Spellings
 	c.AddTo(&back)

@@ -10,16 +10,10 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 )
 
-// total is one hashtag's running total with its spellings.
-type total struct {
-	n  int64
-	sp hashtag.Spellings
-}
-
 // Table holds the running totals and what changed since the last snapshot.
 // It is the updateStateByKey of the Spark original.
 type Table struct {
-	totals  map[string]*total
+	totals  map[string]*hashtag.Spellings // a hashtag's running total is its spellings' Total
 	changed map[string]struct{}
 	window  map[string]int64 // counted in the open snapshot
 	meta    state.Meta
@@ -27,7 +21,7 @@ type Table struct {
 
 // NewTable returns an empty table.
 func NewTable() *Table {
-	return &Table{totals: map[string]*total{}, changed: map[string]struct{}{}, window: map[string]int64{}}
+	return &Table{totals: map[string]*hashtag.Spellings{}, changed: map[string]struct{}{}, window: map[string]int64{}}
 }
 
 // Len is the number of distinct hashtags.
@@ -54,8 +48,8 @@ func (t *Table) Load(key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	e := &total{n: v.Count}
-	delta.Count{N: v.Count, Spelling: v.Spelling, Others: v.Others}.AddTo(&e.sp)
+	e := &hashtag.Spellings{}
+	e.AddOthers(v.Count, v.Spelling, v.Others)
 	t.totals[string(key)] = e
 	return nil
 }
@@ -67,11 +61,10 @@ func (t *Table) Apply(d delta.Delta) {
 	for _, c := range d.Counts {
 		e := t.totals[c.Key]
 		if e == nil {
-			e = &total{}
+			e = &hashtag.Spellings{}
 			t.totals[c.Key] = e
 		}
-		e.n += c.N
-		c.AddTo(&e.sp)
+		c.AddTo(e)
 		t.changed[c.Key] = struct{}{}
 		t.window[c.Key] += c.N
 	}
@@ -81,8 +74,7 @@ func (t *Table) Apply(d delta.Delta) {
 func (t *Table) Changed(fn func(key string, v state.Total) error) error {
 	for k := range t.changed {
 		e := t.totals[k]
-		c := delta.Spelled(k, e.n, &e.sp)
-		if err := fn(k, state.Total{Count: e.n, Spelling: c.Spelling, Others: c.Others}); err != nil {
+		if err := fn(k, state.Total{Count: e.Total(), Spelling: e.Best(), Others: e.Others()}); err != nil {
 			return err
 		}
 	}
@@ -100,7 +92,7 @@ func (t *Table) Published(batch int64) {
 func (t *Table) Top(n int) []snapshot.Entry {
 	return top(n, func(yield func(string, int64) bool) {
 		for k, e := range t.totals {
-			if !yield(k, e.n) {
+			if !yield(k, e.Total()) {
 				return
 			}
 		}
@@ -120,7 +112,7 @@ func (t *Table) WindowTop(n int) []snapshot.Entry {
 
 func (t *Table) spelling(key string) string {
 	if e := t.totals[key]; e != nil {
-		return e.sp.Best()
+		return e.Best()
 	}
 	return key
 }

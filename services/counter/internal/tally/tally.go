@@ -56,11 +56,6 @@ const (
 	HeaderOffset    = "source.offset"
 )
 
-type tagCount struct {
-	n  int64
-	sp hashtag.Spellings
-}
-
 // Stage is one running tally.
 type Stage struct {
 	ctx context.Context
@@ -71,7 +66,7 @@ type Stage struct {
 	p   *kafka.Producer
 
 	win      window.Window
-	counts   map[string]*tagCount
+	counts   map[string]*hashtag.Spellings
 	posts    int64
 	withTags int64
 	dlq      []*kafka.Message
@@ -84,7 +79,7 @@ type Stage struct {
 // leaves the group) or a fatal error.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) (err error) {
 	log = log.With("stage", "tally", "group", cfg.Group)
-	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*tagCount{}, next: map[int32]kafka.Offset{}}
+	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*hashtag.Spellings{}, next: map[int32]kafka.Offset{}}
 	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-tally",
 		txn.ProducerConfig(cfg.Instance+"-tally", cfg.TxnTimeout, cfg.MaxRecordBytes)))
 	if err != nil {
@@ -174,11 +169,10 @@ func (s *Stage) add(m *kafka.Message) {
 	for _, t := range s.tags {
 		c := s.counts[t.Key]
 		if c == nil {
-			c = &tagCount{}
+			c = &hashtag.Spellings{}
 			s.counts[t.Key] = c
 		}
-		c.n++
-		c.sp.Add(t.Spelling, 1)
+		c.Add(t.Spelling, 1)
 	}
 }
 
@@ -195,8 +189,9 @@ func (s *Stage) close() error {
 		Posts: s.posts, PostsWithHashtags: s.withTags, Counts: make([]delta.Count, 0, len(s.counts))}
 	tags := int64(0)
 	for k, c := range s.counts {
-		d.Counts = append(d.Counts, delta.Spelled(k, c.n, &c.sp))
-		tags += c.n
+		dc := delta.Of(k, c)
+		d.Counts = append(d.Counts, dc)
+		tags += dc.N
 	}
 	offsets := make([]kafka.TopicPartition, 0, len(s.next))
 	for p, o := range s.next {
