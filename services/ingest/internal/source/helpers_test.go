@@ -63,14 +63,16 @@ func testMetrics(name string) *Metrics { return NewMetrics(prometheus.NewRegistr
 type collector struct {
 	mu     sync.Mutex
 	posts  []post.Post
+	at     []Position
 	want   int
 	cancel context.CancelFunc
 }
 
-func (c *collector) emit(_ context.Context, p post.Post, _ Position) error {
+func (c *collector) emit(_ context.Context, p post.Post, at Position) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.posts = append(c.posts, p)
+	c.at = append(c.at, at)
 	if c.want > 0 && len(c.posts) >= c.want && c.cancel != nil {
 		c.cancel()
 	}

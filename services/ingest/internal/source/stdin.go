@@ -35,7 +35,7 @@ func (s *Stdin) Run(ctx context.Context, emit Emit) error {
 	lineCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		errc <- scanLines(lineCtx, s.In, func(line []byte) error {
+		errc <- scanLines(lineCtx, s.In, func(line []byte, _ int) error {
 			_, err := l.handle(lineCtx, emit, line, nil)
 			return err
 		})

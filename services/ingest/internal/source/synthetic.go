@@ -1,7 +1,11 @@
 package source
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
@@ -88,20 +92,52 @@ type Synthetic struct {
 	Rate float64
 
 	Env
+
+	from int64 // set by Resume
 }
 
-// Run emits Count posts (or until ctx ends).
+// SyntheticPosition is how many posts a synthetic run has emitted: the
+// seeded sequence continues at post Index.
+type SyntheticPosition struct {
+	Index int64 `json:"index"`
+}
+
+// Identity names the sequence: the generator's settings, the count and rate
+// left out (a resumed run may produce more, or faster, of the same posts).
+func (s *Synthetic) Identity() string {
+	c := s.Config
+	sum := sha256.Sum256(fmt.Appendf(nil, "%+v", c))
+	return fmt.Sprintf("synthetic:seed=%d:%x", c.Seed, sum[:6])
+}
+
+// Resume makes the next Run continue after at, a SyntheticPosition.
+func (s *Synthetic) Resume(at json.RawMessage) error {
+	var pos SyntheticPosition
+	dec := json.NewDecoder(bytes.NewReader(at))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pos); err != nil || pos.Index < 0 {
+		return fmt.Errorf("synthetic position %s: not a post index (%v)", at, err)
+	}
+	s.from = pos.Index
+	return nil
+}
+
+// Run emits Count posts (or until ctx ends), after the ones of the resumed
+// position: the generator runs through those without emitting them.
 func (s *Synthetic) Run(ctx context.Context, emit Emit) error {
 	s.connected(true)
 	defer s.connected(false)
 	g := synthetic.New(s.Config)
+	for range s.from {
+		g.Next()
+	}
 	pace := newPacer(s.Rate)
-	s.Log.Info("generating posts", "seed", s.Config.Seed, "count", s.Count, "rate", s.Rate)
-	for i := int64(0); s.Count == 0 || i < s.Count; i++ {
+	s.Log.Info("generating posts", "seed", s.Config.Seed, "count", s.Count, "rate", s.Rate, "from", s.from)
+	for i := s.from; s.Count == 0 || i < s.Count; i++ {
 		if err := pace.wait(ctx); err != nil {
 			return stopped(ctx, err)
 		}
-		if err := emit(ctx, g.Next(), nil); err != nil {
+		if err := emit(ctx, g.Next(), SyntheticPosition{Index: i + 1}); err != nil {
 			return stopped(ctx, err)
 		}
 	}
