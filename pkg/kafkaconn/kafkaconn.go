@@ -7,6 +7,7 @@ package kafkaconn
 
 import (
 	"errors"
+	"maps"
 	"strings"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -82,6 +83,27 @@ func (c Config) ConfigMap(clientID string, extra kafka.ConfigMap) *kafka.ConfigM
 		m[k] = v
 	}
 	return &m
+}
+
+// Fetch is the fetch tuning of every hashtrend consumer, chosen by
+// measurement on a 1,000,000-post topic (docs/benchmarks.md, "Fetch
+// settings"). librdkafka (since 2.3) stops fetching a partition for
+// fetch.queue.backoff.ms, 1000 by default, each time its local queue holds
+// queued.min.messages: a consumer that keeps up then waits a second at a
+// time and reads about half as fast as it could. 1 ms keeps the fetcher
+// going without spinning (0 costs 40 % more CPU and is slower); a deeper
+// queue (queued.min.messages) was slower and held more memory, and larger
+// queues in bytes or partition fetches were no faster, so those keep
+// librdkafka's defaults.
+func Fetch() kafka.ConfigMap {
+	return kafka.ConfigMap{"fetch.queue.backoff.ms": 1}
+}
+
+// ConsumerConfigMap is ConfigMap for a consumer: Fetch, then extra on top.
+func (c Config) ConsumerConfigMap(clientID string, extra kafka.ConfigMap) *kafka.ConfigMap {
+	m := Fetch()
+	maps.Copy(m, extra)
+	return c.ConfigMap(clientID, m)
 }
 
 // Class says what to do about a Kafka error.

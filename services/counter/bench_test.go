@@ -4,6 +4,7 @@ package main_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
@@ -54,10 +56,14 @@ func endOffsets(t *testing.T, brokers, topic string, parts int) []kafka.TopicPar
 // read_committed consumer and returns the time it took.
 func drain(t *testing.T, brokers string, ends []kafka.TopicPartition) (time.Duration, int) {
 	start := time.Now()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+	// The counter's own fetch settings: the baseline is the best this
+	// client reads, not librdkafka's defaults.
+	cm := kafkaconn.Fetch()
+	maps.Copy(cm, kafka.ConfigMap{
 		"bootstrap.servers": brokers, "group.id": kafkatest.Group(t),
 		"isolation.level": "read_committed", "enable.auto.commit": false,
 	})
+	c, err := kafka.NewConsumer(&cm)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,8 @@
 // at start, touches nothing but the value length, and prints one JSON line:
 // {"posts":N,"bytes":B,"seconds":S}. It is as fast as a Go consumer can
 // take posts off this broker, the ceiling every contender is measured
-// against.
+// against: it fetches with the counter's settings (kafkaconn.Fetch), and
+// -set key=value overrides any librdkafka setting, to measure others.
 package main
 
 import (
@@ -12,18 +13,23 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/bench/internal/progress"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 )
 
 func main() {
 	brokers := flag.String("brokers", "127.0.0.1:9092", "bootstrap brokers")
 	topic := flag.String("topic", "", "topic to read")
+	set := settings{}
+	flag.Var(set, "set", "a librdkafka setting key=value over the defaults (repeatable), to measure others")
 	flag.Parse()
 	if *topic == "" {
 		fmt.Fprintln(os.Stderr, "drain: -topic is required")
@@ -31,13 +37,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *brokers, *topic); err != nil {
+	if err := run(ctx, *brokers, *topic, set); err != nil {
 		fmt.Fprintln(os.Stderr, "drain:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, brokers, topic string) error {
+func run(ctx context.Context, brokers, topic string, set settings) error {
 	start := time.Now()
 	pc, err := progress.NewChecker(brokers)
 	if err != nil {
@@ -48,13 +54,19 @@ func run(ctx context.Context, brokers, topic string) error {
 	if err != nil {
 		return err
 	}
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+	// The counter's own fetch settings, the best measured, so that this
+	// stays the ceiling of a Go consumer rather than of librdkafka's
+	// defaults.
+	cm := kafkaconn.Fetch()
+	maps.Copy(cm, kafka.ConfigMap{
 		"bootstrap.servers":    brokers,
 		"group.id":             fmt.Sprintf("bench-drain-%d", time.Now().UnixNano()),
 		"isolation.level":      "read_committed",
 		"enable.auto.commit":   false,
 		"enable.partition.eof": true,
 	})
+	maps.Copy(cm, set)
+	c, err := kafka.NewConsumer(&cm)
 	if err != nil {
 		return err
 	}
@@ -98,4 +110,18 @@ func run(ctx context.Context, brokers, topic string) error {
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"posts": posts, "bytes": bytes, "seconds": time.Since(start).Seconds(),
 	})
+}
+
+// settings is the -set flag: librdkafka settings by name.
+type settings map[string]kafka.ConfigValue
+
+func (s settings) String() string { return fmt.Sprint(map[string]kafka.ConfigValue(s)) }
+
+func (s settings) Set(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not key=value", kv)
+	}
+	s[k] = v
+	return nil
 }

@@ -94,8 +94,11 @@ func resultLine(ctx context.Context, p *measure.Proc, key string) (map[string]an
 // Contenders returns every contender in the order they run.
 func Contenders() []Contender {
 	return []Contender{
-		{Name: "limit: Go read_committed consumer", Limit: true, launch: launchDrain},
+		{Name: "limit: Go read_committed consumer", Limit: true, launch: drainWith()},
 		{Name: "limit: ConsumerPerformance", Limit: true, launch: launchConsumerPerf},
+		// The limit consumer as it read before the fetch settings were
+		// measured: librdkafka's defaults, fetch.queue.backoff.ms=1000.
+		{Name: "Go consumer, librdkafka fetch defaults", launch: drainWith("fetch.queue.backoff.ms=1000")},
 		{Name: "hashtrend counter", Windowed: true, launch: launchCounter},
 		{Name: "Kafka Streams (exactly_once_v2)", Windowed: true, launch: launchKStreams},
 		{Name: "Spark: tutorial Exercise 2 (complete)", Windowed: true, launch: sparkLauncher("complete")},
@@ -103,15 +106,23 @@ func Contenders() []Contender {
 	}
 }
 
-func launchDrain(ctx context.Context, e *Env, in, id string, _ Mode) (*launched, error) {
-	p, err := measure.Start(e.DrainBin, []string{"-brokers", e.Brokers, "-topic", in}, nil, e.logPath(id))
-	if err != nil {
-		return nil, err
+// drainWith launches bench/cmd/drain with librdkafka settings (key=value)
+// over its own.
+func drainWith(settings ...string) func(ctx context.Context, e *Env, in, id string, _ Mode) (*launched, error) {
+	return func(ctx context.Context, e *Env, in, id string, _ Mode) (*launched, error) {
+		args := []string{"-brokers", e.Brokers, "-topic", in}
+		for _, s := range settings {
+			args = append(args, "-set", s)
+		}
+		p, err := measure.Start(e.DrainBin, args, nil, e.logPath(id))
+		if err != nil {
+			return nil, err
+		}
+		return &launched{proc: p, done: func(ctx context.Context) (time.Time, error) {
+			_, at, err := resultLine(ctx, p, "posts")
+			return at, err
+		}}, nil
 	}
-	return &launched{proc: p, done: func(ctx context.Context) (time.Time, error) {
-		_, at, err := resultLine(ctx, p, "posts")
-		return at, err
-	}}, nil
 }
 
 func launchConsumerPerf(ctx context.Context, e *Env, in, id string, _ Mode) (*launched, error) {

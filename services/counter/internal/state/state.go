@@ -123,7 +123,7 @@ func Restore(ctx context.Context, kc kafkaconn.Config, topic string, partition i
 	if err != nil || end == 0 {
 		return 0, err
 	}
-	c, err := kafka.NewConsumer(kc.ConfigMap("counter-restore", kafka.ConfigMap{
+	c, err := kafka.NewConsumer(kc.ConsumerConfigMap("counter-restore", kafka.ConfigMap{
 		"group.id":                  "counter-restore-unused", // required by the client; never joined
 		"isolation.level":           "read_committed",
 		"enable.auto.commit":        false,

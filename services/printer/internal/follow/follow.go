@@ -152,7 +152,7 @@ func ignoreCancel(ctx context.Context, err error) error {
 func (f *Follower) consumer() (*kafka.Consumer, error) {
 	var id [6]byte
 	_, _ = rand.Read(id[:])
-	c, err := kafka.NewConsumer(f.cfg.Kafka.ConfigMap("printer", kafka.ConfigMap{
+	c, err := kafka.NewConsumer(f.cfg.Kafka.ConsumerConfigMap("printer", kafka.ConfigMap{
 		"group.id":                 "printer-viewer-" + hex.EncodeToString(id[:]),
 		"enable.auto.commit":       false,
 		"enable.auto.offset.store": false,
