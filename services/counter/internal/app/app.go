@@ -39,7 +39,12 @@ type Config struct {
 	SessionTimeout time.Duration `envconfig:"COUNTER_SESSION_TIMEOUT" default:"10s" desc:"consumer group session timeout: how fast a dead member's partitions move"`
 	StatsInterval  time.Duration `envconfig:"COUNTER_STATS_INTERVAL" default:"5s" desc:"librdkafka statistics interval, the source of the consumer lag metric"`
 	MaxRecordBytes int           `envconfig:"COUNTER_MAX_RECORD_BYTES" default:"4194304" desc:"largest record the counter reads or writes (dead letters keep the original bytes)"`
+	DedupeRecords  int           `envconfig:"COUNTER_DEDUPE_RECORDS" default:"100000" desc:"tally skips a post whose id it saw within this many records before it in its partition (0 disables); read again at every assignment"`
 }
+
+// maxDedupeRecords bounds the dedupe horizon: about 30 bytes of memory per
+// record and partition, and as many records read again at each assignment.
+const maxDedupeRecords = 10_000_000
 
 // OpsAddress is where the ops server listens (for the healthcheck).
 func (c *Config) OpsAddress() string { return c.OpsAddr }
@@ -78,6 +83,8 @@ func (c *Config) Validate() error {
 		return config.Invalid("COUNTER_STATS_INTERVAL", "must not be negative")
 	case c.MaxRecordBytes < 1<<20:
 		return config.Invalid("COUNTER_MAX_RECORD_BYTES", "must be at least 1 MiB, got %d", c.MaxRecordBytes)
+	case c.DedupeRecords < 0 || c.DedupeRecords > maxDedupeRecords:
+		return config.Invalid("COUNTER_DEDUPE_RECORDS", "must be from 0 (off) to %d, got %d", maxDedupeRecords, c.DedupeRecords)
 	}
 	return nil
 }
@@ -110,7 +117,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.TallyGroup,
 		Tweets: cfg.Topics.Tweets, Deltas: cfg.Topics.Deltas, DLQ: cfg.Topics.DLQ,
 		Window: cfg.Window, TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
-		MaxDeltaBytes: 512 << 10, MaxRecordBytes: cfg.MaxRecordBytes,
+		MaxDeltaBytes: 512 << 10, MaxRecordBytes: cfg.MaxRecordBytes, DedupeRecords: cfg.DedupeRecords,
 	}
 	// Each run of rank is a new Stage with no state; readiness follows the
 	// current one.

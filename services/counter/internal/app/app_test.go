@@ -21,6 +21,8 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 		{"an empty top list", func(c *Config) { c.TopN = 0 }, "COUNTER_TOP_N"},
 		{"one group for both stages", func(c *Config) { c.RankGroup = c.TallyGroup }, "COUNTER_GROUP_RANK"},
 		{"a record limit below 1 MiB", func(c *Config) { c.MaxRecordBytes = 1000 }, "COUNTER_MAX_RECORD_BYTES"},
+		{"a negative dedupe horizon", func(c *Config) { c.DedupeRecords = -1 }, "COUNTER_DEDUPE_RECORDS"},
+		{"a dedupe horizon past the bound", func(c *Config) { c.DedupeRecords = maxDedupeRecords + 1 }, "COUNTER_DEDUPE_RECORDS"},
 		{"an empty deltas topic", func(c *Config) { c.Topics.Deltas = "" }, "TOPIC_DELTAS"},
 	}
 	for _, tt := range tests {

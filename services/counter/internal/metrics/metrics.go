@@ -18,6 +18,9 @@ type Metrics struct {
 	PostsWithTags   prometheus.Counter
 	Hashtags        prometheus.Counter
 	Invalid         prometheus.Counter
+	Duplicates      prometheus.Counter
+	DedupeIDs       prometheus.Gauge
+	DedupeRestored  prometheus.Counter
 	WindowsClosed   *prometheus.CounterVec
 	Transactions    *prometheus.CounterVec
 	TxnSeconds      *prometheus.HistogramVec
@@ -40,6 +43,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		PostsWithTags: prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_posts_with_hashtags_total", Help: "Posts with at least one hashtag counted by tally."}),
 		Hashtags:      prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_hashtags_total", Help: "Hashtags counted by tally, each once per post."}),
 		Invalid:       prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_invalid_records_total", Help: "Undecodable records sent to the dead-letter topic."}),
+		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_duplicates_total",
+			Help: "Posts tally skipped, in committed windows, because a post with the same id is within the dedupe horizon of its partition."}),
+		DedupeIDs: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_dedupe_ids",
+			Help: "Post ids tally remembers for dedupe, over its assigned partitions, as of its last committed window."}),
+		DedupeRestored: prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_dedupe_restored_records_total",
+			Help: "Records tally read again before a committed offset to rebuild its dedupe horizons."}),
 		WindowsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hashtrend_counter_windows_closed_total", Help: "Windows closed, by stage."}, []string{"stage"}),
 		Transactions:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hashtrend_counter_transactions_total", Help: "Transactions by stage and outcome (committed, aborted)."}, []string{"stage", "outcome"}),
 		TxnSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hashtrend_counter_transaction_seconds", Help: "Time from begin to commit of a transaction.",
@@ -58,7 +67,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hashtrend_counter_stage_restarts_total",
 			Help: "Stages started again with new clients after a failure, by stage."}, []string{"stage"}),
 	}
-	reg.MustRegister(m.Posts, m.PostsWithTags, m.Hashtags, m.Invalid, m.WindowsClosed, m.Transactions, m.TxnSeconds,
+	reg.MustRegister(m.Posts, m.PostsWithTags, m.Hashtags, m.Invalid, m.Duplicates, m.DedupeIDs, m.DedupeRestored, m.WindowsClosed, m.Transactions, m.TxnSeconds,
 		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.Top, m.Restarts)
 	// Every stage and outcome series exists from the start, at zero, so
 	// that rate() and the dashboard see it before its first event.

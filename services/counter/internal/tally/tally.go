@@ -5,7 +5,8 @@
 // undecodable records for the dead-letter topic and the consumed offsets.
 // Nothing of a window is visible downstream until that commit, so a crash
 // at any instant loses or repeats nothing: the uncommitted posts are simply
-// read again from the committed offsets.
+// read again from the committed offsets. A post whose id is within the
+// dedupe horizon of its partition is skipped before counting (dedupe.go).
 //
 // The transaction is opened and committed in one call at the window's end;
 // between two windows the stage holds only memory. A cooperative rebalance
@@ -46,6 +47,7 @@ type Config struct {
 	StatsInterval  time.Duration
 	MaxDeltaBytes  int
 	MaxRecordBytes int
+	DedupeRecords  int // horizon of the dedupe by post id, per partition; 0: off
 }
 
 // Header names on dead-letter records.
@@ -69,17 +71,20 @@ type Stage struct {
 	counts   map[string]*hashtag.Spellings
 	posts    int64
 	withTags int64
+	dups     int64 // duplicates skipped, this window
 	dlq      []*kafka.Message
 	next     map[int32]kafka.Offset // partition → next offset to read, this window
 	tags     []hashtag.Tag          // scratch
 	fatal    error                  // set by the rebalance callback
+	dedupe   *dedupe
 }
 
 // Run runs the stage until ctx ends (then it commits the open window and
 // leaves the group) or a fatal error.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) (err error) {
 	log = log.With("stage", "tally", "group", cfg.Group)
-	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*hashtag.Spellings{}, next: map[int32]kafka.Offset{}}
+	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*hashtag.Spellings{}, next: map[int32]kafka.Offset{},
+		dedupe: newDedupe(cfg.DedupeRecords)}
 	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-tally",
 		txn.ProducerConfig(cfg.Instance+"-tally", cfg.TxnTimeout, cfg.MaxRecordBytes)))
 	if err != nil {
@@ -143,6 +148,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 // add counts one record of the window, or keeps it for the dead-letter
 // topic when it is not a valid post.
 func (s *Stage) add(m *kafka.Message) {
+	if s.restoring(m) {
+		return
+	}
 	s.next[m.TopicPartition.Partition] = m.TopicPartition.Offset + 1
 	p, err := post.Decode(m.Value)
 	if err != nil {
@@ -159,6 +167,10 @@ func (s *Stage) add(m *kafka.Message) {
 				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(int64(m.TopicPartition.Offset), 10))},
 			},
 		})
+		return
+	}
+	if s.dedupe.repeated(m, p.ID) {
+		s.dups++
 		return
 	}
 	s.posts++
@@ -232,7 +244,7 @@ func (s *Stage) close() error {
 		// not the stage's context, so that a shutdown still rewinds.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, err = txn.Rewind(ctx, s.c, parts, s.log)
+		_, err = txn.Rewind(ctx, s.c, parts, s.log, s.dedupe.from)
 		return err
 	case err != nil:
 		return fmt.Errorf("tally window %s: %w", s.win, err)
@@ -242,7 +254,9 @@ func (s *Stage) close() error {
 	s.m.Posts.Add(float64(s.posts))
 	s.m.PostsWithTags.Add(float64(s.withTags))
 	s.m.Hashtags.Add(float64(tags))
-	s.log.Info("window committed", "window", s.win, "posts", s.posts, "hashtags", len(s.counts), "invalid", len(s.dlq))
+	s.m.Duplicates.Add(float64(s.dups))
+	s.m.DedupeIDs.Set(float64(s.dedupe.remembered()))
+	s.log.Info("window committed", "window", s.win, "posts", s.posts, "hashtags", len(s.counts), "invalid", len(s.dlq), "duplicates", s.dups)
 	s.log.Debug("window offsets", "window", s.win, "offsets", fmt.Sprint(offsets))
 	return nil
 }
@@ -250,7 +264,7 @@ func (s *Stage) close() error {
 func (s *Stage) reset() {
 	clear(s.counts)
 	clear(s.next)
-	s.posts, s.withTags, s.dlq = 0, 0, nil
+	s.posts, s.withTags, s.dups, s.dlq = 0, 0, 0, nil
 }
 
 // rebalance runs inside Poll. Before revoked partitions go, the window is
@@ -271,7 +285,7 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
 		s.log.Info("partitions assigned", "topic", s.cfg.Tweets, "partitions", partitions(e.Partitions))
-		err := txn.Assign(s.ctx, c, e.Partitions, s.log)
+		err := txn.Assign(s.ctx, c, e.Partitions, s.log, s.dedupe.from)
 		if err == nil {
 			return nil
 		}
@@ -293,6 +307,7 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 				s.fatal = err
 			}
 		}
+		s.dedupe.forget(e.Partitions)
 		return c.IncrementalUnassign(e.Partitions)
 	}
 	return nil

@@ -233,13 +233,19 @@ func Committed(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartit
 // auto.offset.reset (the beginning) as if nothing had been committed,
 // which reads again what the partition's last owner counted. With explicit
 // offsets librdkafka never looks the start offset up itself.
-func Assign(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition, log *slog.Logger) error {
+//
+// from, when not nil, maps the committed offsets to the offsets to read
+// from (tally reads some records again to rebuild its dedupe horizon).
+func Assign(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition, log *slog.Logger, from func([]kafka.TopicPartition) []kafka.TopicPartition) error {
 	if len(parts) == 0 {
 		return c.IncrementalAssign(parts) // a cooperative rebalance that brings nothing
 	}
 	start, err := Committed(ctx, c, parts, log)
 	if err != nil {
 		return err
+	}
+	if from != nil {
+		start = from(start)
 	}
 	if err := c.IncrementalAssign(start); err != nil {
 		return fmt.Errorf("assign %v: %w", start, err)
@@ -249,11 +255,15 @@ func Assign(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition
 
 // Rewind moves the consumer back to the committed offsets of parts (those
 // without a committed offset to the beginning), so that what an aborted
-// transaction consumed is read again. It returns the offsets it moved to.
-func Rewind(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition, log *slog.Logger) ([]kafka.TopicPartition, error) {
+// transaction consumed is read again. from is as for Assign. It returns
+// the offsets it moved to.
+func Rewind(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition, log *slog.Logger, from func([]kafka.TopicPartition) []kafka.TopicPartition) ([]kafka.TopicPartition, error) {
 	start, err := Committed(ctx, c, parts, log)
 	if err != nil {
 		return nil, err
+	}
+	if from != nil {
+		start = from(start)
 	}
 	for _, tp := range start {
 		if err := c.Seek(tp, 0); err != nil {

@@ -120,12 +120,12 @@ func TestAssignWaitsForTheDeadOwnersTransaction(t *testing.T) {
 			defer c.Close()
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			parts := offsets(kafka.OffsetInvalid)
-			if err := txn.Assign(ctx, c, parts[:1], log); err != nil {
+			if err := txn.Assign(ctx, c, parts[:1], log, nil); err != nil {
 				t.Fatal(err)
 			}
 			// The assignment changes: another partition comes.
 			time.Sleep(500 * time.Millisecond)
-			if err := txn.Assign(ctx, c, parts[1:], log); err != nil {
+			if err := txn.Assign(ctx, c, parts[1:], log, nil); err != nil {
 				t.Fatal(err)
 			}
 			if err := <-resolved; err != nil {
