@@ -1,10 +1,14 @@
 package kafkatest
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // Record is a key and value to produce.
@@ -68,8 +72,25 @@ func ProduceTo(t testing.TB, brokers, topic string, records ...Record) {
 // partition order. It gives up after timeout.
 func ReadAll(t testing.TB, topic string, timeout time.Duration) []*kafka.Message {
 	t.Helper()
+	return ReadAllFrom(t, Brokers(t), topic, timeout)
+}
+
+// ReadAllFrom is ReadAll on the broker at brokers (a Disposable one).
+func ReadAllFrom(t testing.TB, brokers, name string, timeout time.Duration) []*kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": brokers})
+	if err != nil {
+		t.Fatalf("admin client: %v", err)
+	}
+	ends, err := topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadCommitted)
+	admin.Close()
+	if err != nil {
+		t.Fatalf("reading %s: %v", name, err)
+	}
 	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers":    Brokers(t),
+		"bootstrap.servers":    brokers,
 		"group.id":             Group(t),
 		"isolation.level":      "read_committed",
 		"enable.auto.commit":   false,
@@ -79,39 +100,13 @@ func ReadAll(t testing.TB, topic string, timeout time.Duration) []*kafka.Message
 		t.Fatalf("consumer: %v", err)
 	}
 	defer c.Close()
-	md, err := c.GetMetadata(&topic, false, 10000)
-	if err != nil {
-		t.Fatalf("metadata of %s: %v", topic, err)
-	}
-	tm, ok := md.Topics[topic]
-	if !ok || tm.Error.Code() != kafka.ErrNoError {
-		t.Fatalf("topic %s: not found (%v)", topic, tm.Error)
-	}
-	var parts []kafka.TopicPartition
-	for _, p := range tm.Partitions {
-		parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.OffsetBeginning})
-	}
-	if err := c.Assign(parts); err != nil {
-		t.Fatalf("assign %s: %v", topic, err)
-	}
-	atEnd := map[int32]bool{}
 	var out []*kafka.Message
-	deadline := time.Now().Add(timeout)
-	for len(atEnd) < len(parts) {
-		if time.Now().After(deadline) {
-			t.Fatalf("reading %s: not at the end after %s (%d records read)", topic, timeout, len(out))
-		}
-		switch ev := c.Poll(200).(type) {
-		case *kafka.Message:
-			out = append(out, ev)
-			delete(atEnd, ev.TopicPartition.Partition)
-		case kafka.PartitionEOF:
-			atEnd[ev.Partition] = true
-		case kafka.Error:
-			if ev.IsFatal() {
-				t.Fatalf("reading %s: %v", topic, ev)
-			}
-		}
+	err = topic.ReadToEnd(ctx, c, name, ends, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
+		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v (%d records read in %s)", err, len(out), timeout)
 	}
 	return out
 }

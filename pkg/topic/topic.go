@@ -2,7 +2,9 @@
 // idempotently with their partition count, replication factor and configs,
 // and refuses to run on an existing topic whose cleanup policy differs from
 // the one the service's semantics depend on (a compacted state topic that is
-// really a delete topic would silently lose state).
+// really a delete topic would silently lose state). It also reads a topic's
+// partitions to their end offsets, the one way a restore, a check or a test
+// takes in everything a topic holds.
 package topic
 
 import (
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/retry"
 )
 
 // Spec describes one topic.
@@ -119,10 +123,8 @@ func describe(ctx context.Context, admin *kafka.AdminClient, rs []kafka.ConfigRe
 		if !unknown {
 			return got, nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("describe topics: not known to the broker yet: %w", ctx.Err())
-		case <-time.After(wait):
+		if err := retry.Sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("describe topics: not known to the broker yet: %w", err)
 		}
 		wait = min(2*wait, time.Second)
 	}

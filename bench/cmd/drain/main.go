@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"os/signal"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/bench/internal/progress"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 func main() {
@@ -43,13 +45,13 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, brokers, topic string, set settings) error {
+func run(ctx context.Context, brokers, name string, set settings) error {
 	start := time.Now()
 	pc, err := progress.NewChecker(brokers)
 	if err != nil {
 		return err
 	}
-	end, err := pc.EndOffsets(ctx, topic)
+	end, err := pc.EndOffsets(ctx, name)
 	pc.Close()
 	if err != nil {
 		return err
@@ -71,41 +73,14 @@ func run(ctx context.Context, brokers, topic string, set settings) error {
 		return err
 	}
 	defer c.Close()
-	var tps []kafka.TopicPartition
-	left := map[int32]bool{}
-	for p, e := range end {
-		if e > 0 {
-			tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.OffsetBeginning})
-			left[p] = true
-		}
-	}
-	if err := c.Assign(tps); err != nil {
-		return fmt.Errorf("assign %s: %w", topic, err)
-	}
 	var posts, bytes int64
-	for len(left) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		switch ev := c.Poll(100).(type) {
-		case *kafka.Message:
-			if ev.TopicPartition.Error != nil {
-				return fmt.Errorf("read %s: %w", ev.TopicPartition, ev.TopicPartition.Error)
-			}
-			posts++
-			bytes += int64(len(ev.Value))
-			if int64(ev.TopicPartition.Offset)+1 >= end[ev.TopicPartition.Partition] {
-				delete(left, ev.TopicPartition.Partition)
-			}
-		case kafka.PartitionEOF:
-			if int64(ev.Offset) >= end[ev.Partition] {
-				delete(left, ev.Partition)
-			}
-		case kafka.Error:
-			if ev.IsFatal() {
-				return ev
-			}
-		}
+	err = topic.ReadToEnd(ctx, c, name, end, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
+		posts++
+		bytes += int64(len(m.Value))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"posts": posts, "bytes": bytes, "seconds": time.Since(start).Seconds(),

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -292,42 +293,17 @@ func (e *Env) readCounts(ctx context.Context, t string, decode func([]byte) (int
 		return nil, err
 	}
 	defer c.Close()
-	var tps []kafka.TopicPartition
-	left := map[int32]bool{}
-	for p, o := range end {
-		if o > 0 {
-			tps = append(tps, kafka.TopicPartition{Topic: &t, Partition: p, Offset: kafka.OffsetBeginning})
-			left[p] = true
-		}
-	}
-	if err := c.Assign(tps); err != nil {
-		return nil, err
-	}
 	out := map[string]int64{}
-	for len(left) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		switch ev := c.Poll(100).(type) {
-		case *kafka.Message:
-			if ev.TopicPartition.Error != nil {
-				return nil, ev.TopicPartition.Error
-			}
-			k := string(ev.Key)
-			if strings.HasPrefix(k, "#") {
-				continue
-			}
-			if n, ok := decode(ev.Value); ok {
+	err = topic.ReadToEnd(ctx, c, t, end, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
+		if k := string(m.Key); !strings.HasPrefix(k, "#") {
+			if n, ok := decode(m.Value); ok {
 				out[k] = n
 			}
-			if int64(ev.TopicPartition.Offset)+1 >= end[ev.TopicPartition.Partition] {
-				delete(left, ev.TopicPartition.Partition)
-			}
-		case kafka.PartitionEOF:
-			if int64(ev.Offset) >= end[ev.Partition]-1 { // a trailing commit marker
-				delete(left, ev.Partition)
-			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

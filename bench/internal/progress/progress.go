@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // Target is one group and the topics whose lag must reach zero.
@@ -40,31 +42,8 @@ func NewChecker(brokers string) (*Checker, error) {
 func (c *Checker) Close() { c.admin.Close() }
 
 // EndOffsets returns the log end offset of every partition of topic.
-func (c *Checker) EndOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
-	md, err := c.admin.GetMetadata(&topic, false, 10000)
-	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
-	}
-	tm, ok := md.Topics[topic]
-	if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
-		return nil, fmt.Errorf("topic %s: not found (%v)", topic, tm.Error)
-	}
-	req := map[kafka.TopicPartition]kafka.OffsetSpec{}
-	for _, p := range tm.Partitions {
-		req[kafka.TopicPartition{Topic: &topic, Partition: p.ID}] = kafka.LatestOffsetSpec
-	}
-	res, err := c.admin.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
-	}
-	out := map[int32]int64{}
-	for tp, r := range res.ResultInfos {
-		if r.Error.Code() != kafka.ErrNoError {
-			return nil, fmt.Errorf("end offset of %s: %v", tp, r.Error)
-		}
-		out[tp.Partition] = int64(r.Offset)
-	}
-	return out, nil
+func (c *Checker) EndOffsets(ctx context.Context, name string) (map[int32]int64, error) {
+	return topic.EndOffsets(ctx, c.admin, name, kafka.IsolationLevelReadUncommitted)
 }
 
 // Lag returns how far target's group is behind on its topics, summed over

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/ops"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
@@ -151,16 +152,15 @@ func ensureTopics(ctx context.Context, admin *kafka.AdminClient, cfg Config) err
 	dlq.Configs["max.message.bytes"] = fmt.Sprint(cfg.MaxRecordBytes + 64<<10)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	for {
-		err := topic.Ensure(ctx, admin, dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf))
-		if err == nil {
-			return nil
-		}
-		// A topic just created may not be described yet: try again, but
-		// never past a wrong cleanup policy.
-		if errors.Is(err, topic.ErrMismatch) || ctx.Err() != nil {
-			return fmt.Errorf("topics: %w", err)
-		}
-		time.Sleep(500 * time.Millisecond)
+	// A topic just created may not be described yet: try again, but never
+	// past a wrong cleanup policy.
+	err := retry.Do(ctx, retry.Policy{Wait: 500 * time.Millisecond}, func(err error, _ time.Duration) bool {
+		return !errors.Is(err, topic.ErrMismatch)
+	}, func(ctx context.Context) error {
+		return topic.Ensure(ctx, admin, dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf))
+	})
+	if err != nil {
+		return fmt.Errorf("topics: %w", err)
 	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 )
 
 // restartPolicy says how often and how soon a failed stage runs again: at
@@ -59,10 +60,8 @@ func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage s
 			return fmt.Errorf("%s failed %d times within %s, last: %w", stage, len(failures), pol.period, err)
 		}
 		log.Error("stage failed; starting it again with new clients", "stage", stage, "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
+		if retry.Sleep(ctx, wait) != nil {
 			return nil
-		case <-time.After(wait):
 		}
 		wait = min(2*wait, pol.maxWait)
 		restarted()

@@ -18,6 +18,8 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/retry"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // Version is the schema version of Total and Meta values.
@@ -117,9 +119,8 @@ func DecodeMeta(b []byte) (Meta, error) {
 // the transaction is resolved (at once when the predecessor's
 // transactional.id was re-initialised, otherwise when it times out), so
 // that its outcome is never missed.
-func Restore(ctx context.Context, kc kafkaconn.Config, topic string, partition int32, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
-	tp := kafka.TopicPartition{Topic: &topic, Partition: partition}
-	end, err := endOffset(ctx, kc, tp, log)
+func Restore(ctx context.Context, kc kafkaconn.Config, name string, partition int32, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
+	end, err := endOffset(ctx, kc, name, partition, log)
 	if err != nil || end == 0 {
 		return 0, err
 	}
@@ -135,94 +136,33 @@ func Restore(ctx context.Context, kc kafkaconn.Config, topic string, partition i
 		return 0, fmt.Errorf("restore consumer: %w", err)
 	}
 	defer c.Close()
-	tp.Offset = kafka.OffsetBeginning
-	if err := c.Assign([]kafka.TopicPartition{tp}); err != nil {
-		return 0, fmt.Errorf("restore assign: %w", err)
-	}
-	lastCheck := time.Now()
-	waiting := false
-	for {
-		if ctx.Err() != nil {
-			return records, ctx.Err()
+	err = topic.ReadToEnd(ctx, c, name, map[int32]int64{partition: end}, log, func(m *kafka.Message) error {
+		records++
+		if err := load(m.Key, m.Value); err != nil {
+			return fmt.Errorf("restore %s[%d]@%d: %w", name, partition, m.TopicPartition.Offset, err)
 		}
-		switch ev := c.Poll(100).(type) {
-		case *kafka.Message:
-			if ev.TopicPartition.Error != nil {
-				return records, fmt.Errorf("restore read: %w", ev.TopicPartition.Error)
-			}
-			records++
-			if err := load(ev.Key, ev.Value); err != nil {
-				return records, fmt.Errorf("restore %s[%d]@%d: %w", topic, partition, ev.TopicPartition.Offset, err)
-			}
-			if int64(ev.TopicPartition.Offset)+1 >= end {
-				return records, nil
-			}
-			continue
-		case kafka.PartitionEOF:
-			if int64(ev.Offset) >= end {
-				return records, nil
-			}
-		case kafka.Error:
-			if ev.IsFatal() {
-				return records, fmt.Errorf("restore consumer: %w", ev)
-			}
-			log.Warn("restore consumer", "err", ev)
-		}
-		// Control records (transaction markers) end most transactional
-		// writes and are never delivered: watch the position instead.
-		if time.Since(lastCheck) > 200*time.Millisecond {
-			lastCheck = time.Now()
-			pos, err := c.Position([]kafka.TopicPartition{tp})
-			if err == nil && len(pos) == 1 && int64(pos[0].Offset) >= end {
-				return records, nil
-			}
-			if !waiting && time.Since(lastCheck) >= 0 {
-				waiting = true
-				log.Debug("restore: waiting for the end offset", "topic", topic, "partition", partition, "offset", end)
-			}
-		}
-	}
+		return nil
+	})
+	return records, err
 }
 
-// endOffset asks for the high watermark of tp until it gets an answer. Each
-// attempt uses a new admin client: one whose metadata predates a broker
-// restart keeps sending a stale leader epoch and is refused for good.
-func endOffset(ctx context.Context, kc kafkaconn.Config, tp kafka.TopicPartition, log *slog.Logger) (int64, error) {
-	for {
-		end, err := listEnd(ctx, kc, tp)
-		if err == nil {
-			return end, nil
+// endOffset asks for the high watermark of partition until it gets an
+// answer. Each attempt uses a new admin client: one whose metadata predates
+// a broker restart keeps sending a stale leader epoch and is refused for
+// good.
+func endOffset(ctx context.Context, kc kafkaconn.Config, name string, partition int32, log *slog.Logger) (end int64, err error) {
+	err = retry.Do(ctx, retry.Policy{Wait: 500 * time.Millisecond, Attempt: 30 * time.Second}, func(err error, _ time.Duration) bool {
+		log.Warn("restore: end offset, retrying", "topic", name, "partition", partition, "err", err)
+		return true
+	}, func(ctx context.Context) error {
+		admin, err := kafka.NewAdminClient(kc.ConfigMap("counter-restore", nil))
+		if err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		log.Warn("restore: end offset, retrying", "topic", *tp.Topic, "partition", tp.Partition, "err", err)
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-func listEnd(ctx context.Context, kc kafkaconn.Config, tp kafka.TopicPartition) (int64, error) {
-	admin, err := kafka.NewAdminClient(kc.ConfigMap("counter-restore", nil))
-	if err != nil {
-		return 0, err
-	}
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	res, err := admin.ListOffsets(ctx, map[kafka.TopicPartition]kafka.OffsetSpec{tp: kafka.LatestOffsetSpec},
-		kafka.SetAdminIsolationLevel(kafka.IsolationLevelReadUncommitted))
-	if err != nil {
-		return 0, err
-	}
-	// The answer is keyed by a TopicPartition holding its own topic
-	// pointer: look it up by value.
-	for rtp, r := range res.ResultInfos {
-		if rtp.Topic != nil && *rtp.Topic == *tp.Topic && rtp.Partition == tp.Partition {
-			if r.Error.Code() != kafka.ErrNoError {
-				return 0, r.Error
-			}
-			return int64(r.Offset), nil
-		}
-	}
-	return 0, fmt.Errorf("no end offset for %s[%d] in the answer", *tp.Topic, tp.Partition)
+		defer admin.Close()
+		ends, err := topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadUncommitted, partition)
+		end = ends[partition]
+		return err
+	})
+	return end, err
 }

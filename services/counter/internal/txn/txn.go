@@ -17,6 +17,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 )
 
 // ErrAborted is returned when the transaction was aborted: nothing of it is
@@ -29,42 +30,38 @@ var ErrAborted = errors.New("transaction aborted")
 // aborts the open transaction.
 const opTimeout = 30 * time.Second
 
-// retry runs op until it succeeds, fails for good, or the deadline passes.
-func retry(what string, deadline time.Time, op func(ctx context.Context) error) error {
-	for {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		err := op(ctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if kafkaconn.Classify(err) != kafkaconn.Retriable || time.Now().After(deadline) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+// again retries the errors Kafka calls retriable.
+func again(err error, _ time.Duration) bool { return kafkaconn.Classify(err) == kafkaconn.Retriable }
+
+// retryUntil runs op until it succeeds, fails for good, or the deadline
+// passes.
+func retryUntil(what string, deadline time.Time, op func(ctx context.Context) error) error {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := retry.Do(ctx, retry.Policy{Wait: 100 * time.Millisecond}, again, op); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	return nil
 }
 
 // Init initialises the producer's transactions, which fences and aborts the
 // open transaction of an earlier producer with the same transactional.id.
 // It retries until ctx ends.
 func Init(ctx context.Context, p *kafka.Producer, log *slog.Logger) error {
-	for {
-		ictx, cancel := context.WithTimeout(ctx, opTimeout)
-		err := p.InitTransactions(ictx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	err := retry.Do(ctx, retry.Policy{Wait: 500 * time.Millisecond, Attempt: opTimeout}, func(err error, _ time.Duration) bool {
 		if kafkaconn.Classify(err) == kafkaconn.Fatal {
-			return fmt.Errorf("init transactions: %w", err)
+			return false
 		}
 		log.Warn("init transactions, retrying", "err", err)
-		time.Sleep(500 * time.Millisecond)
+		return true
+	}, p.InitTransactions)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
+	if err != nil {
+		return fmt.Errorf("init transactions: %w", err)
+	}
+	return nil
 }
 
 // Commit runs one whole transaction: it begins it, calls fill to produce
@@ -84,14 +81,14 @@ func Commit(p *kafka.Producer, c *kafka.Consumer, offsets []kafka.TopicPartition
 		if err != nil {
 			return fatalOrAbort(p, fmt.Errorf("group metadata: %w", err))
 		}
-		err = retry("send offsets", deadline, func(ctx context.Context) error {
+		err = retryUntil("send offsets", deadline, func(ctx context.Context) error {
 			return p.SendOffsetsToTransaction(ctx, offsets, md)
 		})
 		if err != nil {
 			return fatalOrAbort(p, err)
 		}
 	}
-	err := retry("commit transaction", deadline, func(ctx context.Context) error {
+	err := retryUntil("commit transaction", deadline, func(ctx context.Context) error {
 		return p.CommitTransaction(ctx)
 	})
 	if err != nil && kafkaconn.Classify(err) == kafkaconn.Retriable {
@@ -128,7 +125,7 @@ func fatalOrAbort(p *kafka.Producer, err error) error {
 
 // Abort aborts the open transaction, retrying retriable errors.
 func Abort(p *kafka.Producer) error {
-	return retry("abort transaction", time.Now().Add(opTimeout), func(ctx context.Context) error {
+	return retryUntil("abort transaction", time.Now().Add(opTimeout), func(ctx context.Context) error {
 		err := p.AbortTransaction(ctx)
 		var ke kafka.Error
 		if errors.As(err, &ke) && ke.Code() == kafka.ErrState {
@@ -217,10 +214,8 @@ func Committed(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartit
 			warned = time.Now()
 			log.Warn("committed offsets not stable yet, waiting for an open transaction to end", "waited", time.Since(began).Round(time.Second), "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		if err := retry.Sleep(ctx, 200*time.Millisecond); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/ops"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/publish"
@@ -201,18 +202,11 @@ func ensureTopic(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer admin.Close()
 	spec := cfg.Topics.TweetsSpec(cfg.Kafka.Replication)
-	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := topic.Ensure(tctx, admin, spec)
-		cancel()
-		if err == nil || errors.Is(err, topic.ErrMismatch) || ctx.Err() != nil {
-			return err
+	return retry.Do(ctx, retry.Policy{Wait: time.Second, MaxWait: 30 * time.Second, Attempt: 30 * time.Second}, func(err error, pause time.Duration) bool {
+		if errors.Is(err, topic.ErrMismatch) {
+			return false
 		}
-		log.Warn("cannot create topic yet", "topic", spec.Name, "err", err, "retry_in", wait)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		log.Warn("cannot create topic yet", "topic", spec.Name, "err", err, "retry_in", pause)
+		return true
+	}, func(ctx context.Context) error { return topic.Ensure(ctx, admin, spec) })
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 )
 
 // From is where following starts.
@@ -206,26 +207,29 @@ func (f *Follower) reachable() {
 	}
 }
 
+// errNoTopic is waitForTopic's failed attempt: the broker answers, the
+// topic is not there.
+var errNoTopic = errors.New("topic missing")
+
+// retry runs op until it succeeds or ctx ends, a pause of cfg.Retry after
+// each failure; op reports its failures itself.
+func (f *Follower) retry(ctx context.Context, op func() error) error {
+	return retry.Do(ctx, retry.Policy{Wait: f.cfg.Retry}, retry.Always, func(context.Context) error { return op() })
+}
+
 // waitForTopic returns once the topic exists, retrying while it does not
 // or while no broker answers. It lists all topics rather than asking for
 // this one, so that a broker with auto-creation on does not create it.
 func (f *Follower) waitForTopic(ctx context.Context, c *kafka.Consumer) error {
-	for {
+	return f.retry(ctx, func() error {
 		md, err := c.GetMetadata(nil, true, ms(f.cfg.Timeout))
 		if err != nil {
 			f.unreachable(err)
-		} else {
-			f.reachable()
-			if tm, ok := md.Topics[f.cfg.Topic]; ok && tm.Error.Code() == kafka.ErrNoError && len(tm.Partitions) > 0 {
-				if f.topicGone {
-					f.topicGone = false
-					f.log.Info("topic exists now")
-				}
-				if len(tm.Partitions) > 1 {
-					f.log.Warn("topic has more than one partition; following partition 0 only", "partitions", len(tm.Partitions))
-				}
-				return nil
-			}
+			return err
+		}
+		f.reachable()
+		tm, ok := md.Topics[f.cfg.Topic]
+		if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
 			f.setStatus(fmt.Errorf("waiting for topic %s", f.cfg.Topic))
 			f.waits++
 			f.log.Debug("topic still missing", "attempt", f.waits)
@@ -233,25 +237,20 @@ func (f *Follower) waitForTopic(ctx context.Context, c *kafka.Consumer) error {
 				f.topicGone = true
 				f.log.Warn("topic does not exist yet; waiting for it")
 			}
+			return errNoTopic
 		}
-		if err := sleep(ctx, f.cfg.Retry); err != nil {
-			return err
+		if f.topicGone {
+			f.topicGone = false
+			f.log.Info("topic exists now")
 		}
-	}
+		if len(tm.Partitions) > 1 {
+			f.log.Warn("topic has more than one partition; following partition 0 only", "partitions", len(tm.Partitions))
+		}
+		return nil
+	})
 }
 
 func ms(d time.Duration) int { return int(d.Milliseconds()) }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 func (f *Follower) assign(c *kafka.Consumer, offset kafka.Offset) error {
 	topic := f.cfg.Topic
@@ -269,17 +268,16 @@ const firstSpan = 32
 // while it looked, and leaves the consumer at the end of the partition.
 func (f *Follower) showLatest(ctx context.Context, c *kafka.Consumer, h Handler) error {
 	var low, high int64
-	for {
-		var err error
-		low, high, err = c.QueryWatermarkOffsets(f.cfg.Topic, 0, ms(f.cfg.Timeout))
-		if err == nil {
-			f.reachable()
-			break
-		}
-		f.unreachable(err)
-		if err := sleep(ctx, f.cfg.Retry); err != nil {
+	err := f.retry(ctx, func() (err error) {
+		if low, high, err = c.QueryWatermarkOffsets(f.cfg.Topic, 0, ms(f.cfg.Timeout)); err != nil {
+			f.unreachable(err)
 			return err
 		}
+		f.reachable()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if low >= high { // empty: nothing to show yet
 		return f.assign(c, kafka.Offset(high))
