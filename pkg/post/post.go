@@ -5,13 +5,13 @@
 package post
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hashtrend/hashtrend/pkg/strict"
 )
 
 // Version is the schema version written in every Post's "v" field.
@@ -115,17 +115,9 @@ func Decode(b []byte) (Post, error) {
 	if !utf8.Valid(b) {
 		return Post{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalid)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var w wirePost
-	if err := dec.Decode(&w); err != nil {
-		return Post{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Post{}, fmt.Errorf("%w: trailing data after the object", ErrInvalid)
-	}
-	if w.V != Version {
-		return Post{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, w.V, Version)
+	if err := strict.Decode(b, &w, &w.V, Version, Version, ErrInvalid); err != nil {
+		return Post{}, err
 	}
 	t, err := time.Parse(time.RFC3339Nano, w.CreatedAt)
 	if err != nil {

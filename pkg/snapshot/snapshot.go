@@ -4,11 +4,12 @@
 package snapshot
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hashtrend/hashtrend/pkg/strict"
 )
 
 // Version is the schema version written in every Snapshot's "v" field.
@@ -77,17 +78,9 @@ func Encode(s Snapshot) ([]byte, error) {
 // Decode parses a Snapshot strictly: one JSON object of schema version 1 or 2,
 // no unknown fields, a window whose end follows its start.
 func Decode(b []byte) (Snapshot, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var s Snapshot
-	if err := dec.Decode(&s); err != nil {
-		return Snapshot{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if dec.More() {
-		return Snapshot{}, fmt.Errorf("%w: trailing data after the object", ErrInvalid)
-	}
-	if s.V < oldestVersion || s.V > Version {
-		return Snapshot{}, fmt.Errorf("%w: schema version %d, want %d to %d", ErrInvalid, s.V, oldestVersion, Version)
+	if err := strict.Decode(b, &s, &s.V, oldestVersion, Version, ErrInvalid); err != nil {
+		return Snapshot{}, err
 	}
 	if s.V < 2 && (s.Trending != nil || s.Watermark != nil) {
 		return Snapshot{}, fmt.Errorf("%w: batch %d: trending in a version %d snapshot", ErrInvalid, s.Batch, s.V)

@@ -6,13 +6,13 @@
 package delta
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/strict"
 )
 
 // Version is the schema version written in every Delta's "v" field.
@@ -57,17 +57,9 @@ func Encode(d Delta) ([]byte, error) {
 // no unknown fields, a window whose end follows its start, non-negative
 // figures and counts whose spellings add up.
 func Decode(b []byte) (Delta, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var d Delta
-	if err := dec.Decode(&d); err != nil {
-		return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if dec.More() {
-		return Delta{}, fmt.Errorf("%w: trailing data after the object", ErrInvalid)
-	}
-	if d.V != Version {
-		return Delta{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, d.V, Version)
+	if err := strict.Decode(b, &d, &d.V, Version, Version, ErrInvalid); err != nil {
+		return Delta{}, err
 	}
 	if !d.WindowEnd.After(d.WindowStart) {
 		return Delta{}, fmt.Errorf("%w: window end %s not after start %s", ErrInvalid, d.WindowEnd, d.WindowStart)

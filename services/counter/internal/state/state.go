@@ -7,7 +7,6 @@
 package state
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/retry"
+	"github.com/hashtrend/hashtrend/pkg/strict"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
@@ -57,29 +57,14 @@ type Meta struct {
 // ErrInvalid marks a state record that cannot be read.
 var ErrInvalid = errors.New("invalid state record")
 
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the object", ErrInvalid)
-	}
-	return nil
-}
-
 // EncodeTotal returns the JSON of t with the current version.
 func EncodeTotal(t Total) ([]byte, error) { t.V = Version; return json.Marshal(t) }
 
 // DecodeTotal parses a Total strictly.
 func DecodeTotal(b []byte) (Total, error) {
 	var t Total
-	if err := decodeStrict(b, &t); err != nil {
+	if err := strict.Decode(b, &t, &t.V, Version, Version, ErrInvalid); err != nil {
 		return Total{}, err
-	}
-	if t.V != Version {
-		return Total{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, t.V, Version)
 	}
 	others := int64(0)
 	for _, n := range t.Others {
@@ -97,11 +82,8 @@ func EncodeMeta(m Meta) ([]byte, error) { m.V = Version; return json.Marshal(m) 
 // DecodeMeta parses a Meta strictly.
 func DecodeMeta(b []byte) (Meta, error) {
 	var m Meta
-	if err := decodeStrict(b, &m); err != nil {
+	if err := strict.Decode(b, &m, &m.V, Version, Version, ErrInvalid); err != nil {
 		return Meta{}, err
-	}
-	if m.V != Version {
-		return Meta{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, m.V, Version)
 	}
 	if m.Batch < 0 || m.Posts < 0 || m.PostsWithHashtags < 0 || m.NextDelta != nil && *m.NextDelta < 0 {
 		return Meta{}, fmt.Errorf("%w: negative figures in %+v", ErrInvalid, m)
