@@ -30,7 +30,7 @@ type Config struct {
 	service.Base
 	Topics         topic.Names   `envconfig:"TOPIC"`
 	OpsAddr        string        `envconfig:"COUNTER_OPS_ADDR" default:":9102" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
-	Instance       string        `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids (default: the hostname); a restarted instance must keep it"`
+	Instance       string        `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids and static group memberships (default: the hostname); a restarted instance must keep it; letters, digits, '.', '_', '-'"`
 	TallyGroup     string        `envconfig:"COUNTER_GROUP_TALLY" default:"counter-tally" desc:"consumer group of the tally stage on the tweets topic"`
 	RankGroup      string        `envconfig:"COUNTER_GROUP_RANK" default:"counter-rank" desc:"consumer group of the rank stage on the deltas topic"`
 	Window         time.Duration `envconfig:"COUNTER_WINDOW" default:"2s" desc:"window length; windows are aligned to the Unix epoch"`
@@ -65,6 +65,9 @@ func (c *Config) Validate() error {
 		}
 		c.Instance = h
 	}
+	if err := validInstance(c.Instance); err != nil {
+		return config.Invalid("COUNTER_INSTANCE_ID", "%v", err)
+	}
 	switch {
 	case c.TallyGroup == "":
 		return config.Invalid("COUNTER_GROUP_TALLY", "must not be empty")
@@ -86,6 +89,24 @@ func (c *Config) Validate() error {
 		return config.Invalid("COUNTER_MAX_RECORD_BYTES", "must be at least 1 MiB, got %d", c.MaxRecordBytes)
 	case c.DedupeRecords < 0 || c.DedupeRecords > maxDedupeRecords:
 		return config.Invalid("COUNTER_DEDUPE_RECORDS", "must be from 0 (off) to %d, got %d", maxDedupeRecords, c.DedupeRecords)
+	}
+	return nil
+}
+
+// maxInstance leaves room for the "-tally" and "-rank" suffixes within the
+// broker's 249 characters of a group.instance.id.
+const maxInstance = 249 - len("-tally")
+
+// validInstance checks an instance id against what the broker takes for a
+// group.instance.id (the stages' ids are the instance id plus a suffix).
+func validInstance(id string) error {
+	if len(id) > maxInstance {
+		return fmt.Errorf("%d characters, at most %d", len(id), maxInstance)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%q has %q: only letters, digits, '.', '_' and '-'", id, r)
+		}
 	}
 	return nil
 }

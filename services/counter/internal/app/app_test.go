@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 		{"a record limit below 1 MiB", func(c *Config) { c.MaxRecordBytes = 1000 }, "COUNTER_MAX_RECORD_BYTES"},
 		{"a negative dedupe horizon", func(c *Config) { c.DedupeRecords = -1 }, "COUNTER_DEDUPE_RECORDS"},
 		{"a dedupe horizon past the bound", func(c *Config) { c.DedupeRecords = maxDedupeRecords + 1 }, "COUNTER_DEDUPE_RECORDS"},
+		{"an instance id the broker refuses as a group member id", func(c *Config) { c.Instance = "host/1" }, "COUNTER_INSTANCE_ID"},
+		{"an instance id too long for a group member id", func(c *Config) { c.Instance = strings.Repeat("a", 244) }, "COUNTER_INSTANCE_ID"},
 		{"an empty deltas topic", func(c *Config) { c.Topics.Deltas = "" }, "TOPIC_DELTAS"},
 	}
 	for _, tt := range tests {
@@ -47,5 +50,16 @@ func TestTheInstanceDefaultsToTheHostname(t *testing.T) {
 	}
 	if c.Instance == "" {
 		t.Fatal("COUNTER_INSTANCE_ID has no default")
+	}
+}
+
+func TestAnInstanceIDOfEveryAllowedCharacterValidates(t *testing.T) {
+	var c Config
+	if err := config.Load(&c); err != nil {
+		t.Fatal(err)
+	}
+	c.Instance = "counter-0.eu_west." + strings.Repeat("x", maxInstance-18)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate(%q) = %v", c.Instance, err)
 	}
 }
