@@ -88,6 +88,17 @@ func New() *Backoff {
 	return &Backoff{policies: [4]Policy{NetworkPolicy, HTTPPolicy, RateLimitPolicy, AuthPolicy}}
 }
 
+// LivePolicy is the schedule of the free live services (Bluesky's
+// Jetstream, Mastodon), which document none: 250 ms doubling up to 30 s,
+// quick enough to fail over between hosts, slow enough not to hammer one.
+var LivePolicy = Policy{First: 250 * time.Millisecond, Factor: 2, Max: 30 * time.Second}
+
+// NewLive returns a Backoff that uses LivePolicy for network and HTTP
+// errors and the documented policies for rate limits and authentication.
+func NewLive() *Backoff {
+	return &Backoff{policies: [4]Policy{LivePolicy, LivePolicy, RateLimitPolicy, AuthPolicy}}
+}
+
 // Next returns how long to wait before reconnecting after a failure of
 // class c. Each class keeps its own schedule: a network error does not
 // shorten the wait of an ongoing rate limit, because the longest schedule

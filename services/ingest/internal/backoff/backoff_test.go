@@ -77,3 +77,19 @@ func TestSleepEndsWithTheContext(t *testing.T) {
 		t.Fatalf("Sleep on a cancelled context: %v", err)
 	}
 }
+
+func TestTheLiveScheduleDoublesFrom250msTo30sAndStartsOverAfterProgress(t *testing.T) {
+	ms := time.Millisecond
+	b := backoff.NewLive()
+	want := []time.Duration{250 * ms, 500 * ms, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
+	if got := seq(b, backoff.Network, len(want)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("network waits %v, want %v", got, want)
+	}
+	b.Reset()
+	if got := b.Next(backoff.HTTP); got != 250*ms {
+		t.Fatalf("after a reset the first HTTP wait is %v, want 250ms", got)
+	}
+	if got := b.Next(backoff.Auth); got != time.Minute {
+		t.Fatalf("auth failures keep the slow schedule: %v", got)
+	}
+}

@@ -94,7 +94,7 @@ func NewMetrics(reg prometheus.Registerer, name string) *Metrics {
 		read: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hashtrend_ingest_posts_read_total", Help: "Posts read from the source.", ConstLabels: l}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hashtrend_ingest_messages_total", Help: "Non-post lines read from the source, by kind (malformed: lines that could not be decoded).", ConstLabels: l},
+			Name: "hashtrend_ingest_messages_total", Help: "Non-post messages read from the source, by kind (malformed: could not be decoded; filtered: posts a filter left out; duplicate: posts a reconnect delivered again).", ConstLabels: l},
 			[]string{"kind"}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hashtrend_ingest_reconnects_total", Help: "Reconnects of a network source, by the class of failure before them.", ConstLabels: l},
@@ -110,12 +110,14 @@ func NewMetrics(reg prometheus.Registerer, name string) *Metrics {
 	reg.MustRegister(m.read, m.messages, m.reconnects, m.backoff, m.stalls, m.up)
 	// Every series exists from the start at zero, so that dashboards and
 	// rate() see it before the first event of its kind.
-	for k := wire.KindUnknown; k <= wire.KindStreamError; k++ {
+	for k := wire.KindUnknown; k <= wire.KindLast; k++ {
 		if k != wire.KindPost {
 			m.messages.WithLabelValues(k.String())
 		}
 	}
-	m.messages.WithLabelValues("malformed")
+	for _, k := range []string{"malformed", "filtered", "duplicate"} {
+		m.messages.WithLabelValues(k)
+	}
 	for c := backoff.Network; c <= backoff.Auth; c++ {
 		m.reconnects.WithLabelValues(c.String())
 		m.backoff.WithLabelValues(c.String())

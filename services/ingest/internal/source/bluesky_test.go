@@ -1,0 +1,397 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/systest/expect"
+	"github.com/hashtrend/hashtrend/services/ingest/internal/livefake"
+)
+
+// jetstreamEvents returns the recorded Jetstream events in time_us order,
+// the order the fake serves them in, and the post creates among them as
+// read independently of the decoder.
+func jetstreamEvents(t *testing.T) ([][]byte, []expect.JetstreamPost) {
+	t.Helper()
+	b, err := os.ReadFile(systest.SharedData(t, "bluesky", "jetstream-v1-expected_v1.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	posts, err := expect.JetstreamPosts(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortStableFunc(posts, func(a, b expect.JetstreamPost) int { return int(a.TimeUS - b.TimeUS) })
+	return lines, posts
+}
+
+// manualClock is a stall-watchdog clock that moves only when the test
+// says so.
+type manualClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []manualTimer
+	armed  chan struct{}
+}
+
+type manualTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Unix(1_700_000_000, 0), armed: make(chan struct{}, 1)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.timers = append(c.timers, manualTimer{at: c.now.Add(d), ch: ch})
+	select {
+	case c.armed <- struct{}{}:
+	default:
+	}
+	return ch
+}
+
+// Advance moves the clock on by d and fires the timers that are due.
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.timers[:0]
+	for _, tm := range c.timers {
+		if tm.at.After(c.now) {
+			kept = append(kept, tm)
+			continue
+		}
+		tm.ch <- c.now
+	}
+	c.timers = kept
+}
+
+// awaitTimers waits until n timers are pending.
+func (c *manualClock) awaitTimers(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		c.mu.Lock()
+		pending := len(c.timers)
+		c.mu.Unlock()
+		if pending >= n {
+			return
+		}
+		select {
+		case <-c.armed:
+		case <-deadline:
+			t.Fatalf("%d timers pending after 60 s, want %d", pending, n)
+		}
+	}
+}
+
+// await waits for cond, polling, with a generous deadline.
+func await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after 60 s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition another goroutine sets
+	}
+}
+
+func newBluesky(hosts ...string) (*Bluesky, *systest.Buffer) {
+	log, buf := testLog()
+	return &Bluesky{
+		Hosts:   hosts,
+		Rewind:  100 * time.Millisecond,
+		Stall:   time.Minute,
+		Clock:   &fakeClock{},
+		Watch:   newManualClock(),
+		Metrics: testMetrics("bluesky"),
+		Log:     log,
+	}, buf
+}
+
+// runBluesky runs b until want posts are collected and returns them.
+func runBluesky(t *testing.T, b *Bluesky, want int) []post.Post {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{want: want, cancel: cancel}
+	runFor(t, ctx, b, c.emit)
+	return c.posts
+}
+
+// checkPosts compares the posts with the expected ones: the same ids in
+// order, each once, with the hashtags of their tag facets.
+func checkPosts(t *testing.T, got []post.Post, want []expect.JetstreamPost) {
+	t.Helper()
+	var gotIDs, wantIDs []string
+	for i, p := range got {
+		gotIDs = append(gotIDs, p.ID)
+		if i < len(want) && p.ID == want[i].ID && !reflect.DeepEqual(p.Hashtags, want[i].Hashtags) {
+			t.Errorf("post %s: hashtags %q, want %q", p.ID, p.Hashtags, want[i].Hashtags)
+		}
+		if p.Source != "bluesky" {
+			t.Errorf("post %s: source %q", p.ID, p.Source)
+		}
+	}
+	for _, p := range want {
+		wantIDs = append(wantIDs, p.ID)
+	}
+	if !slices.Equal(gotIDs, wantIDs) {
+		t.Fatalf("posts\n got %q\nwant %q", gotIDs, wantIDs)
+	}
+}
+
+func TestBlueskyReadsEveryRecordedPostWithTheHashtagsOfItsTagFacets(t *testing.T) {
+	events, want := jetstreamEvents(t)
+	for _, compress := range []bool{false, true} {
+		name := map[bool]string{false: "plain JSON", true: "zstd with Jetstream's dictionary"}[compress]
+		t.Run(name, func(t *testing.T) {
+			js := livefake.NewJetstream(t, events)
+			b, _ := newBluesky(js.URL())
+			b.Compress = compress
+			checkPosts(t, runBluesky(t, b, len(want)), want)
+			reqs := js.Requests()
+			if len(reqs) != 1 || reqs[0].Compress != compress || !slices.Equal(reqs[0].Collections, []string{"app.bsky.feed.post"}) || reqs[0].Cursor != 0 {
+				t.Errorf("requests %+v, want one live tail of posts, compress=%v", reqs, compress)
+			}
+			// The one post delete and the identity and account events
+			// pass Jetstream's collection filter; they are counted.
+			for kind, n := range map[string]float64{"delete": 1, "identity": 1, "account": 1, "malformed": 0} {
+				if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues(kind)); got != n {
+					t.Errorf("%s messages: %v, want %v", kind, got, n)
+				}
+			}
+			if b.Position() < want[len(want)-1].TimeUS {
+				t.Errorf("position %d before the last post's time_us %d", b.Position(), want[len(want)-1].TimeUS)
+			}
+		})
+	}
+}
+
+func TestBlueskyResumesAfterADisconnectAtPositionMinusRewindWithoutGapsOrDuplicates(t *testing.T) {
+	events, want := jetstreamEvents(t)
+	const first = 12 // events (posts, deletes, identity, account) before the drop
+	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: first, Close: true})
+	b, _ := newBluesky(js.URL())
+	checkPosts(t, runBluesky(t, b, len(want)), want)
+
+	// The position after the drop is the time_us of the last event the
+	// first connection sent; the fake served events in time_us order, so
+	// it is the twelfth event that passes the collection filter.
+	var passed []int64
+	for _, e := range sortedEvents(t, events) {
+		if e.kind != "commit" || e.collection == "app.bsky.feed.post" {
+			passed = append(passed, e.timeUS)
+		}
+	}
+	pos := passed[first-1]
+	reqs := js.Requests()
+	if len(reqs) != 2 || reqs[1].Cursor != pos-b.Rewind.Microseconds() {
+		t.Fatalf("requests %+v, want a second one with cursor %d - %d", reqs, pos, b.Rewind.Microseconds())
+	}
+	var overlap float64
+	for _, p := range want {
+		if p.TimeUS >= reqs[1].Cursor && p.TimeUS <= pos {
+			overlap++
+		}
+	}
+	if overlap == 0 {
+		t.Fatal("the rewind overlaps no post: the test proves nothing")
+	}
+	if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues("duplicate")); got != overlap {
+		t.Errorf("%v duplicates dropped, want the %v posts of the overlap", got, overlap)
+	}
+}
+
+type sortedEvent struct {
+	timeUS           int64
+	kind, collection string
+}
+
+// sortedEvents reads kind, collection and time_us of each event, in
+// time_us order.
+func sortedEvents(t *testing.T, events [][]byte) []sortedEvent {
+	var out []sortedEvent
+	for _, e := range events {
+		var v struct {
+			TimeUS int64 `json:"time_us"`
+			Kind   string
+			Commit struct{ Collection string }
+		}
+		if err := json.Unmarshal(e, &v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, sortedEvent{v.TimeUS, v.Kind, v.Commit.Collection})
+	}
+	slices.SortStableFunc(out, func(a, b sortedEvent) int { return int(a.timeUS - b.timeUS) })
+	return out
+}
+
+func TestBlueskyFailsOverToTheNextHostWhenOneRefuses(t *testing.T) {
+	events, want := jetstreamEvents(t)
+	down := livefake.NewJetstream(t, events, livefake.JetstreamConn{Status: 503})
+	up := livefake.NewJetstream(t, events)
+	b, _ := newBluesky(down.URL(), up.URL())
+	clock := &fakeClock{}
+	b.Clock = clock
+	checkPosts(t, runBluesky(t, b, len(want)), want)
+	if len(down.Requests()) != 1 || len(up.Requests()) != 1 {
+		t.Errorf("requests: %d to the host that is down, %d to the other; want 1 and 1", len(down.Requests()), len(up.Requests()))
+	}
+	if got := clock.Waits(); !slices.Equal(got, []time.Duration{250 * time.Millisecond}) {
+		t.Errorf("back-off waits %v, want [250ms]", got)
+	}
+}
+
+func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t *testing.T) {
+	events, want := jetstreamEvents(t)
+	const first = 10 // of the 20 events that pass the collection filter
+	silent := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: first})
+	other := livefake.NewJetstream(t, events)
+	b, _ := newBluesky(silent.URL(), other.URL())
+	clock := newManualClock()
+	b.Watch = clock
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{want: len(want), cancel: cancel}
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, c.emit) }()
+
+	var passed []int64
+	for _, e := range sortedEvents(t, events) {
+		if e.kind != "commit" || e.collection == "app.bsky.feed.post" {
+			passed = append(passed, e.timeUS)
+		}
+	}
+	await(t, "position at the tenth event", func() bool { return b.Position() == passed[first-1] })
+	clock.awaitTimers(t, 1)
+	clock.Advance(b.Stall - time.Millisecond)
+	if len(other.Requests()) != 0 || testutil.ToFloat64(b.Metrics.stalls) != 0 {
+		t.Fatal("dropped before the stall time")
+	}
+	clock.Advance(time.Millisecond)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no end after 60 s: %d of %d posts", len(c.ids()), len(want))
+	}
+	checkPosts(t, c.posts, want)
+	if got := testutil.ToFloat64(b.Metrics.stalls); got != 1 {
+		t.Errorf("%v stalls counted, want 1", got)
+	}
+	if reqs := other.Requests(); len(reqs) != 1 || reqs[0].Cursor != passed[first-1]-b.Rewind.Microseconds() {
+		t.Errorf("requests to the next host %+v, want one resuming at %d", reqs, passed[first-1]-b.Rewind.Microseconds())
+	}
+}
+
+func TestBlueskyCountsBadMessagesLogsTheFirstAndReadsOn(t *testing.T) {
+	events, want := jetstreamEvents(t)
+	bad := [][]byte{
+		[]byte("not json"),
+		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"label"}`),
+		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"commit","commit":{"operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{"langs":["en"]}}}`),
+		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"commit","commit":{"operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{"text":"#é","facets":[{"index":{"byteStart":0,"byteEnd":2},"features":[{"$type":"app.bsky.richtext.facet#tag","tag":"e"}]}]}}}`),
+		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"commit","commit":{"operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{"text":"` + strings.Repeat("a", 10<<20) + `"}}}`),
+	}
+	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Before: bad})
+	b, logs := newBluesky(js.URL())
+	checkPosts(t, runBluesky(t, b, len(want)), want)
+	if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues("malformed")); got != float64(len(bad)) {
+		t.Errorf("%v malformed, want %d", got, len(bad))
+	}
+	if n := strings.Count(logs.String(), "level=WARN msg=\"undecodable message"); n != 1 {
+		t.Errorf("%d warnings for bad messages, want 1:\n%s", n, logs.String())
+	}
+	if len(js.Requests()) != 1 {
+		t.Errorf("%d connections: a bad message must not end one", len(js.Requests()))
+	}
+}
+
+func TestBlueskyBacksOffFrom250msDoublingAndStartsOverAfterProgress(t *testing.T) {
+	events, _ := jetstreamEvents(t)
+	ms := time.Millisecond
+	js := livefake.NewJetstream(t, events,
+		livefake.JetstreamConn{Events: 3, Close: true},
+		livefake.JetstreamConn{Events: 3, Close: true},
+		livefake.JetstreamConn{Status: 503},
+		livefake.JetstreamConn{Status: 503},
+		livefake.JetstreamConn{Status: 429},
+	)
+	b, _ := newBluesky(js.URL())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	clock := stopAfterWaits(5, cancel)
+	b.Clock = clock
+	runFor(t, ctx, b, (&collector{}).emit)
+	// Each connection that delivered starts the schedule over; the first
+	// refusal after them waits 250 ms again, the next doubles.
+	want := []time.Duration{250 * ms, 250 * ms, 250 * ms, 500 * ms, time.Minute}
+	if got := clock.Waits(); !slices.Equal(got, want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+}
+
+func TestBlueskyURLs(t *testing.T) {
+	b := &Bluesky{DIDs: []string{"did:plc:a", "did:plc:b"}, Compress: true}
+	for _, tt := range []struct {
+		host   string
+		cursor int64
+		want   string
+	}{
+		{"jetstream2.us-east.bsky.network", 0, "wss://jetstream2.us-east.bsky.network/subscribe?compress=true&wantedCollections=app.bsky.feed.post&wantedDids=did%3Aplc%3Aa&wantedDids=did%3Aplc%3Ab"},
+		{"ws://127.0.0.1:6008", 1725911162329308, "ws://127.0.0.1:6008/subscribe?compress=true&cursor=1725911162329308&wantedCollections=app.bsky.feed.post&wantedDids=did%3Aplc%3Aa&wantedDids=did%3Aplc%3Ab"},
+	} {
+		if got, err := b.URL(tt.host, tt.cursor); err != nil || got != tt.want {
+			t.Errorf("URL(%q, %d) = %q, %v\nwant %q", tt.host, tt.cursor, got, err, tt.want)
+		}
+	}
+}
+
+func TestWantLang(t *testing.T) {
+	for _, tt := range []struct {
+		langs []string
+		lang  string
+		want  bool
+	}{
+		{nil, "ja", true},
+		{[]string{"en"}, "en", true},
+		{[]string{"en"}, "en-US", true},
+		{[]string{"en"}, "EN-gb", true},
+		{[]string{"en"}, "eng", false},
+		{[]string{"en", "nl"}, "nl", true},
+		{[]string{"en"}, "", false},
+	} {
+		if got := wantLang(tt.langs, tt.lang); got != tt.want {
+			t.Errorf("wantLang(%q, %q) = %v", tt.langs, tt.lang, got)
+		}
+	}
+}
