@@ -1,12 +1,14 @@
 package source
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,22 +21,67 @@ import (
 	"github.com/coder/websocket"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/wire"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
+
+// BlueskySettings are the bluesky source's variables.
+type BlueskySettings struct {
+	Hosts    string        `envconfig:"INGEST_BLUESKY_HOSTS" default:"jetstream2.us-east.bsky.network,jetstream1.us-east.bsky.network,jetstream1.us-west.bsky.network" desc:"bluesky: Jetstream instances to read from, in turn on failure: host names or ws(s):// URLs, comma separated"`
+	Langs    string        `envconfig:"INGEST_BLUESKY_LANGS" desc:"bluesky: keep only posts in these languages, comma separated (en keeps en-US; empty: all)"`
+	DIDs     string        `envconfig:"INGEST_BLUESKY_DIDS" desc:"bluesky: read only the posts of these accounts, comma separated DIDs (empty: everyone)"`
+	Cashtags bool          `envconfig:"INGEST_BLUESKY_CASHTAGS" default:"false" desc:"bluesky: count cashtags ($AAPL) as hashtags"`
+	Compress bool          `envconfig:"INGEST_BLUESKY_COMPRESS" default:"false" desc:"bluesky: ask Jetstream for zstd-compressed messages (about half the bandwidth)"`
+	Rewind   time.Duration `envconfig:"INGEST_BLUESKY_REWIND" default:"5s" desc:"bluesky: how far before its position a reconnect resumes; the overlap is dropped by post id"`
+	Stall    time.Duration `envconfig:"INGEST_BLUESKY_STALL" default:"60s" desc:"bluesky: silence after which the connection is dropped and the next host tried"`
+}
+
+// Validate checks the settings.
+func (s *BlueskySettings) Validate() error {
+	hosts := splitList(s.Hosts)
+	if len(hosts) == 0 {
+		return config.Invalid("INGEST_BLUESKY_HOSTS", "at least one Jetstream host is needed")
+	}
+	for _, h := range hosts {
+		if _, err := (&Bluesky{}).URL(h, 0); err != nil {
+			return config.Invalid("INGEST_BLUESKY_HOSTS", "%v", err)
+		}
+	}
+	for _, d := range splitList(s.DIDs) {
+		if !strings.HasPrefix(d, "did:") {
+			return config.Invalid("INGEST_BLUESKY_DIDS", "%q is not a DID (did:plc:... or did:web:...)", d)
+		}
+	}
+	if s.Rewind < 0 {
+		return config.Invalid("INGEST_BLUESKY_REWIND", "must not be negative, got %s", s.Rewind)
+	}
+	if s.Stall <= 0 {
+		return config.Invalid("INGEST_BLUESKY_STALL", "must be positive, got %s", s.Stall)
+	}
+	return nil
+}
+
+// New builds the source.
+func (s *BlueskySettings) New(env Env) (Source, error) {
+	return &Bluesky{Hosts: splitList(s.Hosts), Langs: splitList(s.Langs), DIDs: splitList(s.DIDs),
+		Cashtags: s.Cashtags, Compress: s.Compress, Rewind: s.Rewind, Stall: s.Stall, Env: env}, nil
+}
 
 // Bluesky reads Bluesky's posts from Jetstream's v1 /subscribe WebSocket,
 // which needs no account: wantedCollections=app.bsky.feed.post, the DIDs
 // to follow if any, and optionally zstd compression with Jetstream's
 // dictionary.
 //
-// Its position is the time_us of the last event handled. A reconnect, or
-// a start from a stored position, asks for cursor = position − Rewind
-// (Jetstream delivers at least once there, and the hosts' clocks differ a
-// little), and the posts seen again are dropped by id. A failed or silent
-// connection (no message for Stall) moves on to the next host, after a
-// back-off of 250 ms doubling to 30 s that starts over once a connection
-// delivers.
+// Its position is the time_us of the last event handled, with the host
+// that stamped it (BlueskyPosition). A reconnect, or a start resumed from
+// a position, asks for cursor = position − Rewind (Jetstream delivers at
+// least once there, and each host stamps time_us with its own clock); the
+// posts delivered again are dropped: by id within a run, and by time_us on
+// the host of a resumed position. Resumed on another host, the overlap is
+// left to the counter's dedupe by post id. A failed or silent connection
+// (no message for Stall) moves on to the next host, after a back-off of
+// 250 ms doubling to 30 s that starts over once a connection delivers.
 type Bluesky struct {
 	// Hosts are the Jetstream instances, tried in turn: host names
 	// (wss://NAME/subscribe) or ws:// and wss:// URLs.
@@ -52,17 +99,41 @@ type Bluesky struct {
 	Rewind time.Duration
 	// Stall is how long a connection may be silent before it is dropped.
 	Stall time.Duration
-	// Cursor is the time_us to start from (0: the live tail).
-	Cursor int64
 	// Clock times the back-off waits and Watch the stall watchdog (nil:
 	// the real clock).
 	Clock backoff.Clock
 	Watch Clock
+	Env
 
-	Metrics *Metrics
-	Log     *slog.Logger
-
+	// from is the position to resume after (set by Resume); position is
+	// the time_us of the last event handled.
+	from     BlueskyPosition
 	position atomic.Int64
+}
+
+// BlueskyPosition is the bluesky source's position: an event's time_us
+// and the host that stamped it.
+type BlueskyPosition struct {
+	TimeUS int64  `json:"time_us"`
+	Host   string `json:"host"`
+}
+
+// Identity names the input: the hosts and what is asked of them.
+func (b *Bluesky) Identity() string {
+	return "bluesky:" + strings.Join(b.Hosts, ",") + "?dids=" + strings.Join(b.DIDs, ",")
+}
+
+// Resume makes the next Run start just after at, a BlueskyPosition, on
+// its host when that is still one of Hosts.
+func (b *Bluesky) Resume(at json.RawMessage) error {
+	var pos BlueskyPosition
+	dec := json.NewDecoder(bytes.NewReader(at))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pos); err != nil || pos.TimeUS <= 0 {
+		return fmt.Errorf("bluesky position %s: not a time_us and host", at)
+	}
+	b.from = pos
+	return nil
 }
 
 // jetstreamReadLimit bounds one WebSocket message. It is well above
@@ -70,8 +141,8 @@ type Bluesky struct {
 // skipped instead of closing the connection.
 const jetstreamReadLimit = 16 << 20
 
-// Position returns the time_us of the last event handled (the starting
-// Cursor before any).
+// Position returns the time_us of the last event handled (the resumed
+// position's before any).
 func (b *Bluesky) Position() int64 { return b.position.Load() }
 
 // Run reads until ctx ends.
@@ -89,21 +160,26 @@ func (b *Bluesky) Run(ctx context.Context, emit Emit) error {
 		}
 		defer zr.Close()
 	}
-	b.position.Store(b.Cursor)
+	b.position.Store(b.from.TimeUS)
 	c := &jetstreamConn{
 		b:       b,
 		dec:     wire.Jetstream{Cashtags: b.Cashtags},
 		zr:      zr,
 		seen:    newRecentIDs(1 << 16),
+		floor:   b.from,
 		bad:     &badMessages{m: b.Metrics, log: b.Log},
 		client:  &http.Client{Transport: transport()},
 		backoff: backoff.NewLive(),
 		watch:   watchClockOr(b.Watch),
 	}
 	clock := clockOr(b.Clock)
-	for host := 0; ; host = (host + 1) % len(b.Hosts) {
+	host := max(0, slices.Index(b.Hosts, b.from.Host))
+	if b.from.TimeUS > 0 {
+		b.Log.Info("resuming", "host", b.Hosts[host], "time_us", b.from.TimeUS, "rewind", b.Rewind)
+	}
+	for ; ; host = (host + 1) % len(b.Hosts) {
 		err := c.run(ctx, emit, b.Hosts[host])
-		b.Metrics.setConnected(false)
+		b.connected(false)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -149,13 +225,15 @@ func (b *Bluesky) URL(host string, cursor int64) (string, error) {
 	return u.String(), nil
 }
 
-// jetstreamConn is what outlives one connection: decoder, recent ids,
+// jetstreamConn is what outlives one connection: decoder, what was seen,
 // back-off.
 type jetstreamConn struct {
 	b       *Bluesky
 	dec     wire.Jetstream
 	zr      *zstd.Decoder
 	seen    *recentIDs
+	floor   BlueskyPosition // events of floor.Host up to floor.TimeUS were handled
+	host    string          // of the connection
 	bad     *badMessages
 	client  *http.Client
 	backoff *backoff.Backoff
@@ -192,7 +270,8 @@ func (c *jetstreamConn) run(ctx context.Context, emit Emit, host string) error {
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(jetstreamReadLimit)
-	b.Metrics.setConnected(true)
+	c.host = host
+	b.connected(true)
 	b.Log.Info("connected", "source", "bluesky", "url", u)
 
 	cctx, cancel := context.WithCancel(ctx)
@@ -251,11 +330,11 @@ func (c *jetstreamConn) handle(ctx context.Context, emit Emit, wd *watchdog, r w
 		b.Metrics.countMessage(r)
 	case !wantLang(b.Langs, r.Post.Lang):
 		b.Metrics.message("filtered")
-	case !c.seen.add(r.Post.ID):
+	case c.host == c.floor.Host && r.TimeUS <= c.floor.TimeUS, !c.seen.add(r.Post.ID):
 		b.Metrics.message("duplicate")
 	default:
 		resume := wd.pause()
-		err := b.Metrics.emit(ctx, emit, r.Post)
+		err := emit(ctx, r.Post, BlueskyPosition{TimeUS: r.TimeUS, Host: c.host})
 		resume()
 		if err != nil {
 			return &emitError{err: fmt.Errorf("emit post %s: %w", r.Post.ID, err)}

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -34,7 +35,7 @@ func jetstreamEvents(t *testing.T) ([][]byte, []expect.JetstreamPost) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.SortStableFunc(posts, func(a, b expect.JetstreamPost) int { return int(a.TimeUS - b.TimeUS) })
+	slices.SortStableFunc(posts, func(a, b expect.JetstreamPost) int { return cmp.Compare(a.TimeUS, b.TimeUS) })
 	return lines, posts
 }
 
@@ -124,13 +125,12 @@ func await(t *testing.T, what string, cond func() bool) {
 func newBluesky(hosts ...string) (*Bluesky, *systest.Buffer) {
 	log, buf := testLog()
 	return &Bluesky{
-		Hosts:   hosts,
-		Rewind:  100 * time.Millisecond,
-		Stall:   time.Minute,
-		Clock:   &fakeClock{},
-		Watch:   newManualClock(),
-		Metrics: testMetrics("bluesky"),
-		Log:     log,
+		Hosts:  hosts,
+		Rewind: 100 * time.Millisecond,
+		Stall:  time.Minute,
+		Clock:  &fakeClock{},
+		Watch:  newManualClock(),
+		Env:    Env{Metrics: testMetrics("bluesky"), Log: log},
 	}, buf
 }
 
@@ -201,14 +201,9 @@ func TestBlueskyResumesAfterADisconnectAtPositionMinusRewindWithoutGapsOrDuplica
 	checkPosts(t, runBluesky(t, b, len(want)), want)
 
 	// The position after the drop is the time_us of the last event the
-	// first connection sent; the fake served events in time_us order, so
+	// first connection sent; the fake serves events in time_us order, so
 	// it is the twelfth event that passes the collection filter.
-	var passed []int64
-	for _, e := range sortedEvents(t, events) {
-		if e.kind != "commit" || e.collection == "app.bsky.feed.post" {
-			passed = append(passed, e.timeUS)
-		}
-	}
+	passed := passedTimes(t, events)
 	pos := passed[first-1]
 	reqs := js.Requests()
 	if len(reqs) != 2 || reqs[1].Cursor != pos-b.Rewind.Microseconds() {
@@ -228,15 +223,12 @@ func TestBlueskyResumesAfterADisconnectAtPositionMinusRewindWithoutGapsOrDuplica
 	}
 }
 
-type sortedEvent struct {
-	timeUS           int64
-	kind, collection string
-}
-
-// sortedEvents reads kind, collection and time_us of each event, in
-// time_us order.
-func sortedEvents(t *testing.T, events [][]byte) []sortedEvent {
-	var out []sortedEvent
+// passedTimes returns, in order, the time_us of the events that pass the
+// filter the source asks Jetstream for: post commits, identity and
+// account events.
+func passedTimes(t *testing.T, events [][]byte) []int64 {
+	t.Helper()
+	var out []int64
 	for _, e := range events {
 		var v struct {
 			TimeUS int64 `json:"time_us"`
@@ -246,9 +238,11 @@ func sortedEvents(t *testing.T, events [][]byte) []sortedEvent {
 		if err := json.Unmarshal(e, &v); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, sortedEvent{v.TimeUS, v.Kind, v.Commit.Collection})
+		if v.Kind != "commit" || v.Commit.Collection == "app.bsky.feed.post" {
+			out = append(out, v.TimeUS)
+		}
 	}
-	slices.SortStableFunc(out, func(a, b sortedEvent) int { return int(a.timeUS - b.timeUS) })
+	slices.Sort(out)
 	return out
 }
 
@@ -283,12 +277,7 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx, c.emit) }()
 
-	var passed []int64
-	for _, e := range sortedEvents(t, events) {
-		if e.kind != "commit" || e.collection == "app.bsky.feed.post" {
-			passed = append(passed, e.timeUS)
-		}
-	}
+	passed := passedTimes(t, events)
 	await(t, "position at the tenth event", func() bool { return b.Position() == passed[first-1] })
 	clock.awaitTimers(t, 1)
 	clock.Advance(b.Stall - time.Millisecond)
@@ -393,5 +382,58 @@ func TestWantLang(t *testing.T) {
 		if got := wantLang(tt.langs, tt.lang); got != tt.want {
 			t.Errorf("wantLang(%q, %q) = %v", tt.langs, tt.lang, got)
 		}
+	}
+}
+
+func TestBlueskyValidate(t *testing.T) {
+	checkValidate(t, "bluesky", []validateCase{
+		{"the defaults: the public hosts", map[string]string{}, ""},
+		{"hosts, filters and compression", map[string]string{"INGEST_BLUESKY_HOSTS": "ws://127.0.0.1:6008, jetstream1.us-west.bsky.network",
+			"INGEST_BLUESKY_LANGS": "en,ja", "INGEST_BLUESKY_DIDS": "did:plc:abc", "INGEST_BLUESKY_COMPRESS": "true", "INGEST_BLUESKY_CASHTAGS": "true"}, ""},
+		{"no host", map[string]string{"INGEST_BLUESKY_HOSTS": " , "}, "INGEST_BLUESKY_HOSTS"},
+		{"a host that is no URL", map[string]string{"INGEST_BLUESKY_HOSTS": "ws://[::1"}, "INGEST_BLUESKY_HOSTS"},
+		{"a DID that is not one", map[string]string{"INGEST_BLUESKY_DIDS": "alice.bsky.social"}, "INGEST_BLUESKY_DIDS"},
+		{"a negative rewind", map[string]string{"INGEST_BLUESKY_REWIND": "-1s"}, "INGEST_BLUESKY_REWIND"},
+		{"a zero stall", map[string]string{"INGEST_BLUESKY_STALL": "0s"}, "INGEST_BLUESKY_STALL"},
+		{"compression that is not a boolean", map[string]string{"INGEST_BLUESKY_COMPRESS": "zstd"}, "INGEST_BLUESKY_COMPRESS"},
+	})
+}
+
+func TestBlueskyResumedAfterAnyPostEmitsExactlyTheRest(t *testing.T) {
+	events, want := jetstreamEvents(t)
+	js := livefake.NewJetstream(t, events)
+	passed := passedTimes(t, events)
+	end := passed[len(passed)-1]
+	first := &collector{want: len(want)}
+	ctx, cancel := context.WithCancel(t.Context())
+	first.cancel = cancel
+	b, _ := newBluesky(js.URL())
+	runFor(t, ctx, b, first.emit)
+	checkPosts(t, first.posts, want)
+	for k, at := range first.at {
+		raw, err := json.Marshal(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := newBluesky(js.URL())
+		if err := b.Resume(raw); err != nil {
+			t.Fatalf("resume at post %d (%s): %v", k+1, raw, err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		c := &collector{}
+		done := make(chan error, 1)
+		go func() { done <- b.Run(ctx, c.emit) }()
+		await(t, "the last event", func() bool { return b.Position() >= end })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		checkPosts(t, c.posts, want[k+1:])
+		if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues("duplicate")); got == 0 && k+1 < len(want) && want[k+1].TimeUS-want[k].TimeUS < b.Rewind.Microseconds() {
+			t.Errorf("resumed after post %d: the rewind's overlap was not dropped as duplicates", k+1)
+		}
+	}
+	if err := (&Bluesky{}).Resume(json.RawMessage(`{"index":3}`)); err == nil {
+		t.Error("another source's position accepted")
 	}
 }

@@ -42,6 +42,7 @@ func Kinds() []Kind {
 		{Name: "file", Settings: func() Settings { return &FileSettings{} }},
 		{Name: "stdin", Settings: func() Settings { return &StdinSettings{} }},
 		{Name: "synthetic", Settings: func() Settings { return &SyntheticSettings{} }},
+		{Name: "bluesky", Settings: func() Settings { return &BlueskySettings{} }},
 	}
 }
 

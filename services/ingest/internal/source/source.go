@@ -1,7 +1,9 @@
 // Package source reads posts from where they come from: the X API v2
 // filtered stream (x.go), the Twitter API v1.1 statuses/filter stream
-// (twitter.go), recorded stream files (file.go), standard input (stdin.go)
-// and the synthetic generator (synthetic.go). Each file holds one kind of
+// (twitter.go), recorded stream files (file.go), standard input (stdin.go),
+// the synthetic generator (synthetic.go), and the free live streams of
+// Bluesky (bluesky.go, Jetstream over WebSocket) and Mastodon (mastodon.go,
+// server-sent events), which share live.go. Each file holds one kind of
 // source whole: its settings (its own INGEST_<NAME>_* variables, their
 // validation) and the source they build; kinds.go lists them by name.
 //
