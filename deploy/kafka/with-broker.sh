@@ -9,6 +9,9 @@ first=${brokers%%,*}
 host=${first%:*}
 port=${first##*:}
 started=0
+# Tests that stop a broker run one of their own from the same jars, so the
+# jars are fetched even when a broker is already answering.
+"$here/kafka.sh" fetch || exit 1
 if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
   KAFKA_PORT=$port "$here/kafka.sh" up || exit 1
   started=1
