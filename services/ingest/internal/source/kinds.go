@@ -43,6 +43,7 @@ func Kinds() []Kind {
 		{Name: "stdin", Settings: func() Settings { return &StdinSettings{} }},
 		{Name: "synthetic", Settings: func() Settings { return &SyntheticSettings{} }},
 		{Name: "bluesky", Settings: func() Settings { return &BlueskySettings{} }},
+		{Name: "mastodon", Settings: func() Settings { return &MastodonSettings{} }},
 	}
 }
 

@@ -1,0 +1,416 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"gopkg.in/yaml.v3"
+
+	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/wire"
+	"github.com/hashtrend/hashtrend/services/ingest/internal/livefake"
+)
+
+const mastodonToken = "mastodon-user-token-5ecret"
+
+// mastodonStatuses returns the recorded statuses and, in id order, what
+// each must become, read through untyped JSON: its uri and the names of
+// its tags (its reblog's, for a reblog).
+func mastodonStatuses(t *testing.T) ([][]byte, []post.Post) {
+	t.Helper()
+	b, err := os.ReadFile(systest.SharedData(t, "mastodon", "rtoot-mastodonsocial-stream.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	type want struct {
+		id string
+		p  post.Post
+	}
+	var ws []want
+	for _, l := range lines {
+		var s map[string]any
+		if err := json.Unmarshal(l, &s); err != nil {
+			t.Fatal(err)
+		}
+		p := post.Post{ID: s["uri"].(string), Hashtags: []string{}}
+		content := s
+		if r, ok := s["reblog"].(map[string]any); ok {
+			content = r
+		}
+		for _, tag := range content["tags"].([]any) {
+			p.Hashtags = append(p.Hashtags, tag.(map[string]any)["name"].(string))
+		}
+		ws = append(ws, want{s["id"].(string), p})
+	}
+	slices.SortFunc(ws, func(a, b want) int { return compareMastodonIDs(a.id, b.id) })
+	var out []post.Post
+	for _, w := range ws {
+		out = append(out, w.p)
+	}
+	return lines, out
+}
+
+func compareMastodonIDs(a, b string) int {
+	if newerID(a, b) {
+		return 1
+	}
+	if a == b {
+		return 0
+	}
+	return -1
+}
+
+func span(from, to int) []int {
+	var out []int
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func newMastodon(f *livefake.Mastodon) (*Mastodon, *systest.Buffer) {
+	log, buf := testLog()
+	return &Mastodon{BaseURL: f.URL, Token: mastodonToken, Stream: "public", Stall: time.Minute, GapPages: 10,
+		Clock: &fakeClock{}, Watch: newManualClock(), Env: Env{Metrics: testMetrics("mastodon"), Log: log}}, buf
+}
+
+// checkMastodonPosts compares ids, order and hashtags with want.
+func checkMastodonPosts(t *testing.T, got, want []post.Post) {
+	t.Helper()
+	var gotIDs, wantIDs []string
+	for _, p := range got {
+		gotIDs = append(gotIDs, p.ID)
+	}
+	for _, p := range want {
+		wantIDs = append(wantIDs, p.ID)
+	}
+	if !slices.Equal(gotIDs, wantIDs) {
+		t.Fatalf("posts\n got %q\nwant %q", gotIDs, wantIDs)
+	}
+	for i, p := range got {
+		if !reflect.DeepEqual(p.Hashtags, want[i].Hashtags) || p.Source != "mastodon" || p.Author == "" {
+			t.Errorf("post %s: source %q, author %q, hashtags %q; want hashtags %q", p.ID, p.Source, p.Author, p.Hashtags, want[i].Hashtags)
+		}
+	}
+}
+
+func TestMastodonStreamsTheRecordedStatusesWithTheirTagsAndCountsTheOtherEvents(t *testing.T) {
+	statuses, want := mastodonStatuses(t)
+	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{
+		Statuses: span(0, len(statuses)),
+		Events: []livefake.SSE{
+			livefake.Heartbeat,
+			{Name: "delete", Data: "109381959558229264"},
+			{Name: "status.update", Data: string(statuses[0])},
+			{Name: "notification", Data: `{"id":"14","type":"mention"}`},
+			{Name: "update", Data: string(statuses[1])}, // streamed twice: dropped
+		},
+	})
+	m, logs := newMastodon(f)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, c.emit) }()
+	await(t, "the events after the statuses", func() bool {
+		return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("duplicate")) == 1
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkMastodonPosts(t, c.posts, want)
+	for kind, n := range map[string]float64{"delete": 1, "update": 1, "event": 1, "keep-alive": 2, "malformed": 0} {
+		if got := testutil.ToFloat64(m.Metrics.messages.WithLabelValues(kind)); got != n {
+			t.Errorf("%s: %v, want %v", kind, got, n)
+		}
+	}
+	if got := f.Streams(); !slices.Equal(got, []string{"/api/v1/streaming/public"}) {
+		t.Errorf("stream requests %q", got)
+	}
+	if strings.Contains(logs.String(), mastodonToken) {
+		t.Errorf("the token is in the log:\n%s", logs.String())
+	}
+}
+
+func TestMastodonFillsTheGapAfterADroppedConnectionFromTheTimelineWithoutDuplicates(t *testing.T) {
+	statuses, want := mastodonStatuses(t)
+	f := livefake.NewMastodon(t, mastodonToken, statuses,
+		livefake.MastodonConn{Statuses: span(0, 10), Close: true},
+		// Statuses 10 to 19 were posted while the source was away.
+		livefake.MastodonConn{Statuses: span(20, len(statuses))},
+	)
+	m, _ := newMastodon(f)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, c.emit) }()
+	// The gap fill reads statuses 10 to 47 (one page short of 40), the
+	// stream then sends 20 to 47 again.
+	await(t, "28 duplicates dropped", func() bool {
+		return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("duplicate")) == 28
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkMastodonPosts(t, c.posts, want)
+	wantQuery := url.Values{"min_id": {f.StatusID(9)}, "limit": {"40"}}.Encode()
+	if got := f.Timelines(); !slices.Equal(got, []string{wantQuery}) {
+		t.Errorf("timeline requests %q, want [%s]", got, wantQuery)
+	}
+	if len(f.Streams()) != 2 {
+		t.Errorf("stream requests %q, want 2", f.Streams())
+	}
+}
+
+func TestMastodonHeartbeatsKeepTheStreamAliveAndSilenceDropsIt(t *testing.T) {
+	statuses, want := mastodonStatuses(t)
+	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{Statuses: span(0, 5)})
+	m, _ := newMastodon(f)
+	clock := newManualClock()
+	m.Watch = clock
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{want: len(want), cancel: cancel}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, c.emit) }()
+
+	await(t, "five posts", func() bool { return len(c.ids()) == 5 })
+	clock.awaitTimers(t, 1)
+	clock.Advance(50 * time.Second)
+	f.Send(livefake.Heartbeat)
+	await(t, "the heartbeat", func() bool { return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("keep-alive")) == 2 })
+	// A minute after the connection opened, but only 50 s after the
+	// heartbeat: the watchdog waits on.
+	clock.Advance(50 * time.Second)
+	clock.awaitTimers(t, 1)
+	if testutil.ToFloat64(m.Metrics.stalls) != 0 || len(f.Streams()) != 1 {
+		t.Fatal("a stream with heartbeats was taken for stalled")
+	}
+	clock.Advance(10 * time.Second)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no end after 60 s: %d of %d posts", len(c.ids()), len(want))
+	}
+	checkMastodonPosts(t, c.posts, want)
+	if got := testutil.ToFloat64(m.Metrics.stalls); got != 1 {
+		t.Errorf("%v stalls, want 1", got)
+	}
+	// The gap after status 4 is filled in two pages: 5 to 44, then 45 to 47.
+	if got := f.Timelines(); len(got) != 2 || !strings.Contains(got[0], "min_id="+f.StatusID(4)) || !strings.Contains(got[1], "min_id="+f.StatusID(44)) {
+		t.Errorf("timeline requests %q", got)
+	}
+}
+
+func TestMastodonBadTokenIsReportedRetriedSlowlyAndNeverLogged(t *testing.T) {
+	f := livefake.NewMastodon(t, "the-right-token", nil)
+	m, logs := newMastodon(f)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	clock := stopAfterWaits(2, cancel)
+	m.Clock = clock
+	runFor(t, ctx, m, (&collector{}).emit)
+	if got := clock.Waits(); !slices.Equal(got, []time.Duration{time.Minute, 2 * time.Minute}) {
+		t.Errorf("waits %v, want [1m 2m]", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "INGEST_MASTODON_TOKEN") || !strings.Contains(out, "401") {
+		t.Errorf("the log does not say the token was refused:\n%s", out)
+	}
+	if strings.Contains(out, mastodonToken) {
+		t.Errorf("the token is in the log:\n%s", out)
+	}
+	// Settings logged whole (as a careless line might) hide it too.
+	t.Setenv("INGEST_MASTODON_TOKEN", mastodonToken)
+	var s MastodonSettings
+	if err := config.Load(&s); err != nil {
+		t.Fatal(err)
+	}
+	log, buf := testLog()
+	log.Info("settings", "mastodon", s)
+	if strings.Contains(buf.String(), mastodonToken) {
+		t.Errorf("the settings print the token: %s", buf.String())
+	}
+}
+
+func TestMastodonCountsBadEventsLogsTheFirstAndReadsOn(t *testing.T) {
+	statuses, want := mastodonStatuses(t)
+	bad := []livefake.SSE{
+		{Name: "update", Data: "not json"},
+		{Name: "update", Data: `{"id":"1"}`},
+		{Name: "update", Data: `{"content":"` + strings.Repeat("a", 10<<20) + `"}`},
+		{Name: "delete", Data: ""},
+	}
+	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{Events: append(bad, sseUpdates(statuses)...)})
+	m, logs := newMastodon(f)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{want: len(want), cancel: cancel}
+	runFor(t, ctx, m, c.emit)
+	got := c.posts
+	slices.SortFunc(got, func(a, b post.Post) int { return strings.Compare(a.ID, b.ID) })
+	sorted := slices.Clone(want)
+	slices.SortFunc(sorted, func(a, b post.Post) int { return strings.Compare(a.ID, b.ID) })
+	checkMastodonPosts(t, got, sorted)
+	if n := testutil.ToFloat64(m.Metrics.messages.WithLabelValues("malformed")); n != float64(len(bad)) {
+		t.Errorf("%v malformed, want %d", n, len(bad))
+	}
+	if n := strings.Count(logs.String(), "level=WARN msg=\"undecodable message"); n != 1 {
+		t.Errorf("%d warnings for bad events, want 1:\n%s", n, logs.String())
+	}
+	if len(f.Streams()) != 1 {
+		t.Errorf("%d connections: a bad event must not end one", len(f.Streams()))
+	}
+}
+
+// sseUpdates returns the statuses as update events, in file order.
+func sseUpdates(statuses [][]byte) []livefake.SSE {
+	var out []livefake.SSE
+	for _, s := range statuses {
+		out = append(out, livefake.SSE{Name: "update", Data: string(s)})
+	}
+	return out
+}
+
+func TestMastodonHashtagStreamsReadOneConnectionPerTag(t *testing.T) {
+	statuses, _ := mastodonStatuses(t)
+	f := livefake.NewMastodon(t, mastodonToken, statuses,
+		livefake.MastodonConn{Statuses: span(0, 3)}, livefake.MastodonConn{Statuses: span(2, 5)})
+	m, _ := newMastodon(f)
+	m.Stream, m.Tags = "hashtag", []string{"caturday", "日本語"}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{want: 5, cancel: cancel}
+	runFor(t, ctx, m, c.emit)
+	streams := f.Streams()
+	slices.Sort(streams)
+	if want := []string{"/api/v1/streaming/hashtag?tag=%E6%97%A5%E6%9C%AC%E8%AA%9E", "/api/v1/streaming/hashtag?tag=caturday"}; !slices.Equal(streams, want) {
+		t.Errorf("streams %q, want %q", streams, want)
+	}
+	if ids := c.ids(); len(ids) != 5 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 5 {
+		t.Errorf("posts %q: a status on two tags must count once", ids)
+	}
+}
+
+func TestMastodonValidate(t *testing.T) {
+	tok := map[string]string{"INGEST_MASTODON_TOKEN": "t"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{"INGEST_MASTODON_TOKEN": "t"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	checkValidate(t, "mastodon", []validateCase{
+		{"a token is enough for the public stream of mastodon.social", tok, ""},
+		{"the local stream of another instance", with("INGEST_MASTODON_URL", "https://fosstodon.org", "INGEST_MASTODON_STREAM", "public:local"), ""},
+		{"hashtag streams with tags", with("INGEST_MASTODON_STREAM", "hashtag", "INGEST_MASTODON_TAGS", "#caturday,golang"), ""},
+		{"no token", map[string]string{}, "INGEST_MASTODON_TOKEN"},
+		{"a URL without a scheme", with("INGEST_MASTODON_URL", "mastodon.social"), "INGEST_MASTODON_URL"},
+		{"a streaming URL without a scheme", with("INGEST_MASTODON_STREAMING_URL", "streaming.mastodon.social"), "INGEST_MASTODON_STREAMING_URL"},
+		{"an unknown stream", with("INGEST_MASTODON_STREAM", "user"), "INGEST_MASTODON_STREAM"},
+		{"the hashtag stream without tags", with("INGEST_MASTODON_STREAM", "hashtag"), "INGEST_MASTODON_TAGS"},
+		{"a zero stall", with("INGEST_MASTODON_STALL", "0s"), "INGEST_MASTODON_STALL"},
+		{"negative gap pages", with("INGEST_MASTODON_GAP_PAGES", "-1"), "INGEST_MASTODON_GAP_PAGES"},
+	})
+}
+
+func TestRateWindowLetsNRequestsThroughPerWindow(t *testing.T) {
+	clock := newManualClock()
+	w := &rateWindow{n: 3, per: 5 * time.Minute, clock: clock}
+	for i := range 3 {
+		if err := w.wait(t.Context()); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		clock.Advance(time.Minute)
+	}
+	fourth := make(chan error, 1)
+	go func() { fourth <- w.wait(t.Context()) }()
+	clock.awaitTimers(t, 1)
+	select {
+	case err := <-fourth:
+		t.Fatalf("a fourth request within 5 minutes went through (%v)", err)
+	default:
+	}
+	// The first request was at 0; now is 3 min: the fourth waits 2 min.
+	clock.Advance(2*time.Minute - time.Second)
+	clock.awaitTimers(t, 1)
+	clock.Advance(time.Second)
+	if err := <-fourth; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSSEReaderReadsMastodonsRecordedStreams(t *testing.T) {
+	var cassette struct {
+		Interactions []struct {
+			Request struct {
+				URI string `yaml:"uri"`
+			} `yaml:"request"`
+			Response struct {
+				Body struct {
+					String string `yaml:"string"`
+				} `yaml:"body"`
+			} `yaml:"response"`
+		} `yaml:"interactions"`
+	}
+	b, err := os.ReadFile(systest.SharedData(t, "mastodon", "mastodonpy-stream-sse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &cassette); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, in := range cassette.Interactions {
+		if !strings.Contains(in.Request.URI, "/streaming/") {
+			continue
+		}
+		r := newSSEReader(strings.NewReader(in.Response.Body.String), 1<<20)
+		for {
+			ev, err := r.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", in.Request.URI, err)
+			}
+			name := ev.name
+			if ev.comment {
+				name = ":" + string(ev.data)
+			} else if _, err := wire.DecodeMastodon(ev.name, ev.data); err != nil {
+				t.Errorf("%s: %s event: %v", in.Request.URI, ev.name, err)
+			}
+			got[in.Request.URI] = append(got[in.Request.URI], name)
+		}
+	}
+	want := map[string][]string{
+		"http://localhost:4000/api/v1/streaming/user":   {":)", "update", "notification", "update", "notification", "status.update", "delete", ":"},
+		"http://localhost:4000/api/v1/streaming/direct": {":)", "conversation", "conversation", ":"},
+	}
+	for uri, names := range want {
+		if !slices.Equal(got[uri][:min(len(got[uri]), len(names))], names) {
+			t.Errorf("%s: events %q, want %q", uri, got[uri], names)
+		}
+	}
+}
