@@ -323,3 +323,92 @@ func (s *snapshots) arrivals() []arrival {
 	}
 	return out
 }
+
+// TestBenchDedupe: tally's throughput with the dedupe by post id on (the
+// default horizon) and off, alternating on one pre-filled topic, each run
+// a new counter on its own groups and output topics; then a restart of
+// the last run's counter, which reads the horizon back.
+func TestBenchDedupe(t *testing.T) {
+	const parts = 6
+	p := newPipeline(t, parts)
+	n := benchPosts()
+	gen := synthetic.New(synthetic.Config{Seed: 5})
+	for i := 0; i < n; i += 100_000 {
+		keys, values := encoded(t, gen.Take(min(100_000, n-i)))
+		produce(t, p.brokers, p.tweets, keys, values)
+	}
+	ends := endOffsets(t, p.brokers, p.tweets, parts)
+
+	// run counts the topic from the beginning with a new counter on
+	// groups and output topics of its own, timed from its assignment (the
+	// process start and group join are the same either way).
+	run := func(name string, env ...string) (pipeline, *counter, time.Duration, float64) {
+		q := p
+		q.deltas, q.counts, q.top, q.dlq = kafkatest.Name(t, "deltas"), kafkatest.Name(t, "counts"), kafkatest.Name(t, "top"), kafkatest.Name(t, "dlq")
+		q.tallyGroup, q.rankGroup = kafkatest.Name(t, "tally"), kafkatest.Name(t, "rank")
+		kafkatest.DeleteAfter(t, q.deltas, q.counts, q.top, q.dlq)
+		c := start(t, q, name, append([]string{"COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s"}, env...)...)
+		c.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
+		assigned := time.Now()
+		took := caughtUp(t, q.brokers, q.tallyGroup, ends, c).Sub(assigned)
+		_, peak := rss(c.cmd.Process.Pid)
+		return q, c, took, peak
+	}
+	rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
+	var on, off []time.Duration
+	var q pipeline
+	var last *counter
+	const pairs = 3
+	for i := range 2 * pairs {
+		if i%2 == 0 {
+			_, c, took, peak := run(fmt.Sprintf("off%d", i), "COUNTER_DEDUPE_RECORDS=0")
+			c.stop()
+			off = append(off, took)
+			logf(t, "dedupe off: caught up in %s (%.0f posts/s), peak RSS %.0f MiB", took.Round(time.Millisecond), rate(took), peak)
+			continue
+		}
+		var took time.Duration
+		var peak float64
+		q, last, took, peak = run(fmt.Sprintf("on%d", i))
+		if dups := metricNow(t, last, "hashtrend_counter_duplicates_total"); dups != 0 {
+			t.Fatalf("%d duplicates in an input without any", dups)
+		}
+		ids := metricNow(t, last, "hashtrend_counter_dedupe_ids")
+		if i < 2*pairs-1 {
+			last.stop()
+		}
+		on = append(on, took)
+		logf(t, "dedupe on: caught up in %s (%.0f posts/s), peak RSS %.0f MiB, %d ids held", took.Round(time.Millisecond), rate(took), peak, ids)
+	}
+	var sumOn, sumOff time.Duration
+	ratios := make([]string, pairs)
+	for i := range pairs {
+		sumOn, sumOff = sumOn+on[i], sumOff+off[i]
+		ratios[i] = fmt.Sprintf("%.2f", rate(on[i])/rate(off[i]))
+	}
+	logf(t, "ratio dedupe on / off: %.2f over all runs; pair by pair %s", rate(sumOn)/rate(sumOff), strings.Join(ratios, ", "))
+
+	// The restart reads the default horizon back on every partition.
+	last.stop()
+	started := time.Now()
+	c := start(t, q, fmt.Sprintf("on%d", 2*pairs-1), "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
+	c.waitLog("dedupe horizon restored", parts, 5*time.Minute)
+	wall := time.Since(started)
+	read := metricNow(t, c, "hashtrend_counter_dedupe_restored_records_total")
+	_, peak := rss(c.cmd.Process.Pid)
+	// Each partition's restore, as logged: from its assignment to its
+	// committed offset.
+	var slowest time.Duration
+	for _, line := range strings.Split(c.logText(), "\n") {
+		if i := strings.Index(line, "took="); i >= 0 && strings.Contains(line, "dedupe horizon restored") {
+			d, err := time.ParseDuration(strings.Fields(line[i+5:])[0])
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			slowest = max(slowest, d)
+		}
+	}
+	logf(t, "restart: %d records read back on %d partitions in %s (the slowest partition's restore, as logged; %.0f records/s), every horizon restored %s after the process start; peak RSS %.0f MiB",
+		read, parts, slowest, float64(read)/slowest.Seconds(), wall.Round(time.Millisecond), peak)
+	c.stop()
+}

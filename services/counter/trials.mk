@@ -2,7 +2,7 @@
 # Makefile (include services/counter/trials.mk).
 #
 #   make counter-crash-trials [TRIALS=10]   every SIGKILL point TRIALS times
-#   make counter-bench                      throughput, restore and latency figures
+#   make counter-bench                      throughput, restore, latency and dedupe figures
 
 TRIALS ?= 10
 
@@ -11,5 +11,5 @@ TRIALS ?= 10
 counter-crash-trials: ## kill the counter at every crash point TRIALS times and check exact totals
 	cd services/counter && REQUIRE_KAFKA=1 go test -count=$(TRIALS) -timeout 120m -run 'TestCrash|TestScaleOutAndIn' .
 
-counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency
+counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency, dedupe on vs off
 	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'
