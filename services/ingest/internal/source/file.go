@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/wire"
 )
 
@@ -295,5 +296,5 @@ func (p *replayPacer) wait(ctx context.Context, created time.Time) error {
 		return ctx.Err()
 	}
 	due := p.w0.Add(time.Duration(float64(created.Sub(p.t0)) / p.speed))
-	return sleep(ctx, time.Until(due))
+	return retry.Sleep(ctx, time.Until(due))
 }

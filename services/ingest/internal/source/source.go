@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/wire"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
@@ -203,22 +204,7 @@ func (p *pacer) wait(ctx context.Context) error {
 		p.start, p.n = now, 1
 		return ctx.Err()
 	}
-	return sleep(ctx, due.Sub(now))
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.Sleep(ctx, due.Sub(now))
 }
 
 // stopped turns the end of ctx into a clean stop.
