@@ -13,27 +13,10 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 )
 
-func transactionalProducer(t *testing.T) *kafka.Producer {
-	t.Helper()
-	p, err := kafka.NewProducer(&kafka.ConfigMap{
-		"bootstrap.servers":      kafkatest.Brokers(t),
-		"transactional.id":       kafkatest.Name(t, "txn"),
-		"transaction.timeout.ms": 10000,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
-}
-
 func TestAbortedTransactionIsInvisibleToReadCommitted(t *testing.T) {
 	name := kafkatest.Topic(t, "txn", 1, nil)
-	p := transactionalProducer(t)
+	p := kafkatest.TransactionalProducer(t)
 	ctx := t.Context()
-	if err := p.InitTransactions(ctx); err != nil {
-		t.Fatal(err)
-	}
 	send := func(value string, commit bool) {
 		t.Helper()
 		if err := p.BeginTransaction(); err != nil {

@@ -2,6 +2,7 @@ package kafkatest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -29,13 +30,25 @@ func Produce(t testing.TB, topic string, records ...Record) {
 // ProduceTo is Produce on the broker at brokers (a Disposable one).
 func ProduceTo(t testing.TB, brokers, topic string, records ...Record) {
 	t.Helper()
+	if err := ProduceE(brokers, topic, records...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ProduceE is ProduceTo for goroutines other than the test's: it returns
+// the first failure instead of failing the test. Records may be as large
+// as 8 MiB (the topic's max.message.bytes permitting); batches are
+// compressed with lz4.
+func ProduceE(brokers, topic string, records ...Record) error {
 	p, err := kafka.NewProducer(&kafka.ConfigMap{
 		"bootstrap.servers":  brokers,
 		"enable.idempotence": true,
 		"linger.ms":          5,
+		"message.max.bytes":  8 << 20,
+		"compression.type":   "lz4",
 	})
 	if err != nil {
-		t.Fatalf("producer: %v", err)
+		return fmt.Errorf("producer: %w", err)
 	}
 	defer p.Close()
 	done := make(chan kafka.Event, len(records))
@@ -56,15 +69,17 @@ func ProduceTo(t testing.TB, brokers, topic string, records ...Record) {
 				p.Flush(100)
 				continue
 			}
-			t.Fatalf("produce to %s: %v", topic, err)
+			return fmt.Errorf("produce to %s: %w", topic, err)
 		}
 	}
+	var failed error
 	for range records {
 		ev := <-done
-		if m, ok := ev.(*kafka.Message); ok && m.TopicPartition.Error != nil {
-			t.Fatalf("delivery to %s: %v", topic, m.TopicPartition.Error)
+		if m, ok := ev.(*kafka.Message); ok && m.TopicPartition.Error != nil && failed == nil {
+			failed = fmt.Errorf("delivery to %s: %w", topic, m.TopicPartition.Error)
 		}
 	}
+	return failed
 }
 
 // ReadAll returns every committed record of topic, from the beginning to the
@@ -109,4 +124,26 @@ func ReadAllFrom(t testing.TB, brokers, name string, timeout time.Duration) []*k
 		t.Fatalf("%v (%d records read in %s)", err, len(out), timeout)
 	}
 	return out
+}
+
+// TransactionalProducer returns a producer on the test broker with a
+// transactional.id of its own and its transactions initialised; it is
+// closed when the test ends.
+func TransactionalProducer(t testing.TB) *kafka.Producer {
+	t.Helper()
+	p, err := kafka.NewProducer(&kafka.ConfigMap{
+		"bootstrap.servers":      Brokers(t),
+		"transactional.id":       Name(t, "txn"),
+		"transaction.timeout.ms": 30000,
+	})
+	if err != nil {
+		t.Fatalf("transactional producer: %v", err)
+	}
+	t.Cleanup(p.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := p.InitTransactions(ctx); err != nil {
+		t.Fatalf("init transactions: %v", err)
+	}
+	return p
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,6 +48,34 @@ func Start(t testing.TB, name, bin string, env ...string) *Process {
 
 // Output returns what the process wrote to stdout and stderr so far.
 func (p *Process) Output() string { return p.out.String() }
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Err is how the process exited (nil: with 0); only meaningful once
+// Running is false.
+func (p *Process) Err() error {
+	if p.Running() {
+		return nil
+	}
+	return p.err
+}
+
+// WaitOutput waits until the output holds substr at least n times, and
+// fails the test if the process exits first or timeout passes.
+func (p *Process) WaitOutput(substr string, n int, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for strings.Count(p.Output(), substr) < n {
+		if !p.Running() {
+			p.t.Fatalf("%s exited (%v) while waiting for %q", p.Name, p.err, substr)
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: %q not written %d times within %s", p.Name, substr, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the output
+	}
+}
 
 // Running reports whether the process has not exited yet.
 func (p *Process) Running() bool {

@@ -17,16 +17,9 @@ func TestReadToTheHighWatermarkWaitsForAnOpenTransaction(t *testing.T) {
 	name := kafkatest.Topic(t, "read", 2, nil)
 	kafkatest.Produce(t, name, kafkatest.Record{Key: []byte("a"), Value: []byte("plain-a")}, kafkatest.Record{Key: []byte("b"), Value: []byte("plain-b")})
 
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": brokers, "transactional.id": kafkatest.Name(t, "txn"), "transaction.timeout.ms": 30000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := kafkatest.TransactionalProducer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := p.InitTransactions(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := p.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}

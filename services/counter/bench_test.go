@@ -113,8 +113,8 @@ func caughtUp(t *testing.T, brokers, group string, ends []kafka.TopicPartition, 
 				return time.Now()
 			}
 		}
-		if !c.running() {
-			t.Fatalf("counter exited: %v", c.exitErr)
+		if !c.Running() {
+			t.Fatalf("counter exited: %v", c.Err())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -172,7 +172,7 @@ func TestBenchTallyThroughput(t *testing.T) {
 			case <-stopSampling:
 				return
 			case <-time.After(100 * time.Millisecond):
-				if _, hwm := rss(c.cmd.Process.Pid); hwm > peak {
+				if _, hwm := rss(c.Pid()); hwm > peak {
 					peak = hwm
 				}
 			}
@@ -224,12 +224,12 @@ func TestBenchRestore(t *testing.T) {
 	c := start(t, p, "restore", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
 	c.waitLog("totals restored", 1, 10*time.Minute)
 	wall := time.Since(started)
-	line := c.logText()[strings.Index(c.logText(), "totals restored"):]
+	line := c.Output()[strings.Index(c.Output(), "totals restored"):]
 	line = line[:strings.IndexByte(line, '\n')]
 	if !strings.Contains(line, fmt.Sprintf("hashtags=%d ", n)) || !strings.Contains(line, "batch=41") {
 		t.Fatalf("restore did not load every hashtag: %s", line)
 	}
-	runtimeNow, peak := rss(c.cmd.Process.Pid)
+	runtimeNow, peak := rss(c.Pid())
 	took := line[strings.Index(line, "took=")+5:]
 	logf(t, "restore of %d hashtags: %s (restore alone, as logged); %s from process start to restored", n, took, wall.Round(time.Millisecond))
 	logf(t, "counter RSS after the restore: %.0f MiB (peak %.0f MiB)", runtimeNow, peak)

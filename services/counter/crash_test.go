@@ -27,33 +27,33 @@ func TestCrash(t *testing.T) {
 			// memory only. The moment is drawn at random, so that repeated
 			// trials (make counter-crash-trials) hit different instants.
 			time.Sleep(time.Duration(rand.Int64N(500)) * time.Millisecond)
-			c.kill()
+			c.Kill()
 			return c
 		}},
 		{"right after a delta commit", 12, func(t *testing.T, p pipeline, c *counter) *counter {
-			n := strings.Count(c.logText(), "msg=\"window committed\"")
+			n := strings.Count(c.Output(), "msg=\"window committed\"")
 			c.waitLog("msg=\"window committed\"", n+3, 2*time.Minute)
-			c.kill()
+			c.Kill()
 			return c
 		}},
 		{"right after a snapshot commit", 13, func(t *testing.T, p pipeline, c *counter) *counter {
 			c.waitLog("posts=", 1, 2*time.Minute)
-			n := strings.Count(c.logText(), "msg=\"snapshot committed\"")
+			n := strings.Count(c.Output(), "msg=\"snapshot committed\"")
 			c.waitLog("msg=\"snapshot committed\"", n+2, 2*time.Minute)
-			c.kill()
+			c.Kill()
 			return c
 		}},
 		{"during restore", 14, func(t *testing.T, p pipeline, c *counter) *counter {
 			c.waitLog("posts=", 4, 2*time.Minute)
-			c.kill()
+			c.Kill()
 			// Kill restarts as soon as they say they restore, until one is
 			// caught before it finished (the state is tens of thousands of
 			// records here, so that usually takes one attempt).
 			for attempt := 1; ; attempt++ {
 				c = start(t, p, "crash")
 				c.waitLog("restoring", 1, 2*time.Minute)
-				c.kill()
-				if !strings.Contains(c.logText(), "totals restored") {
+				c.Kill()
+				if !strings.Contains(c.Output(), "totals restored") {
 					return c
 				}
 				if attempt == 5 {
@@ -75,7 +75,7 @@ func TestCrash(t *testing.T) {
 			fed := feed(p.brokers, p.tweets, keys, values, 500, 100*time.Millisecond)
 			c := start(t, p, "crash")
 			pt.kill(t, p, c)
-			if strings.Contains(c.logText(), "msg=stopped") {
+			if strings.Contains(c.Output(), "msg=stopped") {
 				t.Fatal("the counter stopped by itself before it was killed")
 			}
 			c = start(t, p, "crash")

@@ -27,7 +27,7 @@ func metricNow(t *testing.T, c *counter, name string) int64 {
 	t.Helper()
 	v, err := c.metric(name)
 	if err != nil {
-		t.Fatalf("counter %s: %s: %v", c.name, name, err)
+		t.Fatalf("counter %s: %s: %v", c.Name, name, err)
 	}
 	return int64(v)
 }
@@ -52,7 +52,7 @@ func TestDuplicatesAreCountedOnceAcrossARestart(t *testing.T) {
 	if got := metricNow(t, c, "hashtrend_counter_duplicates_total"); got != int64(d1+d1b) {
 		t.Fatalf("before the restart: %d duplicates counted, want %d", got, d1+d1b)
 	}
-	c.kill()
+	c.Kill()
 
 	// After it: the second half, posts of the first half again (their
 	// originals were read before the restart) and of the second half.

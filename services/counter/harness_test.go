@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -60,7 +56,7 @@ func newPipeline(t *testing.T, partitions int) pipeline {
 // window counted twice by tally and a delta applied twice by rank apart.
 func describeInput(t *testing.T, p pipeline) {
 	t.Helper()
-	tweets := readAll(t, p.brokers, p.tweets, 60*time.Second)
+	tweets := kafkatest.ReadAllFrom(t, p.brokers, p.tweets, 60*time.Second)
 	seen := map[string]int{}
 	for _, m := range tweets {
 		seen[string(m.Key)]++
@@ -76,7 +72,7 @@ func describeInput(t *testing.T, p pipeline) {
 	t.Logf("tweets: %d records, %d distinct keys, %d keys written more than once", len(tweets), len(seen), dups)
 	var posts int64
 	keys := map[string]int{}
-	for _, m := range readAll(t, p.brokers, p.deltas, 60*time.Second) {
+	for _, m := range kafkatest.ReadAllFrom(t, p.brokers, p.deltas, 60*time.Second) {
 		d, err := delta.Decode(m.Value)
 		if err != nil {
 			t.Logf("deltas@%d: %v", m.TopicPartition.Offset, err)
@@ -124,108 +120,42 @@ func newPipelineOn(t *testing.T, brokers string, partitions int) pipeline {
 	return p
 }
 
-// counter is one counter process.
+// counter is one counter process and the address of its ops server.
 type counter struct {
-	t       *testing.T
-	name    string
-	cmd     *exec.Cmd
-	ops     string
-	log     systest.Buffer
-	exited  chan struct{}
-	exitErr error
+	*systest.Process
+	t   *testing.T
+	ops string
 }
 
 // start runs a counter for p with test-sized windows and timeouts; env
 // entries override the defaults.
 func start(t *testing.T, p pipeline, instance string, env ...string) *counter {
 	t.Helper()
-	c := &counter{t: t, name: instance, ops: systest.FreeAddr(t), exited: make(chan struct{})}
-	c.cmd = exec.Command(binary)
-	c.cmd.Env = append(os.Environ(),
-		"KAFKA_BROKERS="+p.brokers,
-		"TOPIC_TWEETS="+p.tweets, "TOPIC_DLQ="+p.dlq, "TOPIC_DELTAS="+p.deltas,
-		"TOPIC_COUNTS="+p.counts, "TOPIC_TOP="+p.top,
-		"COUNTER_GROUP_TALLY="+p.tallyGroup, "COUNTER_GROUP_RANK="+p.rankGroup,
-		"COUNTER_INSTANCE_ID="+p.run+"-"+instance,
-		"COUNTER_OPS_ADDR="+c.ops,
+	c := &counter{t: t, ops: systest.FreeAddr(t)}
+	c.Process = systest.Start(t, instance, binary, append([]string{
+		"KAFKA_BROKERS=" + p.brokers,
+		"TOPIC_TWEETS=" + p.tweets, "TOPIC_DLQ=" + p.dlq, "TOPIC_DELTAS=" + p.deltas,
+		"TOPIC_COUNTS=" + p.counts, "TOPIC_TOP=" + p.top,
+		"COUNTER_GROUP_TALLY=" + p.tallyGroup, "COUNTER_GROUP_RANK=" + p.rankGroup,
+		"COUNTER_INSTANCE_ID=" + p.run + "-" + instance,
+		"COUNTER_OPS_ADDR=" + c.ops,
 		"COUNTER_WINDOW=500ms", "COUNTER_GRACE=150ms",
 		"COUNTER_TRANSACTION_TIMEOUT=6s", "COUNTER_SESSION_TIMEOUT=6s",
 		"COUNTER_STATS_INTERVAL=1s",
-	)
-	c.cmd.Env = append(c.cmd.Env, env...)
-	pr, pw := io.Pipe()
-	c.cmd.Stderr = pw
-	c.cmd.Stdout = pw
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start counter: %v", err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			_, _ = c.log.Write(append(sc.Bytes(), '\n'))
-		}
-	}()
-	go func() {
-		c.exitErr = c.cmd.Wait()
-		pw.Close()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		c.kill()
-		if t.Failed() {
-			t.Logf("log of counter %s (exit: %v):\n%s", c.name, c.exitErr, c.logText())
-		}
-	})
+	}, env...)...)
 	return c
 }
 
-func (c *counter) logText() string { return c.log.String() }
-
-func (c *counter) running() bool {
-	select {
-	case <-c.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill ends the process with SIGKILL: no cleanup of any kind.
-func (c *counter) kill() {
-	if c.running() {
-		_ = c.cmd.Process.Signal(syscall.SIGKILL)
-		<-c.exited
-	}
-}
-
-// stop sends SIGTERM and expects a clean exit.
+// stop sends SIGTERM and expects a clean exit within a minute.
 func (c *counter) stop() {
 	c.t.Helper()
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(60 * time.Second):
-		c.t.Fatalf("counter %s did not stop within 60s after SIGTERM", c.name)
-	}
-	if c.exitErr != nil {
-		c.t.Fatalf("counter %s exited with %v after SIGTERM", c.name, c.exitErr)
-	}
+	c.Stop(60 * time.Second)
 }
 
 // waitLog waits until the log holds substr at least n times.
 func (c *counter) waitLog(substr string, n int, timeout time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for strings.Count(c.logText(), substr) < n {
-		if !c.running() {
-			c.t.Fatalf("counter %s exited (%v) while waiting for %q", c.name, c.exitErr, substr)
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("counter %s: %q not logged %d times within %s", c.name, substr, n, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c.WaitOutput(substr, n, timeout)
 }
 
 // metric returns the value of an unlabelled metric from /metrics.
@@ -246,61 +176,20 @@ func (c *counter) metric(name string) (float64, error) {
 	return 0, fmt.Errorf("metric %s not found", name)
 }
 
-// produce writes values to topic keyed by key(i), allowing records up to
-// 4 MiB, and waits for every delivery.
-func produce(t *testing.T, brokers, topic string, keys, values [][]byte) {
-	t.Helper()
-	if err := produceE(brokers, topic, keys, values); err != nil {
-		t.Fatal(err)
+// records pairs keys and values for kafkatest.
+func records(keys, values [][]byte) []kafkatest.Record {
+	rs := make([]kafkatest.Record, len(values))
+	for i, v := range values {
+		rs[i] = kafkatest.Record{Key: keys[i], Value: v}
 	}
+	return rs
 }
 
-// produceE is produce for goroutines other than the test's.
-func produceE(brokers, topic string, keys, values [][]byte) error {
-	p, err := kafka.NewProducer(&kafka.ConfigMap{
-		"bootstrap.servers": brokers, "enable.idempotence": true, "linger.ms": 10,
-		"message.max.bytes": 8 << 20, "compression.type": "lz4",
-	})
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	done := make(chan kafka.Event, 1024)
-	failed := make(chan error, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for range values {
-			if m := (<-done).(*kafka.Message); m.TopicPartition.Error != nil {
-				select {
-				case failed <- m.TopicPartition.Error:
-				default:
-				}
-			}
-		}
-	}()
-	for i, v := range values {
-		m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny}, Key: keys[i], Value: v}
-		for {
-			err := p.Produce(m, done)
-			if err == nil {
-				break
-			}
-			if ke, ok := err.(kafka.Error); ok && ke.Code() == kafka.ErrQueueFull {
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("produce: %w", err)
-		}
-	}
-	wg.Wait()
-	select {
-	case err := <-failed:
-		return fmt.Errorf("delivery to %s: %w", topic, err)
-	default:
-		return nil
-	}
+// produce writes values to topic keyed by keys and waits for every
+// delivery.
+func produce(t *testing.T, brokers, topic string, keys, values [][]byte) {
+	t.Helper()
+	kafkatest.ProduceTo(t, brokers, topic, records(keys, values)...)
 }
 
 // feed produces values in batches of n, one batch every interval, in the
@@ -310,7 +199,7 @@ func feed(brokers, topic string, keys, values [][]byte, n int, every time.Durati
 	go func() {
 		for i := 0; i < len(values); i += n {
 			j := min(i+n, len(values))
-			if err := produceE(brokers, topic, keys[i:j], values[i:j]); err != nil {
+			if err := kafkatest.ProduceE(brokers, topic, records(keys[i:j], values[i:j])...); err != nil {
 				done <- err
 				return
 			}
@@ -427,8 +316,8 @@ func (s *snapshots) waitPosts(t *testing.T, posts int64, timeout time.Duration, 
 			t.Fatalf("batch %d reports %d posts, more than the %d produced", last.Batch, last.Posts, posts)
 		}
 		for _, c := range cs {
-			if !c.running() {
-				t.Fatalf("counter %s exited: %v", c.name, c.exitErr)
+			if !c.Running() {
+				t.Fatalf("counter %s exited: %v", c.Name, c.Err())
 			}
 		}
 		if time.Now().After(deadline) {
@@ -463,7 +352,7 @@ func verify(t *testing.T, p pipeline, s *snapshots, e expect.Report) {
 	// The state topic holds every total, exactly.
 	got := map[string]state.Total{}
 	var meta state.Meta
-	for _, m := range readAll(t, p.brokers, p.counts, 60*time.Second) {
+	for _, m := range kafkatest.ReadAllFrom(t, p.brokers, p.counts, 60*time.Second) {
 		if string(m.Key) == state.MetaKey {
 			var err error
 			if meta, err = state.DecodeMeta(m.Value); err != nil {
@@ -491,48 +380,4 @@ func verify(t *testing.T, p pipeline, s *snapshots, e expect.Report) {
 	if meta.Batch < last.Batch || meta.Posts != e.Posts || meta.PostsWithHashtags != e.WithTags {
 		t.Errorf("meta record %+v, want batch at least %d, posts %d, with hashtags %d", meta, last.Batch, e.Posts, e.WithTags)
 	}
-}
-
-// readAll returns every committed record of every partition of topic on
-// brokers, from the beginning to the end a read_committed consumer sees.
-func readAll(t *testing.T, brokers, topic string, timeout time.Duration) []*kafka.Message {
-	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers": brokers, "group.id": kafkatest.Group(t),
-		"isolation.level": "read_committed", "enable.auto.commit": false, "enable.partition.eof": true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	md, err := c.GetMetadata(&topic, false, 10000)
-	if err != nil {
-		t.Fatalf("metadata of %s: %v", topic, err)
-	}
-	var parts []kafka.TopicPartition
-	for _, pm := range md.Topics[topic].Partitions {
-		parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: pm.ID, Offset: kafka.OffsetBeginning})
-	}
-	if len(parts) == 0 {
-		t.Fatalf("reading %s: no partitions (%v)", topic, md.Topics[topic].Error)
-	}
-	if err := c.Assign(parts); err != nil {
-		t.Fatal(err)
-	}
-	var out []*kafka.Message
-	atEnd := map[int32]bool{}
-	deadline := time.Now().Add(timeout)
-	for len(atEnd) < len(parts) {
-		if time.Now().After(deadline) {
-			t.Fatalf("reading %s: not at the end after %s", topic, timeout)
-		}
-		switch ev := c.Poll(200).(type) {
-		case *kafka.Message:
-			out = append(out, ev)
-			delete(atEnd, ev.TopicPartition.Partition)
-		case kafka.PartitionEOF:
-			atEnd[ev.Partition] = true
-		}
-	}
-	return out
 }

@@ -25,19 +25,19 @@ func TestScaleOutAndIn(t *testing.T) {
 	b.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
 	c := start(t, p, "c")
 	c.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
-	if !strings.Contains(a.logText(), "deltas partition assigned") {
+	if !strings.Contains(a.Output(), "deltas partition assigned") {
 		t.Fatal("the first instance does not run rank")
 	}
 
 	last, _ := snaps.last()
-	a.kill()
+	a.Kill()
 	deadline := time.Now().Add(2 * time.Minute)
 	var standby, other *counter
 	for standby == nil {
 		switch {
-		case strings.Contains(b.logText(), "totals restored"):
+		case strings.Contains(b.Output(), "totals restored"):
 			standby, other = b, c
-		case strings.Contains(c.logText(), "totals restored"):
+		case strings.Contains(c.Output(), "totals restored"):
 			standby, other = c, b
 		case time.Now().After(deadline):
 			t.Fatal("no standby took over rank within 2 minutes")

@@ -59,19 +59,9 @@ func waitFor(t *testing.T, what string, cond func() bool, dump func() string) {
 // aborting it.
 func transactions(t *testing.T, topic string, commit bool, batches ...[]string) {
 	t.Helper()
-	p, err := kafka.NewProducer(&kafka.ConfigMap{
-		"bootstrap.servers": kafkatest.Brokers(t),
-		"transactional.id":  kafkatest.Name(t, "txn"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := kafkatest.TransactionalProducer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := p.InitTransactions(ctx); err != nil {
-		t.Fatalf("init transactions: %v", err)
-	}
 	for _, batch := range batches {
 		if err := p.BeginTransaction(); err != nil {
 			t.Fatal(err)
@@ -87,6 +77,7 @@ func transactions(t *testing.T, topic string, commit bool, batches ...[]string) 
 				t.Fatalf("delivery: %v", m.TopicPartition.Error)
 			}
 		}
+		var err error
 		if commit {
 			err = p.CommitTransaction(ctx)
 		} else {
