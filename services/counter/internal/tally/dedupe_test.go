@@ -196,3 +196,30 @@ func BenchmarkHorizon(b *testing.B) {
 		h.repeated(d.hash(ids[i%len(ids)]), int64(i))
 	}
 }
+
+// TestARewoundPartitionForgetsTheAbortedWindow: after an abort the stage
+// rewinds to the committed offset through from, and the posts of the
+// aborted window, read again, are counted, not taken for duplicates.
+func TestARewoundPartitionForgetsTheAbortedWindow(t *testing.T) {
+	topic := "tweets"
+	d := newDedupe(1000)
+	committed := []kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: 100}}
+	msg := func(o kafka.Offset, id string) *kafka.Message {
+		v := `{"v":1,"id":"` + id + `","source":"s","created_at":"2024-01-01T00:00:00Z","text":"#x"}`
+		return &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0, Offset: o}, Value: []byte(v)}
+	}
+	read := func(what string) {
+		from := d.from(committed)
+		for o := from[0].Offset; o < 110; o++ {
+			id := strconv.Itoa(int(o))
+			if yes, _ := d.restoring(msg(o, id)); yes {
+				continue
+			}
+			if d.repeated(msg(o, id), id) {
+				t.Fatalf("%s: post %s at offset %d taken for a duplicate", what, id, o)
+			}
+		}
+	}
+	read("first reading")
+	read("reading again after the abort")
+}
