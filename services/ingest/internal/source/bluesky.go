@@ -179,21 +179,9 @@ func (b *Bluesky) Run(ctx context.Context, emit Emit) error {
 	}
 	for ; ; host = (host + 1) % len(b.Hosts) {
 		err := c.run(ctx, emit, b.Hosts[host])
-		b.connected(false)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var fatal *emitError
-		if errors.As(err, &fatal) {
-			return fatal.err
-		}
-		f := failed(err)
-		wait := c.backoff.Next(f.class)
 		next := b.Hosts[(host+1)%len(b.Hosts)]
-		b.Log.Warn("disconnected", "host", b.Hosts[host], "class", f.class.String(), "err", f.err, "next_host", next, "reconnect_in", wait)
-		b.Metrics.reconnect(f.class, wait)
-		if err := backoff.Sleep(ctx, clock, wait); err != nil {
-			return nil
+		if stop, err := b.afterConnection(ctx, err, c.backoff, clock, "INGEST_BLUESKY_HOSTS", "host", b.Hosts[host], "next_host", next); stop {
+			return err
 		}
 	}
 }

@@ -274,8 +274,7 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	c := &collector{want: len(want), cancel: cancel}
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, c.emit) }()
+	wait := runInBackground(t, ctx, b, c.emit)
 
 	passed := passedTimes(t, events)
 	await(t, "position at the tenth event", func() bool { return b.Position() == passed[first-1] })
@@ -285,14 +284,7 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 		t.Fatal("dropped before the stall time")
 	}
 	clock.Advance(time.Millisecond)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no end after 60 s: %d of %d posts", len(c.ids()), len(want))
-	}
+	wait()
 	checkPosts(t, c.posts, want)
 	if got := testutil.ToFloat64(b.Metrics.stalls); got != 1 {
 		t.Errorf("%v stalls counted, want 1", got)
@@ -421,13 +413,10 @@ func TestBlueskyResumedAfterAnyPostEmitsExactlyTheRest(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(t.Context())
 		c := &collector{}
-		done := make(chan error, 1)
-		go func() { done <- b.Run(ctx, c.emit) }()
+		wait := runInBackground(t, ctx, b, c.emit)
 		await(t, "the last event", func() bool { return b.Position() >= end })
 		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		wait()
 		checkPosts(t, c.posts, want[k+1:])
 		if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues("duplicate")); got == 0 && k+1 < len(want) && want[k+1].TimeUS-want[k].TimeUS < b.Rewind.Microseconds() {
 			t.Errorf("resumed after post %d: the rewind's overlap was not dropped as duplicates", k+1)

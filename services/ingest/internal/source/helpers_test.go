@@ -93,15 +93,25 @@ func (c *collector) ids() []string {
 // deadline (the source must have stopped on its own or on cancel).
 func runFor(t *testing.T, ctx context.Context, src Source, emit Emit) {
 	t.Helper()
+	runInBackground(t, ctx, src, emit)()
+}
+
+// runInBackground starts src; the returned function waits for Run to
+// return (after the test cancels ctx, or the collector does) and fails
+// the test if it errs or takes more than a generous minute.
+func runInBackground(t *testing.T, ctx context.Context, src Source, emit Emit) (wait func()) {
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, emit) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
+	return func() {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("source did not stop within 60 s")
 		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("source did not stop within 60 s")
 	}
 }
 

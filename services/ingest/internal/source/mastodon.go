@@ -162,24 +162,8 @@ func (m *Mastodon) runFeed(ctx context.Context, f *mastodonFeed, emit func(conte
 	clock := clockOr(m.Clock)
 	for first := true; ; first = false {
 		err := m.connection(ctx, f, emit, b, !first)
-		m.connected(false)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var fatal *emitError
-		if errors.As(err, &fatal) {
-			return fatal.err
-		}
-		fl := failed(err)
-		wait := b.Next(fl.class)
-		if fl.class == backoff.Auth {
-			m.Log.Error("authentication failed: check INGEST_MASTODON_TOKEN; retrying slowly", "feed", f.name, "err", fl.err, "reconnect_in", wait)
-		} else {
-			m.Log.Warn("disconnected", "feed", f.name, "class", fl.class.String(), "err", fl.err, "reconnect_in", wait)
-		}
-		m.Metrics.reconnect(fl.class, wait)
-		if err := backoff.Sleep(ctx, clock, wait); err != nil {
-			return nil
+		if stop, err := m.afterConnection(ctx, err, b, clock, "INGEST_MASTODON_TOKEN", "feed", f.name); stop {
+			return err
 		}
 	}
 }

@@ -124,15 +124,12 @@ func TestMastodonStreamsTheRecordedStatusesWithTheirTagsAndCountsTheOtherEvents(
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	c := &collector{}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, c.emit) }()
+	wait := runInBackground(t, ctx, m, c.emit)
 	await(t, "the events after the statuses", func() bool {
 		return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("duplicate")) == 1
 	})
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	wait()
 	checkMastodonPosts(t, c.posts, want)
 	for kind, n := range map[string]float64{"delete": 1, "update": 1, "event": 1, "keep-alive": 2, "malformed": 0} {
 		if got := testutil.ToFloat64(m.Metrics.messages.WithLabelValues(kind)); got != n {
@@ -158,17 +155,14 @@ func TestMastodonFillsTheGapAfterADroppedConnectionFromTheTimelineWithoutDuplica
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	c := &collector{}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, c.emit) }()
+	wait := runInBackground(t, ctx, m, c.emit)
 	// The gap fill reads statuses 10 to 47 (one page short of 40), the
 	// stream then sends 20 to 47 again.
 	await(t, "28 duplicates dropped", func() bool {
 		return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("duplicate")) == 28
 	})
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	wait()
 	checkMastodonPosts(t, c.posts, want)
 	wantQuery := url.Values{"min_id": {f.StatusID(9)}, "limit": {"40"}}.Encode()
 	if got := f.Timelines(); !slices.Equal(got, []string{wantQuery}) {
@@ -188,8 +182,7 @@ func TestMastodonHeartbeatsKeepTheStreamAliveAndSilenceDropsIt(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	c := &collector{want: len(want), cancel: cancel}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, c.emit) }()
+	wait := runInBackground(t, ctx, m, c.emit)
 
 	await(t, "five posts", func() bool { return len(c.ids()) == 5 })
 	clock.awaitTimers(t, 1)
@@ -204,14 +197,7 @@ func TestMastodonHeartbeatsKeepTheStreamAliveAndSilenceDropsIt(t *testing.T) {
 		t.Fatal("a stream with heartbeats was taken for stalled")
 	}
 	clock.Advance(10 * time.Second)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no end after 60 s: %d of %d posts", len(c.ids()), len(want))
-	}
+	wait()
 	checkMastodonPosts(t, c.posts, want)
 	if got := testutil.ToFloat64(m.Metrics.stalls); got != 1 {
 		t.Errorf("%v stalls, want 1", got)

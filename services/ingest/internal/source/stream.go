@@ -72,27 +72,39 @@ func (s *stream) run(ctx context.Context, emit Emit) error {
 	b := backoff.New()
 	for {
 		err := s.connection(ctx, emit, b)
-		s.env.connected(false)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var fatal *emitError
-		if errors.As(err, &fatal) {
-			return fatal.err
-		}
-		f := failed(err)
-		wait := b.Next(f.class)
-		if f.class == backoff.Auth {
-			s.env.Log.Error("authentication failed: check "+s.authHint+"; retrying slowly",
-				"err", f.err, "reconnect_in", wait)
-		} else {
-			s.env.Log.Warn("disconnected", "class", f.class.String(), "err", f.err, "reconnect_in", wait)
-		}
-		s.env.Metrics.reconnect(f.class, wait)
-		if err := backoff.Sleep(ctx, s.clock, wait); err != nil {
-			return nil
+		if stop, err := s.env.afterConnection(ctx, err, b, s.clock, s.authHint); stop {
+			return err
 		}
 	}
+}
+
+// afterConnection decides what follows a connection that ended with err:
+// stop (with the error Run returns: nil when ctx ended, the emit error
+// when a post could not be handed on), or log, count and wait out the
+// back-off of err's class, and connect again. authHint names the settings
+// to check after an authentication failure; attrs go into the log line.
+func (e Env) afterConnection(ctx context.Context, err error, b *backoff.Backoff, clock backoff.Clock, authHint string, attrs ...any) (stop bool, _ error) {
+	e.connected(false)
+	if ctx.Err() != nil {
+		return true, nil
+	}
+	var fatal *emitError
+	if errors.As(err, &fatal) {
+		return true, fatal.err
+	}
+	f := failed(err)
+	wait := b.Next(f.class)
+	attrs = append(attrs, "class", f.class.String(), "err", f.err, "reconnect_in", wait)
+	if f.class == backoff.Auth {
+		e.Log.Error("authentication failed: check "+authHint+"; retrying slowly", attrs...)
+	} else {
+		e.Log.Warn("disconnected", attrs...)
+	}
+	e.Metrics.reconnect(f.class, wait)
+	if backoff.Sleep(ctx, clock, wait) != nil {
+		return true, nil
+	}
+	return false, nil
 }
 
 // emitError is a failure to hand a post on: not the network's fault, so
