@@ -188,3 +188,21 @@ func TestPrometheusScrapesEveryServiceOnItsOpsPort(t *testing.T) {
 		}
 	}
 }
+
+func TestComposePublishesThePrintersPage(t *testing.T) {
+	printer := loadCompose(t).Services["printer"]
+	addr := printer.Environment["PRINTER_HTTP_ADDR"]
+	if addr == nil {
+		t.Fatal("printer: no PRINTER_HTTP_ADDR: the page is off")
+	}
+	_, port, err := net.SplitHostPort(*addr)
+	if err != nil {
+		t.Fatalf("PRINTER_HTTP_ADDR %q: %v", *addr, err)
+	}
+	for _, p := range printer.Ports {
+		if strconv.Itoa(int(p.Target)) == port && p.Published == port {
+			return
+		}
+	}
+	t.Fatalf("printer serves its page on %s but publishes %+v", *addr, printer.Ports)
+}

@@ -2,8 +2,9 @@
 # make run: the whole pipeline on one machine without Docker. Starts the
 # local Kafka broker (unless one already answers at KAFKA_BROKERS), the
 # counter and the ingest on the synthetic workload in the background (logs in
-# run/), and the printer in the foreground. Ctrl+C stops everything this
-# script started, in order: printer, ingest (flushes its queue), counter
+# run/), and the printer in the foreground, with its live page on
+# PRINTER_HTTP_ADDR (:8080 unless set; off turns it off). Ctrl+C stops
+# everything this script started, in order: printer, ingest (flushes its queue), counter
 # (ends its transaction), then the broker if this script started it. The
 # background services run in sessions of their own so that Ctrl+C reaches
 # only this script and the printer, and the stop order above holds.
@@ -17,6 +18,7 @@ first=${KAFKA_BROKERS%%,*}
 export KAFKA_PORT=${first##*:}
 export INGEST_SOURCE=${INGEST_SOURCE:-synthetic}
 export INGEST_SYNTHETIC_RATE=${INGEST_SYNTHETIC_RATE:-${INGEST_RATE:-200}}
+export PRINTER_HTTP_ADDR=${PRINTER_HTTP_ADDR:-:8080}
 mkdir -p "$logs"
 
 say() { echo "run: $*" >&2; }
@@ -53,6 +55,10 @@ setsid "$bin/ingest" >"$logs/ingest.log" 2>&1 &
 procs[ingest]=$!
 say "ingest started on the $INGEST_SOURCE source (pid ${procs[ingest]}, log $logs/ingest.log)"
 say "printer follows the top-hashtags topic; Ctrl+C stops everything"
+if [ "$PRINTER_HTTP_ADDR" != off ]; then
+  host=${PRINTER_HTTP_ADDR%:*}
+  say "the live page: http://${host:-localhost}:${PRINTER_HTTP_ADDR##*:}/"
+fi
 "$bin/printer" &
 procs[printer]=$!
 wait "${procs[printer]}"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
@@ -106,8 +108,8 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker of its own and the whole pipeline")
 	}
-	addrs := systest.FreeAddrs(t, 2)
-	kafkaPort, controllerPort := port(addrs[0]), port(addrs[1])
+	addrs := systest.FreeAddrs(t, 3)
+	kafkaPort, controllerPort, page := port(addrs[0]), port(addrs[1]), addrs[2]
 	data := t.TempDir()
 	cmd := exec.Command("make", "--no-print-directory", "run")
 	cmd.Dir = rootDir()
@@ -119,6 +121,7 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 		"RUN_DIR="+filepath.Join(data, "run"),
 		"BIN_DIR="+filepath.Join(data, "bin"),
 		"INGEST_OPS_ADDR=127.0.0.1:0", "COUNTER_OPS_ADDR=127.0.0.1:0", "PRINTER_OPS_ADDR=off",
+		"PRINTER_HTTP_ADDR="+page,
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's foreground group
 	stdout, err := cmd.StdoutPipe()
@@ -160,6 +163,11 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 	if !strings.Contains(out.text(), "Batch: ") {
 		t.Fatalf("a table row without a Batch header:\n%s", out.text())
 	}
+	// The page says where it is and serves the same snapshots.
+	errs.waitFor(t, regexp.MustCompile(`^run: the live page: http://127\.0\.0\.1:`+strconv.Itoa(port(page))+`/$`), time.Second)
+	if top := pageTop(t, page); len(top) == 0 {
+		t.Fatal("the page's /api/snapshot has no hashtag while the console shows one")
+	}
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -183,6 +191,22 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 	if listening(kafkaPort) {
 		t.Errorf("the broker still listens on %d", kafkaPort)
 	}
+}
+
+// pageTop returns the running top-N of the page's /api/snapshot.
+func pageTop(t *testing.T, addr string) []snapshot.Entry {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/api/snapshot")
+	if err != nil {
+		t.Fatalf("the page: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	s, err := snapshot.Decode(b)
+	if err != nil {
+		t.Fatalf("the page's /api/snapshot (%s): %v\n%s", resp.Status, err, b)
+	}
+	return s.Top
 }
 
 func readPid(t *testing.T, path string) int {

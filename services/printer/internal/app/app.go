@@ -1,12 +1,14 @@
 // Package app wires the printer service: its configuration, metrics, the
-// follower reading top-hashtags and the renderer writing each snapshot to
-// standard output, run until the context ends.
+// follower reading top-hashtags, the renderer writing each snapshot to
+// standard output and, when PRINTER_HTTP_ADDR is set, the web page showing
+// the same snapshots, run until the context ends.
 package app
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -19,18 +21,21 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/services/printer/internal/follow"
 	"github.com/hashtrend/hashtrend/services/printer/internal/render"
+	"github.com/hashtrend/hashtrend/services/printer/internal/web"
 )
 
 // Config is every setting of the printer service.
 type Config struct {
 	service.Base
-	Topic     string `envconfig:"TOPIC_TOP" default:"top-hashtags" desc:"the snapshots topic to follow"`
-	From      string `envconfig:"PRINTER_FROM" default:"latest" desc:"latest: start with the newest snapshot in the topic; beginning: replay them all"`
-	Format    string `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
-	Truncate  int    `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
-	WindowTop bool   `envconfig:"PRINTER_WINDOW_TOP" default:"false" desc:"also print the window's own top-N table"`
-	Trending  bool   `envconfig:"PRINTER_TRENDING" default:"true" desc:"table: print the \"trending now\" table of snapshots that carry one"`
-	OpsAddr   string `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
+	Topic       string `envconfig:"TOPIC_TOP" default:"top-hashtags" desc:"the snapshots topic to follow"`
+	From        string `envconfig:"PRINTER_FROM" default:"latest" desc:"latest: start with the newest snapshot in the topic; beginning: replay them all"`
+	Format      string `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
+	Truncate    int    `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
+	WindowTop   bool   `envconfig:"PRINTER_WINDOW_TOP" default:"false" desc:"also print the window's own top-N table"`
+	Trending    bool   `envconfig:"PRINTER_TRENDING" default:"true" desc:"table: print the \"trending now\" table of snapshots that carry one"`
+	OpsAddr     string `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
+	HTTPAddr    string `envconfig:"PRINTER_HTTP_ADDR" default:"off" desc:"listen address of the live page, its event stream and /api/snapshot, e.g. :8080 (off to disable)"`
+	HTTPWindows int    `envconfig:"PRINTER_HTTP_WINDOWS" default:"30" desc:"windows of history in the page's sparklines"`
 }
 
 // OpsAddress is where the ops server listens (for the healthcheck).
@@ -53,8 +58,22 @@ func (c *Config) Validate() error {
 	if c.Truncate < 0 {
 		return config.Invalid("PRINTER_TRUNCATE", "must not be negative, got %d", c.Truncate)
 	}
+	if pageOn(c.HTTPAddr) {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			return config.Invalid("PRINTER_HTTP_ADDR", "%q is not host:port or off", c.HTTPAddr)
+		}
+		if c.HTTPAddr == c.OpsAddr {
+			return config.Invalid("PRINTER_HTTP_ADDR", "%q is PRINTER_OPS_ADDR too; give the page an address of its own", c.HTTPAddr)
+		}
+	}
+	if c.HTTPWindows < 2 || c.HTTPWindows > 1000 {
+		return config.Invalid("PRINTER_HTTP_WINDOWS", "must be 2 to 1000, got %d", c.HTTPWindows)
+	}
 	return nil
 }
+
+// pageOn tells whether a PRINTER_HTTP_ADDR asks for the page.
+func pageOn(addr string) bool { return addr != "" && addr != "off" }
 
 // Run runs the service until ctx ends, printing to standard output.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -75,6 +94,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg
 	g, ctx := errgroup.WithContext(ctx)
 	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: f.Ready, Log: log}
 	g.Go(func() error { return srv.Run(ctx) })
+	var hub *web.Hub
+	if pageOn(cfg.HTTPAddr) {
+		hub = web.NewHub(cfg.HTTPWindows)
+		page := &web.Server{Addr: cfg.HTTPAddr, Hub: hub, Ready: f.Ready, Log: log}
+		page.Register(reg)
+		g.Go(func() error { return page.Run(ctx) })
+	}
 	g.Go(func() error {
 		return f.Run(ctx, func(rec follow.Record) error {
 			s, err := snapshot.Decode(rec.Value)
@@ -85,6 +111,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg
 			}
 			if err := r.Render(out, s); err != nil {
 				return err
+			}
+			if hub != nil {
+				hub.Publish(s)
 			}
 			m.rendered.Inc()
 			m.batch.Set(float64(s.Batch))

@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,17 +27,33 @@ type printer struct {
 	reg      *prometheus.Registry
 }
 
-func start(t *testing.T, topic, from string) *printer {
-	t.Helper()
+// validConfig is a printer's configuration as the defaults make it, on the
+// test broker.
+func validConfig() app.Config {
 	cfg := app.Config{
-		Base:     service.Base{Kafka: kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext", Replication: 1}},
-		Topic:    topic,
-		From:     from,
-		Format:   "table",
-		Truncate: 20,
-		OpsAddr:  "off",
+		Base:        service.Base{Kafka: kafkaconn.Config{Brokers: "127.0.0.1:9092", SecurityProtocol: "plaintext", Replication: 1}},
+		Topic:       "top-hashtags",
+		From:        "latest",
+		Format:      "table",
+		Truncate:    20,
+		OpsAddr:     "off",
+		HTTPAddr:    "off",
+		HTTPWindows: 30,
 	}
 	cfg.Log.Format, cfg.Log.Level = "text", "info"
+	return cfg
+}
+
+func start(t *testing.T, topic, from string) *printer {
+	t.Helper()
+	return startWith(t, topic, from, func(*app.Config) {})
+}
+
+func startWith(t *testing.T, topic, from string, set func(*app.Config)) *printer {
+	t.Helper()
+	cfg := validConfig()
+	cfg.Kafka.Brokers, cfg.Topic, cfg.From = kafkatest.Brokers(t), topic, from
+	set(&cfg)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -210,5 +228,65 @@ func TestWaitsForATopicCreatedAfterStart(t *testing.T) {
 	}
 	if n := strings.Count(p.log.String(), waiting); n != 1 {
 		t.Fatalf("said %d times that it waits, want once:\n%s", n, p.log.String())
+	}
+}
+
+func TestThePageServesTheSnapshotsThePrinterFollows(t *testing.T) {
+	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	kafkatest.Produce(t, topic, snaps(t, 1, 3)...)
+	addr := systest.FreeAddr(t)
+	p := startWith(t, topic, "latest", func(c *app.Config) { c.HTTPAddr = addr })
+	p.waitBatches(t, 1)
+	kafkatest.Produce(t, topic, snap(t, 4))
+	p.waitBatches(t, 2)
+	var got snapshot.Snapshot
+	waitFor(t, "batch 4 on /api/snapshot", func() bool {
+		resp, err := http.Get("http://" + addr + "/api/snapshot")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got, err = snapshot.Decode(b)
+		return err == nil && got.Batch == 4
+	}, p.dump)
+	if len(got.Top) != 1 || got.Top[0].Hashtag != "tag4" || got.Top[0].Count != 104 {
+		t.Fatalf("/api/snapshot: %+v", got)
+	}
+	for _, path := range []string{"/", "/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %s", path, resp.Status)
+		}
+	}
+}
+
+func TestBadPageSettingsAreRejectedNamingTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*app.Config)
+		want string
+	}{
+		{"an address without a port", func(c *app.Config) { c.HTTPAddr = "localhost" }, "PRINTER_HTTP_ADDR"},
+		{"the ops server's address", func(c *app.Config) { c.HTTPAddr, c.OpsAddr = ":9103", ":9103" }, "PRINTER_HTTP_ADDR"},
+		{"a single window of history", func(c *app.Config) { c.HTTPWindows = 1 }, "PRINTER_HTTP_WINDOWS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := validConfig()
+			tc.set(&cfg)
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate: %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+	cfg := validConfig()
+	cfg.HTTPAddr = "127.0.0.1:8080"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("a good address: %v", err)
 	}
 }
