@@ -165,8 +165,8 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 	}
 	// The page says where it is and serves the same snapshots.
 	errs.waitFor(t, regexp.MustCompile(`^run: the live page: http://127\.0\.0\.1:`+strconv.Itoa(port(page))+`/$`), time.Second)
-	if top := pageTop(t, page); len(top) == 0 {
-		t.Fatal("the page's /api/snapshot has no hashtag while the console shows one")
+	if s, err := pageSnapshot(page); err != nil || len(s.Top) == 0 {
+		t.Fatalf("the page's latest snapshot has no hashtag while the console shows one (%v)", err)
 	}
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
@@ -193,20 +193,19 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 	}
 }
 
-// pageTop returns the running top-N of the page's /api/snapshot.
-func pageTop(t *testing.T, addr string) []snapshot.Entry {
-	t.Helper()
+// pageSnapshot reads the latest snapshot from a printer page's /api/snapshot.
+func pageSnapshot(addr string) (snapshot.Snapshot, error) {
 	resp, err := http.Get("http://" + addr + "/api/snapshot")
 	if err != nil {
-		t.Fatalf("the page: %v", err)
+		return snapshot.Snapshot{}, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	s, err := snapshot.Decode(b)
 	if err != nil {
-		t.Fatalf("the page's /api/snapshot (%s): %v\n%s", resp.Status, err, b)
+		return snapshot.Snapshot{}, fmt.Errorf("/api/snapshot (%s): %w", resp.Status, err)
 	}
-	return s.Top
+	return s, nil
 }
 
 func readPid(t *testing.T, path string) int {

@@ -9,3 +9,8 @@ tail: ## tail the raw top-hashtags topic as JSON lines, from the beginning
 
 printer-outage: ## stop and restart a disposable broker under a running printer (about a minute)
 	cd services/printer && go test -tags outage -count=1 -run TestOutlastsTheBrokerGoingAway -v ./internal/app/
+
+.PHONY: page-test
+
+page-test: ## the live page in headless Chromium against a running pipeline (installs chromium with apt-get)
+	deploy/page-test.sh
