@@ -2,7 +2,10 @@
 //
 // The producer is idempotent with acks=all and compression; each record is
 // keyed by the post id (so a post always lands on the same partition),
-// timestamped with its created_at and carries a "source" header. Deliveries
+// timestamped when it is produced (not with its created_at: the broker's
+// time retention counts from the record timestamp, so a replayed recording
+// older than the retention would be deleted at the next retention check)
+// and carries a "source" header. Deliveries
 // are retried by the client for as long as the delivery timeout allows
 // (forever by default), so a broker that is down only delays posts. When the
 // client's local queue is full, Publish blocks until deliveries make room:
@@ -184,7 +187,6 @@ func (p *Publisher) Publish(ctx context.Context, pt post.Post) error {
 		TopicPartition: kafka.TopicPartition{Topic: &p.cfg.Topic, Partition: kafka.PartitionAny},
 		Key:            []byte(pt.ID),
 		Value:          value,
-		Timestamp:      pt.CreatedAt,
 		Headers:        []kafka.Header{{Key: HeaderSource, Value: []byte(pt.Source)}},
 		Opaque:         &pending{source: pt.Source, at: time.Now()},
 	}
