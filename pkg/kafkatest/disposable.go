@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashtrend/hashtrend/pkg/systest"
@@ -36,17 +37,30 @@ func Disposable(t testing.TB) *Broker {
 		}
 		t.Skip("the Kafka jars are not fetched (make kafka-fetch)")
 	}
-	port := freePortPair(t)
-	b := &Broker{
-		Addr:   fmt.Sprintf("127.0.0.1:%d", port),
-		t:      t,
-		script: filepath.Join(root, "deploy", "kafka", "kafka.sh"),
-		env: append(os.Environ(), fmt.Sprintf("KAFKA_PORT=%d", port),
-			fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", port+1), "KAFKA_DATA_DIR="+t.TempDir(), "KAFKA_HEAP=384m"),
+	// The ports are free when picked but may be taken by another process
+	// before the broker binds them (tests run in parallel beside other
+	// test runs): a first start that fails to bind tries new ports.
+	var err error
+	for range 3 {
+		port := freePortPair(t)
+		b := &Broker{
+			Addr:   fmt.Sprintf("127.0.0.1:%d", port),
+			t:      t,
+			script: filepath.Join(root, "deploy", "kafka", "kafka.sh"),
+			env: append(os.Environ(), fmt.Sprintf("KAFKA_PORT=%d", port),
+				fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", port+1), "KAFKA_DATA_DIR="+t.TempDir(), "KAFKA_HEAP=384m"),
+		}
+		if err = b.run("up"); err == nil {
+			t.Cleanup(func() { _ = b.run("down") })
+			return b
+		}
+		_ = b.run("down")
+		if !strings.Contains(err.Error(), "Address already in use") {
+			break
+		}
 	}
-	b.Start()
-	t.Cleanup(func() { _ = b.run("down") })
-	return b
+	t.Fatal(err)
+	return nil
 }
 
 // Start starts the broker (again) and waits until it answers.
