@@ -172,8 +172,8 @@ func (d *dedupe) restoring(m *kafka.Message) (yes bool, done *horizon) {
 		return false, h
 	}
 	h.read++
-	if p, err := post.Decode(m.Value); err == nil {
-		h.repeated(d.hash(p.ID), int64(o))
+	if k, ok := d.key(m, ""); ok {
+		h.repeated(k, int64(o))
 	}
 	if o+1 == h.until {
 		h.until = 0
@@ -189,18 +189,42 @@ func (d *dedupe) repeated(m *kafka.Message, id string) bool {
 	if h == nil {
 		return false
 	}
-	return h.repeated(d.hash(id), int64(m.TopicPartition.Offset))
+	k, _ := d.key(m, id)
+	return h.repeated(k, int64(m.TopicPartition.Offset))
 }
 
-// hash is a 64-bit hash of a post id. The seed is random per stage: a
+// key is the hash that stands for m's post in a horizon: of the record key,
+// which ingest sets to the post id (so a restore reads the horizon back
+// without decoding a single post), or of the post id for a record without
+// a key. id is the decoded post id where the caller has it; without it a
+// keyless record is decoded here, and ok is false when it is no post.
+func (d *dedupe) key(m *kafka.Message, id string) (k uint64, ok bool) {
+	if len(m.Key) > 0 {
+		return nonzero(maphash.Bytes(d.seed, m.Key)), true
+	}
+	if id == "" {
+		p, err := post.Decode(m.Value)
+		if err != nil {
+			return 0, false
+		}
+		id = p.ID
+	}
+	return d.hash(id), true
+}
+
+// hash is a 64-bit hash of a post id; maphash gives a string and the same
+// bytes as a record key the same hash. The seed is random per stage: a
 // restored horizon hashes the ids again, and nobody can craft ids that
 // collide. With at most size ids remembered per partition, a new id is
 // taken for a duplicate with probability size / 2^64 (1e5 ids: 5e-15).
-func (d *dedupe) hash(id string) uint64 {
-	if k := maphash.String(d.seed, id); k != 0 {
+func (d *dedupe) hash(id string) uint64 { return nonzero(maphash.String(d.seed, id)) }
+
+// nonzero keeps a hash off 0, which marks an empty slot.
+func nonzero(k uint64) uint64 {
+	if k != 0 {
 		return k
 	}
-	return 1 // 0 marks an empty slot
+	return 1
 }
 
 // remembered is the number of ids held over all partitions.

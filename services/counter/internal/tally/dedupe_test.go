@@ -4,8 +4,11 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/post"
 )
 
 func TestHorizon(t *testing.T) {
@@ -222,4 +225,28 @@ func TestARewoundPartitionForgetsTheAbortedWindow(t *testing.T) {
 	}
 	read("first reading")
 	read("reading again after the abort")
+}
+
+// TestAPostIsTheSameIDWhetherReadByKeyOrDecoded: a restore takes the id
+// from the record key without decoding, the counting path has the decoded
+// id; both must give one hash, and a keyless record falls back to its post.
+func TestAPostIsTheSameIDWhetherReadByKeyOrDecoded(t *testing.T) {
+	d := newDedupe(10)
+	p := post.Post{ID: "at://did:plc:abc/app.bsky.feed.post/3k", Source: "bluesky", CreatedAt: time.Unix(1, 0).UTC(), Text: "x"}
+	value, err := post.Encode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed, ok := d.key(&kafka.Message{Key: []byte(p.ID), Value: []byte("not even json")}, "")
+	if !ok {
+		t.Fatal("a keyed record was decoded")
+	}
+	counted, _ := d.key(&kafka.Message{Key: []byte(p.ID), Value: value}, p.ID)
+	keyless, ok := d.key(&kafka.Message{Value: value}, "")
+	if !ok || keyed != counted || keyed != keyless || keyed != d.hash(p.ID) {
+		t.Fatalf("hashes differ: keyed %x, counted %x, keyless %x (ok %v)", keyed, counted, keyless, ok)
+	}
+	if _, ok := d.key(&kafka.Message{Value: []byte("{")}, ""); ok {
+		t.Fatal("a keyless record that is no post gave an id")
+	}
 }
