@@ -1,6 +1,7 @@
 package rank
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
 
@@ -12,46 +13,162 @@ import (
 
 // Table holds the running totals and what changed since the last snapshot.
 // It is the updateStateByKey of the Spark original.
+//
+// It is built to hold millions of hashtags compactly: each is one 32-byte
+// entry in fixed-size blocks (its total unboxed, its key and, for the
+// common hashtag seen in one spelling only, that spelling held in the
+// keys arena), found through keys' index; only a hashtag with several
+// spellings has a hashtag.Spellings of its own. The top of the running
+// totals is kept up to date from the changed keys alone (totals only
+// grow), so a snapshot costs what its window changed, not the table's
+// size.
 type Table struct {
-	totals  map[string]*hashtag.Spellings // a hashtag's running total is its spellings' Total
-	changed map[string]struct{}
-	window  map[string]int64 // counted in the open snapshot
+	keys    keys
+	blocks  [][]entry
+	len     int                  // live entries
+	multi   []*hashtag.Spellings // the spellings of entries with more than one
+	window  map[uint32]int64     // id → counted in the open snapshot: what changed
 	meta    state.Meta
+	lead    []uint32 // the best leadN ids by total, best first
+	leadN   int      // how many lead holds at most: the largest n asked of Top
+	stale   bool     // lead must be rebuilt from every entry
+	scratch []byte
 }
+
+// entry is one hashtag: its running total, its key and either its only
+// spelling (multi 0) or where its spellings are (multi-1 in Table.multi).
+type entry struct {
+	n     int64
+	key   span
+	sp    span
+	multi uint32
+	flags uint8
+}
+
+const (
+	dead   uint8 = 1 << iota // removed by a tombstone
+	inLead                   // one of Table.lead
+)
+
+const blockBits = 14 // 16,384 entries (512 KiB) per block
 
 // NewTable returns an empty table.
 func NewTable() *Table {
-	return &Table{totals: map[string]*hashtag.Spellings{}, changed: map[string]struct{}{}, window: map[string]int64{}}
+	return &Table{keys: newKeys(), window: map[uint32]int64{}}
 }
 
 // Len is the number of distinct hashtags.
-func (t *Table) Len() int { return len(t.totals) }
+func (t *Table) Len() int { return t.len }
 
 // Meta returns the running figures and the last batch number.
 func (t *Table) Meta() state.Meta { return t.meta }
 
-// Load restores one record of the state topic.
-func (t *Table) Load(key, value []byte) error {
-	if string(key) == state.MetaKey {
-		m, err := state.DecodeMeta(value)
-		if err != nil {
-			return err
+func (t *Table) at(id uint32) *entry { return &t.blocks[id>>blockBits][id&(1<<blockBits-1)] }
+
+func (t *Table) keyOf(id uint32) []byte { return t.keys.bytes(t.at(id).key) }
+
+// lookup returns the id of key, adding an empty entry when it is new.
+func (t *Table) lookup(key []byte) uint32 {
+	slot, id, ok := t.keys.find(key, t.keyOf)
+	if ok {
+		return id
+	}
+	id = uint32(t.count())
+	if id&(1<<blockBits-1) == 0 {
+		t.blocks = append(t.blocks, make([]entry, 0, 1<<blockBits))
+	}
+	b := &t.blocks[len(t.blocks)-1]
+	*b = append(*b, entry{key: t.keys.put(key)})
+	t.keys.insert(slot, id, t.keyOf)
+	t.len++
+	return id
+}
+
+// count is the number of entries ever added, dead ones included.
+func (t *Table) count() int {
+	if len(t.blocks) == 0 {
+		return 0
+	}
+	return (len(t.blocks)-1)<<blockBits + len(t.blocks[len(t.blocks)-1])
+}
+
+// add counts n more posts of id spelled as given (others: the counts of
+// its spellings other than spelling, within n).
+func (t *Table) add(id uint32, n int64, spelling string, others map[string]int64) {
+	e := t.at(id)
+	switch {
+	case e.n == 0 && e.multi == 0 && len(others) == 0:
+		e.sp = t.spellingSpan(e.key, spelling)
+	case e.multi == 0 && len(others) == 0 && string(t.keys.bytes(e.sp)) == spelling:
+	default:
+		if e.multi == 0 {
+			sp := &hashtag.Spellings{}
+			if e.n > 0 {
+				sp.Add(string(t.keys.bytes(e.sp)), e.n)
+			}
+			t.multi = append(t.multi, sp)
+			e.multi = uint32(len(t.multi))
 		}
-		t.meta = m
-		return nil
+		t.multi[e.multi-1].AddOthers(n, spelling, others)
 	}
-	if value == nil {
-		delete(t.totals, string(key))
-		return nil
+	e.n += n
+}
+
+// spellingSpan stores a spelling, sharing the key's bytes when it is
+// spelled as its key.
+func (t *Table) spellingSpan(key span, spelling string) span {
+	if string(t.keys.bytes(key)) == spelling {
+		return key
 	}
-	v, err := state.DecodeTotal(value)
-	if err != nil {
-		return err
+	t.scratch = append(t.scratch[:0], spelling...)
+	return t.keys.put(t.scratch)
+}
+
+func (t *Table) spelling(id uint32) string {
+	e := t.at(id)
+	if e.multi > 0 {
+		return t.multi[e.multi-1].Best()
 	}
-	e := &hashtag.Spellings{}
-	e.AddOthers(v.Count, v.Spelling, v.Others)
-	t.totals[string(key)] = e
+	return string(t.keys.bytes(e.sp))
+}
+
+func (t *Table) others(id uint32) map[string]int64 {
+	if e := t.at(id); e.multi > 0 {
+		return t.multi[e.multi-1].Others()
+	}
 	return nil
+}
+
+// Restore loads one record of the state topic: a later record of a key
+// replaces an earlier one, a tombstone removes the key.
+func (t *Table) Restore(r state.Record) error {
+	switch {
+	case r.Meta != nil:
+		t.meta = *r.Meta
+	case r.Deleted:
+		t.remove(r.Key)
+	default:
+		id := t.lookup(r.Key)
+		if e := t.at(id); e.n > 0 {
+			e.n, e.multi = 0, 0
+		}
+		t.add(id, r.Total.Count, r.Total.Spelling, r.Total.Others)
+		t.stale = true
+	}
+	return nil
+}
+
+func (t *Table) remove(key []byte) {
+	slot, id, ok := t.keys.find(key, t.keyOf)
+	if !ok {
+		return
+	}
+	t.keys.remove(slot, t.keyOf)
+	e := t.at(id)
+	e.flags |= dead
+	t.len--
+	delete(t.window, id)
+	t.stale = true
 }
 
 // Apply adds a delta to the totals and to the open snapshot's window.
@@ -59,22 +176,19 @@ func (t *Table) Apply(d delta.Delta) {
 	t.meta.Posts += d.Posts
 	t.meta.PostsWithHashtags += d.PostsWithHashtags
 	for _, c := range d.Counts {
-		e := t.totals[c.Key]
-		if e == nil {
-			e = &hashtag.Spellings{}
-			t.totals[c.Key] = e
-		}
-		c.AddTo(e)
-		t.changed[c.Key] = struct{}{}
-		t.window[c.Key] += c.N
+		t.scratch = append(t.scratch[:0], c.Key...)
+		id := t.lookup(t.scratch)
+		t.add(id, c.N, c.Spelling, c.Others)
+		t.window[id] += c.N
+		t.raise(id)
 	}
 }
 
 // Changed calls fn for each total changed since the last Published.
 func (t *Table) Changed(fn func(key string, v state.Total) error) error {
-	for k := range t.changed {
-		e := t.totals[k]
-		if err := fn(k, state.Total{Count: e.Total(), Spelling: e.Best(), Others: e.Others()}); err != nil {
+	for id := range t.window {
+		e := t.at(id)
+		if err := fn(string(t.keyOf(id)), state.Total{Count: e.n, Spelling: t.spelling(id), Others: t.others(id)}); err != nil {
 			return err
 		}
 	}
@@ -84,62 +198,121 @@ func (t *Table) Changed(fn func(key string, v state.Total) error) error {
 // Published starts the next snapshot after one was committed as batch.
 func (t *Table) Published(batch int64) {
 	t.meta.Batch = batch
-	clear(t.changed)
 	clear(t.window)
-}
-
-// Top returns the n largest running totals.
-func (t *Table) Top(n int) []snapshot.Entry {
-	return top(n, func(yield func(string, int64) bool) {
-		for k, e := range t.totals {
-			if !yield(k, e.Total()) {
-				return
-			}
-		}
-	}, t.spelling)
-}
-
-// WindowTop returns the n largest counts of the open snapshot's window.
-func (t *Table) WindowTop(n int) []snapshot.Entry {
-	return top(n, func(yield func(string, int64) bool) {
-		for k, c := range t.window {
-			if !yield(k, c) {
-				return
-			}
-		}
-	}, t.spelling)
-}
-
-func (t *Table) spelling(key string) string {
-	if e := t.totals[key]; e != nil {
-		return e.Best()
-	}
-	return key
-}
-
-type ranked struct {
-	key string
-	n   int64
 }
 
 // before orders by count descending, then key ascending: a deterministic
 // order for ties.
-func before(a, b ranked) int {
-	if c := cmp.Compare(b.n, a.n); c != 0 {
+func (t *Table) before(a uint32, an int64, b uint32, bn int64) int {
+	if c := cmp.Compare(bn, an); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.key, b.key)
+	return bytes.Compare(t.keyOf(a), t.keyOf(b))
 }
 
-// top keeps the n best of all in a small sorted slice: one pass, no
-// sorting of the whole table.
-func top(n int, all func(func(string, int64) bool), spelling func(string) string) []snapshot.Entry {
-	if n <= 0 {
-		return []snapshot.Entry{}
+func (t *Table) leads(a, b uint32) bool { return t.before(a, t.at(a).n, b, t.at(b).n) < 0 }
+
+// raise updates the lead after id's total grew: it moves up within the
+// lead, or enters it when it now beats the last one. Totals never shrink
+// between rebuilds, so a hashtag outside the lead can only enter it by
+// growing, which is when raise sees it.
+func (t *Table) raise(id uint32) {
+	if t.stale || t.leadN == 0 {
+		return
 	}
+	e := t.at(id)
+	var i int
+	if e.flags&inLead != 0 {
+		i = slices.Index(t.lead, id)
+	} else {
+		if len(t.lead) == t.leadN {
+			last := t.lead[len(t.lead)-1]
+			if !t.leads(id, last) {
+				return
+			}
+			t.at(last).flags &^= inLead
+			t.lead = t.lead[:len(t.lead)-1]
+		}
+		e.flags |= inLead
+		t.lead = append(t.lead, id)
+		i = len(t.lead) - 1
+	}
+	for ; i > 0 && t.leads(id, t.lead[i-1]); i-- {
+		t.lead[i], t.lead[i-1] = t.lead[i-1], t.lead[i]
+	}
+}
+
+// rebuild finds the lead again by looking at every entry: after a restore,
+// or when a larger top is asked for.
+func (t *Table) rebuild() {
+	for _, id := range t.lead {
+		t.at(id).flags &^= inLead
+	}
+	t.lead = t.best(t.leadN, func(yield func(uint32, int64) bool) {
+		for b, block := range t.blocks {
+			for i := range block {
+				if block[i].flags&dead == 0 && !yield(uint32(b<<blockBits+i), block[i].n) {
+					return
+				}
+			}
+		}
+	}, t.lead[:0])
+	for _, id := range t.lead {
+		t.at(id).flags |= inLead
+	}
+	t.stale = false
+}
+
+// Top returns the n largest running totals.
+func (t *Table) Top(n int) []snapshot.Entry {
+	if n > t.leadN {
+		t.leadN, t.stale = n, true
+	}
+	if t.stale {
+		t.rebuild()
+	}
+	out := make([]snapshot.Entry, 0, min(n, len(t.lead)))
+	for i, id := range t.lead[:min(max(n, 0), len(t.lead))] {
+		out = append(out, t.entryOf(i, id, t.at(id).n))
+	}
+	return out
+}
+
+// WindowTop returns the n largest counts of the open snapshot's window.
+func (t *Table) WindowTop(n int) []snapshot.Entry {
+	ids := t.best(n, func(yield func(uint32, int64) bool) {
+		for id, c := range t.window {
+			if !yield(id, c) {
+				return
+			}
+		}
+	}, nil)
+	out := make([]snapshot.Entry, len(ids))
+	for i, id := range ids {
+		out[i] = t.entryOf(i, id, t.window[id])
+	}
+	return out
+}
+
+func (t *Table) entryOf(i int, id uint32, n int64) snapshot.Entry {
+	return snapshot.Entry{Rank: i + 1, Hashtag: t.spelling(id), Key: string(t.keyOf(id)), Count: n}
+}
+
+type ranked struct {
+	id uint32
+	n  int64
+}
+
+// best keeps the n best of all in a small sorted slice: one pass, no
+// sorting of the whole set. It appends their ids to out.
+func (t *Table) best(n int, all func(func(uint32, int64) bool), out []uint32) []uint32 {
+	if n <= 0 {
+		return out
+	}
+	before := func(a, b ranked) int { return t.before(a.id, a.n, b.id, b.n) }
 	best := make([]ranked, 0, n+1)
-	for k, c := range all {
-		r := ranked{k, c}
+	for id, c := range all {
+		r := ranked{id, c}
 		if len(best) == n && before(r, best[n-1]) >= 0 {
 			continue
 		}
@@ -149,9 +322,8 @@ func top(n int, all func(func(string, int64) bool), spelling func(string) string
 			best = best[:n]
 		}
 	}
-	out := make([]snapshot.Entry, len(best))
-	for i, r := range best {
-		out[i] = snapshot.Entry{Rank: i + 1, Hashtag: spelling(r.key), Key: r.key, Count: r.n}
+	for _, r := range best {
+		out = append(out, r.id)
 	}
 	return out
 }

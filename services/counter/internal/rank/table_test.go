@@ -1,10 +1,16 @@
 package rank
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 )
@@ -17,7 +23,16 @@ func c(key, spelling string, n int64) delta.Count {
 	return delta.Count{Key: key, N: n, Spelling: spelling}
 }
 
-func keys(t *Table, n int, window bool) string {
+// load decodes and restores one record, as a restore does.
+func load(t *Table, key, value []byte) error {
+	r, err := state.DecodeRecord(key, value)
+	if err != nil {
+		return err
+	}
+	return t.Restore(r)
+}
+
+func topOf(t *Table, n int, window bool) string {
 	es := t.Top(n)
 	if window {
 		es = t.WindowTop(n)
@@ -50,7 +65,7 @@ func TestTopOrdersByCountThenKey(t *testing.T) {
 			for _, x := range tt.deltas {
 				tb.Apply(x)
 			}
-			if got := keys(tb, tt.n, false); got != tt.want {
+			if got := topOf(tb, tt.n, false); got != tt.want {
 				t.Fatalf("Top(%d) = %q, want %q", tt.n, got, tt.want)
 			}
 		})
@@ -62,10 +77,10 @@ func TestWindowTopHoldsOnlyTheOpenSnapshot(t *testing.T) {
 	tb.Apply(d(c("a", "a", 5)))
 	tb.Published(1)
 	tb.Apply(d(c("b", "b", 1)))
-	if got := keys(tb, 10, true); got != "1:b=1 " {
+	if got := topOf(tb, 10, true); got != "1:b=1 " {
 		t.Fatalf("WindowTop = %q", got)
 	}
-	if got := keys(tb, 10, false); got != "1:a=5 2:b=1 " {
+	if got := topOf(tb, 10, false); got != "1:a=5 2:b=1 " {
 		t.Fatalf("Top = %q", got)
 	}
 	if tb.Meta().Batch != 1 || tb.Meta().Posts != 2 {
@@ -82,19 +97,19 @@ func TestChangedTotalsRestoreToTheSameTable(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return back.Load([]byte(k), b)
+		return load(back, []byte(k), b)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, _ := state.EncodeMeta(tb.Meta())
-	if err := back.Load([]byte(state.MetaKey), m); err != nil {
+	if err := load(back, []byte(state.MetaKey), m); err != nil {
 		t.Fatal(err)
 	}
-	if keys(back, 10, false) != keys(tb, 10, false) || back.Meta().Posts != tb.Meta().Posts || back.Meta().Batch != tb.Meta().Batch {
-		t.Fatalf("restored %q %+v, want %q %+v", keys(back, 10, false), back.Meta(), keys(tb, 10, false), tb.Meta())
+	if topOf(back, 10, false) != topOf(tb, 10, false) || back.Meta().Posts != tb.Meta().Posts || back.Meta().Batch != tb.Meta().Batch {
+		t.Fatalf("restored %q %+v, want %q %+v", topOf(back, 10, false), back.Meta(), topOf(tb, 10, false), tb.Meta())
 	}
-	if err := back.Load([]byte("x"), []byte(`{"v":1,"count":1}`)); err == nil {
+	if err := load(back, []byte("x"), []byte(`{"v":1,"count":1}`)); err == nil {
 		t.Fatal("a total without a spelling was accepted")
 	}
 }
@@ -108,7 +123,7 @@ func TestRestoreResumesWhereTheRestoredTotalsEnd(t *testing.T) {
 		t.Fatalf("empty state resumes at %v, want -1 (ask the committed offset)", at)
 	}
 	old, _ := state.EncodeMeta(state.Meta{Batch: 3, Posts: 9})
-	if err := tb.Load([]byte(state.MetaKey), old); err != nil {
+	if err := load(tb, []byte(state.MetaKey), old); err != nil {
 		t.Fatal(err)
 	}
 	if at, _ := ResumeAt(tb.Meta()); at != -1 {
@@ -117,11 +132,142 @@ func TestRestoreResumesWhereTheRestoredTotalsEnd(t *testing.T) {
 	for _, next := range []int64{11, 17} {
 		n := next
 		b, _ := state.EncodeMeta(state.Meta{Batch: 4, Posts: 12, NextDelta: &n})
-		if err := tb.Load([]byte(state.MetaKey), b); err != nil {
+		if err := load(tb, []byte(state.MetaKey), b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if at, from := ResumeAt(tb.Meta()); at != 17 || from != "meta record" {
 		t.Fatalf("resumes at %v (%s), want 17 from the meta record", at, from)
+	}
+}
+
+// model is the table as a plain map of Spellings, its top found by sorting
+// everything: what Table must agree with.
+type model struct {
+	totals map[string]*hashtag.Spellings
+	window map[string]int64
+}
+
+func (m *model) top(n int, window bool) string {
+	type kv struct {
+		k string
+		n int64
+	}
+	var all []kv
+	for k, sp := range m.totals {
+		c := sp.Total()
+		if window {
+			if c = m.window[k]; c == 0 {
+				continue
+			}
+		}
+		all = append(all, kv{k, c})
+	}
+	slices.SortFunc(all, func(a, b kv) int {
+		if a.n != b.n {
+			return cmp.Compare(b.n, a.n)
+		}
+		return cmp.Compare(a.k, b.k)
+	})
+	s := ""
+	for i, e := range all[:min(n, len(all))] {
+		s += fmt.Sprintf("%d:%s=%d ", i+1, m.totals[e.k].Best(), e.n)
+	}
+	return s
+}
+
+// TestTableAgreesWithAPlainMapOfSpellings drives the table and the model
+// with the same random deltas, restores and tombstones, asking for tops of
+// several sizes in between: the maintained top, the spellings and the
+// changed totals must be the model's at every step.
+func TestTableAgreesWithAPlainMapOfSpellings(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	tb := NewTable()
+	m := &model{totals: map[string]*hashtag.Spellings{}, window: map[string]int64{}}
+	spellings := []string{"a", "A", "ä", "AA"}
+	for step := range 20_000 {
+		key := fmt.Sprintf("k%d", r.IntN(300))
+		switch x := r.IntN(100); {
+		case x < 85:
+			c := delta.Count{Key: key, N: 1 + r.Int64N(5), Spelling: key + spellings[r.IntN(len(spellings))]}
+			if r.IntN(10) == 0 {
+				c.Others = map[string]int64{key + "Other": 1}
+				c.N++
+			}
+			tb.Apply(d(c))
+			if m.totals[key] == nil {
+				m.totals[key] = &hashtag.Spellings{}
+			}
+			c.AddTo(m.totals[key])
+			m.window[key] += c.N
+		case x < 90:
+			sp := &hashtag.Spellings{}
+			sp.AddOthers(3+r.Int64N(50), key+"Restored", map[string]int64{key + "r": 1})
+			b, _ := state.EncodeTotal(state.Total{Count: sp.Total(), Spelling: sp.Best(), Others: sp.Others()})
+			if err := load(tb, []byte(key), b); err != nil {
+				t.Fatal(err)
+			}
+			m.totals[key] = sp
+		case x < 93:
+			if err := load(tb, []byte(key), nil); err != nil {
+				t.Fatal(err)
+			}
+			delete(m.totals, key)
+			delete(m.window, key)
+		case x < 96:
+			tb.Published(int64(step))
+			clear(m.window)
+		default:
+			n := []int{1, 3, 10, 50}[r.IntN(4)]
+			if got, want := topOf(tb, n, false), m.top(n, false); got != want {
+				t.Fatalf("step %d: Top(%d) = %q, want %q", step, n, got, want)
+			}
+			if got, want := topOf(tb, n, true), m.top(n, true); got != want {
+				t.Fatalf("step %d: WindowTop(%d) = %q, want %q", step, n, got, want)
+			}
+		}
+		if tb.Len() != len(m.totals) {
+			t.Fatalf("step %d: Len %d, want %d", step, tb.Len(), len(m.totals))
+		}
+	}
+	seen := 0
+	err := tb.Changed(func(k string, v state.Total) error {
+		seen++
+		sp := m.totals[k]
+		if sp == nil || m.window[k] == 0 || v.Count != sp.Total() || v.Spelling != sp.Best() || !maps.Equal(v.Others, sp.Others()) {
+			return fmt.Errorf("changed %s = %+v, want total %d of %q, others %v", k, v, sp.Total(), sp.Best(), sp.Others())
+		}
+		return nil
+	})
+	if err != nil || seen != len(m.window) {
+		t.Fatalf("Changed: %v; %d keys, want %d", err, seen, len(m.window))
+	}
+}
+
+func TestKeysSurviveGrowthAndRemoval(t *testing.T) {
+	tb := NewTable()
+	const n = 100_000
+	for i := range n {
+		tb.Apply(d(c(fmt.Sprintf("tag%d", i), fmt.Sprintf("Tag%d", i), int64(i+1))))
+	}
+	for i := 0; i < n; i += 3 {
+		if err := load(tb, fmt.Appendf(nil, "tag%d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := strings.Repeat("x", chunkSize)
+	tb.Apply(d(c(long, long, 1)))
+	for i := range n {
+		slot, id, ok := tb.keys.find(fmt.Appendf(nil, "tag%d", i), tb.keyOf)
+		_ = slot
+		if ok != (i%3 != 0) || ok && (tb.at(id).n != int64(i+1) || tb.spelling(id) != fmt.Sprintf("Tag%d", i)) {
+			t.Fatalf("tag%d: found %v, total %d", i, ok, tb.at(id).n)
+		}
+	}
+	if _, id, ok := tb.keys.find([]byte(long), tb.keyOf); !ok || tb.spelling(id) != long {
+		t.Fatal("the long key was not kept")
+	}
+	if want := n - (n+2)/3 + 1; tb.Len() != want {
+		t.Fatalf("Len %d, want %d", tb.Len(), want)
 	}
 }

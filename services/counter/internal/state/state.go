@@ -60,20 +60,40 @@ var ErrInvalid = errors.New("invalid state record")
 // EncodeTotal returns the JSON of t with the current version.
 func EncodeTotal(t Total) ([]byte, error) { t.V = Version; return json.Marshal(t) }
 
-// DecodeTotal parses a Total strictly.
+// DecodeTotal parses a Total strictly. The form EncodeTotal writes for a
+// hashtag of one spelling is read without encoding/json (a restore reads
+// millions); anything else goes through the strict decoder.
 func DecodeTotal(b []byte) (Total, error) {
-	var t Total
-	if err := strict.Decode(b, &t, &t.V, Version, Version, ErrInvalid); err != nil {
+	t, ok := decodeTotalFast(b)
+	if !ok {
+		var err error
+		if t, err = decodeTotalStrict(b); err != nil {
+			return Total{}, err
+		}
+	}
+	if err := checkTotal(t); err != nil {
 		return Total{}, err
 	}
+	return t, nil
+}
+
+// decodeTotalStrict reads any form of a Total; its own variable, so that
+// the fast path's result is not moved to the heap.
+func decodeTotalStrict(b []byte) (Total, error) {
+	var t Total
+	err := strict.Decode(b, &t, &t.V, Version, Version, ErrInvalid)
+	return t, err
+}
+
+func checkTotal(t Total) error {
 	others := int64(0)
 	for _, n := range t.Others {
 		others += n
 	}
 	if t.Spelling == "" || t.Count <= others {
-		return Total{}, fmt.Errorf("%w: count %d, spelling %q, others %d", ErrInvalid, t.Count, t.Spelling, others)
+		return fmt.Errorf("%w: count %d, spelling %q, others %d", ErrInvalid, t.Count, t.Spelling, others)
 	}
-	return t, nil
+	return nil
 }
 
 // EncodeMeta returns the JSON of m with the current version.
@@ -89,43 +109,6 @@ func DecodeMeta(b []byte) (Meta, error) {
 		return Meta{}, fmt.Errorf("%w: negative figures in %+v", ErrInvalid, m)
 	}
 	return m, nil
-}
-
-// Restore reads partition of topic from the beginning with a read_committed
-// consumer (assigned, no group) and calls load for each record, until its
-// position reaches the partition's end offset as it stood when Restore
-// began. A record's null value (a tombstone) is passed as nil.
-//
-// The end offset is the high watermark, not the last stable offset: an
-// open transaction of a crashed predecessor holds the restore back until
-// the transaction is resolved (at once when the predecessor's
-// transactional.id was re-initialised, otherwise when it times out), so
-// that its outcome is never missed.
-func Restore(ctx context.Context, kc kafkaconn.Config, name string, partition int32, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
-	end, err := endOffset(ctx, kc, name, partition, log)
-	if err != nil || end == 0 {
-		return 0, err
-	}
-	c, err := kafka.NewConsumer(kc.ConsumerConfigMap("counter-restore", kafka.ConfigMap{
-		"group.id":                  "counter-restore-unused", // required by the client; never joined
-		"isolation.level":           "read_committed",
-		"enable.auto.commit":        false,
-		"enable.partition.eof":      true,
-		"fetch.max.bytes":           64 << 20,
-		"max.partition.fetch.bytes": 16 << 20,
-	}))
-	if err != nil {
-		return 0, fmt.Errorf("restore consumer: %w", err)
-	}
-	defer c.Close()
-	err = topic.ReadToEnd(ctx, c, name, map[int32]int64{partition: end}, log, func(m *kafka.Message) error {
-		records++
-		if err := load(m.Key, m.Value); err != nil {
-			return fmt.Errorf("restore %s[%d]@%d: %w", name, partition, m.TopicPartition.Offset, err)
-		}
-		return nil
-	})
-	return records, err
 }
 
 // endOffset asks for the high watermark of partition until it gets an

@@ -61,3 +61,51 @@ func TestDecodeRejects(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeTotal holds DecodeTotal to the strict decoder's verdict on any
+// input: the form read without encoding/json must give what encoding/json
+// gives.
+func FuzzDecodeTotal(f *testing.F) {
+	for _, s := range []string{
+		`{"v":1,"count":5,"spelling":"TikTok"}`,
+		`{"v":1,"count":5,"spelling":"TikTok","others":{"tiktok":2}}`,
+		`{"v":1,"count":05,"spelling":"a"}`,
+		`{"v":1,"count":9223372036854775807,"spelling":"a"}`,
+		`{"v":1,"count":1,"spelling":"a\u00e9"}`,
+		`{"v":1,"count":1,"spelling":"\xff"}`,
+		`{"v":1,"count":1,"spelling":""}`,
+		`{"v":1,"count":1,"spelling":"a"} `,
+		`{"v":1,"count":0,"spelling":"a"}`,
+		`{"v":1, "count":1,"spelling":"a"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := state.DecodeTotal(b)
+		want, werr := state.DecodeTotalStrict(b)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("DecodeTotal(%q) = %v, the strict decoder says %v", b, err, werr)
+		}
+		if err == nil && (got.Count != want.Count || got.Spelling != want.Spelling || len(got.Others) != len(want.Others)) {
+			t.Fatalf("DecodeTotal(%q) = %+v, the strict decoder reads %+v", b, got, want)
+		}
+	})
+}
+
+func BenchmarkDecodeTotal(b *testing.B) {
+	v, _ := state.EncodeTotal(state.Total{Count: 123456, Spelling: "TikTok2026"})
+	b.Run("canonical", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := state.DecodeTotal(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("strict decoder (the baseline)", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := state.DecodeTotalStrict(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

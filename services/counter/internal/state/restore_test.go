@@ -1,0 +1,86 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/services/counter/internal/state"
+)
+
+// TestRestoreAppliesEveryRecordInOffsetOrder writes more records than
+// several decode batches hold, the same keys again and again, with
+// tombstones and meta records among them: the records arrive decoded and
+// in the order they were written, so the last value of each key wins.
+func TestRestoreAppliesEveryRecordInOffsetOrder(t *testing.T) {
+	// Not compacted, so that every record written is there to be read.
+	name := kafkatest.Topic(t, "counts", 1, nil)
+	var recs []kafkatest.Record
+	want := map[string]int64{}
+	for i := range 20_000 {
+		k := fmt.Sprintf("tag%d", i%700)
+		switch {
+		case i%997 == 0:
+			recs = append(recs, kafkatest.Record{Key: []byte(k)})
+			delete(want, k)
+		case i%1009 == 0:
+			m, _ := state.EncodeMeta(state.Meta{Batch: int64(i)})
+			recs = append(recs, kafkatest.Record{Key: []byte(state.MetaKey), Value: m})
+		default:
+			v, _ := state.EncodeTotal(state.Total{Count: int64(i + 1), Spelling: k})
+			recs = append(recs, kafkatest.Record{Key: []byte(k), Value: v})
+			want[k] = int64(i + 1)
+		}
+	}
+	kafkatest.Produce(t, name, recs...)
+	got := map[string]int64{}
+	var batch int64
+	n, err := state.Restore(context.Background(), kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext"}, name, 0, slog.Default(), func(r state.Record) error {
+		switch {
+		case r.Meta != nil:
+			batch = r.Meta.Batch
+		case r.Deleted:
+			delete(got, string(r.Key))
+		default:
+			got[string(r.Key)] = r.Total.Count
+		}
+		return nil
+	})
+	if err != nil || n != int64(len(recs)) {
+		t.Fatalf("Restore = %d records, %v; want %d", n, err, len(recs))
+	}
+	if len(got) != len(want) || batch != 19171 {
+		t.Fatalf("restored %d keys and batch %d, want %d keys and batch 19171", len(got), batch, len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("%s = %d, want the last value written, %d", k, got[k], v)
+		}
+	}
+}
+
+func TestRestoreStopsAtARecordThatDoesNotDecode(t *testing.T) {
+	name := kafkatest.Topic(t, "counts", 1, nil)
+	var recs []kafkatest.Record
+	for i := range 10_000 {
+		v, _ := state.EncodeTotal(state.Total{Count: 1, Spelling: "a"})
+		if i == 6_000 {
+			v = []byte(`{"v":1,"count":1}`)
+		}
+		recs = append(recs, kafkatest.Record{Key: fmt.Appendf(nil, "k%d", i), Value: v})
+	}
+	kafkatest.Produce(t, name, recs...)
+	applied := 0
+	_, err := state.Restore(context.Background(), kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext"}, name, 0, slog.Default(), func(r state.Record) error {
+		applied++
+		return nil
+	})
+	if !errors.Is(err, state.ErrInvalid) || !strings.Contains(err.Error(), "@6000") || applied != 6_000 {
+		t.Fatalf("Restore: %v after %d records; want ErrInvalid at offset 6000 after 6000", err, applied)
+	}
+}
