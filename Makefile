@@ -95,4 +95,5 @@ kafka-log: ## print the local broker's log
 
 include services/printer/printer.mk
 include services/counter/trials.mk
+include services/ingest/trials.mk
 include bench/bench.mk

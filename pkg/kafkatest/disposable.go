@@ -6,8 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/systest"
 )
@@ -20,6 +23,7 @@ type Broker struct {
 	Addr   string
 	t      testing.TB
 	script string
+	data   string
 	env    []string
 }
 
@@ -43,12 +47,14 @@ func Disposable(t testing.TB) *Broker {
 	var err error
 	for range 3 {
 		port := freePortPair(t)
+		data := t.TempDir()
 		b := &Broker{
 			Addr:   fmt.Sprintf("127.0.0.1:%d", port),
 			t:      t,
 			script: filepath.Join(root, "deploy", "kafka", "kafka.sh"),
+			data:   data,
 			env: append(os.Environ(), fmt.Sprintf("KAFKA_PORT=%d", port),
-				fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", port+1), "KAFKA_DATA_DIR="+t.TempDir(), "KAFKA_HEAP=384m"),
+				fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", port+1), "KAFKA_DATA_DIR="+data, "KAFKA_HEAP=384m"),
 		}
 		if err = b.run("up"); err == nil {
 			t.Cleanup(func() { _ = b.run("down") })
@@ -76,6 +82,30 @@ func (b *Broker) Stop() {
 	b.t.Helper()
 	if err := b.run("down"); err != nil {
 		b.t.Fatal(err)
+	}
+}
+
+// Kill ends the broker with SIGKILL, as a crash or a power cut would (no
+// clean shutdown, nothing flushed), and waits until it has exited.
+func (b *Broker) Kill() {
+	b.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(b.data, "kafka.pid"))
+	if err != nil {
+		b.t.Fatalf("broker pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		b.t.Fatalf("broker pid %q: %v", raw, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		b.t.Fatalf("kill broker %d: %v", pid, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("broker %d still there 60 s after SIGKILL", pid)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a process that is not our child
 	}
 }
 
@@ -107,4 +137,19 @@ func freePortPair(t testing.TB) int {
 	}
 	t.Fatal("no free pair of ports")
 	return 0
+}
+
+// alive reports whether process pid exists and is not a zombie waiting to
+// be reaped by a parent other than us.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }

@@ -18,11 +18,12 @@ type Names struct {
 	Deltas           string `envconfig:"DELTAS" default:"hashtag-deltas" desc:"per-window hashtag deltas from tally to rank"`
 	Counts           string `envconfig:"COUNTS" default:"hashtag-counts" desc:"compacted running totals: rank's checkpoint"`
 	Top              string `envconfig:"TOP" default:"top-hashtags" desc:"one top-N snapshot per window"`
+	Positions        string `envconfig:"POSITIONS" default:"ingest-positions" desc:"compacted resume positions of ingest's sources, written in its transactions"`
 }
 
 // Validate checks the names; variables are named with the TOPIC prefix.
 func (n Names) Validate() error {
-	for v, name := range map[string]string{"TOPIC_TWEETS": n.Tweets, "TOPIC_DLQ": n.DLQ, "TOPIC_DELTAS": n.Deltas, "TOPIC_COUNTS": n.Counts, "TOPIC_TOP": n.Top} {
+	for v, name := range map[string]string{"TOPIC_TWEETS": n.Tweets, "TOPIC_DLQ": n.DLQ, "TOPIC_DELTAS": n.Deltas, "TOPIC_COUNTS": n.Counts, "TOPIC_TOP": n.Top, "TOPIC_POSITIONS": n.Positions} {
 		if name == "" {
 			return config.Invalid(v, "must not be empty")
 		}
@@ -63,4 +64,11 @@ func (n Names) CountsSpec(replication int) Spec {
 func (n Names) TopSpec(replication int) Spec {
 	return Spec{Name: n.Top, Partitions: 1, ReplicationFactor: replication,
 		Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": retention(7)}}
+}
+
+// PositionsSpec is ingest's compacted topic of source positions: one
+// partition, one record per source identity.
+func (n Names) PositionsSpec(replication int) Spec {
+	return Spec{Name: n.Positions, Partitions: 1, ReplicationFactor: replication,
+		Configs: map[string]string{"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": strconv.Itoa(60 * 60 * 1000)}}
 }

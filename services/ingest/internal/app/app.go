@@ -11,6 +11,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/topic"
+	"github.com/hashtrend/hashtrend/services/ingest/internal/positions"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/publish"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/source"
 )
@@ -41,11 +43,17 @@ type Config struct {
 
 	Source string `envconfig:"INGEST_SOURCE" default:"synthetic" desc:"where posts come from; the INGEST_<SOURCE>_* variables below are each source's own"`
 
-	FlushTimeout    time.Duration `envconfig:"INGEST_FLUSH_TIMEOUT" default:"30s" desc:"on shutdown, how long to wait for queued posts to be confirmed"`
-	Compression     string        `envconfig:"INGEST_COMPRESSION" default:"lz4" desc:"producer compression: none, gzip, snappy, lz4 or zstd"`
-	Linger          time.Duration `envconfig:"INGEST_LINGER" default:"5ms" desc:"producer linger: how long to wait to fill a batch"`
-	QueueMessages   int           `envconfig:"INGEST_QUEUE_MESSAGES" default:"100000" desc:"producer queue size; a full queue pauses the source"`
-	DeliveryTimeout time.Duration `envconfig:"INGEST_DELIVERY_TIMEOUT" default:"0s" desc:"how long the producer retries one post (0: forever, so an outage loses nothing)"`
+	Transactions       bool          `envconfig:"INGEST_TRANSACTIONS" default:"true" desc:"write posts in transactions with the source's position (false: a plain idempotent producer, for clusters without transactions)"`
+	TransactionalID    string        `envconfig:"INGEST_TRANSACTIONAL_ID" desc:"transactional.id, stable per instance (default: derived from the source's input and the topic)"`
+	CommitInterval     time.Duration `envconfig:"INGEST_COMMIT_INTERVAL" default:"200ms" desc:"commit a transaction this long after its first post at the latest"`
+	CommitPosts        int           `envconfig:"INGEST_COMMIT_POSTS" default:"10000" desc:"commit a transaction once it holds this many posts"`
+	TransactionTimeout time.Duration `envconfig:"INGEST_TRANSACTION_TIMEOUT" default:"60s" desc:"how long the broker keeps a transaction of a dead ingest open before aborting it"`
+	From               string        `envconfig:"INGEST_FROM" default:"committed" desc:"where a resumable source starts: committed (after its committed position) or beginning"`
+	FlushTimeout       time.Duration `envconfig:"INGEST_FLUSH_TIMEOUT" default:"30s" desc:"after a stop signal, how long to wait for posts to be confirmed (the end of the input waits as long as it takes)"`
+	Compression        string        `envconfig:"INGEST_COMPRESSION" default:"lz4" desc:"producer compression: none, gzip, snappy, lz4 or zstd"`
+	Linger             time.Duration `envconfig:"INGEST_LINGER" default:"5ms" desc:"producer linger: how long to wait to fill a batch"`
+	QueueMessages      int           `envconfig:"INGEST_QUEUE_MESSAGES" default:"100000" desc:"producer queue size; a full queue pauses the source"`
+	DeliveryTimeout    time.Duration `envconfig:"INGEST_DELIVERY_TIMEOUT" default:"0s" desc:"how long the producer retries one post (0: forever, so an outage loses nothing)"`
 
 	// sources holds every kind's settings, by name, in source.Kinds order.
 	sources []namedSettings
@@ -105,6 +113,18 @@ func (c *Config) Validate() error {
 	if c.QueueMessages < 1 {
 		return config.Invalid("INGEST_QUEUE_MESSAGES", "must be at least 1, got %d", c.QueueMessages)
 	}
+	if c.CommitInterval <= 0 {
+		return config.Invalid("INGEST_COMMIT_INTERVAL", "must be positive, got %s", c.CommitInterval)
+	}
+	if c.CommitPosts < 1 {
+		return config.Invalid("INGEST_COMMIT_POSTS", "must be at least 1, got %d", c.CommitPosts)
+	}
+	if c.TransactionTimeout < time.Second {
+		return config.Invalid("INGEST_TRANSACTION_TIMEOUT", "must be at least 1s, got %s", c.TransactionTimeout)
+	}
+	if c.From != "committed" && c.From != "beginning" {
+		return config.Invalid("INGEST_FROM", "%q is not committed or beginning", c.From)
+	}
 	if c.Linger < 0 || c.DeliveryTimeout < 0 {
 		return config.Invalid("INGEST_LINGER", "durations must not be negative")
 	}
@@ -113,6 +133,17 @@ func (c *Config) Validate() error {
 		return config.Invalid("INGEST_SOURCE", "%q is not %s", c.Source, source.Names())
 	}
 	return s.Validate()
+}
+
+// publisher is where the app hands posts on: publish.Txn, or
+// publish.Publisher with INGEST_TRANSACTIONS=false.
+type publisher interface {
+	Publish(ctx context.Context, p post.Post, at any) error
+	Ready(timeout time.Duration) error
+	// Flush waits until every post handed over is confirmed, for as long
+	// as ctx allows.
+	Flush(ctx context.Context) error
+	Close() publish.Stats
 }
 
 // Run runs the service until ctx ends or the source does.
@@ -127,14 +158,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := ops.NewRegistry()
 	metrics := source.NewMetrics(reg, cfg.Source)
 	state := &source.State{}
-	pub, err := publish.New(cfg.Kafka, publish.Config{
-		Topic: cfg.Topics.Tweets, Compression: cfg.Compression, Linger: cfg.Linger,
-		QueueMessages: cfg.QueueMessages, DeliveryTimeout: cfg.DeliveryTimeout, ClientID: "ingest",
-	}, reg, log)
+	src, err := settings.New(source.Env{Metrics: metrics, State: state, Log: log.With("source", cfg.Source)})
 	if err != nil {
 		return err
 	}
-	src, err := settings.New(source.Env{Metrics: metrics, State: state, Log: log.With("source", cfg.Source)})
+	resumable, _ := src.(source.Resumable)
+	var txn *publish.Txn
+	var pub publisher
+	pc := publish.Config{Topic: cfg.Topics.Tweets, Compression: cfg.Compression, Linger: cfg.Linger,
+		QueueMessages: cfg.QueueMessages, DeliveryTimeout: cfg.DeliveryTimeout, ClientID: "ingest"}
+	if cfg.Transactions {
+		key, tid := identities(cfg, resumable)
+		if resumable == nil {
+			key = ""
+		}
+		txn, err = publish.NewTxn(cfg.Kafka, publish.TxnConfig{Config: pc, TransactionalID: tid,
+			TransactionTimeout: cfg.TransactionTimeout, CommitInterval: cfg.CommitInterval, CommitPosts: cfg.CommitPosts,
+			PositionsTopic: cfg.Topics.Positions, PositionKey: key, Source: cfg.Source}, reg, log)
+		pub = txn
+	} else {
+		pub, err = publish.New(cfg.Kafka, pc, reg, log)
+	}
 	if err != nil {
 		return err
 	}
@@ -160,40 +204,147 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 				return err
 			}
 		}
+		if txn != nil {
+			if err := start(ctx, cfg, txn, resumable, log); err != nil {
+				return err
+			}
+			stopTicks := commitOnTicks(ctx, txn, cfg.CommitInterval)
+			defer stopTicks()
+		}
 		// A post already read when the stop comes still gets into the
-		// queue: emit outlives ctx by the flush timeout.
+		// queue: emit outlives ctx by the flush timeout, except where the
+		// source resumes from its committed position anyway.
 		emitCtx, cancelEmit := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancelEmit()
-		stopEmit := context.AfterFunc(ctx, func() {
-			time.AfterFunc(cfg.FlushTimeout, cancelEmit)
-		})
+		grace := cfg.FlushTimeout
+		if txn != nil && resumable != nil {
+			grace = 0
+		}
+		stopEmit := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelEmit) })
 		defer stopEmit()
-		return src.Run(ctx, func(_ context.Context, p post.Post, _ source.Position) error {
+		return src.Run(ctx, func(_ context.Context, p post.Post, at source.Position) error {
 			nRead.Add(1)
 			metrics.PostRead()
-			return pub.Publish(emitCtx, p)
+			return pub.Publish(emitCtx, p, at)
 		})
 	}()
-	if srcErr != nil && !(errors.Is(srcErr, context.Canceled) && ctx.Err() != nil) {
+	stoppedBySignal := ctx.Err() != nil
+	if srcErr != nil && !(errors.Is(srcErr, context.Canceled) && stoppedBySignal) {
 		log.Error("source failed", "err", srcErr)
 	}
-	log.Info("flushing", "topic", cfg.Topics.Tweets, "timeout", cfg.FlushTimeout)
-	st, flushErr := pub.Close(cfg.FlushTimeout)
+	flushErr := flush(ctx, cfg, pub, txn != nil && resumable != nil, srcErr == nil && !stoppedBySignal, log)
+	st := pub.Close()
 	read := nRead.Load()
+	unconfirmed := read - st.Delivered
 	log.Info("ingest finished", "topic", cfg.Topics.Tweets, "read", read, "produced", st.Delivered,
-		"failed", st.Failed, "unconfirmed", read-st.Delivered)
+		"failed", st.Failed, "unconfirmed", unconfirmed)
 	switch {
+	case unconfirmed > 0 && txn != nil && resumable != nil:
+		// Not lost: the committed position is before them.
+		log.Warn("posts not committed; the next start reads them again", "posts", unconfirmed)
 	case flushErr != nil:
-		return fmt.Errorf("flush: %w (%d posts read, not confirmed: %d)", flushErr, read, read-st.Delivered)
-	case read != st.Delivered:
-		return fmt.Errorf("%d of %d posts read were not confirmed", read-st.Delivered, read)
-	case srcErr != nil && !errors.Is(srcErr, context.Canceled):
+		return fmt.Errorf("flush: %w (%d posts read, not confirmed: %d)", flushErr, read, unconfirmed)
+	case unconfirmed != 0:
+		return fmt.Errorf("%d of %d posts read were not confirmed", unconfirmed, read)
+	}
+	if srcErr != nil && !errors.Is(srcErr, context.Canceled) {
 		return srcErr
 	}
 	return nil
 }
 
-// ensureTopic creates the tweets topic when missing, retrying while the
+// flush confirms what was handed over. At the end of the input it waits
+// as long as the brokers are away, until a stop signal; after a signal it
+// waits INGEST_FLUSH_TIMEOUT, or not at all for a resumable source whose
+// brokers do not answer (its posts are read again on the next start).
+func flush(ctx context.Context, cfg Config, pub publisher, resumes, ended bool, log *slog.Logger) error {
+	fctx := ctx
+	switch {
+	case ended:
+		log.Info("input ended; waiting for every post to be confirmed", "topic", cfg.Topics.Tweets)
+	case resumes && pub.Ready(2*time.Second) != nil:
+		log.Warn("brokers away at the stop: the open transaction is not committed; the next start resumes at the committed position")
+		return nil
+	default:
+		log.Info("flushing", "topic", cfg.Topics.Tweets, "timeout", cfg.FlushTimeout)
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cfg.FlushTimeout)
+		defer cancel()
+	}
+	return pub.Flush(fctx)
+}
+
+// identities returns the key of the source's position record and the
+// transactional id: INGEST_TRANSACTIONAL_ID, or one derived from the key,
+// so that an ingest restarted on the same input into the same topic
+// fences its predecessor.
+func identities(cfg Config, r source.Resumable) (key, tid string) {
+	id := cfg.Source
+	if r != nil {
+		id = r.Identity()
+	}
+	key = positions.Key(id, cfg.Topics.Tweets)
+	if cfg.TransactionalID != "" {
+		return key, cfg.TransactionalID
+	}
+	sum := sha256.Sum256([]byte(key))
+	return key, fmt.Sprintf("ingest-%s-%x", cfg.Source, sum[:8])
+}
+
+// start initialises the transactions (fencing an earlier instance) and
+// resumes a resumable source from its committed position.
+func start(ctx context.Context, cfg Config, txn *publish.Txn, r source.Resumable, log *slog.Logger) error {
+	if err := txn.Init(ctx); err != nil {
+		return err
+	}
+	if r == nil {
+		return nil
+	}
+	key, _ := identities(cfg, r)
+	if cfg.From == "beginning" {
+		log.Warn("INGEST_FROM=beginning: starting over; the committed position is replaced at the first commit", "key", key)
+		return nil
+	}
+	rec, found, err := positions.Read(ctx, cfg.Kafka, cfg.Topics.Positions, key, log)
+	if err != nil {
+		return fmt.Errorf("read the committed position: %w", err)
+	}
+	if !found {
+		log.Info("no committed position: starting at the beginning of the input", "key", key)
+		return nil
+	}
+	if err := r.Resume(rec.At); err != nil {
+		return fmt.Errorf("resume: %w (INGEST_FROM=beginning starts over)", err)
+	}
+	txn.Resumed(rec.Posts)
+	log.Info("resuming at the committed position", "key", key, "at", string(rec.At), "posts_before", rec.Posts,
+		"committed_at", rec.CommittedAt)
+	return nil
+}
+
+// commitOnTicks commits the open transaction once it is older than the
+// commit interval, until the returned stop is called.
+func commitOnTicks(ctx context.Context, txn *publish.Txn, interval time.Duration) (stop func()) {
+	tctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(interval/4, 10*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case <-tick.C:
+				// An error is the publisher's too: the next Publish returns it.
+				_ = txn.Due(tctx)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// ensureTopic creates the tweets and positions topics when missing, retrying while the
 // brokers do not answer (ingest starts before Kafka in some deployments).
 func ensureTopic(ctx context.Context, cfg Config, log *slog.Logger) error {
 	admin, err := kafka.NewAdminClient(cfg.Kafka.ConfigMap("ingest-admin", nil))
@@ -201,12 +352,15 @@ func ensureTopic(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("kafka admin client: %w", err)
 	}
 	defer admin.Close()
-	spec := cfg.Topics.TweetsSpec(cfg.Kafka.Replication)
+	specs := []topic.Spec{cfg.Topics.TweetsSpec(cfg.Kafka.Replication)}
+	if cfg.Transactions {
+		specs = append(specs, cfg.Topics.PositionsSpec(cfg.Kafka.Replication))
+	}
 	return retry.Do(ctx, retry.Policy{Wait: time.Second, MaxWait: 30 * time.Second, Attempt: 30 * time.Second}, func(err error, pause time.Duration) bool {
 		if errors.Is(err, topic.ErrMismatch) {
 			return false
 		}
-		log.Warn("cannot create topic yet", "topic", spec.Name, "err", err, "retry_in", pause)
+		log.Warn("cannot create topics yet", "topic", specs[0].Name, "err", err, "retry_in", pause)
 		return true
-	}, func(ctx context.Context) error { return topic.Ensure(ctx, admin, spec) })
+	}, func(ctx context.Context) error { return topic.Ensure(ctx, admin, specs...) })
 }

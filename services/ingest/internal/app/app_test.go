@@ -160,9 +160,11 @@ func TestAnExistingTopicWithTheWrongCleanupPolicyStopsTheStart(t *testing.T) {
 	}
 }
 
-// BenchmarkReplay compares the file source into Kafka with a raw producer
-// writing the same lines (same broker, same producer settings) in the same
-// run: the cost of decoding, normalising and re-encoding each post.
+// BenchmarkReplay compares, in the same run on the same broker, a raw
+// producer writing the recorded lines, the file source through the plain
+// idempotent producer (INGEST_TRANSACTIONS=false) and through the
+// transactional one with positions (the default): the cost of decoding,
+// normalising and re-encoding each post, and then of the transactions.
 func BenchmarkReplay(b *testing.B) {
 	path := systest.SharedData(b, "tweets", "ctit-dutch-tweets.json.gz")
 	const passes = 10 // 10 000 posts per iteration
@@ -214,18 +216,24 @@ func BenchmarkReplay(b *testing.B) {
 			b.ReportMetric(float64(passes*len(lines))/time.Since(start).Seconds(), "posts/s")
 		}
 	})
-	b.Run("ingest-file", func(b *testing.B) {
-		for b.Loop() {
-			name := kafkatest.Topic(b, "ingest", 3, keepForever)
-			cfg := load(b, map[string]string{
-				"KAFKA_BROKERS": brokers, "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
-				"INGEST_SOURCE": "file", "INGEST_FILE_PATHS": files,
-			})
-			start := time.Now()
-			run(b, cfg)
-			b.ReportMetric(float64(passes*len(lines))/time.Since(start).Seconds(), "posts/s")
-		}
-	})
+	for _, mode := range []struct{ name, transactions string }{
+		{"ingest-file-plain", "false"},
+		{"ingest-file-transactional", "true"},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			for b.Loop() {
+				name := kafkatest.Topic(b, "ingest", 3, keepForever)
+				cfg := load(b, map[string]string{
+					"KAFKA_BROKERS": brokers, "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
+					"TOPIC_POSITIONS": kafkatest.Name(b, "positions"), "INGEST_TRANSACTIONS": mode.transactions,
+					"INGEST_SOURCE": "file", "INGEST_FILE_PATHS": files,
+				})
+				start := time.Now()
+				run(b, cfg)
+				b.ReportMetric(float64(passes*len(lines))/time.Since(start).Seconds(), "posts/s")
+			}
+		})
+	}
 }
 
 func TestConfigValidatesOnlyTheChosenSource(t *testing.T) {

@@ -1,6 +1,11 @@
 // Package publish writes posts to the tweets topic and never drops one.
 //
-// The producer is idempotent with acks=all and compression; each record is
+// Txn (txn.go) writes them in transactions, with the source's position
+// (package positions): what ingest runs by default. Publisher, below, is
+// the plain producer (INGEST_TRANSACTIONS=false, for clusters that do not
+// allow transactions). Both block the source rather than drop a post.
+//
+// Publisher is idempotent with acks=all and compression; each record is
 // keyed by the post id (so a post always lands on the same partition),
 // timestamped when it is produced (not with its created_at: the broker's
 // time retention counts from the record timestamp, so a replayed recording
@@ -124,7 +129,7 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 		}, func() float64 { return float64(p.prod.Len()) }),
 	)
 	go p.deliveries()
-	go p.clientLogs()
+	go forwardLogs(p.prod, log)
 	return p, nil
 }
 
@@ -172,10 +177,11 @@ func (p *Publisher) deliveries() {
 	}
 }
 
-// Publish hands p to the producer. When the client's queue is full it
-// waits for deliveries to make room, for as long as ctx allows: a full
-// queue slows the source down, it never drops the post.
-func (p *Publisher) Publish(ctx context.Context, pt post.Post) error {
+// Publish hands p to the producer; the source's position is not kept.
+// When the client's queue is full it waits for deliveries to make room,
+// for as long as ctx allows: a full queue slows the source down, it never
+// drops the post.
+func (p *Publisher) Publish(ctx context.Context, pt post.Post, _ any) error {
 	if errp := p.fatal.Load(); errp != nil {
 		return fmt.Errorf("producer: %w", *errp)
 	}
@@ -232,51 +238,55 @@ func (p *Publisher) Ready(timeout time.Duration) error {
 	if errp := p.fatal.Load(); errp != nil {
 		return *errp
 	}
-	md, err := p.prod.GetMetadata(&p.cfg.Topic, false, int(timeout/time.Millisecond))
+	return topicReady(p.prod, p.cfg.Topic, timeout)
+}
+
+// topicReady is nil when the topic's metadata can be read within timeout.
+func topicReady(prod *kafka.Producer, topic string, timeout time.Duration) error {
+	md, err := prod.GetMetadata(&topic, false, int(timeout/time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("kafka unreachable: %w", err)
 	}
-	if tm, ok := md.Topics[p.cfg.Topic]; !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
-		return fmt.Errorf("topic %s has no metadata", p.cfg.Topic)
+	if tm, ok := md.Topics[topic]; !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
+		return fmt.Errorf("topic %s has no metadata", topic)
 	}
 	return nil
 }
 
-// clientLogs forwards the client's own log lines (connection failures and
-// the like) to the service's logger until Close, at debug level: every
-// state that matters also arrives as an error event and is logged there.
-func (p *Publisher) clientLogs() {
-	for ev := range p.prod.Logs() {
-		p.log.Debug("kafka client log", "facility", ev.Tag, "message", ev.Message, "level", ev.Level)
+// forwardLogs forwards the client's own log lines (connection failures and
+// the like) to the service's logger until the producer closes, at debug
+// level: every state that matters also arrives as an error event and is
+// logged there.
+func forwardLogs(prod *kafka.Producer, log *slog.Logger) {
+	for ev := range prod.Logs() {
+		log.Debug("kafka client log", "facility", ev.Tag, "message", ev.Message, "level", ev.Level)
 	}
 }
 
-// ErrUnconfirmed is returned by Close when posts were not confirmed.
-var ErrUnconfirmed = errors.New("posts not confirmed by the broker")
-
-// Close flushes every queued post, waiting at most timeout, and closes the
-// producer. It returns the final stats; the error wraps ErrUnconfirmed and
-// says how many posts were not confirmed (failed or still queued) when
-// there are any.
-func (p *Publisher) Close(timeout time.Duration) (Stats, error) {
-	p.closeOnce.Do(func() {
-		deadline := time.Now().Add(timeout)
-		for p.prod.Len() > 0 && time.Now().Before(deadline) {
-			p.prod.Flush(int(min(time.Until(deadline), 500*time.Millisecond) / time.Millisecond))
+// Flush waits for every queued post to be confirmed, for as long as ctx
+// allows; it returns ctx's error when posts are still queued then.
+func (p *Publisher) Flush(ctx context.Context) error {
+	for p.prod.Len() > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%d posts still queued: %w", p.prod.Len(), err)
 		}
-		left := p.prod.Len()
-		if left > 0 {
-			// Tell the client to give up on them, so that their reports
-			// arrive and Close below does not wait for them.
+		p.prod.Flush(200)
+	}
+	return nil
+}
+
+// Close closes the producer, first telling the client to give up on what
+// is still queued (call Flush before to wait for it), and returns the final
+// stats.
+func (p *Publisher) Close() Stats {
+	p.closeOnce.Do(func() {
+		if p.prod.Len() > 0 {
+			// Their failure reports arrive, and Close below does not wait.
 			_ = p.prod.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 			p.prod.Flush(1000)
 		}
 		p.prod.Close()
 		<-p.done
 	})
-	st := p.Stats()
-	if n := st.Enqueued - st.Delivered; n > 0 {
-		return st, fmt.Errorf("%w: %d of %d posts (%d failed)", ErrUnconfirmed, n, st.Enqueued, st.Failed)
-	}
-	return st, nil
+	return p.Stats()
 }

@@ -1,0 +1,162 @@
+// Package positions is ingest's record of where each source is, on the
+// compacted ingest-positions topic: one record per source identity (and
+// tweets topic), written by the publisher in the same transaction as the
+// posts it covers, so that a committed position is past exactly the posts
+// that are in the tweets topic. On start, Read finds the last committed
+// record of an identity, read_committed, up to the end of the topic.
+package positions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+)
+
+// Version is the version of the record value.
+const Version = 1
+
+// Record is the value of one position record, as JSON:
+//
+//	{"v":1,"source":"file","at":{"pass":0,"file":"rec.jsonl.gz","offset":52311,"line":112},"posts":112,"txn":"9f2c11d0:7","committed_at":"2026-12-01T20:41:07.125Z"}
+//
+// At is the source's own position (see source.Resumable); Posts counts the
+// posts committed under this key so far, across restarts; Txn names the
+// transaction that wrote the record (the writer's run and its sequence
+// number), so that a writer whose producer failed mid-commit can tell
+// whether that transaction committed.
+type Record struct {
+	V           int             `json:"v"`
+	Source      string          `json:"source"`
+	At          json.RawMessage `json:"at"`
+	Posts       int64           `json:"posts"`
+	Txn         string          `json:"txn"`
+	CommittedAt time.Time       `json:"committed_at"`
+}
+
+// Key is the record key of a source identity writing to a tweets topic:
+// the same input replayed into another topic has a position of its own.
+func Key(identity, tweetsTopic string) string { return tweetsTopic + " " + identity }
+
+// Encode returns the record's JSON, with the version set.
+func Encode(r Record) ([]byte, error) {
+	r.V = Version
+	return json.Marshal(r)
+}
+
+// Decode parses a record value strictly: unknown fields, another version
+// or a missing position are errors.
+func Decode(b []byte) (Record, error) {
+	var r Record
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Record{}, fmt.Errorf("decode position: %w", err)
+	}
+	if r.V != Version {
+		return Record{}, fmt.Errorf("decode position: version %d, want %d", r.V, Version)
+	}
+	if len(r.At) == 0 || r.Source == "" {
+		return Record{}, errors.New("decode position: no source or position")
+	}
+	return r, nil
+}
+
+// Read returns the last committed record under key in topic (found false
+// when there is none), reading the topic's one partition from the start to
+// the end offset it has when Read begins, read_committed. Call it after the
+// publisher's InitTransactions, which ends our own earlier transaction; a
+// transaction of another ingest still open on the topic is waited for. It
+// retries while the brokers do not answer, until ctx ends.
+func Read(ctx context.Context, kc kafkaconn.Config, topic, key string, log *slog.Logger) (rec Record, found bool, err error) {
+	c, err := kafka.NewConsumer(kc.ConfigMap("ingest-positions", kafka.ConfigMap{
+		"group.id":             "ingest-positions-unused", // required by the client; never joined
+		"isolation.level":      "read_committed",
+		"enable.auto.commit":   false,
+		"enable.partition.eof": true,
+	}))
+	if err != nil {
+		return Record{}, false, fmt.Errorf("positions consumer: %w", err)
+	}
+	defer c.Close()
+	tp := kafka.TopicPartition{Topic: &topic, Partition: 0}
+	var end int64
+	for began := time.Now(); ; {
+		_, high, err := c.QueryWatermarkOffsets(topic, 0, 5000)
+		if err == nil {
+			end = high
+			break
+		}
+		// A topic just created has no leader for a moment; brokers away
+		// come back: every error is waited out, and said.
+		log.Warn("cannot read the positions topic yet", "topic", topic, "err", err, "waited", time.Since(began).Round(time.Second))
+		if err := sleep(ctx, time.Second); err != nil {
+			return Record{}, false, err
+		}
+	}
+	if end == 0 {
+		return Record{}, false, nil
+	}
+	tp.Offset = kafka.OffsetBeginning
+	if err := c.Assign([]kafka.TopicPartition{tp}); err != nil {
+		return Record{}, false, fmt.Errorf("assign %s: %w", topic, err)
+	}
+	lastCheck := time.Now()
+	for {
+		if ctx.Err() != nil {
+			return Record{}, false, ctx.Err()
+		}
+		switch ev := c.Poll(100).(type) {
+		case *kafka.Message:
+			if ev.TopicPartition.Error != nil {
+				return Record{}, false, fmt.Errorf("read %s: %w", topic, ev.TopicPartition.Error)
+			}
+			if string(ev.Key) == key {
+				r, err := Decode(ev.Value)
+				if err != nil {
+					return Record{}, false, fmt.Errorf("%s@%d: %w", topic, ev.TopicPartition.Offset, err)
+				}
+				rec, found = r, true
+			}
+			if int64(ev.TopicPartition.Offset)+1 >= end {
+				return rec, found, nil
+			}
+			continue
+		case kafka.PartitionEOF:
+			if int64(ev.Offset) >= end {
+				return rec, found, nil
+			}
+		case kafka.Error:
+			if ev.IsFatal() {
+				return Record{}, false, fmt.Errorf("positions consumer: %w", ev)
+			}
+			log.Debug("positions consumer", "err", ev)
+		}
+		// Transaction markers are never delivered: watch the position.
+		if time.Since(lastCheck) > 200*time.Millisecond {
+			lastCheck = time.Now()
+			pos, err := c.Position([]kafka.TopicPartition{tp})
+			if err == nil && len(pos) == 1 && int64(pos[0].Offset) >= end {
+				return rec, found, nil
+			}
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
