@@ -2,9 +2,9 @@
 # make page-test: the printer's live page in headless Chromium (Debian's
 # chromium package, with fonts for CJK and emoji), against the real
 # binaries and real brokers. Installs the packages with apt-get when they
-# are missing (as root, or through sudo), fetches the Kafka jars for the
-# test's disposable broker, and runs the browser tests with a broker at
-# KAFKA_BROKERS (started here when none answers). Screenshots are kept in
+# are missing (as root, or through sudo) and runs the browser tests with a
+# broker at KAFKA_BROKERS (with-broker.sh starts one when none answers and
+# fetches the jars the test's disposable broker runs from). Screenshots are kept in
 # run/page-test/; PAGE_TEST_FLAGS=-update-screenshot also writes the live
 # one to docs/printer-page.png.
 set -euo pipefail
@@ -25,7 +25,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v chromium >/dev/null || { echo "page-test: chromium is still not installed" >&2; exit 1; }
 
-deploy/kafka/kafka.sh fetch
 out=$root/run/page-test
 mkdir -p "$out"
 export REQUIRE_KAFKA=1

@@ -54,11 +54,12 @@ func browser(t *testing.T) context.Context {
 
 // shown is what the page shows, read from its DOM as a person sees it.
 type shown struct {
-	State  string `json:"state"`
-	Status string `json:"status"`
-	Batch  string `json:"batch"`
-	Posts  string `json:"posts"`
-	Rows   []row  `json:"rows"`
+	State      string `json:"state"`
+	Connection string `json:"connection"`
+	Status     string `json:"status"`
+	Batch      string `json:"batch"`
+	Posts      string `json:"posts"`
+	Rows       []row  `json:"rows"`
 }
 
 type row struct {
@@ -68,6 +69,7 @@ type row struct {
 
 const readPage = `(() => ({
   state: document.body.dataset.state,
+  connection: document.body.dataset.connection,
   status: document.getElementById("status").textContent,
   batch: document.getElementById("batch").textContent,
   posts: document.getElementById("posts").textContent,
@@ -84,6 +86,18 @@ func read(t *testing.T, ctx context.Context) shown {
 		t.Fatalf("read the page: %v", err)
 	}
 	return s
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // waitShown polls the page until ok holds.
@@ -167,19 +181,25 @@ func batchOf(t *testing.T, snaps []snapshot.Snapshot, batch int64) snapshot.Snap
 // with their pages) on a broker of its own, checks that the page shows the
 // top-N of the latest snapshot in the topic, read independently, then stops
 // the broker and waits for the page to say it is stale, and starts it again
-// and waits for the page to be live with new batches.
+// and waits for the page to be live with new batches; then restarts the
+// printer and waits for the page to reconnect by itself.
 func TestPageFollowsThePipelineAndShowsStaleWhileTheBrokerIsDown(t *testing.T) {
 	b := kafkatest.Disposable(t)
 	env := []string{"KAFKA_BROKERS=" + b.Addr}
+	pages := systest.FreeAddrs(t, 2)
+	printer := func(i int) *systest.Process {
+		return systest.Start(t, fmt.Sprintf("printer %d", i+1), bins["printer"], append(env,
+			"PRINTER_OPS_ADDR=off", "PRINTER_HTTP_ADDR="+pages[i])...)
+	}
+	first := printer(0)
+	printer(1)
 	systest.Start(t, "counter", bins["counter"], append(env,
 		"COUNTER_OPS_ADDR=off", "COUNTER_TRANSACTION_TIMEOUT=10s", "COUNTER_SESSION_TIMEOUT=6s")...)
+	// Posts start once the counter publishes, so that its first windows
+	// do not hold a backlog and the sparklines show the steady rate.
+	waitFor(t, "the counter's first snapshot", func() bool { _, err := pageSnapshot(pages[0]); return err == nil })
 	systest.Start(t, "ingest", bins["ingest"], append(env,
 		"INGEST_SOURCE=synthetic", "INGEST_RATE=300", "INGEST_OPS_ADDR=off")...)
-	pages := systest.FreeAddrs(t, 2)
-	for i, addr := range pages {
-		systest.Start(t, fmt.Sprintf("printer %d", i+1), bins["printer"], append(env,
-			"PRINTER_OPS_ADDR=off", "PRINTER_HTTP_ADDR="+addr)...)
-	}
 	const topic = "top-hashtags"
 
 	ctx := browser(t)
@@ -220,9 +240,9 @@ func TestPageFollowsThePipelineAndShowsStaleWhileTheBrokerIsDown(t *testing.T) {
 	}
 
 	// Enough windows for the sparklines to say something, then the picture.
-	waitShown(t, ctx, "a dozen windows of sparklines", 2*time.Minute, func(shown) bool {
+	waitShown(t, ctx, "twenty windows of sparklines", 3*time.Minute, func(shown) bool {
 		n, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("windows").textContent`))
-		return number(n) >= 12
+		return number(n) >= 20
 	})
 	png := screenshot(t, ctx, "page.png")
 	if *updateScreenshot {
@@ -252,6 +272,16 @@ func TestPageFollowsThePipelineAndShowsStaleWhileTheBrokerIsDown(t *testing.T) {
 		return s.State == "live" && number(s.Batch) > number(stale.Batch)
 	})
 	t.Logf("live again %.1f s after the broker started: batch %s", time.Since(restarted).Seconds(), back.Batch)
+
+	// The printer itself goes away and comes back on the same address: the
+	// page notices, and its EventSource reconnects by itself.
+	first.Stop(time.Minute)
+	gone := waitShown(t, ctx, "the printer gone", time.Minute, func(s shown) bool { return s.Connection == "lost" })
+	printer(0)
+	again := waitShown(t, ctx, "live again from the restarted printer", 3*time.Minute, func(s shown) bool {
+		return s.Connection == "open" && s.State == "live" && number(s.Batch) > number(gone.Batch)
+	})
+	t.Logf("after the printer restarted the page shows batch %s (it had %s)", again.Batch, gone.Batch)
 }
 
 // shownOf is a snapshot's top-N as the page writes it.
