@@ -47,13 +47,14 @@ type Mastodon struct {
 	mu        sync.Mutex
 	script    []MastodonConn
 	streams   []string // the path and query of each stream request
-	timelines []string // the query of each timeline request
+	timelines []string // the path and query of each timeline request
 	live      chan SSE // events for the open connection
 }
 
 type mastodonStatus struct {
-	id  string
-	raw string
+	id   string
+	raw  string
+	tags []string // lowercased names
 }
 
 // NewMastodon serves statuses (Status JSON each) to clients with token;
@@ -63,16 +64,24 @@ func NewMastodon(t testing.TB, token string, statuses [][]byte, script ...Mastod
 	t.Helper()
 	m := &Mastodon{token: token, script: script, live: make(chan SSE)}
 	for i, raw := range statuses {
-		var s struct{ ID string }
+		var s struct {
+			ID   string
+			Tags []struct{ Name string }
+		}
 		if err := json.Unmarshal(raw, &s); err != nil || s.ID == "" {
 			t.Fatalf("status %d: no id (%v)", i, err)
 		}
-		m.statuses = append(m.statuses, mastodonStatus{id: s.ID, raw: string(raw)})
+		st := mastodonStatus{id: s.ID, raw: string(raw)}
+		for _, tag := range s.Tags {
+			st.tags = append(st.tags, strings.ToLower(tag.Name))
+		}
+		m.statuses = append(m.statuses, st)
 	}
 	slices.SortFunc(m.statuses, func(a, b mastodonStatus) int { return compareIDs(a.id, b.id) })
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/streaming/{stream...}", m.stream)
 	mux.HandleFunc("GET /api/v1/timelines/public", m.timeline)
+	mux.HandleFunc("GET /api/v1/timelines/tag/{tag}", m.timeline)
 	m.Server = httptest.NewServer(m.auth(mux))
 	t.Cleanup(m.Close)
 	return m
@@ -89,7 +98,7 @@ func (m *Mastodon) Streams() []string {
 	return slices.Clone(m.streams)
 }
 
-// Timelines returns the query of each timeline request so far.
+// Timelines returns the path and query of each timeline request so far.
 func (m *Mastodon) Timelines() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -177,12 +186,13 @@ func (m *Mastodon) stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// timeline serves /api/v1/timelines/public: with min_id, the limit
-// statuses right after it, newest first, as Mastodon does.
+// timeline serves /api/v1/timelines/public and timelines/tag/{tag} (the
+// statuses with that tag): with min_id, the limit statuses right after
+// it, newest first, as Mastodon does.
 func (m *Mastodon) timeline(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	m.mu.Lock()
-	m.timelines = append(m.timelines, r.URL.RawQuery)
+	m.timelines = append(m.timelines, r.URL.RequestURI())
 	m.mu.Unlock()
 	limit := 20
 	if l := q.Get("limit"); l != "" {
@@ -193,10 +203,10 @@ func (m *Mastodon) timeline(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = min(n, 40)
 	}
-	minID := q.Get("min_id")
+	minID, tag := q.Get("min_id"), strings.ToLower(r.PathValue("tag"))
 	var page []string
 	for _, s := range m.statuses {
-		if minID != "" && compareIDs(s.id, minID) <= 0 {
+		if minID != "" && compareIDs(s.id, minID) <= 0 || tag != "" && !slices.Contains(s.tags, tag) {
 			continue
 		}
 		if len(page) == limit {

@@ -164,7 +164,7 @@ func TestMastodonFillsTheGapAfterADroppedConnectionFromTheTimelineWithoutDuplica
 	cancel()
 	wait()
 	checkMastodonPosts(t, c.posts, want)
-	wantQuery := url.Values{"min_id": {f.StatusID(9)}, "limit": {"40"}}.Encode()
+	wantQuery := "/api/v1/timelines/public?" + url.Values{"min_id": {f.StatusID(9)}, "limit": {"40"}}.Encode()
 	if got := f.Timelines(); !slices.Equal(got, []string{wantQuery}) {
 		t.Errorf("timeline requests %q, want [%s]", got, wantQuery)
 	}
@@ -295,6 +295,28 @@ func TestMastodonHashtagStreamsReadOneConnectionPerTag(t *testing.T) {
 	}
 	if ids := c.ids(); len(ids) != 5 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 5 {
 		t.Errorf("posts %q: a status on two tags must count once", ids)
+	}
+}
+
+func TestMastodonFillsAHashtagStreamsGapFromItsTagTimeline(t *testing.T) {
+	var statuses [][]byte
+	for i, tags := range []string{`[{"name":"caturday"}]`, `[{"name":"dogs"}]`, `[{"name":"Caturday"}]`, `[{"name":"caturday"},{"name":"cats"}]`} {
+		statuses = append(statuses, []byte(`{"id":"11300000000000000`+string(rune('0'+i))+`","uri":"https://cats.example/statuses/`+string(rune('a'+i))+
+			`","created_at":"2026-03-14T09:30:00.000Z","content":"<p>cat</p>","account":{"acct":"tom"},"tags":`+tags+`}`))
+	}
+	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{Statuses: []int{0}, Close: true})
+	m, _ := newMastodon(f)
+	m.Stream, m.Tags = "hashtag", []string{"caturday"}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{want: 3, cancel: cancel}
+	runFor(t, ctx, m, c.emit)
+	if got, want := c.ids(), []string{"https://cats.example/statuses/a", "https://cats.example/statuses/c", "https://cats.example/statuses/d"}; !slices.Equal(got, want) {
+		t.Errorf("posts %q, want %q", got, want)
+	}
+	want := "/api/v1/timelines/tag/caturday?" + url.Values{"min_id": {f.StatusID(0)}, "limit": {"40"}}.Encode()
+	if got := f.Timelines(); !slices.Equal(got, []string{want}) {
+		t.Errorf("timeline requests %q, want [%s]", got, want)
 	}
 }
 
