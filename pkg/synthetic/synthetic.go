@@ -170,6 +170,17 @@ func (g *Generator) Config() Config { return g.cfg }
 // Count returns how many posts Next has returned.
 func (g *Generator) Count() uint64 { return g.n }
 
+// Rising returns the rising tags as the next post will draw them, in their
+// listed spelling, oldest first: for tests that check what a trend
+// detector finds.
+func (g *Generator) Rising() []string {
+	out := make([]string, len(g.rising))
+	for i, r := range g.rising {
+		out[i] = g.vocab[r]
+	}
+	return out
+}
+
 // Take returns the next n posts.
 func (g *Generator) Take(n int) []post.Post {
 	out := make([]post.Post, n)

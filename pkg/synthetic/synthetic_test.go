@@ -195,3 +195,32 @@ func BenchmarkNext(b *testing.B) {
 		g.Next()
 	}
 }
+
+func TestRisingNamesTheTagsBeingDrawnAndMovesWithTheDrift(t *testing.T) {
+	g := synthetic.New(synthetic.Config{Seed: 6, Rising: 3, RisingShare: 0.9, DriftEvery: 100})
+	before := g.Rising()
+	if len(before) != 3 {
+		t.Fatalf("Rising = %v, want 3 tags", before)
+	}
+	rising := map[string]bool{}
+	for _, r := range before {
+		rising[hashtag.Key(r)] = true
+	}
+	in, all := 0, 0
+	for range 100 {
+		for _, tg := range hashtag.Of(g.Next()) {
+			all++
+			if rising[tg.Key] {
+				in++
+			}
+		}
+	}
+	if all == 0 || float64(in)/float64(all) < 0.7 {
+		t.Fatalf("%d of %d tags drawn are the rising %v", in, all, before)
+	}
+	g.Next() // post 100: the oldest is replaced
+	after := g.Rising()
+	if after[0] != before[1] || after[1] != before[2] || after[2] == before[2] {
+		t.Fatalf("after one drift Rising = %v, was %v", after, before)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,4 +129,22 @@ func describe(ctx context.Context, admin *kafka.AdminClient, rs []kafka.ConfigRe
 		}
 		wait = min(2*wait, time.Second)
 	}
+}
+
+// Retention is the retention.ms of an existing topic; negative means
+// forever.
+func Retention(ctx context.Context, admin *kafka.AdminClient, name string) (time.Duration, error) {
+	got, err := describe(ctx, admin, []kafka.ConfigResource{{Type: kafka.ResourceTopic, Name: name}})
+	if err != nil {
+		return 0, err
+	}
+	v := got[0].Config["retention.ms"].Value
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("topic %s: retention.ms %q: %w", name, v, err)
+	}
+	if ms < 0 {
+		return -1, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }

@@ -33,6 +33,10 @@ func TestEnsureIsIdempotentAndRejectsAWrongCleanupPolicy(t *testing.T) {
 		t.Fatalf("%s has %d partitions, want 3", deleted.Name, n)
 	}
 
+	if r, err := topic.Retention(ctx, admin, deleted.Name); err != nil || r != 7*24*time.Hour {
+		t.Fatalf("Retention of %s = %v, %v; want 168h", deleted.Name, r, err)
+	}
+
 	// The same name, now expected to be compacted: a startup error, not a
 	// silent surprise.
 	wrong := deleted

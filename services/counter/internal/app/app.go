@@ -23,6 +23,7 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
 	"github.com/hashtrend/hashtrend/services/counter/internal/rank"
 	"github.com/hashtrend/hashtrend/services/counter/internal/tally"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
 
 // Config is every setting of the counter service.
@@ -41,6 +42,23 @@ type Config struct {
 	StatsInterval  time.Duration `envconfig:"COUNTER_STATS_INTERVAL" default:"5s" desc:"librdkafka statistics interval, the source of the consumer lag metric"`
 	MaxRecordBytes int           `envconfig:"COUNTER_MAX_RECORD_BYTES" default:"4194304" desc:"largest record the counter reads or writes (dead letters keep the original bytes)"`
 	DedupeRecords  int           `envconfig:"COUNTER_DEDUPE_RECORDS" default:"100000" desc:"tally skips a post whose id it saw within this many records before it in its partition (0 disables); read again at every assignment"`
+
+	Trending         bool          `envconfig:"COUNTER_TRENDING" default:"true" desc:"add the trending list (distinct authors now against their baseline) to every snapshot"`
+	TrendingBucket   time.Duration `envconfig:"COUNTER_TRENDING_BUCKET" default:"1m" desc:"trending: bucket of post time (whole seconds), aligned to the epoch"`
+	TrendingLateness time.Duration `envconfig:"COUNTER_TRENDING_LATENESS" default:"1m" desc:"trending: how far behind its partition's newest post a post may be and still count"`
+	TrendingRecent   time.Duration `envconfig:"COUNTER_TRENDING_RECENT" default:"10m" desc:"trending: the recent window whose distinct authors are observed (whole buckets)"`
+	TrendingBaseline time.Duration `envconfig:"COUNTER_TRENDING_BASELINE" default:"6h" desc:"trending: the history before it that gives the expected authors (whole recent windows)"`
+	TrendingMin      int           `envconfig:"COUNTER_TRENDING_MIN" default:"5" desc:"trending: fewest distinct authors in the recent window for a non-zero score"`
+	TrendingMinScore float64       `envconfig:"COUNTER_TRENDING_MIN_SCORE" default:"25" desc:"trending: lowest score in the list, above a steady tag's noise (0: any positive score)"`
+}
+
+// trend is the trending definition, nil when it is off.
+func (c *Config) trend() *trend.Config {
+	if !c.Trending {
+		return nil
+	}
+	return &trend.Config{Bucket: c.TrendingBucket, Lateness: c.TrendingLateness, Recent: c.TrendingRecent,
+		Baseline: c.TrendingBaseline, Min: c.TrendingMin, MinScore: c.TrendingMinScore}
 }
 
 // maxDedupeRecords bounds the dedupe horizon: about 30 bytes of memory per
@@ -90,6 +108,22 @@ func (c *Config) Validate() error {
 	case c.DedupeRecords < 0 || c.DedupeRecords > maxDedupeRecords:
 		return config.Invalid("COUNTER_DEDUPE_RECORDS", "must be from 0 (off) to %d, got %d", maxDedupeRecords, c.DedupeRecords)
 	}
+	if c.Trending {
+		switch {
+		case c.TrendingBucket < time.Second || c.TrendingBucket%time.Second != 0:
+			return config.Invalid("COUNTER_TRENDING_BUCKET", "must be whole seconds, at least 1s, got %s", c.TrendingBucket)
+		case c.TrendingLateness < 0:
+			return config.Invalid("COUNTER_TRENDING_LATENESS", "must not be negative, got %s", c.TrendingLateness)
+		case c.TrendingRecent < c.TrendingBucket || c.TrendingRecent%c.TrendingBucket != 0:
+			return config.Invalid("COUNTER_TRENDING_RECENT", "must be a multiple of COUNTER_TRENDING_BUCKET (%s), got %s", c.TrendingBucket, c.TrendingRecent)
+		case c.TrendingBaseline < c.TrendingRecent || c.TrendingBaseline%c.TrendingRecent != 0:
+			return config.Invalid("COUNTER_TRENDING_BASELINE", "must be a multiple of COUNTER_TRENDING_RECENT (%s), got %s", c.TrendingRecent, c.TrendingBaseline)
+		case c.TrendingMin < 1:
+			return config.Invalid("COUNTER_TRENDING_MIN", "must be at least 1, got %d", c.TrendingMin)
+		case c.TrendingMinScore < 0:
+			return config.Invalid("COUNTER_TRENDING_MIN_SCORE", "must not be negative, got %g", c.TrendingMinScore)
+		}
+	}
 	return nil
 }
 
@@ -127,6 +161,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return err
 		}
 	}
+	if tc := cfg.trend(); tc != nil {
+		checkRetention(ctx, admin, cfg.Topics.Deltas, *tc, log)
+	}
 
 	rc := rank.Config{
 		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.RankGroup,
@@ -134,12 +171,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Window: cfg.Window, Grace: cfg.Grace, TopN: cfg.TopN,
 		TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxRecordBytes: cfg.MaxRecordBytes,
+		Trending:       cfg.trend(), Tweets: cfg.Topics.Tweets, TweetsPartitions: cfg.Topics.TweetsPartitions,
 	}
 	tc := tally.Config{
 		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.TallyGroup,
 		Tweets: cfg.Topics.Tweets, Deltas: cfg.Topics.Deltas, DLQ: cfg.Topics.DLQ,
 		Window: cfg.Window, TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxDeltaBytes: 512 << 10, MaxRecordBytes: cfg.MaxRecordBytes, DedupeRecords: cfg.DedupeRecords,
+		Trending: cfg.trend(),
 	}
 	// Each run of rank is a new Stage with no state; readiness follows the
 	// current one.
@@ -163,6 +202,29 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}, func(ctx context.Context) error { return r.Load().Run(ctx) })
 	})
 	return g.Wait()
+}
+
+// checkRetention says, at start, whether the deltas topic keeps its records
+// long enough for rank to rebuild the trending buckets from it after a
+// restart or a failover: the horizon, plus a bucket and the lateness. When
+// it does not, the trending list after a restart lacks the oldest part of
+// the baseline (the running totals are not affected); the counter runs on
+// and says so in an error line.
+func checkRetention(ctx context.Context, admin *kafka.AdminClient, deltas string, tc trend.Config, log *slog.Logger) {
+	need := tc.Horizon() + tc.Bucket + tc.Lateness
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	have, err := topic.Retention(ctx, admin, deltas)
+	switch {
+	case err != nil:
+		log.Warn("trending: cannot check the deltas topic's retention", "topic", deltas, "need", need, "err", err)
+	case have >= 0 && have < need:
+		log.Error("trending: the deltas topic's retention.ms is shorter than the trending horizon: after a restart or failover "+
+			"the trending list misses the oldest baseline until the horizon has passed again; raise retention.ms or shorten COUNTER_TRENDING_BASELINE",
+			"topic", deltas, "retention", have, "need", need)
+	default:
+		log.Info("trending: the deltas topic's retention covers the horizon", "topic", deltas, "retention", have, "need", need)
+	}
 }
 
 // ensureTopics creates the topics the counter writes. Dead letters keep the

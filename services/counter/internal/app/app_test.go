@@ -27,6 +27,13 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 		{"an instance id the broker refuses as a group member id", func(c *Config) { c.Instance = "host/1" }, "COUNTER_INSTANCE_ID"},
 		{"an instance id too long for a group member id", func(c *Config) { c.Instance = strings.Repeat("a", 244) }, "COUNTER_INSTANCE_ID"},
 		{"an empty deltas topic", func(c *Config) { c.Topics.Deltas = "" }, "TOPIC_DELTAS"},
+		{"a trending bucket below a second", func(c *Config) { c.TrendingBucket = 500 * time.Millisecond }, "COUNTER_TRENDING_BUCKET"},
+		{"a trending bucket of fractional seconds", func(c *Config) { c.TrendingBucket = 1500 * time.Millisecond }, "COUNTER_TRENDING_BUCKET"},
+		{"a negative lateness", func(c *Config) { c.TrendingLateness = -time.Second }, "COUNTER_TRENDING_LATENESS"},
+		{"a recent window of part of a bucket", func(c *Config) { c.TrendingRecent = 90 * time.Second }, "COUNTER_TRENDING_RECENT"},
+		{"a baseline not made of recent windows", func(c *Config) { c.TrendingBaseline = 15 * time.Minute }, "COUNTER_TRENDING_BASELINE"},
+		{"a minimum of no authors", func(c *Config) { c.TrendingMin = 0 }, "COUNTER_TRENDING_MIN"},
+		{"a negative score floor", func(c *Config) { c.TrendingMinScore = -1 }, "COUNTER_TRENDING_MIN_SCORE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

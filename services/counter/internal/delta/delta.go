@@ -13,10 +13,14 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/strict"
+	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 )
 
 // Version is the schema version written in every Delta's "v" field.
-const Version = 1
+const Version = 2
+
+// oldestVersion is the oldest schema version Decode accepts.
+const oldestVersion = 1
 
 // Count is what was counted for one hashtag key: N posts, of which the
 // ones not in Others spelled it Spelling.
@@ -25,6 +29,24 @@ type Count struct {
 	N        int64            `json:"n"`
 	Spelling string           `json:"spelling"`
 	Others   map[string]int64 `json:"others,omitempty"`
+	// Buckets are the key's posts by post-time bucket (version 2, with
+	// trending on): late posts are in N but in no bucket.
+	Buckets []Bucket `json:"buckets,omitempty"`
+}
+
+// Bucket is one hashtag's posts in one post-time bucket and a sketch of
+// their authors.
+type Bucket struct {
+	Start   int64      `json:"start"` // Unix ms
+	N       int64      `json:"n"`
+	Authors hll.Sketch `json:"authors"`
+}
+
+// Watermark is one input partition's trending watermark after the window:
+// its newest post time minus the allowed lateness, Unix ms.
+type Watermark struct {
+	Partition int32 `json:"partition"`
+	At        int64 `json:"at"`
 }
 
 // Delta is one record on hashtag-deltas.
@@ -39,6 +61,14 @@ type Delta struct {
 	Posts             int64   `json:"posts"`
 	PostsWithHashtags int64   `json:"posts_with_hashtags"`
 	Counts            []Count `json:"counts"`
+	// BucketMillis is the length of the Counts' buckets, Watermarks the
+	// input partitions' watermarks once this delta is applied; only the
+	// last part carries them, so that rank has applied every bucket of
+	// the window before the watermark moves. Version 2, trending on.
+	BucketMillis int64       `json:"bucket_ms,omitempty"`
+	Watermarks   []Watermark `json:"watermarks,omitempty"`
+	// Late is the number of the window's posts whose bucket had closed.
+	Late int64 `json:"late,omitempty"`
 }
 
 // ErrInvalid marks a value that is not a valid Delta.
@@ -53,12 +83,13 @@ func Encode(d Delta) ([]byte, error) {
 	return json.Marshal(d)
 }
 
-// Decode parses a Delta strictly: one JSON object of schema version 1 with
-// no unknown fields, a window whose end follows its start, non-negative
-// figures and counts whose spellings add up.
+// Decode parses a Delta strictly: one JSON object of schema version 1 or 2
+// with no unknown fields, a window whose end follows its start,
+// non-negative figures, counts whose spellings add up and buckets that fit
+// in their counts.
 func Decode(b []byte) (Delta, error) {
 	var d Delta
-	if err := strict.Decode(b, &d, &d.V, Version, Version, ErrInvalid); err != nil {
+	if err := strict.Decode(b, &d, &d.V, oldestVersion, Version, ErrInvalid); err != nil {
 		return Delta{}, err
 	}
 	if !d.WindowEnd.After(d.WindowStart) {
@@ -67,12 +98,43 @@ func Decode(b []byte) (Delta, error) {
 	if d.Posts < 0 || d.PostsWithHashtags < 0 || d.PostsWithHashtags > d.Posts {
 		return Delta{}, fmt.Errorf("%w: posts %d, posts with hashtags %d", ErrInvalid, d.Posts, d.PostsWithHashtags)
 	}
+	trending := d.BucketMillis > 0 || len(d.Watermarks) > 0 || d.Late > 0
+	if d.V < 2 && trending || d.BucketMillis < 0 || d.Late < 0 {
+		return Delta{}, fmt.Errorf("%w: version %d with bucket length %d and %d late posts", ErrInvalid, d.V, d.BucketMillis, d.Late)
+	}
+	for _, w := range d.Watermarks {
+		if w.Partition < 0 {
+			return Delta{}, fmt.Errorf("%w: watermark of partition %d", ErrInvalid, w.Partition)
+		}
+	}
 	for _, c := range d.Counts {
 		if err := c.check(); err != nil {
 			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
+		if err := c.checkBuckets(d.BucketMillis); err != nil {
+			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	return d, nil
+}
+
+// checkBuckets: buckets only with a bucket length, aligned to it, in order,
+// each with posts and authors, together no more than the count.
+func (c Count) checkBuckets(length int64) error {
+	if len(c.Buckets) > 0 && length <= 0 {
+		return fmt.Errorf("key %s: buckets without a bucket length", c.Key)
+	}
+	sum := int64(0)
+	for i, b := range c.Buckets {
+		if b.Start%length != 0 || (i > 0 && b.Start <= c.Buckets[i-1].Start) || b.N <= 0 || b.Authors.Empty() {
+			return fmt.Errorf("key %s: bucket %d (start %d, n %d) out of order, unaligned or empty", c.Key, i, b.Start, b.N)
+		}
+		sum += b.N
+	}
+	if sum > c.N {
+		return fmt.Errorf("key %s: buckets hold %d posts of %d", c.Key, sum, c.N)
+	}
+	return nil
 }
 
 func (c Count) check() error {
@@ -106,24 +168,29 @@ func (c Count) size() int {
 	for s := range c.Others {
 		n += len(s) + 24
 	}
+	for i := range c.Buckets {
+		n += 48 + c.Buckets[i].Authors.Bytes()*4/3
+	}
 	return n
 }
 
 // Split cuts d into parts of at most about maxBytes each, numbered from 0;
-// only part 0 keeps the post figures. A delta that fits stays whole.
+// only part 0 keeps the post figures, only the last one the watermarks. A
+// delta that fits stays whole.
 func Split(d Delta, maxBytes int) []Delta {
 	var parts []Delta
 	cur := d
-	cur.Counts = nil
-	size := 256
+	cur.Counts, cur.Watermarks, cur.BucketMillis = nil, nil, d.BucketMillis
+	size := 256 + 48*len(d.Watermarks)
 	for _, c := range d.Counts {
 		if size+c.size() > maxBytes && len(cur.Counts) > 0 {
 			parts = append(parts, cur)
-			cur = Delta{WindowStart: d.WindowStart, WindowEnd: d.WindowEnd, Instance: d.Instance, Part: len(parts)}
-			size = 256
+			cur = Delta{WindowStart: d.WindowStart, WindowEnd: d.WindowEnd, Instance: d.Instance, Part: len(parts), BucketMillis: d.BucketMillis}
+			size = 256 + 48*len(d.Watermarks)
 		}
 		cur.Counts = append(cur.Counts, c)
 		size += c.size()
 	}
+	cur.Watermarks = d.Watermarks
 	return append(parts, cur)
 }

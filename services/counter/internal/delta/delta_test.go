@@ -2,12 +2,14 @@ package delta_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 )
 
 func sample() delta.Delta {
@@ -32,7 +34,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Decode(%s): %v", b, err)
 	}
-	if d.V != 1 || d.Posts != 5 || len(d.Counts) != 2 || d.Counts[0].Others["tiktok"] != 1 || !d.WindowEnd.Equal(sample().WindowEnd) {
+	if d.V != 2 || d.Posts != 5 || len(d.Counts) != 2 || d.Counts[0].Others["tiktok"] != 1 || !d.WindowEnd.Equal(sample().WindowEnd) {
 		t.Fatalf("round trip gave %+v", d)
 	}
 }
@@ -41,8 +43,8 @@ func TestDecodeRejects(t *testing.T) {
 	good, _ := delta.Encode(sample())
 	tests := []struct{ name, value, want string }{
 		{"an empty value", "", "EOF"},
-		{"another schema version", strings.Replace(string(good), `"v":1`, `"v":2`, 1), "schema version"},
-		{"an unknown field", strings.Replace(string(good), `"v":1`, `"v":1,"x":1`, 1), "unknown field"},
+		{"another schema version", strings.Replace(string(good), `"v":2`, `"v":3`, 1), "schema version"},
+		{"an unknown field", strings.Replace(string(good), `"v":2`, `"v":2,"x":1`, 1), "unknown field"},
 		{"a window that ends before it starts", strings.Replace(string(good), `"window_end":"2023-11-14T22:13:22Z"`, `"window_end":"2023-11-14T22:13:19Z"`, 1), "window end"},
 		{"more posts with hashtags than posts", strings.Replace(string(good), `"posts_with_hashtags":3`, `"posts_with_hashtags":9`, 1), "posts"},
 		{"other spellings that outnumber the count", strings.Replace(string(good), `{"tiktok":1}`, `{"tiktok":3}`, 1), "not above"},
@@ -56,6 +58,92 @@ func TestDecodeRejects(t *testing.T) {
 				t.Fatalf("Decode(%q) = %v, want ErrInvalid mentioning %q", tt.value, err, tt.want)
 			}
 		})
+	}
+}
+
+// trending is sample with version 2's buckets and watermarks.
+func trending() delta.Delta {
+	d := sample()
+	var a, b hll.Sketch
+	a.AddString("alice")
+	a.AddString("bob")
+	b.AddString("carol")
+	d.BucketMillis = 60_000
+	d.Counts[0].Buckets = []delta.Bucket{{Start: 1_699_999_980_000, N: 1, Authors: b}, {Start: 1_700_000_040_000, N: 2, Authors: a}}
+	d.Watermarks = []delta.Watermark{{Partition: 0, At: 1_699_999_990_000}, {Partition: 3, At: 1_699_999_950_000}}
+	d.Late = 1
+	return d
+}
+
+func TestVersion2CarriesBucketsAndWatermarks(t *testing.T) {
+	b, err := delta.Encode(trending())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := delta.Decode(b)
+	if err != nil {
+		t.Fatalf("Decode(%s): %v", b, err)
+	}
+	bs := d.Counts[0].Buckets
+	if d.V != 2 || len(bs) != 2 || bs[1].N != 2 || math.Round(bs[1].Authors.Estimate()) != 2 || len(d.Watermarks) != 2 || d.Watermarks[1].At != 1_699_999_950_000 || d.Late != 1 {
+		t.Fatalf("round trip gave %+v from %s", d, b)
+	}
+}
+
+func TestVersion1StillDecodes(t *testing.T) {
+	v1 := `{"v":1,"window_start":"2026-11-25T09:00:44Z","window_end":"2026-11-25T09:00:46Z","instance":"counter-7d9f-1","part":0,` +
+		`"posts":1873,"posts_with_hashtags":752,"counts":[{"key":"tiktok","n":41,"spelling":"TikTok","others":{"tiktok":9,"TIKTOK":2}}]}`
+	d, err := delta.Decode([]byte(v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.V != 1 || d.Counts[0].N != 41 || d.Counts[0].Buckets != nil || d.Watermarks != nil {
+		t.Fatalf("decoded %+v", d)
+	}
+}
+
+func TestDecodeRejectsBadBuckets(t *testing.T) {
+	good, _ := delta.Encode(trending())
+	tests := []struct{ name, value, want string }{
+		{"buckets in a version 1 delta", strings.Replace(string(good), `"v":2`, `"v":1`, 1), "version 1"},
+		{"a bucket not aligned to the bucket length", strings.Replace(string(good), `"start":1700000040000`, `"start":1700000040001`, 1), "unaligned"},
+		{"buckets out of order", strings.Replace(string(good), `"start":1699999980000`, `"start":1700000100000`, 1), "out of order"},
+		{"buckets holding more posts than the count", strings.Replace(string(good), `"n":2,`, `"n":3,`, 1), "buckets hold"},
+		{"buckets without a bucket length", strings.Replace(string(good), `"bucket_ms":60000`, `"bucket_ms":0`, 1), "without a bucket length"},
+		{"a sketch that is not one", strings.Replace(string(good), `"authors":"`, `"authors":"x`, 1), "sketch"},
+		{"a negative partition", strings.Replace(string(good), `"partition":3`, `"partition":-3`, 1), "partition -3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := delta.Decode([]byte(tt.value))
+			if !errors.Is(err, delta.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Decode(%s) = %v, want ErrInvalid mentioning %q", tt.value, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSplitPutsTheWatermarksInTheLastPart(t *testing.T) {
+	d := trending()
+	for i := range 500 {
+		d.Counts = append(d.Counts, delta.Count{Key: "k" + strings.Repeat("x", i%9) + string(rune('a'+i%26)), N: 1, Spelling: "s",
+			Buckets: []delta.Bucket{{Start: 1_700_000_040_000, N: 1, Authors: d.Counts[0].Buckets[0].Authors}}})
+	}
+	parts := delta.Split(d, 4096)
+	if len(parts) < 3 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	for i, p := range parts {
+		b, _ := delta.Encode(p)
+		if len(b) > 4096 {
+			t.Errorf("part %d is %d bytes", i, len(b))
+		}
+		if _, err := delta.Decode(b); err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		if last := i == len(parts)-1; (len(p.Watermarks) > 0) != last || p.BucketMillis != 60_000 || (p.Late > 0) != (i == 0) {
+			t.Errorf("part %d of %d: watermarks %v, bucket %d, late %d", i, len(parts), p.Watermarks, p.BucketMillis, p.Late)
+		}
 	}
 }
 

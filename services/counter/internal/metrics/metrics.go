@@ -34,6 +34,15 @@ type Metrics struct {
 	Restored        prometheus.Gauge
 	Top             *prometheus.GaugeVec
 	Restarts        *prometheus.CounterVec
+
+	// The trending view (package trend).
+	LatePosts       prometheus.Counter
+	TrendingScore   *prometheus.GaugeVec
+	TrendingCells   prometheus.Gauge
+	TrendingBytes   prometheus.Gauge
+	TrendingMark    prometheus.Gauge
+	TrendingRebuild prometheus.Gauge
+	TrendingDeltas  prometheus.Gauge
 }
 
 // New creates the collectors and registers them on reg.
@@ -66,9 +75,19 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Running total of each hashtag in the last published snapshot's top list, by rank and display spelling; only the active rank member reports it."}, []string{"rank", "hashtag"}),
 		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hashtrend_counter_stage_restarts_total",
 			Help: "Stages started again with new clients after a failure, by stage."}, []string{"stage"}),
+		LatePosts: prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_late_posts_total",
+			Help: "Posts with hashtags whose post-time bucket had closed when tally read them: in the running totals, not in the trending view."}),
+		TrendingScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_score",
+			Help: "Trending score of each hashtag in the last published snapshot's trending list, by rank and display spelling; only the active rank member reports it."}, []string{"rank", "hashtag"}),
+		TrendingCells:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_cells", Help: "Tag-buckets rank holds for the trending view (the horizon)."}),
+		TrendingBytes:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_bytes", Help: "Estimated memory of the trending view's tag-buckets."}),
+		TrendingMark:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_watermark_seconds", Help: "Post time up to which the trending buckets are closed, Unix seconds."}),
+		TrendingRebuild: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_rebuild_seconds", Help: "Duration of the last rebuild of the trending buckets from the deltas topic."}),
+		TrendingDeltas:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_rebuild_deltas", Help: "Delta records read by the last rebuild of the trending buckets."}),
 	}
 	reg.MustRegister(m.Posts, m.PostsWithTags, m.Hashtags, m.Invalid, m.Duplicates, m.DedupeIDs, m.DedupeRestored, m.WindowsClosed, m.Transactions, m.TxnSeconds,
-		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.Top, m.Restarts)
+		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.Top, m.Restarts,
+		m.LatePosts, m.TrendingScore, m.TrendingCells, m.TrendingBytes, m.TrendingMark, m.TrendingRebuild, m.TrendingDeltas)
 	// Every stage and outcome series exists from the start, at zero, so
 	// that rate() and the dashboard see it before its first event.
 	for _, stage := range []string{"tally", "rank"} {
@@ -87,6 +106,14 @@ func (m *Metrics) SetTop(entries []snapshot.Entry) {
 	m.Top.Reset()
 	for _, e := range entries {
 		m.Top.WithLabelValues(strconv.Itoa(e.Rank), e.Hashtag).Set(float64(e.Count))
+	}
+}
+
+// SetTrending makes the trending-score gauge show trends, and nothing else.
+func (m *Metrics) SetTrending(trends []snapshot.Trend) {
+	m.TrendingScore.Reset()
+	for _, t := range trends {
+		m.TrendingScore.WithLabelValues(strconv.Itoa(t.Rank), t.Hashtag).Set(t.Score)
 	}
 }
 

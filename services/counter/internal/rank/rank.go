@@ -31,6 +31,7 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 	"github.com/hashtrend/hashtrend/services/counter/internal/window"
 )
@@ -48,6 +49,12 @@ type Config struct {
 	SessionTimeout time.Duration
 	StatsInterval  time.Duration
 	MaxRecordBytes int
+	// Trending, when set, adds the trending list to every snapshot, from
+	// the deltas' post-time buckets of the input partitions of Tweets
+	// (TweetsPartitions of them while the topic does not exist).
+	Trending         *trend.Config
+	Tweets           string
+	TweetsPartitions int
 }
 
 // Stage is one running rank.
@@ -71,6 +78,10 @@ type Stage struct {
 	// generation (KIP-447) rather than publish a stale snapshot.
 	next  kafka.Offset
 	fatal error
+	// trend holds the trending buckets beside table (nil with trending
+	// off); trendAt is the watermark of the last list published.
+	trend   *trend.Tracker
+	trendAt time.Time
 }
 
 // New returns a stage; Run runs it. Ready reports its readiness before Run.
@@ -166,6 +177,9 @@ func (s *Stage) apply(m *kafka.Message) error {
 		return fmt.Errorf("%s[%d]@%d: %w", *m.TopicPartition.Topic, m.TopicPartition.Partition, m.TopicPartition.Offset, err)
 	}
 	s.table.Apply(d)
+	if s.trend != nil && !addTrend(s.trend, d) {
+		s.log.Warn("delta with another trending bucket length left out of the trending view", "offset", m.TopicPartition.Offset, "bucket_ms", d.BucketMillis)
+	}
 	s.log.Debug("delta applied", "offset", m.TopicPartition.Offset, "key", string(m.Key), "posts", d.Posts)
 	s.next = m.TopicPartition.Offset + 1
 	s.m.DeltasApplied.Inc()
@@ -189,6 +203,7 @@ func (s *Stage) publish(w window.Window) error {
 		Posts: meta.Posts, PostsWithTags: meta.PostsWithHashtags, DistinctHashtags: int64(t.Len()),
 		ProducedAt: time.Now().UTC(),
 	}
+	snap.Trending, snap.Watermark = s.trending(t)
 	offsets := []kafka.TopicPartition{{Topic: &s.cfg.Deltas, Partition: s.assigned.Partition, Offset: s.next}}
 	err := txn.Commit(s.p, s.c, offsets, func() error {
 		err := t.Changed(func(key string, v state.Total) error {
@@ -238,6 +253,7 @@ func (s *Stage) publish(w window.Window) error {
 	s.m.Batch.Set(float64(batch))
 	s.m.StateHashtags.Set(float64(t.Len()))
 	s.m.SetTop(snap.Top)
+	s.m.SetTrending(snap.Trending)
 	s.log.Info("snapshot committed", "window", w, "batch", batch, "posts", meta.Posts, "distinct", t.Len(), "offset", s.next)
 	return nil
 }
@@ -264,7 +280,7 @@ func (s *Stage) produce(topic string, partition int32, key, value []byte) error 
 func (s *Stage) restore() error {
 	s.ready.Store(false)
 	s.m.Restored.Set(0)
-	s.table, s.next = nil, -1
+	s.table, s.next, s.trend = nil, -1, nil
 	if s.assigned == nil {
 		s.ready.Store(true)
 		return nil
@@ -293,6 +309,14 @@ func (s *Stage) restore() error {
 		}
 	}
 	s.next = next
+	if s.cfg.Trending != nil {
+		if err := s.rebuildTrend(); err != nil {
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
 	s.table = t
 	// The restore's garbage (every record read was a few allocations)
 	// would otherwise stay resident until the heap grew into it again.
@@ -347,9 +371,10 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		return c.IncrementalAssign([]kafka.TopicPartition{start})
 	case kafka.RevokedPartitions:
 		s.log.Info("deltas partition revoked", "lost", c.AssignmentLost())
-		s.assigned, s.table, s.next = nil, nil, -1
+		s.assigned, s.table, s.next, s.trend = nil, nil, -1, nil
 		s.m.Restored.Set(0)
 		s.m.SetTop(nil)
+		s.m.SetTrending(nil)
 		s.ready.Store(true)
 		return c.IncrementalUnassign(e.Partitions)
 	}

@@ -111,6 +111,35 @@ func DecodeMeta(b []byte) (Meta, error) {
 	return m, nil
 }
 
+// ReadTo reads partition of topic read_committed from its first retained
+// record and calls load for each record before offset end (rank rebuilds
+// its trending buckets from the deltas topic this way).
+func ReadTo(ctx context.Context, kc kafkaconn.Config, name string, partition int32, end int64, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
+	if end <= 0 {
+		return 0, nil
+	}
+	c, err := kafka.NewConsumer(kc.ConsumerConfigMap("counter-restore", kafka.ConfigMap{
+		"group.id":                  "counter-restore-unused", // required by the client; never joined
+		"isolation.level":           "read_committed",
+		"enable.auto.commit":        false,
+		"enable.partition.eof":      true,
+		"fetch.max.bytes":           64 << 20,
+		"max.partition.fetch.bytes": 16 << 20,
+	}))
+	if err != nil {
+		return 0, fmt.Errorf("restore consumer: %w", err)
+	}
+	defer c.Close()
+	err = topic.ReadToEnd(ctx, c, name, map[int32]int64{partition: end}, log, func(m *kafka.Message) error {
+		records++
+		if err := load(m.Key, m.Value); err != nil {
+			return fmt.Errorf("restore %s[%d]@%d: %w", name, partition, m.TopicPartition.Offset, err)
+		}
+		return nil
+	})
+	return records, err
+}
+
 // endOffset asks for the high watermark of partition until it gets an
 // answer. Each attempt uses a new admin client: one whose metadata predates
 // a broker restart keeps sending a stale leader epoch and is refused for

@@ -30,6 +30,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 	"github.com/hashtrend/hashtrend/services/counter/internal/window"
 )
@@ -48,6 +49,9 @@ type Config struct {
 	MaxDeltaBytes  int
 	MaxRecordBytes int
 	DedupeRecords  int // horizon of the dedupe by post id, per partition; 0: off
+	// Trending, when set, buckets each post's tags by the post's time for
+	// the trending view and carries the buckets in the deltas.
+	Trending *trend.Config
 }
 
 // Header names on dead-letter records.
@@ -75,6 +79,7 @@ type Stage struct {
 	dlq      []*kafka.Message
 	next     map[int32]kafka.Offset // partition → next offset to read, this window
 	tags     []hashtag.Tag          // scratch
+	trend    *buckets               // nil with trending off
 	fatal    error                  // set by the rebalance callback
 	dedupe   *dedupe
 }
@@ -89,6 +94,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 		txn.ProducerConfig(cfg.Instance+"-tally", cfg.TxnTimeout, cfg.MaxRecordBytes)))
 	if err != nil {
 		return fmt.Errorf("tally producer: %w", err)
+	}
+	if cfg.Trending != nil {
+		s.trend = newBuckets(*cfg.Trending)
 	}
 	defer s.p.Close()
 	if err := txn.Init(ctx, s.p, log); err != nil {
@@ -178,6 +186,9 @@ func (s *Stage) add(m *kafka.Message) {
 	if len(s.tags) > 0 {
 		s.withTags++
 	}
+	if s.trend != nil {
+		s.trend.add(m.TopicPartition.Partition, &p, s.tags)
+	}
 	for _, t := range s.tags {
 		c := s.counts[t.Key]
 		if c == nil {
@@ -205,9 +216,18 @@ func (s *Stage) close() error {
 		d.Counts = append(d.Counts, dc)
 		tags += dc.N
 	}
+	late := int64(0)
+	if s.trend != nil {
+		s.trend.fill(&d, s.next)
+		late = d.Late
+	}
 	offsets := make([]kafka.TopicPartition, 0, len(s.next))
 	for p, o := range s.next {
-		offsets = append(offsets, kafka.TopicPartition{Topic: &s.cfg.Tweets, Partition: p, Offset: o})
+		tp := kafka.TopicPartition{Topic: &s.cfg.Tweets, Partition: p, Offset: o}
+		if s.trend != nil {
+			tp.Metadata = s.trend.metadata(p)
+		}
+		offsets = append(offsets, tp)
 	}
 	err := txn.Commit(s.p, s.c, offsets, func() error {
 		if d.Posts > 0 {
@@ -244,7 +264,7 @@ func (s *Stage) close() error {
 		// not the stage's context, so that a shutdown still rewinds.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, err = txn.Rewind(ctx, s.c, parts, s.log, s.dedupe.from)
+		_, err = txn.Rewind(ctx, s.c, parts, s.log, s.startFrom)
 		return err
 	case err != nil:
 		return fmt.Errorf("tally window %s: %w", s.win, err)
@@ -256,6 +276,7 @@ func (s *Stage) close() error {
 	s.m.Hashtags.Add(float64(tags))
 	s.m.Duplicates.Add(float64(s.dups))
 	s.m.DedupeIDs.Set(float64(s.dedupe.remembered()))
+	s.m.LatePosts.Add(float64(late))
 	s.log.Info("window committed", "window", s.win, "posts", s.posts, "hashtags", len(s.counts), "invalid", len(s.dlq), "duplicates", s.dups)
 	s.log.Debug("window offsets", "window", s.win, "offsets", fmt.Sprint(offsets))
 	return nil
@@ -265,6 +286,20 @@ func (s *Stage) reset() {
 	clear(s.counts)
 	clear(s.next)
 	s.posts, s.withTags, s.dups, s.dlq = 0, 0, 0, nil
+	if s.trend != nil {
+		s.trend.reset()
+	}
+}
+
+// startFrom is called with the committed offsets of partitions the stage
+// is about to read from there (assigned, or rewound after an abort): it
+// sets their trending clocks from the offsets' metadata and returns where
+// to read them from (the dedupe reads some records again first).
+func (s *Stage) startFrom(committed []kafka.TopicPartition) []kafka.TopicPartition {
+	if s.trend != nil {
+		s.trend.load(committed)
+	}
+	return s.dedupe.from(committed)
 }
 
 // rebalance runs inside Poll. Before revoked partitions go, the window is
@@ -285,7 +320,7 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
 		s.log.Info("partitions assigned", "topic", s.cfg.Tweets, "partitions", partitions(e.Partitions))
-		err := txn.Assign(s.ctx, c, e.Partitions, s.log, s.dedupe.from)
+		err := txn.Assign(s.ctx, c, e.Partitions, s.log, s.startFrom)
 		if err == nil {
 			return nil
 		}
@@ -308,6 +343,9 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 			}
 		}
 		s.dedupe.forget(e.Partitions)
+		if s.trend != nil {
+			s.trend.forget(e.Partitions)
+		}
 		return c.IncrementalUnassign(e.Partitions)
 	}
 	return nil

@@ -24,6 +24,8 @@
 //	expected = mean distinct authors per baseline window, at least 1
 //	score    = (observed − expected)² / expected   if observed > expected and observed ≥ Min, else 0
 //
+// and the list holds the tags whose score is positive and at least
+// MinScore.
 // Baseline windows before the stream's first bucket are left out of the
 // mean (a stream younger than the horizon compares with the history it
 // has); until one whole baseline window of history exists the list is
@@ -47,10 +49,16 @@ type Config struct {
 	Recent   time.Duration // the window whose authors are observed; a multiple of Bucket
 	Baseline time.Duration // the history before it; a multiple of Recent
 	Min      int           // fewest distinct authors for a non-zero score
+	// MinScore is the lowest score that enters the list. The score is a
+	// chi-square statistic: a steady tag's observed authors vary around
+	// the expected by about √expected, so its score is about 1 on average
+	// and reaches 25 (five standard deviations) about once in three
+	// million evaluations; a threshold keeps that noise out of the list.
+	MinScore float64
 }
 
 // The counter's configuration checks the rules above at start (whole
-// seconds for Bucket, multiples, Min ≥ 1).
+// seconds for Bucket, multiples, Min ≥ 1, MinScore ≥ 0).
 
 // Horizon is how far back from the watermark buckets are kept.
 func (c Config) Horizon() time.Duration { return c.Recent + c.Baseline }
@@ -239,7 +247,8 @@ func (t *Tracker) Cells() int {
 	return n
 }
 
-// Top returns the n tags with the highest non-zero scores at the stream's
+// Top returns the n tags with the highest non-zero scores of at least
+// MinScore at the stream's
 // watermark, score descending, ties by key ascending, and the end of the
 // last closed bucket it was computed at (zero without a watermark). The
 // list depends on the closed buckets only, so it is computed once per
@@ -295,7 +304,9 @@ func (t *Tracker) rank() []Trend {
 			continue
 		}
 		d := observed - expected
-		out = append(out, Trend{Key: key, Score: d * d / expected, Observed: observed, Expected: expected, Posts: posts})
+		if score := d * d / expected; score >= t.cfg.MinScore {
+			out = append(out, Trend{Key: key, Score: score, Observed: observed, Expected: expected, Posts: posts})
+		}
 	}
 	slices.SortFunc(out, func(a, b Trend) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {

@@ -134,6 +134,17 @@ func TestScores(t *testing.T) {
 	}
 }
 
+func TestScoresBelowTheFloorAreLeftOut(t *testing.T) {
+	defer func(c Config) { cfg = c }(cfg)
+	cfg.MinScore = 25
+	recent := t0.Add(60 * time.Minute)
+	got := run(t, steady("busy", 20), spread("busy", 10, 1, recent, 10*time.Minute), // (30-20)²/20 = 5
+		spread("new", 6, 1, recent, 10*time.Minute), filler()) // (6-1)²/1 = 25
+	if len(got) != 1 || got[0].Key != "new" || got[0].Score != 25 {
+		t.Fatalf("trending %+v, want only new with 25", got)
+	}
+}
+
 func TestAStreamWithoutABaselineWindowOfHistoryHasNoList(t *testing.T) {
 	tr := NewTracker(cfg, 1)
 	var k Clock

@@ -1,0 +1,141 @@
+package tally
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
+)
+
+// buckets is the window's input to the trending view: each post's tags by
+// the post's own time bucket with a sketch of their authors, behind the
+// watermark of the post's partition (trend.Clock).
+//
+// A partition's clock is committed with its offset, as the offset's
+// metadata, in the window's transaction: a new owner of the partition, or
+// this one after an abort, starts from the clock that belongs to the
+// offset it starts from, so which posts are late depends on the partition's
+// records alone, never on where a crash or a rebalance cut them.
+type buckets struct {
+	cfg    trend.Config
+	clocks map[int32]*trend.Clock
+	cells  map[cellKey]*trend.Cell
+	late   int64
+}
+
+type cellKey struct {
+	key    string
+	bucket int64
+}
+
+func newBuckets(cfg trend.Config) *buckets {
+	return &buckets{cfg: cfg, clocks: map[int32]*trend.Clock{}, cells: map[cellKey]*trend.Cell{}}
+}
+
+// add counts post p of partition with its tags, unless it is late.
+func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag) {
+	k := b.clocks[partition]
+	if k == nil {
+		k = &trend.Clock{}
+		b.clocks[partition] = k
+	}
+	bucket, ok := k.Admit(b.cfg, p.CreatedAt)
+	if len(tags) == 0 {
+		return
+	}
+	if !ok {
+		b.late++
+		return
+	}
+	author := hll.Hash(authorOf(p))
+	for _, t := range tags {
+		ck := cellKey{t.Key, bucket}
+		c := b.cells[ck]
+		if c == nil {
+			c = &trend.Cell{Bucket: bucket}
+			b.cells[ck] = c
+		}
+		c.Posts++
+		c.Authors.Add(author)
+	}
+}
+
+// authorOf is who the trending view counts as the post's author: the
+// source's author id, or, for a post without one, the post itself.
+func authorOf(p *post.Post) string {
+	if p.Author == "" {
+		return p.Source + "\x00post\x00" + p.ID
+	}
+	return p.Source + "\x00" + p.Author
+}
+
+// fill adds the window's buckets to d's counts and the watermarks of the
+// partitions read in the window.
+func (b *buckets) fill(d *delta.Delta, read map[int32]kafka.Offset) {
+	d.BucketMillis = b.cfg.Bucket.Milliseconds()
+	d.Late = b.late
+	byKey := map[string][]delta.Bucket{}
+	for ck, c := range b.cells {
+		byKey[ck.key] = append(byKey[ck.key], delta.Bucket{Start: c.Bucket, N: c.Posts, Authors: c.Authors})
+	}
+	for i := range d.Counts {
+		bs := byKey[d.Counts[i].Key]
+		slices.SortFunc(bs, func(x, y delta.Bucket) int { return int(x.Start - y.Start) })
+		d.Counts[i].Buckets = bs
+	}
+	for p := range read {
+		if k := b.clocks[p]; k != nil && k.Newest != 0 {
+			d.Watermarks = append(d.Watermarks, delta.Watermark{Partition: p, At: k.Watermark(b.cfg)})
+		}
+	}
+	slices.SortFunc(d.Watermarks, func(x, y delta.Watermark) int { return int(x.Partition - y.Partition) })
+}
+
+// offsetMeta is the metadata committed with a partition's offset. Fields
+// it does not know are ignored, so that other state can join it.
+type offsetMeta struct {
+	NewestPostMillis int64 `json:"trend_newest_ms,omitempty"`
+}
+
+// metadata is partition's clock as offset metadata.
+func (b *buckets) metadata(partition int32) *string {
+	k := b.clocks[partition]
+	if k == nil || k.Newest == 0 {
+		return nil
+	}
+	j, _ := json.Marshal(offsetMeta{NewestPostMillis: k.Newest})
+	s := string(j)
+	return &s
+}
+
+// load sets the clocks of the partitions the consumer starts at tps from
+// the metadata committed with those offsets; without any, from scratch.
+func (b *buckets) load(tps []kafka.TopicPartition) {
+	for _, tp := range tps {
+		k := &trend.Clock{}
+		var m offsetMeta
+		if tp.Metadata != nil && json.Unmarshal([]byte(*tp.Metadata), &m) == nil {
+			k.Newest = m.NewestPostMillis
+		}
+		b.clocks[tp.Partition] = k
+	}
+}
+
+// forget drops the clocks of partitions that are no longer assigned.
+func (b *buckets) forget(tps []kafka.TopicPartition) {
+	for _, tp := range tps {
+		delete(b.clocks, tp.Partition)
+	}
+}
+
+// reset drops the window's cells (after its commit or abort).
+func (b *buckets) reset() {
+	clear(b.cells)
+	b.late = 0
+}
