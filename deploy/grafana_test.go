@@ -96,8 +96,12 @@ func TestGrafanaDashboardQueriesMetricsTheServicesExport(t *testing.T) {
 	}
 	kafkatest.DeleteAfter(t, names...)
 	env := map[string][]string{
-		"ingest":  {"INGEST_SOURCE=synthetic", "INGEST_SYNTHETIC_RATE=100", "TOPIC_TWEETS_PARTITIONS=2"},
-		"counter": {"COUNTER_INSTANCE_ID=" + kafkatest.Name(t, "instance"), "COUNTER_GROUP_TALLY=" + kafkatest.Name(t, "tally"), "COUNTER_GROUP_RANK=" + kafkatest.Name(t, "rank"), "COUNTER_STATS_INTERVAL=1s"},
+		"ingest": {"INGEST_SOURCE=synthetic", "INGEST_SYNTHETIC_RATE=100", "TOPIC_TWEETS_PARTITIONS=2"},
+		"counter": {"COUNTER_INSTANCE_ID=" + kafkatest.Name(t, "instance"), "COUNTER_GROUP_TALLY=" + kafkatest.Name(t, "tally"), "COUNTER_GROUP_RANK=" + kafkatest.Name(t, "rank"), "COUNTER_STATS_INTERVAL=1s",
+			// Second-long trending buckets, no floor: something trends within
+			// seconds, so the trending panel's series exist.
+			"COUNTER_TRENDING_BUCKET=1s", "COUNTER_TRENDING_RECENT=2s", "COUNTER_TRENDING_BASELINE=4s",
+			"COUNTER_TRENDING_LATENESS=0s", "COUNTER_TRENDING_MIN=1", "COUNTER_TRENDING_MIN_SCORE=0"},
 		"printer": {"PRINTER_FROM=beginning"},
 	}
 	addrs := map[string]string{}

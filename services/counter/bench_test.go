@@ -140,6 +140,27 @@ func rss(pid int) (now, peak float64) {
 	return now, peak
 }
 
+// samplePeakRSS watches pid's peak resident set every 100 ms until the
+// returned function is called, which returns it in MiB.
+func samplePeakRSS(pid int) func() float64 {
+	stop, done := make(chan struct{}), make(chan float64)
+	go func() {
+		peak := 0.0
+		for {
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-time.After(100 * time.Millisecond):
+				if _, hwm := rss(pid); hwm > peak {
+					peak = hwm
+				}
+			}
+		}
+	}()
+	return func() float64 { close(stop); return <-done }
+}
+
 // TestBenchTallyThroughput: tally over a pre-filled topic against a raw
 // read_committed consumer reading the same topic on the same broker, raw
 // runs before and after the counter's.
@@ -164,31 +185,12 @@ func TestBenchTallyThroughput(t *testing.T) {
 	snaps := follow(t, p)
 	started := time.Now()
 	c := start(t, p, "bench", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
-	peak := 0.0
-	stopSampling := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-stopSampling:
-				return
-			case <-time.After(100 * time.Millisecond):
-				if _, hwm := rss(c.Pid()); hwm > peak {
-					peak = hwm
-				}
-			}
-		}
-	}()
+	peakRSS := samplePeakRSS(c.Pid())
 	done := caughtUp(t, p.brokers, p.tallyGroup, ends, c)
 	tally := done.Sub(started)
 	snaps.waitPosts(t, int64(n), 10*time.Minute, c)
-	var toSnapshot time.Duration
-	for _, a := range snaps.arrivals() {
-		if a.posts == int64(n) {
-			toSnapshot = a.at.Sub(started)
-			break
-		}
-	}
-	close(stopSampling)
+	toSnapshot := snaps.reached(int64(n)).Sub(started)
+	peak := peakRSS()
 	raw2, _ := drain(t, p.brokers, ends)
 	c.stop()
 
@@ -351,7 +353,7 @@ func TestBenchDedupe(t *testing.T) {
 		c.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
 		assigned := time.Now()
 		took := caughtUp(t, q.brokers, q.tallyGroup, ends, c).Sub(assigned)
-		_, peak := rss(c.cmd.Process.Pid)
+		_, peak := rss(c.Pid())
 		return q, c, took, peak
 	}
 	rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
@@ -395,11 +397,11 @@ func TestBenchDedupe(t *testing.T) {
 	c.waitLog("dedupe horizon restored", parts, 5*time.Minute)
 	wall := time.Since(started)
 	read := metricNow(t, c, "hashtrend_counter_dedupe_restored_records_total")
-	_, peak := rss(c.cmd.Process.Pid)
+	_, peak := rss(c.Pid())
 	// Each partition's restore, as logged: from its assignment to its
 	// committed offset.
 	var slowest time.Duration
-	for _, line := range strings.Split(c.logText(), "\n") {
+	for _, line := range strings.Split(c.Output(), "\n") {
 		if i := strings.Index(line, "took="); i >= 0 && strings.Contains(line, "dedupe horizon restored") {
 			d, err := time.ParseDuration(strings.Fields(line[i+5:])[0])
 			if err != nil {
@@ -411,4 +413,15 @@ func TestBenchDedupe(t *testing.T) {
 	logf(t, "restart: %d records read back on %d partitions in %s (the slowest partition's restore, as logged; %.0f records/s), every horizon restored %s after the process start; peak RSS %.0f MiB",
 		read, parts, slowest, float64(read)/slowest.Seconds(), wall.Round(time.Millisecond), peak)
 	c.stop()
+}
+
+// reached is when the first snapshot counting posts posts arrived (zero
+// when none has).
+func (s *snapshots) reached(posts int64) time.Time {
+	for _, a := range s.arrivals() {
+		if a.posts == posts {
+			return a.at
+		}
+	}
+	return time.Time{}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
@@ -276,7 +277,7 @@ func cells(t *testing.T, p pipeline) (map[string]string, int64) {
 	}
 	all := map[string]*cell{}
 	late := int64(0)
-	for _, m := range readAll(t, p.brokers, p.deltas, 60*time.Second) {
+	for _, m := range kafkatest.ReadAllFrom(t, p.brokers, p.deltas, 60*time.Second) {
 		d, err := delta.Decode(m.Value)
 		if err != nil {
 			t.Fatalf("deltas@%d: %v", m.TopicPartition.Offset, err)
@@ -362,7 +363,7 @@ func TestTrendingIsTheSameAfterACrash(t *testing.T) {
 	cb := start(t, b, "crash", trendingEnv...)
 	cb.waitLog("msg=\"snapshot committed\"", 6, 2*time.Minute)
 	time.Sleep(time.Duration(rand.Int64N(1000)) * time.Millisecond) // somewhere mid-window
-	cb.kill()
+	cb.Kill()
 	if last, _ := sb.last(); last.Posts >= int64(len(posts)) {
 		t.Fatalf("killed after counting all %d posts: not mid-run", last.Posts)
 	}
@@ -373,7 +374,7 @@ func TestTrendingIsTheSameAfterACrash(t *testing.T) {
 	sb.waitPosts(t, int64(len(posts)), 4*time.Minute, cb)
 	ca.stop()
 	cb.stop()
-	if !strings.Contains(cb.logText(), "trending buckets rebuilt") {
+	if !strings.Contains(cb.Output(), "trending buckets rebuilt") {
 		t.Fatal("the restarted counter did not rebuild its trending buckets")
 	}
 	sameTrending(t, a, b, sa, sb)

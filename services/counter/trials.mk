@@ -3,6 +3,8 @@
 #
 #   make counter-crash-trials [TRIALS=10]   every SIGKILL point TRIALS times
 #   make counter-bench                      throughput, restore, latency and dedupe figures
+#   make counter-trending-trials [TRIALS=10] the trending crash and replay trials
+#   make counter-trending-bench             trending on against off, bytes per tag-bucket
 
 TRIALS ?= 10
 
@@ -13,3 +15,12 @@ counter-crash-trials: ## kill the counter at every crash point TRIALS times and 
 
 counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency, dedupe on vs off
 	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'
+
+.PHONY: counter-trending-trials counter-trending-bench
+
+counter-trending-trials: ## the trending crash and replay-speed trials TRIALS times
+	cd services/counter && REQUIRE_KAFKA=1 go test -count=$(TRIALS) -timeout 120m -run 'TestTrending' .
+
+counter-trending-bench: ## throughput with trending on against off, and memory per tag-bucket at 1,000,000 tags
+	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBenchTrending' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'
+	cd services/counter && go test -run '^$$' -bench 'Memory' -benchtime 1x ./internal/trend

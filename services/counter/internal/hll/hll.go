@@ -61,6 +61,9 @@ type Sketch struct {
 // Hash is the hash of a value as Add takes it.
 func Hash(v string) uint64 { return xxhash.Sum64String(v) }
 
+// HashBytes is Hash of a value held in bytes.
+func HashBytes(v []byte) uint64 { return xxhash.Sum64(v) }
+
 // AddString adds the value v.
 func (s *Sketch) AddString(v string) { s.Add(Hash(v)) }
 

@@ -13,6 +13,12 @@
 // Totals are exact either way. Between two snapshots rank holds only
 // memory; after an aborted transaction or a lost assignment that memory is
 // thrown away and rebuilt from the state topic.
+//
+// Beside the totals rank keeps the trending view's post-time buckets
+// (package trend), fed by the deltas' buckets and watermarks, and adds the
+// trending list to every snapshot. They are rebuilt on every assignment
+// from the deltas topic up to the offset the restored totals end at
+// (trending.go), so they never depend on when rank ran.
 package rank
 
 import (

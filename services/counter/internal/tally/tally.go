@@ -13,6 +13,10 @@
 // that revokes partitions closes the window early (the posts read so far
 // are committed with their offsets before the partitions go); a lost
 // assignment drops the window.
+//
+// With trending on, each post's tags are also counted per bucket of the
+// post's own time with a sketch of their authors, behind the watermark of
+// the post's partition (trending.go); the buckets travel in the deltas.
 package tally
 
 import (

@@ -23,10 +23,11 @@ import (
 // offset it starts from, so which posts are late depends on the partition's
 // records alone, never on where a crash or a rebalance cut them.
 type buckets struct {
-	cfg    trend.Config
-	clocks map[int32]*trend.Clock
-	cells  map[cellKey]*trend.Cell
-	late   int64
+	cfg     trend.Config
+	clocks  map[int32]*trend.Clock
+	cells   map[cellKey]*trend.Cell
+	late    int64
+	scratch []byte
 }
 
 type cellKey struct {
@@ -53,7 +54,8 @@ func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag) {
 		b.late++
 		return
 	}
-	author := hll.Hash(authorOf(p))
+	b.scratch = appendAuthor(b.scratch[:0], p)
+	author := hll.HashBytes(b.scratch)
 	for _, t := range tags {
 		ck := cellKey{t.Key, bucket}
 		c := b.cells[ck]
@@ -66,13 +68,14 @@ func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag) {
 	}
 }
 
-// authorOf is who the trending view counts as the post's author: the
-// source's author id, or, for a post without one, the post itself.
-func authorOf(p *post.Post) string {
+// appendAuthor appends who the trending view counts as the post's author:
+// the source's author id, or, for a post without one, the post itself.
+func appendAuthor(b []byte, p *post.Post) []byte {
+	b = append(append(b, p.Source...), 0)
 	if p.Author == "" {
-		return p.Source + "\x00post\x00" + p.ID
+		return append(append(b, "post\x00"...), p.ID...)
 	}
-	return p.Source + "\x00" + p.Author
+	return append(b, p.Author...)
 }
 
 // fill adds the window's buckets to d's counts and the watermarks of the

@@ -1,0 +1,72 @@
+package tally
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
+)
+
+var trendCfg = trend.Config{Bucket: time.Minute, Lateness: time.Minute, Recent: 10 * time.Minute, Baseline: time.Hour, Min: 5}
+
+func TestBucketsCountByPostTimeBehindEachPartitionsWatermark(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	b := newBuckets(trendCfg)
+	add := func(part int32, at time.Duration, author string, tags ...string) {
+		p := post.Post{ID: author + at.String(), Source: "x", CreatedAt: t0.Add(at), Author: author}
+		var ts []hashtag.Tag
+		for _, tg := range tags {
+			ts = append(ts, hashtag.Tag{Key: hashtag.Key(tg), Spelling: tg})
+		}
+		b.add(part, &p, ts)
+	}
+	add(0, 10*time.Second, "ann", "Go", "Kafka")
+	add(0, 20*time.Second, "ann", "go") // the same author again
+	add(0, 70*time.Second, "bob", "go") // the next bucket
+	add(0, 5*time.Minute, "cy")         // no tags: moves the clock only
+	add(0, 2*time.Minute, "dee", "go")  // its bucket ended before 5m - 1m: late
+	add(1, 30*time.Second, "eve", "go") // partition 1 has its own clock
+	add(1, 40*time.Second, "", "go")    // no author: the post is its own
+	if b.late != 1 {
+		t.Fatalf("late %d, want 1", b.late)
+	}
+	d := delta.Delta{Counts: []delta.Count{{Key: "go", N: 6}, {Key: "kafka", N: 1}}}
+	b.fill(&d, map[int32]kafka.Offset{0: 10, 1: 3})
+	goB := d.Counts[0].Buckets
+	if len(goB) != 2 || goB[0].Start != t0.UnixMilli() || goB[0].N != 4 || goB[1].N != 1 {
+		t.Fatalf("go's buckets %+v", goB)
+	}
+	// ann twice, eve, and the authorless post: three authors in the first minute.
+	if got := math.Round(goB[0].Authors.Estimate()); got != 3 {
+		t.Errorf("go's first bucket has %v authors, want 3", got)
+	}
+	if len(d.Counts[1].Buckets) != 1 || d.Late != 1 || d.BucketMillis != 60_000 {
+		t.Errorf("delta %+v", d)
+	}
+	want := []delta.Watermark{{Partition: 0, At: t0.Add(4 * time.Minute).UnixMilli()}, {Partition: 1, At: t0.Add(-20 * time.Second).UnixMilli()}}
+	if len(d.Watermarks) != 2 || d.Watermarks[0] != want[0] || d.Watermarks[1] != want[1] {
+		t.Errorf("watermarks %+v, want %+v", d.Watermarks, want)
+	}
+
+	// The clock survives a commit and a new owner as offset metadata.
+	md := b.metadata(0)
+	if md == nil {
+		t.Fatal("no metadata for partition 0")
+	}
+	other := newBuckets(trendCfg)
+	topic := "tweets"
+	other.load([]kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: 10, Metadata: md}, {Topic: &topic, Partition: 2, Offset: 0}})
+	if other.clocks[0].Newest != b.clocks[0].Newest || other.clocks[2].Newest != 0 {
+		t.Fatalf("loaded clocks %+v and %+v from %q", other.clocks[0], other.clocks[2], *md)
+	}
+	b.reset()
+	if len(b.cells) != 0 || b.late != 0 || b.clocks[0] == nil {
+		t.Fatalf("reset keeps cells %d, late %d, or loses the clock", len(b.cells), b.late)
+	}
+}
