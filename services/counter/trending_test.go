@@ -450,9 +450,11 @@ func recording(t *testing.T, path string, posts []post.Post) {
 // has read the whole file.
 func replay(t *testing.T, bin string, p pipeline, path string, env ...string) *exec.Cmd {
 	t.Helper()
+	positions := kafkatest.Name(t, "positions")
+	kafkatest.DeleteAfter(t, positions)
 	cmd := exec.Command(bin)
-	cmd.Env = append(append(os.Environ(), "KAFKA_BROKERS="+p.brokers, "TOPIC_TWEETS="+p.tweets,
-		"INGEST_OPS_ADDR=off", "INGEST_SOURCE=file", "INGEST_FILES="+path), env...)
+	cmd.Env = append(append(os.Environ(), "KAFKA_BROKERS="+p.brokers, "TOPIC_TWEETS="+p.tweets, "TOPIC_POSITIONS="+positions,
+		"INGEST_TRANSACTIONAL_ID="+positions, "INGEST_OPS_ADDR=off", "INGEST_SOURCE=file", "INGEST_FILES="+path), env...)
 	var out systest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
