@@ -18,6 +18,8 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/retry"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // Version is the version of the record value.
@@ -71,11 +73,30 @@ func Decode(b []byte) (Record, error) {
 
 // Read returns the last committed record under key in topic (found false
 // when there is none), reading the topic's one partition from the start to
-// the end offset it has when Read begins, read_committed. Call it after the
-// publisher's InitTransactions, which ends our own earlier transaction; a
-// transaction of another ingest still open on the topic is waited for. It
+// its last stable offset, read_committed. Call it after the publisher's
+// InitTransactions, which ends our own earlier transaction: a transaction
+// still open past that offset is another writer's, of other keys. It
 // retries while the brokers do not answer, until ctx ends.
-func Read(ctx context.Context, kc kafkaconn.Config, topic, key string, log *slog.Logger) (rec Record, found bool, err error) {
+func Read(ctx context.Context, kc kafkaconn.Config, name, key string, log *slog.Logger) (rec Record, found bool, err error) {
+	admin, err := kafka.NewAdminClient(kc.ConfigMap("ingest-positions", nil))
+	if err != nil {
+		return Record{}, false, fmt.Errorf("positions admin client: %w", err)
+	}
+	defer admin.Close()
+	var ends map[int32]int64
+	err = retry.Do(ctx, retry.Policy{Wait: time.Second, MaxWait: 5 * time.Second, Attempt: 10 * time.Second},
+		func(err error, pause time.Duration) bool {
+			// A topic just created has no leader for a moment; brokers away
+			// come back: every error is waited out, and said.
+			log.Warn("cannot read the positions topic yet", "topic", name, "err", err, "retry_in", pause)
+			return true
+		}, func(ctx context.Context) error {
+			ends, err = topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadCommitted, 0)
+			return err
+		})
+	if err != nil {
+		return Record{}, false, err
+	}
 	c, err := kafka.NewConsumer(kc.ConfigMap("ingest-positions", kafka.ConfigMap{
 		"group.id":             "ingest-positions-unused", // required by the client; never joined
 		"isolation.level":      "read_committed",
@@ -86,77 +107,19 @@ func Read(ctx context.Context, kc kafkaconn.Config, topic, key string, log *slog
 		return Record{}, false, fmt.Errorf("positions consumer: %w", err)
 	}
 	defer c.Close()
-	tp := kafka.TopicPartition{Topic: &topic, Partition: 0}
-	var end int64
-	for began := time.Now(); ; {
-		_, high, err := c.QueryWatermarkOffsets(topic, 0, 5000)
-		if err == nil {
-			end = high
-			break
+	err = topic.ReadToEnd(ctx, c, name, ends, log, func(m *kafka.Message) error {
+		if string(m.Key) != key {
+			return nil
 		}
-		// A topic just created has no leader for a moment; brokers away
-		// come back: every error is waited out, and said.
-		log.Warn("cannot read the positions topic yet", "topic", topic, "err", err, "waited", time.Since(began).Round(time.Second))
-		if err := sleep(ctx, time.Second); err != nil {
-			return Record{}, false, err
+		r, err := Decode(m.Value)
+		if err != nil {
+			return fmt.Errorf("%s@%d: %w", name, m.TopicPartition.Offset, err)
 		}
-	}
-	if end == 0 {
-		return Record{}, false, nil
-	}
-	tp.Offset = kafka.OffsetBeginning
-	if err := c.Assign([]kafka.TopicPartition{tp}); err != nil {
-		return Record{}, false, fmt.Errorf("assign %s: %w", topic, err)
-	}
-	lastCheck := time.Now()
-	for {
-		if ctx.Err() != nil {
-			return Record{}, false, ctx.Err()
-		}
-		switch ev := c.Poll(100).(type) {
-		case *kafka.Message:
-			if ev.TopicPartition.Error != nil {
-				return Record{}, false, fmt.Errorf("read %s: %w", topic, ev.TopicPartition.Error)
-			}
-			if string(ev.Key) == key {
-				r, err := Decode(ev.Value)
-				if err != nil {
-					return Record{}, false, fmt.Errorf("%s@%d: %w", topic, ev.TopicPartition.Offset, err)
-				}
-				rec, found = r, true
-			}
-			if int64(ev.TopicPartition.Offset)+1 >= end {
-				return rec, found, nil
-			}
-			continue
-		case kafka.PartitionEOF:
-			if int64(ev.Offset) >= end {
-				return rec, found, nil
-			}
-		case kafka.Error:
-			if ev.IsFatal() {
-				return Record{}, false, fmt.Errorf("positions consumer: %w", ev)
-			}
-			log.Debug("positions consumer", "err", ev)
-		}
-		// Transaction markers are never delivered: watch the position.
-		if time.Since(lastCheck) > 200*time.Millisecond {
-			lastCheck = time.Now()
-			pos, err := c.Position([]kafka.TopicPartition{tp})
-			if err == nil && len(pos) == 1 && int64(pos[0].Offset) >= end {
-				return rec, found, nil
-			}
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+		rec, found = r, true
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	})
+	if err != nil {
+		return Record{}, false, err
 	}
+	return rec, found, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/positions"
 )
 
@@ -187,25 +188,18 @@ func (t *Txn) Resumed(posts int64) {
 // brokers do not answer, until ctx ends.
 func (t *Txn) Init(ctx context.Context) error {
 	began := time.Now()
-	for {
-		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := t.prod.Load().InitTransactions(ictx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	err := retry.Do(ctx, retry.Policy{Wait: time.Second, Attempt: 10 * time.Second}, func(err error, _ time.Duration) bool {
 		if kafkaconn.Classify(err) == kafkaconn.Fatal {
-			return fmt.Errorf("init transactions: %w", err)
+			return false
 		}
 		t.log.Warn("cannot initialise transactions yet", "transactional_id", t.cfg.TransactionalID, "err", err,
 			"waited", time.Since(began).Round(time.Second))
-		if err := sleep(ctx, time.Second); err != nil {
-			return err
-		}
+		return true
+	}, func(ctx context.Context) error { return t.prod.Load().InitTransactions(ctx) })
+	if err != nil {
+		return fmt.Errorf("init transactions: %w", err)
 	}
+	return nil
 }
 
 // Publish adds p to the open transaction (beginning one when none is),
@@ -515,15 +509,4 @@ func (t *Txn) Close() Stats {
 		<-t.done
 	})
 	return t.Stats()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
