@@ -257,7 +257,6 @@ func (m *Mastodon) connection(ctx context.Context, f *mastodonFeed, emit func(co
 			return fmt.Errorf("reading stream: %w", err)
 		}
 		wd.active()
-		b.Reset()
 		if ev.comment {
 			m.Metrics.message(wire.KindKeepAlive.String())
 			continue
@@ -271,6 +270,9 @@ func (m *Mastodon) connection(ctx context.Context, f *mastodonFeed, emit func(co
 			m.bad.add(err, len(ev.data))
 			continue
 		}
+		// Events flow (the greeting and heartbeats alone do not say so):
+		// the back-off starts over.
+		b.Reset()
 		if err := m.handle(ctx, f, paused, res); err != nil {
 			return err
 		}

@@ -422,3 +422,24 @@ func TestSSEReaderReadsMastodonsRecordedStreams(t *testing.T) {
 		}
 	}
 }
+
+func TestMastodonBacksOffWhenConnectionsCloseWithoutAnEventAndStartsOverAfterOne(t *testing.T) {
+	statuses, _ := mastodonStatuses(t)
+	ms := time.Millisecond
+	f := livefake.NewMastodon(t, mastodonToken, statuses,
+		livefake.MastodonConn{Close: true}, // the greeting only
+		livefake.MastodonConn{Events: []livefake.SSE{livefake.Heartbeat}, Close: true},
+		livefake.MastodonConn{Statuses: []int{0}, Close: true},
+		livefake.MastodonConn{Status: 503},
+	)
+	m, _ := newMastodon(f)
+	m.GapPages = 0
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	clock := stopAfterWaits(4, cancel)
+	m.Clock = clock
+	runFor(t, ctx, m, (&collector{}).emit)
+	if got, want := clock.Waits(), []time.Duration{250 * ms, 500 * ms, 250 * ms, 250 * ms}; !slices.Equal(got, want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+}
