@@ -218,6 +218,11 @@ func (m *Mastodon) connection(ctx context.Context, f *mastodonFeed, emit func(co
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		f := httpFailure("mastodon stream", resp)
+		f.err = fmt.Errorf("%w (no streaming API at %s: set INGEST_MASTODON_STREAMING_URL to the instance's configuration.urls.streaming from /api/v2/instance)", f.err, base)
+		return f
+	}
 	if resp.StatusCode != http.StatusOK {
 		return httpFailure("mastodon stream", resp)
 	}

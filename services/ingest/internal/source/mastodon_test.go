@@ -443,3 +443,16 @@ func TestMastodonBacksOffWhenConnectionsCloseWithoutAnEventAndStartsOverAfterOne
 		t.Fatalf("waits %v, want %v", got, want)
 	}
 }
+
+func TestMastodonWithoutAStreamingAPIAtTheURLSaysWhichVariableToSet(t *testing.T) {
+	f := livefake.NewMastodon(t, mastodonToken, nil)
+	m, logs := newMastodon(f)
+	m.StreamingURL = f.URL + "/elsewhere"
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	m.Clock = stopAfterWaits(1, cancel)
+	runFor(t, ctx, m, (&collector{}).emit)
+	if !strings.Contains(logs.String(), "404") || !strings.Contains(logs.String(), "INGEST_MASTODON_STREAMING_URL") {
+		t.Errorf("the log does not point to the setting:\n%s", logs.String())
+	}
+}
