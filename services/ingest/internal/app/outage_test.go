@@ -87,7 +87,7 @@ func TestBrokerOutageDuringARunLosesNoPost(t *testing.T) {
 		"INGEST_SOURCE": "synthetic", "INGEST_SYNTHETIC_SEED": "9", "INGEST_SYNTHETIC_COUNT": fmt.Sprint(count),
 		"INGEST_SYNTHETIC_RATE": fmt.Sprint(rate), "INGEST_QUEUE_MESSAGES": "500",
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- Run(ctx, cfg, quietLog()) }()
