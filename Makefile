@@ -14,7 +14,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 20m
 FUZZTIME ?= 100000x
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: bench bench-kafka help build run run-ingest run-counter run-printer test unit fuzz-smoke fuzz lint fmt vet clean kafka-up kafka-down kafka-status kafka-log kafka-fetch
+.PHONY: bench bench-kafka compose-test help build run run-ingest run-counter run-printer test unit fuzz-smoke fuzz lint fmt vet clean kafka-up kafka-down kafka-status kafka-log kafka-fetch
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test: ## run every module's tests against a real broker (started here when none 
 
 unit:
 	@rc=0; for m in $(MODULES); do (cd $$m && go test $(GOTEST_FLAGS) ./...) || rc=1; done; exit $$rc
+
+compose-test: ## docker-compose.yml run on a Docker engine of its own, each step asserted (root; deploy/compose-test)
+	deploy/compose-test/compose-test.sh
 
 # Every fuzz target runs for $(FUZZTIME) on top of its seed corpus.
 fuzz-smoke:

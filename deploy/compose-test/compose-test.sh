@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# make compose-test: docker-compose.yml run for real, on a Docker engine of
+# its own, and its Show steps asserted by live_test.go.
+#
+# Everything it needs it installs and starts itself, and it stops all it
+# started, on failure too:
+#   - Debian's docker.io and debootstrap (apt) and Docker Compose v2, built
+#     from its Go module source (Debian's docker-compose is v1);
+#   - a builder engine on the host network (no bridge, no iptables) that
+#     builds the local stand-ins for the third-party images (standins/,
+#     README.md) and the project's images, with --network host so that the
+#     Go module proxy and Debian's mirror are reachable;
+#   - a run engine in a network namespace of its own, holding only
+#     loopback and the Compose project's bridges: the images move to it
+#     with docker save | docker load, and nothing it runs reaches any
+#     other address.
+#
+# Expensive results are cached in $COMPOSE_TEST_CACHE, keyed by their
+# inputs: the debootstrap tree, the compose binary, the builder engine's
+# images and build cache. A warm run rebuilds only what changed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache=${COMPOSE_TEST_CACHE:-/var/cache/hashtrend-compose-test}
+state=/run/hashtrend-compose-test # sockets, pid files, exec roots
+ns=hashtrend-compose-test         # the run engine's network namespace
+suite=bookworm                    # what the image names say: *-bookworm, debian12
+compose_version=v2.40.3
+buildkit_version=v0.25.1 # the dockerfile frontend, as compose's go.mod has it
+docker=/usr/bin/docker   # Debian's client: BuildKit without the buildx plugin
+started=$(date +%s)
+
+say() { echo "compose-test: $*" >&2; }
+fail() {
+  say "FAIL: $*"
+  exit 1
+}
+
+# --- what the machine needs ---------------------------------------------
+
+install_packages() {
+  local missing=()
+  command -v dockerd >/dev/null && [ -x "$docker" ] || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v ip >/dev/null || missing+=(iproute2)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    apt-get update -q >/dev/null
+    # policy-rc.d keeps the package from starting a system-wide engine.
+    local policy=/usr/sbin/policy-rc.d created=
+    if [ ! -e $policy ]; then
+      printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy && created=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    [ -z "$created" ] || rm -f $policy
+  fi
+  case "$(go env GOVERSION)" in
+  go1.26*) ;;
+  *) fail "the golang:1.26-bookworm stand-in needs Go 1.26; go here is $(go env GOVERSION)" ;;
+  esac
+}
+
+# The machine's apt configuration for Debian itself: the stand-ins' apt
+# uses it too (the official images have bookworm, -updates and -security).
+debian_sources=/etc/apt/sources.list.d/debian.sources
+
+# mirror is the Debian mirror apt is configured with.
+mirror() {
+  local m
+  m=$(grep -hE '^(URIs:|deb )' $debian_sources /etc/apt/sources.list 2>/dev/null |
+    grep -v security | head -1 | sed -E 's/^URIs: *//; s/^deb +(\[[^]]*\] +)?//; s/ .*//')
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+# go_build_module builds a command of a Go module's source into out.
+go_build_module() {
+  local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-} src dir
+  src=$(go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || fail "go mod download $module@$version gave no source"
+  dir=$(mktemp -d)
+  cp -r "$src/." "$dir" && chmod -R u+w "$dir"
+  say "building $module $pkg@$version (once; cached in $(dirname "$out"))"
+  (cd "$dir" && CGO_ENABLED=0 nice go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+  rm -rf "$dir"
+  mv "$out.tmp" "$out"
+}
+
+compose_binary() {
+  local bin=$cache/compose/$compose_version/docker-compose
+  [ -x "$bin" ] || go_build_module github.com/docker/compose/v2 $compose_version ./cmd "$bin" \
+    "-X github.com/docker/compose/v2/internal.Version=$compose_version"
+  # docker compose: the plugin in a client configuration of this run's own.
+  export DOCKER_CONFIG=$state/client
+  mkdir -p "$DOCKER_CONFIG/cli-plugins"
+  ln -sf "$bin" "$DOCKER_CONFIG/cli-plugins/docker-compose"
+}
+
+frontend_binary() {
+  local bin=$cache/frontend/$buildkit_version/dockerfile-frontend
+  [ -x "$bin" ] || go_build_module github.com/moby/buildkit $buildkit_version \
+    ./frontend/dockerfile/cmd/dockerfile-frontend "$bin"
+  echo "$bin"
+}
+
+# rootfs_tar is a minimal Debian tree from debootstrap, as a tarball.
+rootfs_tar() {
+  local m tar
+  m=$(mirror)
+  tar=$cache/debootstrap/$suite-minbase-$(cat - $debian_sources 2>/dev/null <<<"$m" | sha256sum | cut -c1-12).tar
+  if [ ! -f "$tar" ]; then
+    say "debootstrap $suite from $m (once; cached in $(dirname "$tar"))"
+    local tree
+    tree=$(mktemp -d)
+    nice debootstrap --variant=minbase "$suite" "$tree" "$m" >"$tree.log" 2>&1 ||
+      fail "debootstrap failed; see $tree.log"
+    if [ -f $debian_sources ]; then
+      cp $debian_sources "$tree/etc/apt/sources.list.d/" && rm -f "$tree/etc/apt/sources.list"
+    fi
+    rm -rf "$tree"/var/cache/apt/archives/*.deb "$tree"/var/lib/apt/lists/* "$tree.log"
+    mkdir -p "$(dirname "$tar")"
+    tar -C "$tree" --numeric-owner -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
+    rm -rf "$tree"
+  fi
+  echo "$tar"
+}
+
+# --- engines --------------------------------------------------------------
+
+# start_engine NAME [NETNS]: a dockerd with its own data root, exec root and
+# socket; in NETNS when given, else on the host network without bridge or
+# iptables. Its containerd is its own too (started by dockerd).
+start_engine() {
+  local name=$1 netns=${2:-} data sock=$state/$1.sock args nice=()
+  if [ -n "$netns" ]; then
+    data=$state-data/$name # fresh every run, removed at the end
+    rm -rf "$data"
+    # Container DNS forwards only to loopback: nothing leaves the namespace.
+    args=(--dns 127.0.0.1)
+  else
+    data=$cache/engine-$name # images and build cache kept between runs
+    args=(--bridge=none --iptables=false --ip-masq=false)
+    # Builds are heavy and not in a hurry; the run engine's healthchecks
+    # have timeouts, so only the builder yields the machine to others.
+    nice=(nice)
+  fi
+  mkdir -p "$data" "$state/$name"
+  local cmd=("${nice[@]}" dockerd --data-root "$data" --exec-root "$state/$name/exec" --host "unix://$sock"
+    --pidfile "$state/$name/dockerd.pid" --userland-proxy=true "${args[@]}")
+  # nsenter, not ip netns exec: that remounts /sys, hiding the cgroups.
+  if [ -n "$netns" ]; then cmd=(nsenter --net="/run/netns/$netns" "${cmd[@]}"); fi
+  setsid "${cmd[@]}" >"$state/$name/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$state/$name/launcher.pid"
+  local deadline=$((SECONDS + 60))
+  until DOCKER_HOST=unix://$sock $docker version >/dev/null 2>&1; do
+    if ! kill -0 "$(cat "$state/$name/launcher.pid")" 2>/dev/null || [ $SECONDS -gt $deadline ]; then
+      tail -20 "$state/$name/dockerd.log" >&2
+      fail "the $name engine did not start (log above)"
+    fi
+    sleep 0.5
+  done
+  say "$name engine up (unix://$sock${netns:+, network namespace $netns})"
+}
+
+stop_engine() {
+  local name=$1 pid
+  pid=$(cat "$state/$name/dockerd.pid" 2>/dev/null) || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 120); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  say "the $name engine did not stop within a minute; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+teardown() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -S "$state/run.sock" ]; then
+    DOCKER_HOST=unix://$state/run.sock $docker compose -f "$root/docker-compose.yml" down -v \
+      --remove-orphans --timeout 20 >/dev/null 2>&1 || true
+  fi
+  stop_engine run
+  stop_engine builder
+  ip netns del "$ns" 2>/dev/null || true
+  # What the engines left mounted (their namespace handles) goes first.
+  awk -v s="$state" 'index($2, s) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount -l
+  rm -rf "$state" "$state-data"
+  say "took $(($(date +%s) - started)) s; $([ $rc -eq 0 ] && echo passed || echo "failed ($rc)")"
+  exit $rc
+}
+
+# --- images ---------------------------------------------------------------
+
+# build TAG KEY CONTEXT [ARGS]: docker build on the builder engine, unless
+# an image TAG built from the same KEY (a hash of all its inputs) is there.
+build() {
+  local tag=$1 key=$2 ctx=$3
+  shift 3
+  local have
+  have=$($docker image inspect -f '{{index .Config.Labels "hashtrend.compose-test.key"}}' "$tag" 2>/dev/null || true)
+  if [ "$have" = "$key" ]; then return; fi
+  say "building $tag"
+  DOCKER_BUILDKIT=1 $docker build -q --network host --label "hashtrend.compose-test.key=$key" \
+    -t "$tag" "$@" "$ctx" >/dev/null || fail "docker build of $tag failed"
+}
+
+# inputs hashes files and strings: the key of what is built from them.
+inputs() {
+  { for a in "$@"; do
+    if [ -e "$a" ]; then (cd "$a" 2>/dev/null && find . -type f -print0 | sort -z | xargs -0 sha256sum) || sha256sum "$a"; else echo "$a"; fi
+  done; } | sha256sum | cut -c1-16
+}
+
+standins() {
+  local s=$here/standins tar base ctx
+  tar=$(rootfs_tar)
+  base=$(inputs "$tar")
+  if [ "$($docker image inspect -f '{{index .Config.Labels "hashtrend.compose-test.key"}}' debian:$suite 2>/dev/null)" != "$base" ]; then
+    say "importing the debootstrap tree as debian:$suite"
+    $docker import --change "LABEL hashtrend.compose-test.key=$base" \
+      --change 'CMD ["bash"]' "$tar" debian:$suite >/dev/null
+  fi
+
+  ctx=$(mktemp -d)
+  cp "$s/dockerfile/Dockerfile" "$(frontend_binary)" "$ctx/"
+  build docker/dockerfile:1 "$(inputs "$s/dockerfile" $buildkit_version)" "$ctx"
+
+  local goroot
+  goroot=$(go env GOROOT)
+  if ! build_needed golang:1.26-$suite "$(inputs "$s/golang" "$base" "$(go env GOVERSION)")"; then
+    rm -rf "$ctx" && ctx=$(mktemp -d)
+    cp "$s/golang/Dockerfile" "$ctx/"
+    cp -r "$goroot" "$ctx/go"
+    rm -rf "$ctx/go/test" "$ctx/go/doc" "$ctx/go/api"
+    build golang:1.26-$suite "$(inputs "$s/golang" "$base" "$(go env GOVERSION)")" "$ctx"
+  fi
+
+  build gcr.io/distroless/base-debian12:nonroot "$(inputs "$s/distroless" "$base")" "$s/distroless"
+
+  local image
+  image=$(sed -n 's/^ *image: *\(prom\/prometheus:.*\)/\1/p' "$root/docker-compose.yml")
+  build "$image" "$(inputs "$s/prometheus" "$base")" "$s/prometheus"
+
+  image=$(sed -n 's/^ *image: *\(apache\/kafka:.*\)/\1/p' "$root/docker-compose.yml")
+  if build_needed "$image" "$(inputs "$s/kafka" "$base" "$root/deploy/kafka/pom.xml")"; then
+    "$root/deploy/kafka/kafka.sh" fetch
+    rm -rf "$ctx" && ctx=$(mktemp -d)
+    cp -r "$s/kafka/." "$ctx/"
+    mkdir "$ctx/libs" && cp "$root/deploy/kafka/lib/"*.jar "$ctx/libs/"
+    build "$image" "$(inputs "$s/kafka" "$base" "$root/deploy/kafka/pom.xml")" "$ctx"
+  fi
+  rm -rf "$ctx"
+}
+
+build_needed() {
+  [ "$($docker image inspect -f '{{index .Config.Labels "hashtrend.compose-test.key"}}' "$1" 2>/dev/null)" != "$2" ]
+}
+
+# services builds the project's images with the project's Dockerfile,
+# tagged as compose names them (<project>-<service>).
+services() {
+  for s in ingest counter printer; do
+    say "building hashtrend-$s"
+    DOCKER_BUILDKIT=1 $docker build -q --network host -f "$root/deploy/docker/Dockerfile" \
+      --build-arg SERVICE=$s -t hashtrend-$s "$root" >/dev/null || fail "docker build of hashtrend-$s failed"
+  done
+}
+
+# --- the run ----------------------------------------------------------------
+
+main() {
+  [ "$(id -u)" = 0 ] || fail "needs root (it starts Docker engines and a network namespace)"
+  install_packages
+  [ ! -e "$state" ] || fail "$state exists: another compose-test runs, or one was killed (remove it when none runs)"
+  mkdir -p "$state" "$cache"
+  trap teardown EXIT
+  trap 'exit 130' INT TERM
+  compose_binary
+
+  start_engine builder
+  export DOCKER_HOST=unix://$state/builder.sock
+  standins
+  services
+  say "images ready after $(($(date +%s) - started)) s"
+
+  ip netns add "$ns"
+  ip netns exec "$ns" ip link set lo up
+  start_engine run "$ns"
+  local images
+  images=(hashtrend-ingest hashtrend-counter hashtrend-printer
+    "$(sed -n 's/^ *image: *\(apache\/kafka:.*\)/\1/p' "$root/docker-compose.yml")"
+    "$(sed -n 's/^ *image: *\(prom\/prometheus:.*\)/\1/p' "$root/docker-compose.yml")")
+  $docker save "${images[@]}" | DOCKER_HOST=unix://$state/run.sock $docker load -q >/dev/null ||
+    fail "moving the images to the run engine failed"
+  export DOCKER_HOST=unix://$state/run.sock
+
+  # The test talks to the published ports, so it runs in the namespace.
+  (cd "$root/deploy" && nice go test -c -o "$state/live.test" ./compose-test)
+  say "running the Show steps"
+  (cd "$here" && nsenter --net="/run/netns/$ns" env COMPOSE_TEST_LIVE=1 DOCKER=$docker COMPOSE_FILE="$root/docker-compose.yml" \
+    KAFKA_BROKERS=localhost:29092 "$state/live.test" -test.v -test.timeout 20m ${COMPOSE_TEST_RUN:+-test.run "$COMPOSE_TEST_RUN"})
+}
+
+main "$@"
