@@ -178,8 +178,18 @@ func prometheusTargetsAndDashboard(t *testing.T) {
 	})
 
 	for _, q := range dashboardQueries(t) {
+		if why, ok := emptyWhileYoung[q]; ok {
+			t.Logf("not waited for: %s (%s)", q, why)
+			continue
+		}
 		waitQuery(t, q, func(v []sample) bool { return len(v) > 0 })
 	}
+}
+
+// emptyWhileYoung are the dashboard's queries that have no data, by design,
+// in a stack younger than this test can wait for.
+var emptyWhileYoung = map[string]string{
+	"max by (rank, hashtag) (hashtrend_counter_trending_score)": "the trending list stays empty until one whole baseline window exists, 20 min after the first post (docs/counter.md)",
 }
 
 func exactTotals(t *testing.T) {
