@@ -66,12 +66,23 @@ func EndOffsets(ctx context.Context, admin *kafka.AdminClient, topic string, iso
 // the read back until it is resolved. A fatal client error ends the read;
 // other errors are logged, the client retries them itself.
 func ReadToEnd(ctx context.Context, c *kafka.Consumer, topic string, ends map[int32]int64, log *slog.Logger, fn func(*kafka.Message) error) error {
+	return ReadToEndFrom(ctx, c, topic, nil, ends, log, fn)
+}
+
+// ReadToEndFrom is ReadToEnd from the offsets in from (a partition not in
+// from starts at its beginning); a partition whose start is at or past its
+// end is not read.
+func ReadToEndFrom(ctx context.Context, c *kafka.Consumer, topic string, from map[int32]int64, ends map[int32]int64, log *slog.Logger, fn func(*kafka.Message) error) error {
 	left := map[int32]bool{}
 	var parts []kafka.TopicPartition
 	for p, end := range ends {
-		if end > 0 {
+		start, ok := from[p]
+		if !ok {
+			start = int64(kafka.OffsetBeginning)
+		}
+		if end > 0 && start < end {
 			left[p] = true
-			parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.OffsetBeginning})
+			parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.Offset(start)})
 		}
 	}
 	if len(parts) == 0 {

@@ -88,3 +88,37 @@ func TestEndOffsetsOfAMissingTopicIsAnError(t *testing.T) {
 		t.Fatal("end offsets of a topic that does not exist: no error")
 	}
 }
+
+func TestReadToEndFromStartsWhereItIsTold(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	name := kafkatest.Topic(t, "read", 2, nil)
+	var recs []kafkatest.Record
+	for i := range 10 {
+		recs = append(recs, kafkatest.Record{Key: []byte("k"), Value: []byte{byte('0' + i)}})
+	}
+	kafkatest.Produce(t, name, recs...) // one key: every record on one partition
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	high, err := topic.EndOffsets(ctx, kafkatest.Admin(t), name, kafka.IsolationLevelReadUncommitted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := map[int32]int64{}
+	for p, end := range high {
+		from[p] = end - 3 // an empty partition: from -3 to 0, not read
+	}
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": brokers, "group.id": kafkatest.Group(t),
+		"isolation.level": "read_committed", "enable.auto.commit": false, "enable.partition.eof": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := ""
+	err = topic.ReadToEndFrom(ctx, c, name, from, high, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
+		got += string(m.Value)
+		return nil
+	})
+	if err != nil || got != "789" {
+		t.Fatalf("read %q, %v; want the last three records, 789", got, err)
+	}
+}

@@ -1,17 +1,22 @@
 # Longer counter trials, kept out of `make test`. Include from the root
 # Makefile (include services/counter/trials.mk).
 #
-#   make counter-crash-trials [TRIALS=10]   every SIGKILL point TRIALS times
+#   make counter-crash-trials [TRIALS=10]   every SIGKILL point TRIALS times, then
+#                                           the failover gaps, TRIALS failovers of each kind
 #   make counter-bench                      throughput, restore, latency and dedupe figures
 #   make counter-trending-trials [TRIALS=10] the trending crash and replay trials
 #   make counter-trending-bench             trending on against off, bytes per tag-bucket
 
 TRIALS ?= 10
 
-.PHONY: counter-crash-trials counter-bench
+.PHONY: counter-crash-trials counter-failover-trials counter-bench
 
 counter-crash-trials: ## kill the counter at every crash point TRIALS times and check exact totals
 	cd services/counter && REQUIRE_KAFKA=1 go test -count=$(TRIALS) -timeout 120m -run 'TestCrash|TestScaleOutAndIn' .
+	$(MAKE) --no-print-directory counter-failover-trials
+
+counter-failover-trials: ## snapshot gaps across SIGKILL+restart, standby takeover, broker SIGKILL (TRIALS each: min/median/max)
+	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 FAILOVER_TRIALS=$(TRIALS) go test -tags bench -count=1 -timeout 120m -run 'TestFailoverGaps' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |    bench|PASS|FAIL|ok)'
 
 counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency, dedupe on vs off
 	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'

@@ -1,7 +1,10 @@
 // Package rank is the counter's second stage: the consumer group on the
 // single-partition hashtag-deltas topic, so one active member while the
-// others wait as hot standbys. On assignment it restores the running totals
-// from the compacted hashtag-counts topic and only then consumes; it adds
+// others wait as warm standbys: each keeps a copy of the running totals
+// current by following the compacted hashtag-counts topic (standby.go).
+// On assignment a member catches that copy up with the topic's end, or
+// restores the totals from the whole topic when it has none, and only
+// then consumes; it adds
 // each delta to the totals and, at each window end plus a grace, commits
 // one transaction holding the changed totals and the meta record, one
 // Snapshot for top-hashtags and the consumed delta offsets.
@@ -88,6 +91,7 @@ type Stage struct {
 	// off); trendAt is the watermark of the last list published.
 	trend   *trend.Tracker
 	trendAt time.Time
+	warm    *standby // while no partition is assigned
 }
 
 // New returns a stage; Run runs it. Ready reports its readiness before Run.
@@ -108,6 +112,9 @@ func (s *Stage) Ready() error {
 func (s *Stage) Run(ctx context.Context) (err error) {
 	s.ctx = ctx
 	cfg := s.cfg
+	// Registered first so that it runs last: closing the consumer revokes
+	// the partition, which may start a standby.
+	defer s.stopStandby()
 	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-rank",
 		txn.ProducerConfig(cfg.Instance+"-rank", cfg.TxnTimeout, cfg.MaxRecordBytes)))
 	if err != nil {
@@ -130,6 +137,7 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 		}
 	}()
 	s.ready.Store(true) // a standby is ready; an assignment makes it restore
+	s.startStandby()
 	if err := s.c.SubscribeTopics([]string{cfg.Deltas}, s.rebalance); err != nil {
 		return fmt.Errorf("subscribe %s: %w", cfg.Deltas, err)
 	}
@@ -292,8 +300,7 @@ func (s *Stage) restore() error {
 		return nil
 	}
 	start := time.Now()
-	t := NewTable()
-	n, err := state.Restore(s.ctx, s.cfg.Kafka, s.cfg.Counts, s.assigned.Partition, s.log, t.Restore)
+	t, n, source, err := s.load(s.assigned.Partition)
 	if err != nil {
 		if s.ctx.Err() != nil {
 			return nil
@@ -334,9 +341,24 @@ func (s *Stage) restore() error {
 	s.m.Restored.Set(1)
 	s.ready.Store(true)
 	s.log.Info("totals restored", "topic", s.cfg.Counts, "partition", s.assigned.Partition,
-		"records", n, "hashtags", t.Len(), "batch", t.Meta().Batch, "posts", t.Meta().Posts,
+		"records", n, "from", source, "hashtags", t.Len(), "batch", t.Meta().Batch, "posts", t.Meta().Posts,
 		"offset", s.next, "offset_from", from, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// load builds the totals of partition: from the warm standby's table,
+// caught up with the state topic's end, when there is one, else by a
+// restore of the whole partition.
+func (s *Stage) load(partition int32) (t *Table, records int64, from string, err error) {
+	if w := s.takeStandby(partition); w != nil {
+		defer w.tail.Close()
+		n, err := w.tail.CatchUp(s.ctx, w.table.Restore)
+		s.log.Info("warm standby caught up", "records", w.tail.Records(), "caught_up", n)
+		return w.table, n, "warm standby", err
+	}
+	t = NewTable()
+	records, err = state.Restore(s.ctx, s.cfg.Kafka, s.cfg.Counts, partition, s.log, t.Restore)
+	return t, records, "state topic", err
 }
 
 // ResumeAt is the delta offset that totals restored with meta m end at, and
@@ -382,6 +404,11 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		s.m.SetTop(nil)
 		s.m.SetTrending(nil)
 		s.ready.Store(true)
+		if s.ctx.Err() == nil && s.warm == nil {
+			// The totals held were ahead of the state topic (deltas
+			// applied since the last snapshot): follow it anew.
+			s.startStandby()
+		}
 		return c.IncrementalUnassign(e.Partitions)
 	}
 	return nil
