@@ -3,7 +3,8 @@
 #
 #   make counter-crash-trials [TRIALS=10]   every SIGKILL point TRIALS times, then
 #                                           the failover gaps, TRIALS failovers of each kind
-#   make counter-bench                      throughput, restore, latency and dedupe figures
+#   make counter-bench                      throughput, restore, latency and dedupe figures,
+#                                           rank's table against a plain map (BENCH_TAGS_10M=1: 10,000,000 tags too)
 #   make counter-trending-trials [TRIALS=10] the trending crash and replay trials
 #   make counter-trending-bench             trending on against off, bytes per tag-bucket
 
@@ -20,6 +21,7 @@ counter-failover-trials: ## snapshot gaps across SIGKILL+restart, standby takeov
 
 counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency, dedupe on vs off
 	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'
+	cd services/counter && go test -run '^$$' -bench 'Table|DecodeTotal' -benchmem ./internal/rank ./internal/state
 
 .PHONY: counter-trending-trials counter-trending-bench
 
