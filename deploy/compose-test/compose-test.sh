@@ -174,10 +174,9 @@ stop_engine() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-teardown() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -S "$state/run.sock" ]; then
+# clean_up stops and removes all a run started (or a killed run left).
+clean_up() {
+  if [ -S "$state/run.sock" ] && [ -x "${DOCKER_CONFIG:-}/cli-plugins/docker-compose" ]; then
     DOCKER_HOST=unix://$state/run.sock $docker compose -f "$root/docker-compose.yml" down -v \
       --remove-orphans --timeout 20 >/dev/null 2>&1 || true
   fi
@@ -187,8 +186,23 @@ teardown() {
   # What the engines left mounted (their namespace handles) goes first.
   awk -v s="$state" 'index($2, s) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount -l
   rm -rf "$state" "$state-data"
+}
+
+teardown() {
+  local rc=$?
+  trap - EXIT INT TERM
+  clean_up
   say "took $(($(date +%s) - started)) s; $([ $rc -eq 0 ] && echo passed || echo "failed ($rc)")"
   exit $rc
+}
+
+# engine_alive says whether an engine of an earlier run still runs.
+engine_alive() {
+  local f
+  for f in "$state"/*/dockerd.pid; do
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && return 0
+  done
+  return 1
 }
 
 # --- images ---------------------------------------------------------------
@@ -273,7 +287,11 @@ services() {
 main() {
   [ "$(id -u)" = 0 ] || fail "needs root (it starts Docker engines and a network namespace)"
   install_packages
-  [ ! -e "$state" ] || fail "$state exists: another compose-test runs, or one was killed (remove it when none runs)"
+  if engine_alive; then fail "another compose-test runs (engines of $state)"; fi
+  if [ -e "$state" ] || [ -e "/run/netns/$ns" ]; then
+    say "removing what a killed run left"
+    clean_up
+  fi
   mkdir -p "$state" "$cache"
   trap teardown EXIT
   trap 'exit 130' INT TERM
