@@ -50,10 +50,17 @@ answers() {
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
 
-# ready returns 0 when the broker serves metadata requests.
+# ready returns 0 when the broker started after offset $1 of its log has
+# logged that it is up: Kafka logs "Kafka Server started" once the broker
+# has caught up with the metadata and been unfenced, so it serves metadata
+# requests. Reading the log costs nothing, where a probe with a Java tool
+# started a JVM every second (minutes of a start on a busy machine).
+serverlog=$data/logs/server.log
 ready() {
-  java_cmd org.apache.kafka.tools.BrokerApiVersionsCommand \
-    --bootstrap-server "127.0.0.1:$port" >/dev/null 2>&1
+  local from=$1 size
+  size=$(stat -c %s "$serverlog" 2>/dev/null || echo 0)
+  [ "$size" -lt "$from" ] && from=0 # the log was rolled over meanwhile
+  tail -c +"$((from + 1))" "$serverlog" 2>/dev/null | grep -q "Kafka Server started"
 }
 
 configure() {
@@ -62,7 +69,9 @@ configure() {
     "$here/server.properties" > "$props"
   if [ ! -f "$data/log-dirs/meta.properties" ]; then
     local id
-    id=$(java_cmd kafka.tools.StorageTool random-uuid)
+    # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding (what
+    # StorageTool random-uuid prints, without a JVM to start for it).
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
     say "formatting KRaft storage in $data (cluster $id)"
     java_cmd kafka.tools.StorageTool format --standalone -t "$id" -c "$props" >/dev/null
   fi
@@ -73,6 +82,8 @@ up() {
   if running; then say "already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return; fi
   if answers; then say "port $port is taken by another process"; exit 1; fi
   configure
+  local logged
+  logged=$(stat -c %s "$serverlog" 2>/dev/null || echo 0)
   say "starting broker on 127.0.0.1:$port (controller $cport, data $data)"
   setsid nohup java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$here/log4j2.properties" \
@@ -81,7 +92,7 @@ up() {
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do
     if ! running; then say "broker exited during start; last lines of its log:"; tail -20 "$logfile" >&2; exit 1; fi
-    if answers && ready; then say "ready on 127.0.0.1:$port"; return; fi
+    if answers && ready "$logged"; then say "ready on 127.0.0.1:$port"; return; fi
     sleep 1
   done
   say "broker did not become ready within 120 s"; tail -20 "$logfile" >&2; exit 1
