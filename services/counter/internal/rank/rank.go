@@ -150,16 +150,13 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return nil // the open snapshot was never committed: the next owner reads its deltas again
 		}
-		if now := time.Now(); !now.Before(due.End.Add(cfg.Grace)) {
+		if !time.Now().Before(due.End.Add(cfg.Grace)) {
 			if s.table != nil {
 				if err := s.publish(due); err != nil {
 					return err
 				}
 			}
-			due = window.Of(now.Add(-cfg.Grace), cfg.Window)
-			if !time.Now().Before(due.End.Add(cfg.Grace)) {
-				due = due.Next()
-			}
+			due = nextDue(time.Now(), cfg.Window, cfg.Grace)
 		}
 		wait := min(time.Until(due.End.Add(cfg.Grace)), 100*time.Millisecond)
 		switch ev := s.c.Poll(max(int(wait.Milliseconds()), 1)).(type) {
@@ -176,6 +173,20 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 			s.log.Warn("rank consumer", "err", ev)
 		}
 	}
+}
+
+// nextDue is the window to publish next after a publish that ended at now:
+// the first whose end plus grace is still ahead. Windows that ended while
+// the publish ran are not published one by one (their deltas go into the
+// next snapshot): publishing them back to back would poll the consumer once
+// between two transactions and serve one queued event each time, while an
+// aborting publish with a restore queues more than one (statistics, errors).
+// A rebalance queued behind them, such as the revoke of a lost assignment,
+// would then wait for as long as the aborts go on, and each abort comes from
+// that very loss: the offsets are sent with the group metadata of a member
+// the coordinator no longer knows.
+func nextDue(now time.Time, length, grace time.Duration) window.Window {
+	return window.Of(now.Add(-grace), length)
 }
 
 func (s *Stage) apply(m *kafka.Message) error {

@@ -1,0 +1,46 @@
+package rank
+
+import (
+	"testing"
+	"time"
+)
+
+// A publish that overran its window, an abort and a restore after a broker
+// outage say, must leave the loop polling until a publish time still
+// ahead: were the next publish due at once, the consumer would serve one
+// event between two transactions and a revoke queued behind statistics
+// and errors would wait as long as the aborts went on.
+func TestNextDueIsAlwaysAhead(t *testing.T) {
+	const length, grace = 500 * time.Millisecond, 150 * time.Millisecond
+	ms := func(n int64) time.Time { return time.UnixMilli(n).UTC() }
+	tests := []struct {
+		name string
+		now  time.Time
+		end  time.Time // of the window due next
+	}{
+		{"a publish on time is followed by the next window", ms(10_650 + 3), ms(11_000)},
+		{"the grace of a window not yet over", ms(11_100), ms(11_000)},
+		{"at a publish time, the following window", ms(11_150), ms(11_500)},
+		{"a publish that took seconds skips the windows it overran", ms(10_650 + 7_321), ms(18_000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := nextDue(tt.now, length, grace)
+			if !w.End.Equal(tt.end) {
+				t.Errorf("nextDue(%v) = %v, want the window ending %v", tt.now, w, tt.end)
+			}
+			if at := w.End.Add(grace); !at.After(tt.now) {
+				t.Errorf("nextDue(%v) is published at %v, not after now", tt.now, at)
+			}
+			if w.End.Sub(w.Start) != length {
+				t.Errorf("nextDue(%v) = %v, not a window of %v", tt.now, w, length)
+			}
+		})
+	}
+	for n := int64(0); n < 2*int64(length/time.Millisecond); n++ {
+		now := ms(1_000_000 + n)
+		if at := nextDue(now, length, grace).End.Add(grace); !at.After(now) || at.Sub(now) > length {
+			t.Fatalf("nextDue(%v) is published at %v: not within one window after now", now, at)
+		}
+	}
+}
