@@ -56,6 +56,9 @@ func EndOffsets(ctx context.Context, admin *kafka.AdminClient, topic string, iso
 	return out, nil
 }
 
+// waitWarning is how often ReadToEnd says that it is still below an end.
+const waitWarning = 10 * time.Second
+
 // ReadToEnd assigns c, a read_committed consumer, every partition of topic
 // in ends from its beginning, and hands fn each record below the
 // partition's end offset, in order within a partition, until every
@@ -64,7 +67,8 @@ func EndOffsets(ctx context.Context, admin *kafka.AdminClient, topic string, iso
 // (transaction markers) are never delivered, so the position is watched as
 // well as the records, and a transaction still open below the end holds
 // the read back until it is resolved. A fatal client error ends the read;
-// other errors are logged, the client retries them itself.
+// other errors are logged, the client retries them itself. While held
+// below an end it says so every waitWarning.
 func ReadToEnd(ctx context.Context, c *kafka.Consumer, topic string, ends map[int32]int64, log *slog.Logger, fn func(*kafka.Message) error) error {
 	return ReadToEndFrom(ctx, c, topic, nil, ends, log, fn)
 }
@@ -91,7 +95,8 @@ func ReadToEndFrom(ctx context.Context, c *kafka.Consumer, topic string, from ma
 	if err := c.Assign(parts); err != nil {
 		return fmt.Errorf("assign %s: %w", topic, err)
 	}
-	lastCheck := time.Now()
+	lastCheck, began := time.Now(), time.Now()
+	warned := began
 	for len(left) > 0 {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("reading %s to its end: %w", topic, err)
@@ -136,6 +141,17 @@ func ReadToEndFrom(ctx context.Context, c *kafka.Consumer, topic string, from ma
 		for _, tp := range pos {
 			if left[tp.Partition] && tp.Offset >= 0 && int64(tp.Offset) >= ends[tp.Partition] {
 				delete(left, tp.Partition)
+			}
+		}
+		if len(left) > 0 && time.Since(warned) >= waitWarning {
+			// Held back, most likely by a transaction open below the end:
+			// say where, so that a read that never ends is seen.
+			warned = time.Now()
+			for _, tp := range pos {
+				if left[tp.Partition] {
+					log.Warn("reading to the end: still below it", "topic", topic, "partition", tp.Partition,
+						"position", tp.Offset, "end", ends[tp.Partition], "waited", time.Since(began).Round(time.Second))
+				}
 			}
 		}
 	}
