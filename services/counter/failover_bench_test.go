@@ -127,7 +127,7 @@ func TestFailoverGaps(t *testing.T) {
 			}
 			c.stop()
 		})
-		report(t, "SIGKILL + immediate restart (static member, same instance id)", gaps, "≤ 2 windows")
+		report(t, "SIGKILL + immediate restart (same instance id)", gaps, "≤ 2 windows")
 	})
 
 	t.Run("SIGKILL and a warm standby taking over", func(t *testing.T) {

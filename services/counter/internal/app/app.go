@@ -31,7 +31,7 @@ type Config struct {
 	service.Base
 	Topics         topic.Names   `envconfig:"TOPIC"`
 	OpsAddr        string        `envconfig:"COUNTER_OPS_ADDR" default:":9102" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
-	Instance       string        `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids and static group memberships (default: the hostname); a restarted instance must keep it; letters, digits, '.', '_', '-'"`
+	Instance       string        `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids (default: the hostname); a restarted instance must keep it; letters, digits, '.', '_', '-'"`
 	TallyGroup     string        `envconfig:"COUNTER_GROUP_TALLY" default:"counter-tally" desc:"consumer group of the tally stage on the tweets topic"`
 	RankGroup      string        `envconfig:"COUNTER_GROUP_RANK" default:"counter-rank" desc:"consumer group of the rank stage on the deltas topic"`
 	Window         time.Duration `envconfig:"COUNTER_WINDOW" default:"2s" desc:"window length; windows are aligned to the Unix epoch"`

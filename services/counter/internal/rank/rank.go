@@ -126,7 +126,7 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 	if err := txn.Init(ctx, s.p, s.log); err != nil {
 		return err
 	}
-	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-rank", txn.ConsumerConfig(cfg.Group, cfg.Instance+"-rank", cfg.SessionTimeout, cfg.StatsInterval,
+	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-rank", txn.ConsumerConfig(cfg.Group, cfg.SessionTimeout, cfg.StatsInterval,
 		kafka.ConfigMap{"max.poll.interval.ms": 600000})))
 	if err != nil {
 		return fmt.Errorf("rank consumer: %w", err)

@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 	if err := txn.Init(ctx, s.p, log); err != nil {
 		return err
 	}
-	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-tally", txn.ConsumerConfig(cfg.Group, cfg.Instance+"-tally", cfg.SessionTimeout, cfg.StatsInterval,
+	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-tally", txn.ConsumerConfig(cfg.Group, cfg.SessionTimeout, cfg.StatsInterval,
 		kafka.ConfigMap{"fetch.max.bytes": max(50<<20, cfg.MaxRecordBytes*2)})))
 	if err != nil {
 		return fmt.Errorf("tally consumer: %w", err)

@@ -291,16 +291,14 @@ func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessage
 // rebalancing so that a member joining or leaving moves only the
 // partitions it must. extra adds or overrides settings.
 //
-// The member is static (KIP-345): instance is its group.instance.id, so a
-// process restarted under the same id within the session timeout gets its
-// partitions back without a rebalance, and the group's other members
-// never stop for it. The price: a static member that stops for good does
-// not leave the group, and its partitions move only after the session
-// timeout.
-func ConsumerConfig(group, instance string, sessionTimeout, statsInterval time.Duration, extra kafka.ConfigMap) kafka.ConfigMap {
+// The member is dynamic, not static (KIP-345, group.instance.id): after a
+// broker restart librdkafka's static member timed its session out, joined
+// again, and was then fatally fenced "by other consumer with same
+// group.instance.id" (its own earlier membership), so rank never got its
+// partition back (docs/counter.md).
+func ConsumerConfig(group string, sessionTimeout, statsInterval time.Duration, extra kafka.ConfigMap) kafka.ConfigMap {
 	m := kafka.ConfigMap{
 		"group.id":                      group,
-		"group.instance.id":             instance,
 		"isolation.level":               "read_committed",
 		"enable.auto.commit":            false,
 		"enable.auto.offset.store":      false,
