@@ -70,8 +70,13 @@ configure() {
   if [ ! -f "$data/log-dirs/meta.properties" ]; then
     local id
     # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding (what
-    # StorageTool random-uuid prints, without a JVM to start for it).
-    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    # StorageTool random-uuid prints, without a JVM to start for it). Like
+    # Kafka's own, never one that starts with '-', which a command line
+    # would take for an option.
+    id=-
+    while [ "${id#-}" != "$id" ]; do
+      id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    done
     say "formatting KRaft storage in $data (cluster $id)"
     java_cmd kafka.tools.StorageTool format --standalone -t "$id" -c "$props" >/dev/null
   fi
