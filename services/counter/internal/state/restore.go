@@ -76,16 +76,9 @@ func Restore(ctx context.Context, kc kafkaconn.Config, name string, partition in
 	if err != nil || end == 0 {
 		return 0, err
 	}
-	c, err := kafka.NewConsumer(kc.ConsumerConfigMap("counter-restore", kafka.ConfigMap{
-		"group.id":                  "counter-restore-unused", // required by the client; never joined
-		"isolation.level":           "read_committed",
-		"enable.auto.commit":        false,
-		"enable.partition.eof":      true,
-		"fetch.max.bytes":           64 << 20,
-		"max.partition.fetch.bytes": 16 << 20,
-	}))
+	c, err := newReader(kc)
 	if err != nil {
-		return 0, fmt.Errorf("restore consumer: %w", err)
+		return 0, err
 	}
 	defer c.Close()
 

@@ -111,13 +111,9 @@ func DecodeMeta(b []byte) (Meta, error) {
 	return m, nil
 }
 
-// ReadTo reads partition of topic read_committed from its first retained
-// record and calls load for each record before offset end (rank rebuilds
-// its trending buckets from the deltas topic this way).
-func ReadTo(ctx context.Context, kc kafkaconn.Config, name string, partition int32, end int64, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
-	if end <= 0 {
-		return 0, nil
-	}
+// newReader is the consumer that Restore and ReadTo read a partition with:
+// assigned, never a group member, read_committed, with large fetches.
+func newReader(kc kafkaconn.Config) (*kafka.Consumer, error) {
 	c, err := kafka.NewConsumer(kc.ConsumerConfigMap("counter-restore", kafka.ConfigMap{
 		"group.id":                  "counter-restore-unused", // required by the client; never joined
 		"isolation.level":           "read_committed",
@@ -127,7 +123,21 @@ func ReadTo(ctx context.Context, kc kafkaconn.Config, name string, partition int
 		"max.partition.fetch.bytes": 16 << 20,
 	}))
 	if err != nil {
-		return 0, fmt.Errorf("restore consumer: %w", err)
+		return nil, fmt.Errorf("restore consumer: %w", err)
+	}
+	return c, nil
+}
+
+// ReadTo reads partition of topic read_committed from its first retained
+// record and calls load for each record before offset end (rank rebuilds
+// its trending buckets from the deltas topic this way).
+func ReadTo(ctx context.Context, kc kafkaconn.Config, name string, partition int32, end int64, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
+	if end <= 0 {
+		return 0, nil
+	}
+	c, err := newReader(kc)
+	if err != nil {
+		return 0, err
 	}
 	defer c.Close()
 	err = topic.ReadToEnd(ctx, c, name, map[int32]int64{partition: end}, log, func(m *kafka.Message) error {
