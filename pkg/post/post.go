@@ -109,6 +109,15 @@ var ErrInvalid = errors.New("invalid post")
 // exactly one object of schema version 1 with no unknown fields, a
 // created_at in RFC 3339, and pass Validate.
 func Decode(b []byte) (Post, error) {
+	if p, ok := decodeFast(b); ok {
+		return p, nil
+	}
+	return decodeStrict(b)
+}
+
+// decodeStrict is Decode by encoding/json: the definition of what Decode
+// accepts, and the path that words every error.
+func decodeStrict(b []byte) (Post, error) {
 	if len(b) == 0 {
 		return Post{}, fmt.Errorf("%w: empty value", ErrInvalid)
 	}

@@ -1,0 +1,386 @@
+package post
+
+import (
+	"bytes"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// decodeFast is Decode's quick path: a single pass over the value that
+// understands only the form Encode writes and its harmless variations
+// (white space, any order of the fields, escapes in strings, a created_at
+// with or without a fraction or another offset). It reports ok only for a
+// value it is sure the strict path (decodeStrict) accepts, with the very
+// Post that path would give; on anything else (a syntax error, an unknown,
+// repeated or differently cased field name, null, a "v" that is not the
+// literal 1, null for anything but the hashtags, a post Validate refuses) it gives up, and Decode asks the
+// strict path, which finds the error and words it. So the two can differ
+// in speed only; FuzzFastAgreesWithStrict holds them to that.
+//
+// Every string of the Post is cut from one buffer allocated per value:
+// decoded strings are never longer than their JSON form, so the buffer
+// never grows, and nothing writes to a byte of it once a string covers it.
+func decodeFast(b []byte) (p Post, ok bool) {
+	if !utf8.Valid(b) {
+		return Post{}, false
+	}
+	d := fastDecoder{in: b, buf: make([]byte, 0, len(b))}
+	var (
+		seen      uint16
+		createdAt string
+		hashtags  []string
+	)
+	d.space()
+	if !d.byte('{') {
+		return Post{}, false
+	}
+	d.space()
+	if !d.byte('}') {
+		for {
+			f := d.field()
+			if f < 0 || seen&(1<<f) != 0 {
+				return Post{}, false
+			}
+			seen |= 1 << f
+			d.space()
+			if !d.byte(':') {
+				return Post{}, false
+			}
+			d.space()
+			var s string
+			switch f {
+			case fieldV:
+				ok = d.one()
+			case fieldHashtags:
+				hashtags, ok = d.strings()
+			default:
+				s, ok = d.string()
+			}
+			if !ok {
+				return Post{}, false
+			}
+			switch f {
+			case fieldID:
+				p.ID = s
+			case fieldSource:
+				p.Source = s
+			case fieldCreatedAt:
+				createdAt = s
+			case fieldText:
+				p.Text = s
+			case fieldLang:
+				p.Lang = s
+			case fieldAuthor:
+				p.Author = s
+			case fieldRetweetOf:
+				p.RetweetOf = s
+			}
+			d.space()
+			if d.byte('}') {
+				break
+			}
+			if !d.byte(',') {
+				return Post{}, false
+			}
+			d.space()
+		}
+	}
+	d.space()
+	if d.i != len(d.in) || seen&(1<<fieldV) == 0 {
+		return Post{}, false
+	}
+	t, ok := parseTime(createdAt)
+	if !ok {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, createdAt); err != nil {
+			return Post{}, false
+		}
+	}
+	p.CreatedAt = t.UTC()
+	p.Hashtags = hashtags
+	if p.Validate() != nil {
+		return Post{}, false
+	}
+	return p, true
+}
+
+// The fields of wirePost, as bits of decodeFast's seen set.
+const (
+	fieldV = iota
+	fieldID
+	fieldSource
+	fieldCreatedAt
+	fieldText
+	fieldLang
+	fieldAuthor
+	fieldRetweetOf
+	fieldHashtags
+)
+
+type fastDecoder struct {
+	in  []byte
+	i   int
+	buf []byte // where the decoded strings go; never grows
+}
+
+func (d *fastDecoder) space() {
+	for d.i < len(d.in) {
+		switch d.in[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// byte consumes c if it comes next.
+func (d *fastDecoder) byte(c byte) bool {
+	if d.i < len(d.in) && d.in[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// field reads a field name and returns its field number, or -1 for one
+// that is not wirePost's exactly as spelled in its tags (encoding/json
+// also takes other cases of a name: the strict path handles those).
+func (d *fastDecoder) field() int {
+	if !d.byte('"') {
+		return -1
+	}
+	start := d.i
+	for d.i < len(d.in) && d.in[d.i] != '"' {
+		if d.in[d.i] == '\\' {
+			return -1
+		}
+		d.i++
+	}
+	if d.i == len(d.in) {
+		return -1
+	}
+	name := d.in[start:d.i]
+	d.i++
+	switch string(name) {
+	case "v":
+		return fieldV
+	case "id":
+		return fieldID
+	case "source":
+		return fieldSource
+	case "created_at":
+		return fieldCreatedAt
+	case "text":
+		return fieldText
+	case "lang":
+		return fieldLang
+	case "author":
+		return fieldAuthor
+	case "retweet_of":
+		return fieldRetweetOf
+	case "hashtags":
+		return fieldHashtags
+	}
+	return -1
+}
+
+// one consumes the number 1, the only schema version, and nothing else
+// (1.0 or 1e0 are errors for an int field, -0 is version 0).
+func (d *fastDecoder) one() bool {
+	if d.i >= len(d.in) || d.in[d.i] != '1' {
+		return false
+	}
+	d.i++
+	return d.delimited()
+}
+
+// delimited reports whether the literal before d.i ends there, as JSON
+// wants: at white space, the end of a member or the end of the input.
+func (d *fastDecoder) delimited() bool {
+	if d.i < len(d.in) {
+		switch d.in[d.i] {
+		case ' ', '\t', '\n', '\r', ',', '}':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// strings reads an array of strings or null; an empty array is non-nil.
+func (d *fastDecoder) strings() ([]string, bool) {
+	if bytes.HasPrefix(d.in[d.i:], []byte("null")) {
+		d.i += len("null")
+		return nil, d.delimited()
+	}
+	if !d.byte('[') {
+		return nil, false
+	}
+	d.space()
+	if d.byte(']') {
+		return []string{}, true
+	}
+	out := make([]string, 0, 4)
+	for {
+		s, ok := d.string()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+		d.space()
+		if d.byte(']') {
+			return out, true
+		}
+		if !d.byte(',') {
+			return nil, false
+		}
+		d.space()
+	}
+}
+
+// string reads a JSON string (not null) and decodes it as encoding/json
+// does.
+func (d *fastDecoder) string() (string, bool) {
+	if !d.byte('"') {
+		return "", false
+	}
+	start := len(d.buf)
+	for d.i < len(d.in) {
+		run := d.i
+		for d.i < len(d.in) && d.in[d.i] != '"' && d.in[d.i] != '\\' && d.in[d.i] >= 0x20 {
+			d.i++
+		}
+		d.buf = append(d.buf, d.in[run:d.i]...)
+		if d.i == len(d.in) {
+			return "", false
+		}
+		switch c := d.in[d.i]; {
+		case c == '"':
+			d.i++
+			s := d.buf[start:]
+			if len(s) == 0 {
+				return "", true
+			}
+			return unsafe.String(&s[0], len(s)), true
+		case c < 0x20:
+			return "", false
+		}
+		if !d.escape() {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// escape decodes the escape sequence at d.i, as encoding/json does: a
+// \u surrogate pair is one rune, any other surrogate U+FFFD.
+func (d *fastDecoder) escape() bool {
+	if d.i+1 >= len(d.in) {
+		return false
+	}
+	c := d.in[d.i+1]
+	d.i += 2
+	switch c {
+	case '"', '\\', '/':
+		d.buf = append(d.buf, c)
+	case 'b':
+		d.buf = append(d.buf, '\b')
+	case 'f':
+		d.buf = append(d.buf, '\f')
+	case 'n':
+		d.buf = append(d.buf, '\n')
+	case 'r':
+		d.buf = append(d.buf, '\r')
+	case 't':
+		d.buf = append(d.buf, '\t')
+	case 'u':
+		r, ok := d.hex4(d.i)
+		if !ok {
+			return false
+		}
+		d.i += 4
+		if utf16.IsSurrogate(r) {
+			first := r
+			r = utf8.RuneError
+			if d.i+1 < len(d.in) && d.in[d.i] == '\\' && d.in[d.i+1] == 'u' {
+				if second, ok := d.hex4(d.i + 2); ok {
+					if pair := utf16.DecodeRune(first, second); pair != utf8.RuneError {
+						r = pair
+						d.i += 6
+					}
+				}
+			}
+		}
+		d.buf = utf8.AppendRune(d.buf, r)
+	default:
+		return false
+	}
+	return true
+}
+
+// hex4 reads the four hex digits at i.
+func (d *fastDecoder) hex4(i int) (rune, bool) {
+	if i+4 > len(d.in) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.in[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// parseTime reads the form Encode writes, 2006-01-02T15:04:05Z with an
+// optional fraction of one to nine digits, and reports false for any other
+// (time.Parse then decides) or for a field out of its range.
+func parseTime(s string) (time.Time, bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) int {
+		n := 0
+		for _, c := range []byte(s[from:to]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec := num(11, 13), num(14, 16), num(17, 19)
+	nsec := 0
+	switch frac := s[19 : len(s)-1]; {
+	case frac == "":
+	case len(frac) >= 2 && len(frac) <= 10 && frac[0] == '.':
+		if nsec = num(20, len(s)-1); nsec < 0 {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	default:
+		return time.Time{}, false
+	}
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day { // the 31st of a 30-day month and the like
+		return time.Time{}, false
+	}
+	return t, true
+}
