@@ -82,26 +82,16 @@ type metrics struct {
 
 // New connects a producer. Metrics are registered on reg.
 func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Publisher, error) {
-	if cfg.ClientID == "" {
-		cfg.ClientID = "ingest"
-	}
-	if cfg.Compression == "" {
-		cfg.Compression = "lz4"
-	}
+	cfg = cfg.withDefaults()
 	if cfg.QueueMessages <= 0 {
 		cfg.QueueMessages = 100000
 	}
-	prod, err := kafka.NewProducer(kc.ConfigMap(cfg.ClientID, kafka.ConfigMap{
-		"enable.idempotence":           true,
-		"acks":                         "all",
-		"compression.type":             cfg.Compression,
-		"linger.ms":                    int(cfg.Linger / time.Millisecond),
+	prod, err := newProducer(kc, cfg, kafka.ConfigMap{
 		"queue.buffering.max.messages": cfg.QueueMessages,
 		"message.timeout.ms":           int(cfg.DeliveryTimeout / time.Millisecond),
-		"go.logs.channel.enable":       true,
-	}))
+	}, log)
 	if err != nil {
-		return nil, fmt.Errorf("kafka producer: %w", err)
+		return nil, err
 	}
 	p := &Publisher{
 		cfg:   cfg,
@@ -110,9 +100,7 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 		space: make(chan struct{}, 1),
 		done:  make(chan struct{}),
 		m: metrics{
-			produced: prometheus.NewCounterVec(prometheus.CounterOpts{
-				Name: "hashtrend_ingest_posts_produced_total", Help: "Posts the broker confirmed, by source.",
-			}, []string{"source"}),
+			produced: producedMetric("Posts the broker confirmed, by source."),
 			failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Name: "hashtrend_ingest_posts_failed_total", Help: "Posts whose delivery failed after the client's retries, by source.",
 			}, []string{"source"}),
@@ -124,12 +112,8 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 		},
 	}
 	reg.MustRegister(p.m.produced, p.m.failed, p.m.latency,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "hashtrend_ingest_producer_queue_depth", Help: "Records in the producer's local queue, not yet confirmed.",
-		}, func() float64 { return float64(p.prod.Len()) }),
-	)
+		queueDepthMetric(func() *kafka.Producer { return p.prod }))
 	go p.deliveries()
-	go forwardLogs(p.prod, log)
 	return p, nil
 }
 
@@ -166,13 +150,10 @@ func (p *Publisher) deliveries() {
 			default:
 			}
 		case kafka.Error:
-			if e.IsFatal() {
+			if clientError(p.log, e) {
 				err := error(e)
 				p.fatal.Store(&err)
-				p.log.Error("producer failed", "err", e)
-				continue
 			}
-			p.log.Warn("kafka client", "err", e, "code", e.Code().String())
 		}
 	}
 }
@@ -185,17 +166,11 @@ func (p *Publisher) Publish(ctx context.Context, pt post.Post, _ any) error {
 	if errp := p.fatal.Load(); errp != nil {
 		return fmt.Errorf("producer: %w", *errp)
 	}
-	value, err := post.Encode(pt)
+	msg, err := record(&p.cfg.Topic, pt)
 	if err != nil {
-		return fmt.Errorf("encode post %s: %w", pt.ID, err)
+		return err
 	}
-	msg := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &p.cfg.Topic, Partition: kafka.PartitionAny},
-		Key:            []byte(pt.ID),
-		Value:          value,
-		Headers:        []kafka.Header{{Key: HeaderSource, Value: []byte(pt.Source)}},
-		Opaque:         &pending{source: pt.Source, at: time.Now()},
-	}
+	msg.Opaque = &pending{source: pt.Source, at: time.Now()}
 	for {
 		err := p.prod.Produce(msg, nil)
 		if err == nil {
@@ -239,28 +214,6 @@ func (p *Publisher) Ready(timeout time.Duration) error {
 		return *errp
 	}
 	return topicReady(p.prod, p.cfg.Topic, timeout)
-}
-
-// topicReady is nil when the topic's metadata can be read within timeout.
-func topicReady(prod *kafka.Producer, topic string, timeout time.Duration) error {
-	md, err := prod.GetMetadata(&topic, false, int(timeout/time.Millisecond))
-	if err != nil {
-		return fmt.Errorf("kafka unreachable: %w", err)
-	}
-	if tm, ok := md.Topics[topic]; !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
-		return fmt.Errorf("topic %s has no metadata", topic)
-	}
-	return nil
-}
-
-// forwardLogs forwards the client's own log lines (connection failures and
-// the like) to the service's logger until the producer closes, at debug
-// level: every state that matters also arrives as an error event and is
-// logged there.
-func forwardLogs(prod *kafka.Producer, log *slog.Logger) {
-	for ev := range prod.Logs() {
-		log.Debug("kafka client log", "facility", ev.Tag, "message", ev.Message, "level", ev.Level)
-	}
 }
 
 // Flush waits for every queued post to be confirmed, for as long as ctx

@@ -87,12 +87,7 @@ type txnMetrics struct {
 
 // NewTxn connects a transactional producer. Call Init before Publish.
 func NewTxn(kc kafkaconn.Config, cfg TxnConfig, reg prometheus.Registerer, log *slog.Logger) (*Txn, error) {
-	if cfg.ClientID == "" {
-		cfg.ClientID = "ingest"
-	}
-	if cfg.Compression == "" {
-		cfg.Compression = "lz4"
-	}
+	cfg.Config = cfg.Config.withDefaults()
 	if cfg.CommitPosts <= 0 {
 		cfg.CommitPosts = 10000
 	}
@@ -106,9 +101,7 @@ func NewTxn(kc kafkaconn.Config, cfg TxnConfig, reg prometheus.Registerer, log *
 	_, _ = rand.Read(rnd[:])
 	t := &Txn{cfg: cfg, kc: kc, log: log, run: hex.EncodeToString(rnd[:]),
 		m: txnMetrics{
-			produced: prometheus.NewCounterVec(prometheus.CounterOpts{
-				Name: "hashtrend_ingest_posts_produced_total", Help: "Posts the broker confirmed (committed), by source.",
-			}, []string{"source"}),
+			produced: producedMetric("Posts the broker confirmed (committed), by source."),
 			txns: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Name: "hashtrend_ingest_transactions_total", Help: "Transactions ended, by outcome (committed, aborted: its posts were produced again).",
 			}, []string{"outcome"}),
@@ -127,9 +120,7 @@ func NewTxn(kc kafkaconn.Config, cfg TxnConfig, reg prometheus.Registerer, log *
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hashtrend_ingest_commit_wait_seconds", Help: "How long the commit in progress has been waiting for the brokers (0: none waiting).",
 		}, func() float64 { return t.waiting().Seconds() }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "hashtrend_ingest_producer_queue_depth", Help: "Records in the producer's local queue, not yet confirmed.",
-		}, func() float64 { return float64(t.prod.Load().Len()) }),
+		queueDepthMetric(t.prod.Load),
 	)
 	if err := t.connect(); err != nil {
 		return nil, err
@@ -140,24 +131,18 @@ func NewTxn(kc kafkaconn.Config, cfg TxnConfig, reg prometheus.Registerer, log *
 // connect creates the producer (again, after one failed for good).
 func (t *Txn) connect() error {
 	cfg := t.cfg
-	prod, err := kafka.NewProducer(t.kc.ConfigMap(cfg.ClientID, kafka.ConfigMap{
+	prod, err := newProducer(t.kc, cfg.Config, kafka.ConfigMap{
 		"transactional.id":             cfg.TransactionalID,
 		"transaction.timeout.ms":       int(cfg.TransactionTimeout / time.Millisecond),
-		"enable.idempotence":           true,
-		"acks":                         "all",
-		"compression.type":             cfg.Compression,
-		"linger.ms":                    int(cfg.Linger / time.Millisecond),
 		"queue.buffering.max.messages": max(cfg.QueueMessages, cfg.CommitPosts+1),
 		"go.delivery.reports":          false,
-		"go.logs.channel.enable":       true,
-	}))
+	}, t.log)
 	if err != nil {
-		return fmt.Errorf("kafka producer: %w", err)
+		return err
 	}
 	t.prod.Store(prod)
 	t.done = make(chan struct{})
 	go t.events(prod, t.done)
-	go forwardLogs(prod, t.log)
 	return nil
 }
 
@@ -166,11 +151,7 @@ func (t *Txn) events(prod *kafka.Producer, done chan struct{}) {
 	defer close(done)
 	for ev := range prod.Events() {
 		if e, ok := ev.(kafka.Error); ok {
-			if e.IsFatal() {
-				t.log.Error("producer failed", "err", e)
-				continue
-			}
-			t.log.Warn("kafka client", "err", e, "code", e.Code().String())
+			clientError(t.log, e)
 		}
 	}
 }
@@ -207,15 +188,9 @@ func (t *Txn) Init(ctx context.Context) error {
 // is full. It returns an error only when the post cannot be handed on:
 // ctx ended while a commit waited, or the producer failed for good.
 func (t *Txn) Publish(ctx context.Context, p post.Post, at any) error {
-	value, err := post.Encode(p)
+	msg, err := record(&t.cfg.Topic, p)
 	if err != nil {
-		return fmt.Errorf("encode post %s: %w", p.ID, err)
-	}
-	msg := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &t.cfg.Topic, Partition: kafka.PartitionAny},
-		Key:            []byte(p.ID),
-		Value:          value,
-		Headers:        []kafka.Header{{Key: HeaderSource, Value: []byte(p.Source)}},
+		return err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -377,22 +352,20 @@ func (t *Txn) finish(began time.Time) error {
 // redo aborts the open transaction and produces its posts again in a new
 // one (mu held), retrying the abort while the brokers are away.
 func (t *Txn) redo(ctx context.Context) error {
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := t.prod.Load().AbortTransaction(actx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("abort not finished: %w", ctx.Err())
-		}
+	err := retry.Do(ctx, retry.Policy{Attempt: 5 * time.Second}, func(err error, _ time.Duration) bool {
 		if kafkaconn.Classify(err) == kafkaconn.Fatal {
-			// Nothing of it was committed: an abort was under way.
-			_, err := t.renew(ctx, err)
-			return err
+			return false
 		}
 		t.log.Warn("waiting for the brokers to abort", "err", err)
+		return true
+	}, t.prod.Load().AbortTransaction)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("abort not finished: %w", err)
+		}
+		// Fatal. Nothing of it was committed: an abort was under way.
+		_, err := t.renew(ctx, err)
+		return err
 	}
 	t.m.txns.WithLabelValues("aborted").Inc()
 	return t.again()
