@@ -5,11 +5,15 @@
 package systest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -44,6 +48,29 @@ func SharedData(t testing.TB, rel ...string) string {
 		t.Skipf("reference data not available: %v", err)
 	}
 	return p
+}
+
+// SharedLines returns the lines of a file of the reference data (see
+// SharedData), gunzipped when its name ends in .gz, without their line
+// ends; a final line without one is kept.
+func SharedLines(t testing.TB, rel ...string) [][]byte {
+	t.Helper()
+	f, err := os.Open(SharedData(t, rel...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(f.Name(), ".gz") {
+		if r, err = gzip.NewReader(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
 }
 
 // Build compiles the main package in dir (a service's folder, "." for the

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
 // The benchmarks run over the reference recordings, one line per op, so
@@ -13,7 +14,7 @@ import (
 // on the same lines, into map[string]any and into a struct of id and text.
 
 func BenchmarkV1(b *testing.B) {
-	lines := readLines(b, "tweets", "ctit-dutch-tweets.json.gz")
+	lines := systest.SharedLines(b, "tweets", "ctit-dutch-tweets.json.gz")
 	var minimal struct {
 		IDStr string `json:"id_str"`
 		Text  string `json:"text"`
@@ -22,7 +23,7 @@ func BenchmarkV1(b *testing.B) {
 }
 
 func BenchmarkV2(b *testing.B) {
-	lines := readLines(b, "tweets", "twarc-csv-v2-streaming_output_with_error.jsonl")
+	lines := systest.SharedLines(b, "tweets", "twarc-csv-v2-streaming_output_with_error.jsonl")
 	lines = lines[:len(lines)-1] // the cut-off line
 	var minimal struct {
 		Data struct {
@@ -106,7 +107,7 @@ func perLine[T string | []byte](b *testing.B, lines []T, f func(T) error) {
 // are likes and follows, as on the live stream), against encoding/json into
 // the envelope and the post's text.
 func BenchmarkJetstream(b *testing.B) {
-	lines := readLines(b, "bluesky", "jetstream-v1-expected_v1.jsonl")
+	lines := systest.SharedLines(b, "bluesky", "jetstream-v1-expected_v1.jsonl")
 	var minimal struct {
 		Did    string `json:"did"`
 		TimeUS int64  `json:"time_us"`

@@ -1,11 +1,7 @@
 package wire
 
 import (
-	"bytes"
-	"compress/gzip"
 	"errors"
-	"io"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -15,30 +11,8 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
-// readLines returns the lines of a reference file, gunzipped if need be,
-// without their line ends; a final line without one is kept.
-func readLines(t testing.TB, rel ...string) [][]byte {
-	t.Helper()
-	f, err := os.Open(systest.SharedData(t, rel...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(f.Name(), ".gz") {
-		if r, err = gzip.NewReader(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
-}
-
 func TestRealV1TweetsDecodeAndTheExtractorAgreesWithTheirEntities(t *testing.T) {
-	lines := readLines(t, "tweets", "ctit-dutch-tweets.json.gz")
+	lines := systest.SharedLines(t, "tweets", "ctit-dutch-tweets.json.gz")
 	posts, agree, withTags, retweets, retweetsMissingTags := 0, 0, 0, 0, 0
 	for i, line := range lines {
 		for name, decode := range decoders(DecodeV1) {
@@ -93,7 +67,7 @@ func TestRealV1TweetsDecodeAndTheExtractorAgreesWithTheirEntities(t *testing.T) 
 }
 
 func TestRealV2StreamLinesDecodeAndTheCutOffLastLineIsAnError(t *testing.T) {
-	lines := readLines(t, "tweets", "twarc-csv-v2-streaming_output_with_error.jsonl")
+	lines := systest.SharedLines(t, "tweets", "twarc-csv-v2-streaming_output_with_error.jsonl")
 	last := len(lines) - 1
 	for name, decode := range decoders(DecodeV2) {
 		for i, line := range lines[:last] {

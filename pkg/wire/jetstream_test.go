@@ -2,13 +2,13 @@ package wire
 
 import (
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 )
 
@@ -86,14 +86,8 @@ func TestJetstreamPosts(t *testing.T) {
 			false, func() post.Post { p := with("x"); p.CreatedAt = bskyAt; return p }()},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := Jetstream{Cashtags: tt.cashtags}.Decode([]byte(tt.event))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Kind != KindPost || !reflect.DeepEqual(r.Post, tt.want) {
-				t.Errorf("got %v %+v\nwant post %+v", r.Kind, r.Post, tt.want)
-			}
+		decodeCase(t, tt.name, only("Jetstream", Jetstream{Cashtags: tt.cashtags}.Decode), tt.event, func(t *testing.T, r Result, err error) {
+			isPost(tt.want)(t, r, err)
 			if r.TimeUS != 1767225600000000 {
 				t.Errorf("TimeUS %d, want the event's time_us", r.TimeUS)
 			}
@@ -128,15 +122,7 @@ func TestJetstreamOtherEvents(t *testing.T) {
 			Result{Kind: KindAccount, TimeUS: 7, Notice: Notice{Name: "account", UserID: did}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := Jetstream{}.Decode([]byte(tt.event))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(r, tt.want) {
-				t.Errorf("got %+v\nwant %+v", r, tt.want)
-			}
-		})
+		decodeCase(t, tt.name, only("Jetstream", Jetstream{}.Decode), tt.event, isResult(tt.want))
 	}
 }
 
@@ -165,19 +151,14 @@ func TestJetstreamBadEvents(t *testing.T) {
 		{"a 10 MB frame", bskyEvent(`"text":"` + strings.Repeat("a", 10<<20) + `"`), "over"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := Jetstream{}.Decode([]byte(tt.event))
-			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tt.says) {
-				t.Errorf("got %v, %v; want an ErrMalformed error saying %q", r.Kind, err, tt.says)
-			}
-		})
+		decodeCase(t, tt.name, only("Jetstream", Jetstream{}.Decode), tt.event, isMalformed(tt.says))
 	}
 }
 
 func TestRealJetstreamEventsDecodeToTheirTagFacets(t *testing.T) {
 	for _, file := range []string{"jetstream-v1-expected_v1.jsonl", "jetstream-golden_v1.jsonl"} {
 		t.Run(file, func(t *testing.T) {
-			lines := readLines(t, "bluesky", file)
+			lines := systest.SharedLines(t, "bluesky", file)
 			want, err := expect.JetstreamPosts(lines)
 			if err != nil {
 				t.Fatal(err)
@@ -209,7 +190,7 @@ func TestRealJetstreamEventsDecodeToTheirTagFacets(t *testing.T) {
 }
 
 func TestRealJetstreamCountsMatchTheReferenceDescription(t *testing.T) {
-	lines := readLines(t, "bluesky", "jetstream-v1-expected_v1.jsonl")
+	lines := systest.SharedLines(t, "bluesky", "jetstream-v1-expected_v1.jsonl")
 	var posts, tagged int
 	for _, line := range lines {
 		r, err := Jetstream{}.Decode(line)

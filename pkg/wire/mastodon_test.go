@@ -2,15 +2,10 @@ package wire
 
 import (
 	"encoding/json"
-	"errors"
-	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/post"
@@ -58,22 +53,12 @@ func TestMastodonStatuses(t *testing.T) {
 			mastodonStatusJSON("17", "", `[]`, `"reblog":{"id":"5","uri":"https://bakers.example/users/alice/statuses/5","created_at":"2026-03-13T00:00:00.000Z","language":"nl","content":"<p>Brood #<span>Zuurdesem</span></p>","account":{"acct":"alice@bakers.example"},"tags":[{"name":"zuurdesem"}]}`),
 			post.Post{ID: uri + "17", Source: "mastodon", CreatedAt: mastodonAt, Text: "Brood #Zuurdesem", Lang: "nl", Author: "bob", RetweetOf: "https://bakers.example/users/alice/statuses/5", Hashtags: []string{"zuurdesem"}}},
 	}
+	decs := map[string]decoder{"DecodeMastodonStatus": DecodeMastodonStatus, "DecodeMastodon (update)": mastodonEvent("update")}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for name, decode := range map[string]func([]byte) (Result, error){
-				"DecodeMastodonStatus":    DecodeMastodonStatus,
-				"DecodeMastodon (update)": func(b []byte) (Result, error) { return DecodeMastodon("update", b) },
-			} {
-				r, err := decode([]byte(tt.data))
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				if r.Kind != KindPost || !reflect.DeepEqual(r.Post, tt.want) {
-					t.Errorf("%s: got %v %+v\nwant post %+v", name, r.Kind, r.Post, tt.want)
-				}
-				if r.LocalID != strings.TrimPrefix(tt.want.ID, uri) {
-					t.Errorf("%s: LocalID %q", name, r.LocalID)
-				}
+		decodeCase(t, tt.name, decs, tt.data, func(t *testing.T, r Result, err error) {
+			isPost(tt.want)(t, r, err)
+			if r.LocalID != strings.TrimPrefix(tt.want.ID, uri) {
+				t.Errorf("LocalID %q", r.LocalID)
 			}
 		})
 	}
@@ -94,16 +79,13 @@ func TestMastodonOtherEvents(t *testing.T) {
 			Result{Kind: KindEvent, Notice: Notice{Name: "filters_changed"}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := DecodeMastodon(tt.event, []byte(tt.data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(r, tt.want) {
-				t.Errorf("got %+v\nwant %+v", r, tt.want)
-			}
-		})
+		decodeCase(t, tt.name, only("DecodeMastodon", mastodonEvent(tt.event)), tt.data, isResult(tt.want))
 	}
+}
+
+// mastodonEvent decodes the data of an event of that name.
+func mastodonEvent(name string) decoder {
+	return func(data []byte) (Result, error) { return DecodeMastodon(name, data) }
 }
 
 func TestMastodonBadEvents(t *testing.T) {
@@ -123,12 +105,7 @@ func TestMastodonBadEvents(t *testing.T) {
 		{"a 10 MB event", "update", `{"content":"` + strings.Repeat("a", 10<<20) + `"}`, "over"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := DecodeMastodon(tt.event, []byte(tt.data))
-			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tt.says) {
-				t.Errorf("got %v, %v; want an ErrMalformed error saying %q", r.Kind, err, tt.says)
-			}
-		})
+		decodeCase(t, tt.name, only("DecodeMastodon", mastodonEvent(tt.event)), tt.data, isMalformed(tt.says))
 	}
 }
 
@@ -197,7 +174,7 @@ func checkStatuses(t *testing.T, statuses [][]byte) (tagged, tags, agree int) {
 }
 
 func TestRealMastodonStreamStatuses(t *testing.T) {
-	lines := readLines(t, "mastodon", "rtoot-mastodonsocial-stream.jsonl")
+	lines := systest.SharedLines(t, "mastodon", "rtoot-mastodonsocial-stream.jsonl")
 	tagged, tags, agree := checkStatuses(t, lines)
 	t.Logf("%d statuses, %d with %d tags; the extractor finds every tag again in the text of %d", len(lines), tagged, tags, agree)
 	// SOURCES.md: 48 statuses, 15 with tags (29 tags).
@@ -210,24 +187,9 @@ func TestRealMastodonStreamStatuses(t *testing.T) {
 }
 
 func TestRealMastodonTimelinePage(t *testing.T) {
-	var cassette struct {
-		Interactions []struct {
-			Response struct {
-				Body struct {
-					String string `yaml:"string"`
-				} `yaml:"body"`
-			} `yaml:"response"`
-		} `yaml:"http_interactions"`
-	}
-	b, err := os.ReadFile(systest.SharedData(t, "mastodon", "rtoot-timeline-public.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, &cassette); err != nil || len(cassette.Interactions) == 0 {
-		t.Fatalf("cassette: %v", err)
-	}
+	cassette := systest.SharedCassette(t, "mastodon", "rtoot-timeline-public.yml")
 	var page []json.RawMessage
-	if err := json.Unmarshal([]byte(cassette.Interactions[0].Response.Body.String), &page); err != nil {
+	if err := json.Unmarshal([]byte(cassette[0].Body), &page); err != nil {
 		t.Fatal(err)
 	}
 	statuses := make([][]byte, len(page))

@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"errors"
-	"reflect"
 	"testing"
 	"time"
 
@@ -13,11 +11,7 @@ import (
 var at = time.Date(2018, 10, 10, 20, 19, 24, 0, time.UTC)
 
 func TestDecodeV1Tweets(t *testing.T) {
-	tests := []struct {
-		name string
-		line string
-		want post.Post
-	}{
+	decodePosts(t, decoders(DecodeV1), []postCase{
 		{"a tweet takes its text, entities, language and author",
 			`{"id":1052322709826113536,"id_str":"1052322709826113536","created_at":"Wed Oct 10 20:19:24 +0000 2018","text":"hello #World","lang":"en","user":{"id":7,"id_str":"7","screen_name":"alice"},"entities":{"hashtags":[{"text":"World","indices":[6,12]}]}}`,
 			post.Post{ID: "1052322709826113536", Source: "twitter", CreatedAt: at, Text: "hello #World", Lang: "en", Author: "alice", Hashtags: []string{"World"}}},
@@ -54,28 +48,11 @@ func TestDecodeV1Tweets(t *testing.T) {
 		{"full_text of extended mode is the text",
 			`{"id_str":"1","created_at":"Wed Oct 10 20:19:24 +0000 2018","full_text":"all of it #here","entities":{"hashtags":[{"text":"here"}]}}`,
 			post.Post{ID: "1", Source: "twitter", CreatedAt: at, Text: "all of it #here", Hashtags: []string{"here"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for name, decode := range decoders(DecodeV1) {
-				r, err := decode([]byte(tt.line))
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				if r.Kind != KindPost || !reflect.DeepEqual(r.Post, tt.want) {
-					t.Errorf("%s: got %v %+v\nwant post %+v", name, r.Kind, r.Post, tt.want)
-				}
-			}
-		})
-	}
+	})
 }
 
 func TestDecodeV1Messages(t *testing.T) {
-	tests := []struct {
-		name string
-		line string
-		want Result
-	}{
+	decodeResults(t, decoders(DecodeV1), []resultCase{
 		{"a blank line is a keep-alive", "\r\n", Result{Kind: KindKeepAlive}},
 		{"an empty line is a keep-alive", "", Result{Kind: KindKeepAlive}},
 		{"a delete names the status and its user",
@@ -105,50 +82,18 @@ func TestDecodeV1Messages(t *testing.T) {
 		{"a user-stream event is unknown, not a tweet",
 			`{"event":"favorite","created_at":"Wed Oct 10 20:19:24 +0000 2018","source":{},"target":{}}`,
 			Result{Kind: KindUnknown, Notice: Notice{Name: "event"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for name, decode := range decoders(DecodeV1) {
-				r, err := decode([]byte(tt.line))
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				if !reflect.DeepEqual(r, tt.want) {
-					t.Errorf("%s: got %+v\nwant %+v", name, r, tt.want)
-				}
-			}
-		})
-	}
+	})
 }
 
 func TestDecodeV1Errors(t *testing.T) {
-	tests := []struct {
-		name string
-		line string
-	}{
-		{"cut-off JSON is an error", `{"id_str":"1","text":"ab`},
-		{"JSON that is not an object is an error", `[1,2]`},
-		{"a tweet without any time is an error", `{"id_str":"1","text":"x"}`},
-		{"a created_at in another layout is an error", `{"id_str":"1","created_at":"2018-10-10T20:19:24Z","text":"x"}`},
-		{"a timestamp_ms that is not a number is an error", `{"id_str":"1","timestamp_ms":"soon","text":"x"}`},
-		{"a retweet of a tweet without an id is an error", `{"id_str":"1","timestamp_ms":"1","retweeted_status":{"text":"x"}}`},
-		{"a field of the wrong type is an error", `{"id_str":1}`},
-		{"a time that a post cannot carry is an error", `{"id_str":"1","timestamp_ms":"999999999999999999","text":"x"}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for name, decode := range decoders(DecodeV1) {
-				r, err := decode([]byte(tt.line))
-				if !errors.Is(err, ErrMalformed) {
-					t.Errorf("%s: got %+v, %v; want an ErrMalformed error", name, r, err)
-				}
-			}
-		})
-	}
-}
-
-// decoders returns a source's own decoder and the auto-detecting one, which
-// must agree on every line of that source.
-func decoders(own func([]byte) (Result, error)) map[string]func([]byte) (Result, error) {
-	return map[string]func([]byte) (Result, error){"own decoder": own, "Decode": Decode}
+	decodeMalformed(t, decoders(DecodeV1), []malformedCase{
+		{"cut-off JSON is an error", `{"id_str":"1","text":"ab`, "cut off"},
+		{"JSON that is not an object is an error", `[1,2]`, "not a JSON object"},
+		{"a tweet without any time is an error", `{"id_str":"1","text":"x"}`, "neither timestamp_ms nor created_at"},
+		{"a created_at in another layout is an error", `{"id_str":"1","created_at":"2018-10-10T20:19:24Z","text":"x"}`, "created_at"},
+		{"a timestamp_ms that is not a number is an error", `{"id_str":"1","timestamp_ms":"soon","text":"x"}`, "soon"},
+		{"a retweet of a tweet without an id is an error", `{"id_str":"1","timestamp_ms":"1","retweeted_status":{"text":"x"}}`, "retweeted_status without an id"},
+		{"a field of the wrong type is an error", `{"id_str":1}`, "id_str"},
+		{"a time that a post cannot carry is an error", `{"id_str":"1","timestamp_ms":"999999999999999999","text":"x"}`, "outside"},
+	})
 }

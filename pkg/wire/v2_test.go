@@ -1,9 +1,6 @@
 package wire
 
 import (
-	"errors"
-	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,11 +9,7 @@ import (
 
 func TestDecodeV2Posts(t *testing.T) {
 	at := time.Date(2021, 4, 1, 15, 52, 31, 0, time.UTC)
-	tests := []struct {
-		name string
-		line string
-		want post.Post
-	}{
+	decodePosts(t, decoders(DecodeV2), []postCase{
 		{"a post takes its text, entities, language and author",
 			`{"data":{"id":"10","created_at":"2021-04-01T15:52:31.000Z","author_id":"7","lang":"en","text":"hi #Dogs","entities":{"hashtags":[{"start":3,"end":8,"tag":"Dogs"}]}},"matching_rules":[{"id":"1","tag":"dogs"}]}`,
 			post.Post{ID: "10", Source: "x", CreatedAt: at, Text: "hi #Dogs", Lang: "en", Author: "7", Hashtags: []string{"Dogs"}}},
@@ -44,28 +37,11 @@ func TestDecodeV2Posts(t *testing.T) {
 		{"a reply is an ordinary post",
 			`{"data":{"id":"13","created_at":"2021-04-01T17:52:31+02:00","text":"@a ok","referenced_tweets":[{"type":"replied_to","id":"10"}]}}`,
 			post.Post{ID: "13", Source: "x", CreatedAt: at, Text: "@a ok"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for name, decode := range decoders(DecodeV2) {
-				r, err := decode([]byte(tt.line))
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				if r.Kind != KindPost || !reflect.DeepEqual(r.Post, tt.want) {
-					t.Errorf("%s: got %v %+v\nwant post %+v", name, r.Kind, r.Post, tt.want)
-				}
-			}
-		})
-	}
+	})
 }
 
 func TestDecodeV2StreamErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		line string
-		want Result
-	}{
+	decodeResults(t, decoders(DecodeV2), []resultCase{
 		{"an errors line is a stream error with its type",
 			`{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect","detail":"This stream has been disconnected upstream for operational reasons.","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}`,
 			Result{Kind: KindStreamError, Errors: []StreamError{{Title: "operational-disconnect", DisconnectType: "UpstreamOperationalDisconnect", Detail: "This stream has been disconnected upstream for operational reasons.", Type: "https://api.twitter.com/2/problems/operational-disconnect"}}}},
@@ -74,20 +50,7 @@ func TestDecodeV2StreamErrors(t *testing.T) {
 			Result{Kind: KindPost, Post: post.Post{ID: "1", Source: "x", CreatedAt: time.Date(2021, 4, 1, 15, 52, 31, 0, time.UTC), Text: "x"},
 				Errors: []StreamError{{ResourceID: "9", ResourceType: "tweet", Parameter: "referenced_tweets.id", Title: "Not Found Error", Detail: "Could not find tweet with referenced_tweets.id: [9].", Type: "https://api.twitter.com/2/problems/resource-not-found"}}}},
 		{"a blank line is a keep-alive", "\r\n", Result{Kind: KindKeepAlive}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for name, decode := range decoders(DecodeV2) {
-				r, err := decode([]byte(tt.line))
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				if !reflect.DeepEqual(r, tt.want) {
-					t.Errorf("%s: got %+v\nwant %+v", name, r, tt.want)
-				}
-			}
-		})
-	}
+	})
 }
 
 func TestDecodeV2OnAV1LineIsUnknown(t *testing.T) {
@@ -98,23 +61,11 @@ func TestDecodeV2OnAV1LineIsUnknown(t *testing.T) {
 }
 
 func TestDecodeV2Errors(t *testing.T) {
-	tests := []struct {
-		name, line, says string
-	}{
+	decodeMalformed(t, decoders(DecodeV2), []malformedCase{
 		{"cut-off JSON is an error that says so", `{"data": {"author_id": "1021159080151404544"`, "cut off"},
 		{"data without an id is an error", `{"data":{"created_at":"2021-04-01T15:52:31Z","text":"x"}}`, "without an id"},
 		{"a post without created_at is an error", `{"data":{"id":"1","text":"x"}}`, "no created_at"},
 		{"a created_at that is not RFC 3339 is an error", `{"data":{"id":"1","created_at":"Wed Oct 10 20:19:24 +0000 2018"}}`, "created_at"},
 		{"data that is not an object is an error", `{"data":"x"}`, "data"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for name, decode := range decoders(DecodeV2) {
-				r, err := decode([]byte(tt.line))
-				if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tt.says) {
-					t.Errorf("%s: got %+v, %v; want an ErrMalformed error saying %q", name, r, err, tt.says)
-				}
-			}
-		})
-	}
+	})
 }
