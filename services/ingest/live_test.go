@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -23,15 +21,7 @@ import (
 // hold exactly the posts and the counts of the tag facets, read from the
 // events independently of the decoder.
 func TestRecordedBlueskyEventsThroughIngestAndCounterCountTheirTagFacets(t *testing.T) {
-	b, err := os.ReadFile(systest.SharedData(t, "bluesky", "jetstream-v1-expected_v1.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	found, err := expect.JetstreamPosts(events)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events, found := livefake.RecordedJetstream(t)
 	var posts []post.Post
 	for _, p := range found {
 		posts = append(posts, post.Post{ID: p.ID, Source: "bluesky", Hashtags: p.Hashtags})
@@ -102,15 +92,7 @@ func TestRecordedBlueskyEventsThroughIngestAndCounterCountTheirTagFacets(t *test
 // the same host, and drop the posts Jetstream sends again, so that the
 // topic holds each post once.
 func TestABlueskyIngestKilledAndRestartedResumesAtItsPositionWithoutRepeats(t *testing.T) {
-	b, err := os.ReadFile(systest.SharedData(t, "bluesky", "jetstream-v1-expected_v1.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	found, err := expect.JetstreamPosts(events)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events, found := livefake.RecordedJetstream(t)
 	var last int64
 	for _, p := range found {
 		last = max(last, p.TimeUS)

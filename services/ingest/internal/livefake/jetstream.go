@@ -13,16 +13,17 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	jetstreammodels "github.com/bluesky-social/jetstream/pkg/models"
 	"github.com/coder/websocket"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 )
 
 // JetstreamConn is what one connection to the fake Jetstream does.
@@ -50,14 +51,10 @@ type JetstreamRequest struct {
 // Jetstream is a fake Jetstream v1 /subscribe endpoint serving recorded
 // events in time_us order.
 type Jetstream struct {
-	*httptest.Server
+	fake[JetstreamConn, JetstreamRequest]
 
 	events []jetstreamEvent
 	enc    *zstd.Encoder
-
-	mu       sync.Mutex
-	script   []JetstreamConn
-	requests []JetstreamRequest
 }
 
 type jetstreamEvent struct {
@@ -77,7 +74,8 @@ func NewJetstream(t testing.TB, events [][]byte, script ...JetstreamConn) *Jetst
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &Jetstream{enc: enc, script: script}
+	j := &Jetstream{enc: enc}
+	j.script = script
 	for i, raw := range events {
 		var e struct {
 			Did    string `json:"did"`
@@ -93,8 +91,7 @@ func NewJetstream(t testing.TB, events [][]byte, script ...JetstreamConn) *Jetst
 		j.events = append(j.events, jetstreamEvent{raw: bytes.Clone(raw), timeUS: e.TimeUS, did: e.Did, kind: e.Kind, collection: e.Commit.Collection})
 	}
 	slices.SortStableFunc(j.events, func(a, b jetstreamEvent) int { return cmp.Compare(a.timeUS, b.timeUS) })
-	j.Server = httptest.NewServer(http.HandlerFunc(j.subscribe))
-	t.Cleanup(j.Close)
+	j.start(t, http.HandlerFunc(j.subscribe))
 	return j
 }
 
@@ -102,11 +99,7 @@ func NewJetstream(t testing.TB, events [][]byte, script ...JetstreamConn) *Jetst
 func (j *Jetstream) URL() string { return "ws" + strings.TrimPrefix(j.Server.URL, "http") }
 
 // Requests returns what each connection so far asked for.
-func (j *Jetstream) Requests() []JetstreamRequest {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.requests)
-}
+func (j *Jetstream) Requests() []JetstreamRequest { return j.asked() }
 
 func (j *Jetstream) subscribe(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/subscribe" {
@@ -123,13 +116,7 @@ func (j *Jetstream) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 		req.Cursor = n
 	}
-	j.mu.Lock()
-	j.requests = append(j.requests, req)
-	var conn JetstreamConn
-	if len(j.script) > 0 {
-		conn, j.script = j.script[0], j.script[1:]
-	}
-	j.mu.Unlock()
+	conn := j.connect(req)
 	if conn.Status != 0 {
 		http.Error(w, http.StatusText(conn.Status), conn.Status)
 		return
@@ -175,4 +162,18 @@ func (req JetstreamRequest) wants(e jetstreamEvent) bool {
 		return false
 	}
 	return e.kind != "commit" || len(req.Collections) == 0 || slices.Contains(req.Collections, e.collection)
+}
+
+// RecordedJetstream returns the Jetstream events recorded in the
+// reference data and the post creates among them, read independently of
+// the decoder, in time_us order: the order the fake serves them in.
+func RecordedJetstream(t testing.TB) ([][]byte, []expect.JetstreamPost) {
+	t.Helper()
+	events := systest.SharedLines(t, "bluesky", "jetstream-v1-expected_v1.jsonl")
+	posts, err := expect.JetstreamPosts(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortStableFunc(posts, func(a, b expect.JetstreamPost) int { return cmp.Compare(a.TimeUS, b.TimeUS) })
+	return events, posts
 }

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -39,15 +37,14 @@ type MastodonConn struct {
 // (public, public/local, hashtag) and the public timeline with min_id
 // paging, over a set of statuses.
 type Mastodon struct {
-	*httptest.Server
+	// The requests of the script's connections are the path and query of
+	// each stream request.
+	fake[MastodonConn, string]
 	token string
 
 	statuses []mastodonStatus // in id order
 
-	mu        sync.Mutex
-	script    []MastodonConn
-	streams   []string // the path and query of each stream request
-	timelines []string // the path and query of each timeline request
+	timelines []string // the path and query of each timeline request (under mu)
 	live      chan SSE // events for the open connection
 }
 
@@ -62,7 +59,8 @@ type mastodonStatus struct {
 // connection sends nothing of its own and stays open.
 func NewMastodon(t testing.TB, token string, statuses [][]byte, script ...MastodonConn) *Mastodon {
 	t.Helper()
-	m := &Mastodon{token: token, script: script, live: make(chan SSE)}
+	m := &Mastodon{token: token, live: make(chan SSE)}
+	m.script = script
 	for i, raw := range statuses {
 		var s struct {
 			ID   string
@@ -82,8 +80,7 @@ func NewMastodon(t testing.TB, token string, statuses [][]byte, script ...Mastod
 	mux.HandleFunc("GET /api/v1/streaming/{stream...}", m.stream)
 	mux.HandleFunc("GET /api/v1/timelines/public", m.timeline)
 	mux.HandleFunc("GET /api/v1/timelines/tag/{tag}", m.timeline)
-	m.Server = httptest.NewServer(m.auth(mux))
-	t.Cleanup(m.Close)
+	m.start(t, m.auth(mux))
 	return m
 }
 
@@ -92,11 +89,7 @@ func NewMastodon(t testing.TB, token string, statuses [][]byte, script ...Mastod
 func (m *Mastodon) StatusID(i int) string { return m.statuses[i].id }
 
 // Streams returns the path and query of each stream request so far.
-func (m *Mastodon) Streams() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.streams)
-}
+func (m *Mastodon) Streams() []string { return m.asked() }
 
 // Timelines returns the path and query of each timeline request so far.
 func (m *Mastodon) Timelines() []string {
@@ -132,13 +125,7 @@ func (m *Mastodon) stream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"Unknown stream type"}`, http.StatusBadRequest)
 		return
 	}
-	m.mu.Lock()
-	m.streams = append(m.streams, r.URL.RequestURI())
-	var conn MastodonConn
-	if len(m.script) > 0 {
-		conn, m.script = m.script[0], m.script[1:]
-	}
-	m.mu.Unlock()
+	conn := m.connect(r.URL.RequestURI())
 	if conn.Status != 0 {
 		http.Error(w, `{"error":"`+http.StatusText(conn.Status)+`"}`, conn.Status)
 		return

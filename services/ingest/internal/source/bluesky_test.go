@@ -1,11 +1,8 @@
 package source
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,24 +17,6 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/livefake"
 )
-
-// jetstreamEvents returns the recorded Jetstream events in time_us order,
-// the order the fake serves them in, and the post creates among them as
-// read independently of the decoder.
-func jetstreamEvents(t *testing.T) ([][]byte, []expect.JetstreamPost) {
-	t.Helper()
-	b, err := os.ReadFile(systest.SharedData(t, "bluesky", "jetstream-v1-expected_v1.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	posts, err := expect.JetstreamPosts(lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.SortStableFunc(posts, func(a, b expect.JetstreamPost) int { return cmp.Compare(a.TimeUS, b.TimeUS) })
-	return lines, posts
-}
 
 // manualClock is a stall-watchdog clock that moves only when the test
 // says so.
@@ -167,7 +146,7 @@ func checkPosts(t *testing.T, got []post.Post, want []expect.JetstreamPost) {
 }
 
 func TestBlueskyReadsEveryRecordedPostWithTheHashtagsOfItsTagFacets(t *testing.T) {
-	events, want := jetstreamEvents(t)
+	events, want := livefake.RecordedJetstream(t)
 	for _, compress := range []bool{false, true} {
 		name := map[bool]string{false: "plain JSON", true: "zstd with Jetstream's dictionary"}[compress]
 		t.Run(name, func(t *testing.T) {
@@ -194,7 +173,7 @@ func TestBlueskyReadsEveryRecordedPostWithTheHashtagsOfItsTagFacets(t *testing.T
 }
 
 func TestBlueskyResumesAfterADisconnectAtPositionMinusRewindWithoutGapsOrDuplicates(t *testing.T) {
-	events, want := jetstreamEvents(t)
+	events, want := livefake.RecordedJetstream(t)
 	const first = 12 // events (posts, deletes, identity, account) before the drop
 	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: first, Close: true})
 	b, _ := newBluesky(js.URL())
@@ -247,7 +226,7 @@ func passedTimes(t *testing.T, events [][]byte) []int64 {
 }
 
 func TestBlueskyFailsOverToTheNextHostWhenOneRefuses(t *testing.T) {
-	events, want := jetstreamEvents(t)
+	events, want := livefake.RecordedJetstream(t)
 	down := livefake.NewJetstream(t, events, livefake.JetstreamConn{Status: 503})
 	up := livefake.NewJetstream(t, events)
 	b, _ := newBluesky(down.URL(), up.URL())
@@ -263,7 +242,7 @@ func TestBlueskyFailsOverToTheNextHostWhenOneRefuses(t *testing.T) {
 }
 
 func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t *testing.T) {
-	events, want := jetstreamEvents(t)
+	events, want := livefake.RecordedJetstream(t)
 	const first = 10 // of the 20 events that pass the collection filter
 	silent := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: first})
 	other := livefake.NewJetstream(t, events)
@@ -295,7 +274,7 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 }
 
 func TestBlueskyCountsBadMessagesLogsTheFirstAndReadsOn(t *testing.T) {
-	events, want := jetstreamEvents(t)
+	events, want := livefake.RecordedJetstream(t)
 	bad := [][]byte{
 		[]byte("not json"),
 		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"label"}`),
@@ -318,7 +297,7 @@ func TestBlueskyCountsBadMessagesLogsTheFirstAndReadsOn(t *testing.T) {
 }
 
 func TestBlueskyBacksOffFrom250msDoublingAndStartsOverAfterProgress(t *testing.T) {
-	events, _ := jetstreamEvents(t)
+	events, _ := livefake.RecordedJetstream(t)
 	ms := time.Millisecond
 	js := livefake.NewJetstream(t, events,
 		livefake.JetstreamConn{Events: 3, Close: true},
@@ -392,7 +371,7 @@ func TestBlueskyValidate(t *testing.T) {
 }
 
 func TestBlueskyResumedAfterAnyPostEmitsExactlyTheRest(t *testing.T) {
-	events, want := jetstreamEvents(t)
+	events, want := livefake.RecordedJetstream(t)
 	js := livefake.NewJetstream(t, events)
 	passed := passedTimes(t, events)
 	end := passed[len(passed)-1]

@@ -1,13 +1,11 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/url"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"gopkg.in/yaml.v3"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/post"
@@ -31,11 +28,7 @@ const mastodonToken = "mastodon-user-token-5ecret"
 // its tags (its reblog's, for a reblog).
 func mastodonStatuses(t *testing.T) ([][]byte, []post.Post) {
 	t.Helper()
-	b, err := os.ReadFile(systest.SharedData(t, "mastodon", "rtoot-mastodonsocial-stream.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	lines := systest.SharedLines(t, "mastodon", "rtoot-mastodonsocial-stream.jsonl")
 	type want struct {
 		id string
 		p  post.Post
@@ -370,46 +363,28 @@ func TestRateWindowLetsNRequestsThroughPerWindow(t *testing.T) {
 }
 
 func TestSSEReaderReadsMastodonsRecordedStreams(t *testing.T) {
-	var cassette struct {
-		Interactions []struct {
-			Request struct {
-				URI string `yaml:"uri"`
-			} `yaml:"request"`
-			Response struct {
-				Body struct {
-					String string `yaml:"string"`
-				} `yaml:"body"`
-			} `yaml:"response"`
-		} `yaml:"interactions"`
-	}
-	b, err := os.ReadFile(systest.SharedData(t, "mastodon", "mastodonpy-stream-sse.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, &cassette); err != nil {
-		t.Fatal(err)
-	}
+	cassette := systest.SharedCassette(t, "mastodon", "mastodonpy-stream-sse.yaml")
 	got := map[string][]string{}
-	for _, in := range cassette.Interactions {
-		if !strings.Contains(in.Request.URI, "/streaming/") {
+	for _, in := range cassette {
+		if !strings.Contains(in.URI, "/streaming/") {
 			continue
 		}
-		r := newSSEReader(strings.NewReader(in.Response.Body.String), 1<<20)
+		r := newSSEReader(strings.NewReader(in.Body), 1<<20)
 		for {
 			ev, err := r.next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				t.Fatalf("%s: %v", in.Request.URI, err)
+				t.Fatalf("%s: %v", in.URI, err)
 			}
 			name := ev.name
 			if ev.comment {
 				name = ":" + string(ev.data)
 			} else if _, err := wire.DecodeMastodon(ev.name, ev.data); err != nil {
-				t.Errorf("%s: %s event: %v", in.Request.URI, ev.name, err)
+				t.Errorf("%s: %s event: %v", in.URI, ev.name, err)
 			}
-			got[in.Request.URI] = append(got[in.Request.URI], name)
+			got[in.URI] = append(got[in.URI], name)
 		}
 	}
 	want := map[string][]string{
