@@ -2,20 +2,26 @@ package rank
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"hash/maphash"
 )
 
 // keys holds the table's hashtag keys and single spellings without a Go
-// string or a pointer per hashtag: their bytes live in large chunks (an
-// arena that only grows), and the index from a key to its id is an
-// open-addressing table of 32-bit ids hashed over those bytes. The garbage
-// collector sees a few pointer-free slices, not millions of objects, and a
-// million hashtags cost their bytes plus about 10 bytes of index.
+// string or a pointer per hashtag: each hashtag's key and spelling are one
+// record in large chunks of bytes (an arena that only grows), and the
+// index from a key to its id is an open-addressing table of 32-bit ids,
+// with a byte of each key's hash beside it so that a probe that misses
+// reads a key only once in 256 times. The garbage collector sees a few
+// pointer-free slices, not millions of objects, and a million hashtags
+// cost their bytes, two or three bytes of lengths and about 10 bytes of
+// index each.
 type keys struct {
-	chunks [][]byte // each chunkSize long at most; spans never cross chunks
-	long   [][]byte // the rare string longer than a chunk, by itself
+	chunks [][]byte // each chunkSize long at most; records never cross chunks
+	long   [][]byte // the rare record longer than a quarter chunk, by itself
 	seed   maphash.Seed
 	slots  []uint32 // id+1 of the key hashed there, 0 for free
+	tags   []uint8  // the top byte of that key's hash
 	used   int
 }
 
@@ -24,83 +30,143 @@ type keys struct {
 // never copies what is already held.
 const chunkSize = 1 << 20
 
-// span locates a string in the arena: off is chunk×chunkSize+position, or
-// an index into long when n has the long bit.
-type span struct {
-	off uint32
-	n   uint32
-}
+// ref locates a record: chunk×chunkSize+position, or an index into long
+// when it has the long bit. The arena therefore holds up to 2 GiB of keys
+// and spellings: some 90 million hashtags.
+type ref uint32
 
 const longBit = 1 << 31
 
+// A record is uvarint(len(key)<<1 | sameBit), the key, and, unless the
+// hashtag is spelled as its key, uvarint(len(spelling)) and the spelling.
+const sameBit = 1
+
 func newKeys() keys {
-	return keys{seed: maphash.MakeSeed(), slots: make([]uint32, 1024)}
+	return keys{seed: maphash.MakeSeed(), slots: make([]uint32, 1024), tags: make([]uint8, 1024)}
 }
 
-// put copies s into the arena and returns where it is.
-func (k *keys) put(s []byte) span {
-	if len(s) > chunkSize/4 {
-		k.long = append(k.long, bytes.Clone(s))
-		return span{off: uint32(len(k.long) - 1), n: longBit | uint32(len(s))}
+// put copies key and its spelling into the arena and returns where they are.
+func (k *keys) put(key, spelling []byte) ref {
+	same := bytes.Equal(key, spelling)
+	head := uint64(len(key)) << 1
+	size := uvarintLen(head) + len(key)
+	if same {
+		head |= sameBit
+	} else {
+		size += uvarintLen(uint64(len(spelling))) + len(spelling)
+	}
+	appendRecord := func(b []byte) []byte {
+		b = binary.AppendUvarint(b, head)
+		b = append(b, key...)
+		if !same {
+			b = binary.AppendUvarint(b, uint64(len(spelling)))
+			b = append(b, spelling...)
+		}
+		return b
+	}
+	if size > chunkSize/4 {
+		k.long = append(k.long, appendRecord(make([]byte, 0, size)))
+		return ref(longBit | (len(k.long) - 1))
 	}
 	last := len(k.chunks) - 1
-	if last < 0 || len(k.chunks[last])+len(s) > chunkSize {
+	if last < 0 || len(k.chunks[last])+size > chunkSize {
+		if (last+1)*chunkSize >= longBit {
+			panic(fmt.Sprintf("rank: more than %d bytes of hashtag keys", longBit))
+		}
 		k.chunks = append(k.chunks, make([]byte, 0, chunkSize))
 		last++
 	}
-	c := k.chunks[last]
-	at := len(c)
-	k.chunks[last] = append(c, s...)
-	return span{off: uint32(last*chunkSize + at), n: uint32(len(s))}
+	at := len(k.chunks[last])
+	// The chunk never grows past its capacity, so key and spelling may
+	// be bytes of this same chunk (a record written again).
+	k.chunks[last] = appendRecord(k.chunks[last])
+	return ref(last*chunkSize + at)
 }
 
-// bytes returns the string at sp; it must not be changed.
-func (k *keys) bytes(sp span) []byte {
-	if sp.n&longBit != 0 {
-		return k.long[sp.off]
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
 	}
-	c := k.chunks[sp.off/chunkSize]
-	at := sp.off % chunkSize
-	return c[at : at+sp.n : at+sp.n]
+	return n
 }
+
+// record returns the bytes from r's record to the end of its chunk.
+func (k *keys) record(r ref) []byte {
+	if r&longBit != 0 {
+		return k.long[r&^longBit]
+	}
+	return k.chunks[r/chunkSize][r%chunkSize:]
+}
+
+// key returns the key of r's record; it must not be changed.
+func (k *keys) key(r ref) []byte {
+	b := k.record(r)
+	head, n := binary.Uvarint(b)
+	l := n + int(head>>1)
+	return b[n:l:l]
+}
+
+// spelling returns the spelling of r's record; it must not be changed.
+func (k *keys) spelling(r ref) []byte {
+	b := k.record(r)
+	head, n := binary.Uvarint(b)
+	l := n + int(head>>1)
+	if head&sameBit != 0 {
+		return b[n:l:l]
+	}
+	b = b[l:]
+	sl, n := binary.Uvarint(b)
+	l = n + int(sl)
+	return b[n:l:l]
+}
+
+func (k *keys) hash(key []byte) uint64 { return maphash.Bytes(k.seed, key) }
 
 // find returns the slot of key: the one holding its id, or the free slot
-// where it would go. key(id) returns the key bytes of an id.
+// where it would go. keyOf returns the key bytes of an id.
 func (k *keys) find(key []byte, keyOf func(id uint32) []byte) (slot int, id uint32, ok bool) {
+	return k.probe(k.hash(key), key, keyOf)
+}
+
+// probe is find for a key whose hash is h.
+func (k *keys) probe(h uint64, key []byte, keyOf func(id uint32) []byte) (slot int, id uint32, ok bool) {
 	mask := len(k.slots) - 1
-	i := int(maphash.Bytes(k.seed, key)) & mask
-	for {
+	tag := uint8(h >> 56)
+	for i := int(h) & mask; ; i = (i + 1) & mask {
 		v := k.slots[i]
 		if v == 0 {
 			return i, 0, false
 		}
-		if bytes.Equal(keyOf(v-1), key) {
+		if k.tags[i] == tag && bytes.Equal(keyOf(v-1), key) {
 			return i, v - 1, true
 		}
-		i = (i + 1) & mask
 	}
 }
 
-// insert records id at slot (from a find that missed), growing the
-// index when it is three quarters full.
-func (k *keys) insert(slot int, id uint32, keyOf func(id uint32) []byte) {
-	k.slots[slot] = id + 1
+// insert records id, whose key hashes to h, at slot (from a probe that
+// missed). It reports whether the index is now three quarters full and
+// must grow before the next probe.
+func (k *keys) insert(slot int, h uint64, id uint32) (full bool) {
+	k.slots[slot], k.tags[slot] = id+1, uint8(h>>56)
 	k.used++
-	if k.used*4 < len(k.slots)*3 {
-		return
-	}
-	old := k.slots
-	k.slots = make([]uint32, 2*len(old))
-	mask := len(k.slots) - 1
-	for _, v := range old {
-		if v == 0 {
-			continue
-		}
-		i := int(maphash.Bytes(k.seed, keyOf(v-1))) & mask
+	return k.used*4 >= len(k.slots)*3
+}
+
+// grow doubles the index and hashes every id again, taking them in the
+// order ids yields them (the table's, which reads its entries and the
+// arena front to back rather than at random).
+func (k *keys) grow(ids func(yield func(uint32) bool), keyOf func(id uint32) []byte) {
+	n := 2 * len(k.slots)
+	k.slots, k.tags = make([]uint32, n), make([]uint8, n)
+	mask := n - 1
+	for id := range ids {
+		h := k.hash(keyOf(id))
+		i := int(h) & mask
 		for k.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		k.slots[i] = v
+		k.slots[i], k.tags[i] = id+1, uint8(h>>56)
 	}
 }
 
@@ -113,10 +179,10 @@ func (k *keys) remove(slot int, keyOf func(id uint32) []byte) {
 	k.used--
 	for i := (slot + 1) & mask; k.slots[i] != 0; i = (i + 1) & mask {
 		v := k.slots[i]
-		home := int(maphash.Bytes(k.seed, keyOf(v-1))) & mask
+		home := int(k.hash(keyOf(v-1))) & mask
 		// v may fill the hole when its home is not cyclically in (slot, i].
 		if (i > slot && (home <= slot || home > i)) || (i < slot && home <= slot && home > i) {
-			k.slots[slot], k.slots[i] = v, 0
+			k.slots[slot], k.tags[slot], k.slots[i] = v, k.tags[i], 0
 			slot = i
 		}
 	}

@@ -14,14 +14,14 @@ import (
 // Table holds the running totals and what changed since the last snapshot.
 // It is the updateStateByKey of the Spark original.
 //
-// It is built to hold millions of hashtags compactly: each is one 32-byte
-// entry in fixed-size blocks (its total unboxed, its key and, for the
-// common hashtag seen in one spelling only, that spelling held in the
-// keys arena), found through keys' index; only a hashtag with several
-// spellings has a hashtag.Spellings of its own. The top of the running
-// totals is kept up to date from the changed keys alone (totals only
-// grow), so a snapshot costs what its window changed, not the table's
-// size.
+// It is built to hold millions of hashtags compactly: each is one 16-byte
+// entry in fixed-size blocks (its total unboxed and where its key and,
+// for the common hashtag seen in one spelling only, that spelling are
+// held in the keys arena), found through keys' index; only a hashtag with
+// several spellings has a hashtag.Spellings of its own. The top of the
+// running totals is kept up to date from the changed keys alone (totals
+// only grow), so a snapshot costs what its window changed, not the
+// table's size.
 type Table struct {
 	keys    keys
 	blocks  [][]entry
@@ -35,22 +35,25 @@ type Table struct {
 	scratch []byte
 }
 
-// entry is one hashtag: its running total, its key and either its only
-// spelling (multi 0) or where its spellings are (multi-1 in Table.multi).
+// entry is one hashtag: its running total, its record in the keys arena
+// (its key, and its spelling while it has only one), and bits: its flags
+// and, above them, where its spellings are when it has several (multi-1
+// in Table.multi, 0 for none).
 type entry struct {
-	n     int64
-	key   span
-	sp    span
-	multi uint32
-	flags uint8
+	n    int64
+	rec  ref
+	bits uint32
 }
 
 const (
-	dead   uint8 = 1 << iota // removed by a tombstone
-	inLead                   // one of Table.lead
+	dead       uint32 = 1 << iota // removed by a tombstone
+	inLead                        // one of Table.lead
+	multiShift = iota
 )
 
-const blockBits = 14 // 16,384 entries (512 KiB) per block
+func (e *entry) multi() uint32 { return e.bits >> multiShift }
+
+const blockBits = 14 // 16,384 entries (256 KiB) per block
 
 // NewTable returns an empty table.
 func NewTable() *Table {
@@ -65,11 +68,13 @@ func (t *Table) Meta() state.Meta { return t.meta }
 
 func (t *Table) at(id uint32) *entry { return &t.blocks[id>>blockBits][id&(1<<blockBits-1)] }
 
-func (t *Table) keyOf(id uint32) []byte { return t.keys.bytes(t.at(id).key) }
+func (t *Table) keyOf(id uint32) []byte { return t.keys.key(t.at(id).rec) }
 
-// lookup returns the id of key, adding an empty entry when it is new.
-func (t *Table) lookup(key []byte) uint32 {
-	slot, id, ok := t.keys.find(key, t.keyOf)
+// lookup returns the id of key, adding an empty entry spelled as given
+// when it is new.
+func (t *Table) lookup(key, spelling []byte) uint32 {
+	h := t.keys.hash(key)
+	slot, id, ok := t.keys.probe(h, key, t.keyOf)
 	if ok {
 		return id
 	}
@@ -78,10 +83,23 @@ func (t *Table) lookup(key []byte) uint32 {
 		t.blocks = append(t.blocks, make([]entry, 0, 1<<blockBits))
 	}
 	b := &t.blocks[len(t.blocks)-1]
-	*b = append(*b, entry{key: t.keys.put(key)})
-	t.keys.insert(slot, id, t.keyOf)
+	*b = append(*b, entry{rec: t.keys.put(key, spelling)})
+	if t.keys.insert(slot, h, id) {
+		t.keys.grow(t.live, t.keyOf)
+	}
 	t.len++
 	return id
+}
+
+// live yields the id of every entry not removed, in order.
+func (t *Table) live(yield func(uint32) bool) {
+	for b, block := range t.blocks {
+		for i := range block {
+			if block[i].bits&dead == 0 && !yield(uint32(b<<blockBits+i)) {
+				return
+			}
+		}
+	}
 }
 
 // count is the number of entries ever added, dead ones included.
@@ -96,45 +114,37 @@ func (t *Table) count() int {
 // its spellings other than spelling, within n).
 func (t *Table) add(id uint32, n int64, spelling string, others map[string]int64) {
 	e := t.at(id)
+	single := e.multi() == 0 && len(others) == 0
 	switch {
-	case e.n == 0 && e.multi == 0 && len(others) == 0:
-		e.sp = t.spellingSpan(e.key, spelling)
-	case e.multi == 0 && len(others) == 0 && string(t.keys.bytes(e.sp)) == spelling:
+	case single && string(t.keys.spelling(e.rec)) == spelling:
+	case single && e.n == 0:
+		t.scratch = append(t.scratch[:0], spelling...)
+		e.rec = t.keys.put(t.keys.key(e.rec), t.scratch)
 	default:
-		if e.multi == 0 {
+		if e.multi() == 0 {
 			sp := &hashtag.Spellings{}
 			if e.n > 0 {
-				sp.Add(string(t.keys.bytes(e.sp)), e.n)
+				sp.Add(string(t.keys.spelling(e.rec)), e.n)
 			}
 			t.multi = append(t.multi, sp)
-			e.multi = uint32(len(t.multi))
+			e.bits |= uint32(len(t.multi)) << multiShift
 		}
-		t.multi[e.multi-1].AddOthers(n, spelling, others)
+		t.multi[e.multi()-1].AddOthers(n, spelling, others)
 	}
 	e.n += n
 }
 
-// spellingSpan stores a spelling, sharing the key's bytes when it is
-// spelled as its key.
-func (t *Table) spellingSpan(key span, spelling string) span {
-	if string(t.keys.bytes(key)) == spelling {
-		return key
-	}
-	t.scratch = append(t.scratch[:0], spelling...)
-	return t.keys.put(t.scratch)
-}
-
 func (t *Table) spelling(id uint32) string {
 	e := t.at(id)
-	if e.multi > 0 {
-		return t.multi[e.multi-1].Best()
+	if m := e.multi(); m > 0 {
+		return t.multi[m-1].Best()
 	}
-	return string(t.keys.bytes(e.sp))
+	return string(t.keys.spelling(e.rec))
 }
 
 func (t *Table) others(id uint32) map[string]int64 {
-	if e := t.at(id); e.multi > 0 {
-		return t.multi[e.multi-1].Others()
+	if m := t.at(id).multi(); m > 0 {
+		return t.multi[m-1].Others()
 	}
 	return nil
 }
@@ -148,10 +158,19 @@ func (t *Table) Restore(r state.Record) error {
 	case r.Deleted:
 		t.remove(r.Key)
 	default:
-		id := t.lookup(r.Key)
-		if e := t.at(id); e.n > 0 {
-			e.n, e.multi = 0, 0
+		sp := r.Key // a hashtag of several spellings keeps them elsewhere
+		if len(r.Total.Others) == 0 {
+			t.scratch = append(t.scratch[:0], r.Total.Spelling...)
+			sp = t.scratch
 		}
+		id := t.lookup(r.Key, sp)
+		e := t.at(id)
+		if m := e.multi(); m > 0 {
+			// Replaced in place, so that a standby applying every
+			// window's records holds one Spellings per hashtag.
+			*t.multi[m-1] = hashtag.Spellings{}
+		}
+		e.n = 0
 		t.add(id, r.Total.Count, r.Total.Spelling, r.Total.Others)
 		t.stale = true
 	}
@@ -165,7 +184,10 @@ func (t *Table) remove(key []byte) {
 	}
 	t.keys.remove(slot, t.keyOf)
 	e := t.at(id)
-	e.flags |= dead
+	if m := e.multi(); m > 0 {
+		*t.multi[m-1] = hashtag.Spellings{}
+	}
+	e.bits |= dead
 	t.len--
 	delete(t.window, id)
 	t.stale = true
@@ -176,8 +198,7 @@ func (t *Table) Apply(d delta.Delta) {
 	t.meta.Posts += d.Posts
 	t.meta.PostsWithHashtags += d.PostsWithHashtags
 	for _, c := range d.Counts {
-		t.scratch = append(t.scratch[:0], c.Key...)
-		id := t.lookup(t.scratch)
+		id := t.lookup([]byte(c.Key), []byte(c.Spelling))
 		t.add(id, c.N, c.Spelling, c.Others)
 		t.window[id] += c.N
 		t.raise(id)
@@ -222,7 +243,7 @@ func (t *Table) raise(id uint32) {
 	}
 	e := t.at(id)
 	var i int
-	if e.flags&inLead != 0 {
+	if e.bits&inLead != 0 {
 		i = slices.Index(t.lead, id)
 	} else {
 		if len(t.lead) == t.leadN {
@@ -230,10 +251,10 @@ func (t *Table) raise(id uint32) {
 			if !t.leads(id, last) {
 				return
 			}
-			t.at(last).flags &^= inLead
+			t.at(last).bits &^= inLead
 			t.lead = t.lead[:len(t.lead)-1]
 		}
-		e.flags |= inLead
+		e.bits |= inLead
 		t.lead = append(t.lead, id)
 		i = len(t.lead) - 1
 	}
@@ -246,19 +267,19 @@ func (t *Table) raise(id uint32) {
 // or when a larger top is asked for.
 func (t *Table) rebuild() {
 	for _, id := range t.lead {
-		t.at(id).flags &^= inLead
+		t.at(id).bits &^= inLead
 	}
 	t.lead = t.best(t.leadN, func(yield func(uint32, int64) bool) {
 		for b, block := range t.blocks {
 			for i := range block {
-				if block[i].flags&dead == 0 && !yield(uint32(b<<blockBits+i), block[i].n) {
+				if block[i].bits&dead == 0 && !yield(uint32(b<<blockBits+i), block[i].n) {
 					return
 				}
 			}
 		}
 	}, t.lead[:0])
 	for _, id := range t.lead {
-		t.at(id).flags |= inLead
+		t.at(id).bits |= inLead
 	}
 	t.stale = false
 }

@@ -271,3 +271,29 @@ func TestKeysSurviveGrowthAndRemoval(t *testing.T) {
 		t.Fatalf("Len %d, want %d", tb.Len(), want)
 	}
 }
+
+// A standby applies every window's record of a hashtag, not only the last
+// one: a record replacing another reuses the hashtag's spellings and its
+// arena record rather than adding new ones.
+func TestARecordReplacedAgainAndAgainHoldsNoMore(t *testing.T) {
+	tb := NewTable()
+	for i := range 1_000 {
+		multi, _ := state.EncodeTotal(state.Total{Count: int64(i + 3), Spelling: "Go", Others: map[string]int64{"GO": 1}})
+		single, _ := state.EncodeTotal(state.Total{Count: int64(i + 1), Spelling: "Rust"})
+		if err := load(tb, []byte("go"), multi); err != nil {
+			t.Fatal(err)
+		}
+		if err := load(tb, []byte("rust"), single); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tb.multi) != 1 || len(tb.keys.chunks) != 1 || len(tb.keys.chunks[0]) > 64 {
+		t.Fatalf("after 1,000 replacements: %d spellings, %d arena bytes", len(tb.multi), len(tb.keys.chunks[0]))
+	}
+	if got := topOf(tb, 2, false); got != "1:Go=1002 2:Rust=1000 " {
+		t.Fatalf("Top = %q", got)
+	}
+	if o := tb.others(tb.lookup([]byte("go"), nil)); len(o) != 1 || o["GO"] != 1 {
+		t.Fatalf("others of go = %v", o)
+	}
+}
