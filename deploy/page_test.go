@@ -88,18 +88,6 @@ func read(t *testing.T, ctx context.Context) shown {
 	return s
 }
 
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // waitShown polls the page until ok holds.
 func waitShown(t *testing.T, ctx context.Context, what string, timeout time.Duration, ok func(shown) bool) shown {
 	t.Helper()
@@ -197,7 +185,7 @@ func TestPageFollowsThePipelineAndShowsStaleWhileTheBrokerIsDown(t *testing.T) {
 		"COUNTER_OPS_ADDR=off", "COUNTER_TRANSACTION_TIMEOUT=10s", "COUNTER_SESSION_TIMEOUT=6s")...)
 	// Posts start once the counter publishes, so that its first windows
 	// do not hold a backlog and the sparklines show the steady rate.
-	waitFor(t, "the counter's first snapshot", func() bool { _, err := pageSnapshot(pages[0]); return err == nil })
+	systest.Await(t, "the counter's first snapshot", 3*time.Minute, func() bool { _, err := pageSnapshot(pages[0]); return err == nil })
 	systest.Start(t, "ingest", bins["ingest"], append(env,
 		"INGEST_SOURCE=synthetic", "INGEST_RATE=300", "INGEST_OPS_ADDR=off")...)
 	const topic = "top-hashtags"

@@ -1,11 +1,7 @@
 package ops_test
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,18 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashtrend/hashtrend/pkg/ops"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 func TestServerServesMetricsHealthAndReadiness(t *testing.T) {
 	reg := ops.NewRegistry()
@@ -38,30 +24,21 @@ func TestServerServesMetricsHealthAndReadiness(t *testing.T) {
 		}
 		return nil
 	}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
+	addr, stop := systest.Serve(t, "Serve", srv.Serve)
+	base := "http://" + addr
 
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "hashtrend_test_things_total 3") || !strings.Contains(body, "go_goroutines") {
-		t.Fatalf("/metrics: %d\n%s", code, body)
+	if resp, body := systest.Get(t, base+"/metrics"); resp.StatusCode != 200 || !strings.Contains(body, "hashtrend_test_things_total 3") || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("/metrics: %d\n%s", resp.StatusCode, body)
 	}
-	if code, _ := get(t, base+"/healthz"); code != 200 {
-		t.Fatalf("/healthz: %d", code)
+	if resp, _ := systest.Get(t, base+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("/healthz: %d", resp.StatusCode)
 	}
-	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "not restored yet") {
-		t.Fatalf("/readyz before ready: %d %q", code, body)
+	if resp, body := systest.Get(t, base+"/readyz"); resp.StatusCode != 503 || !strings.Contains(body, "not restored yet") {
+		t.Fatalf("/readyz before ready: %d %q", resp.StatusCode, body)
 	}
 	ready.Store(true)
-	if code, _ := get(t, base+"/readyz"); code != 200 {
-		t.Fatalf("/readyz after ready: %d", code)
+	if resp, _ := systest.Get(t, base+"/readyz"); resp.StatusCode != 200 {
+		t.Fatalf("/readyz after ready: %d", resp.StatusCode)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Serve after cancel: %v", err)
-	}
+	stop()
 }

@@ -3,6 +3,7 @@ package systest
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -122,10 +123,17 @@ func (p *Process) Wait(timeout time.Duration) {
 // in-process twin of Start for a component's Run method.
 func RunUntilCleanup(t testing.TB, what string, run func(context.Context) error) {
 	t.Helper()
+	t.Cleanup(RunInBackground(t, what, run))
+}
+
+// RunInBackground runs run in a goroutine until stop, which cancels its
+// context and fails the test unless run returns nil within 30 s.
+func RunInBackground(t testing.TB, what string, run func(context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
-	t.Cleanup(func() {
+	return func() {
+		t.Helper()
 		cancel()
 		select {
 		case err := <-done:
@@ -135,7 +143,18 @@ func RunUntilCleanup(t testing.TB, what string, run func(context.Context) error)
 		case <-time.After(30 * time.Second):
 			t.Errorf("%s did not return within 30s of cancellation", what)
 		}
-	})
+	}
+}
+
+// Serve runs serve on a listener at a free loopback port in the background
+// (see RunInBackground) and returns the port's address.
+func Serve(t testing.TB, what string, serve func(context.Context, net.Listener) error) (addr string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln.Addr().String(), RunInBackground(t, what, func(ctx context.Context) error { return serve(ctx, ln) })
 }
 
 // Healthcheck runs the process's binary with the argument "healthcheck"

@@ -90,23 +90,11 @@ func (p *printer) metric(name string) float64 {
 	return -1
 }
 
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool, dump func() string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; so far:\n%s", what, dump())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func (p *printer) dump() string { return "stdout:\n" + p.out.String() + "\nlog:\n" + p.log.String() }
 
 func (p *printer) waitBatches(t *testing.T, n int) {
 	t.Helper()
-	waitFor(t, strconv.Itoa(n)+" batches", func() bool { return len(p.batches()) >= n }, p.dump)
+	systest.Await(t, strconv.Itoa(n)+" batches", time.Minute, func() bool { return len(p.batches()) >= n }, p.dump)
 }
 
 var t0 = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
@@ -149,7 +137,7 @@ func equal(a, b []int64) bool {
 func TestSnapshotsWrittenAfterStartArePrintedInOrder(t *testing.T) {
 	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
 	p := start(t, topic, "latest")
-	waitFor(t, "the printer to follow", func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
+	systest.Await(t, "the printer to follow", time.Minute, func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
 	kafkatest.Produce(t, topic, snaps(t, 1, 5)...)
 	p.waitBatches(t, 5)
 	if got := p.batches(); !equal(got, []int64{1, 2, 3, 4, 5}) {
@@ -186,7 +174,7 @@ func TestStartingLateShowsTheLatestSnapshotFirst(t *testing.T) {
 	kafkatest.Produce(t, topic, snaps(t, 1, 7)...)
 	p := start(t, topic, "latest")
 	p.waitBatches(t, 1)
-	waitFor(t, "the printer to follow", func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
+	systest.Await(t, "the printer to follow", time.Minute, func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
 	kafkatest.Produce(t, topic, snap(t, 8))
 	p.waitBatches(t, 2)
 	if got := p.batches(); !equal(got, []int64{7, 8}) {
@@ -216,11 +204,11 @@ func TestWaitsForATopicCreatedAfterStart(t *testing.T) {
 	kafkatest.DeleteAfter(t, topic)
 	p := start(t, topic, "latest")
 	const waiting = "topic does not exist yet"
-	waitFor(t, "the printer to say it waits", func() bool { return strings.Contains(p.log.String(), waiting) }, p.dump)
+	systest.Await(t, "the printer to say it waits", time.Minute, func() bool { return strings.Contains(p.log.String(), waiting) }, p.dump)
 	// It looks again (and must not repeat itself) before the topic appears.
-	waitFor(t, "a second look", func() bool { return strings.Contains(p.log.String(), "attempt=2") }, p.dump)
+	systest.Await(t, "a second look", time.Minute, func() bool { return strings.Contains(p.log.String(), "attempt=2") }, p.dump)
 	kafkatest.CreateTopic(t, topic, 1, nil)
-	waitFor(t, "the printer to follow", func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
+	systest.Await(t, "the printer to follow", time.Minute, func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
 	kafkatest.Produce(t, topic, snaps(t, 1, 2)...)
 	p.waitBatches(t, 2)
 	if got := p.batches(); !equal(got, []int64{1, 2}) {
@@ -240,7 +228,7 @@ func TestThePageServesTheSnapshotsThePrinterFollows(t *testing.T) {
 	kafkatest.Produce(t, topic, snap(t, 4))
 	p.waitBatches(t, 2)
 	var got snapshot.Snapshot
-	waitFor(t, "batch 4 on /api/snapshot", func() bool {
+	systest.Await(t, "batch 4 on /api/snapshot", time.Minute, func() bool {
 		resp, err := http.Get("http://" + addr + "/api/snapshot")
 		if err != nil {
 			return false

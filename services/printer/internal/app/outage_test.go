@@ -59,9 +59,9 @@ func TestOutlastsTheBrokerGoingAway(t *testing.T) {
 
 	b.Stop()
 	const gone, back = "broker unreachable; retrying", "broker reachable again"
-	waitFor(t, "the printer to notice", func() bool { return strings.Contains(p.log.String(), gone) }, p.dump)
+	systest.Await(t, "the printer to notice", time.Minute, func() bool { return strings.Contains(p.log.String(), gone) }, p.dump)
 	b.Start()
-	waitFor(t, "the printer to see the broker back", func() bool { return strings.Contains(p.log.String(), back) }, p.dump)
+	systest.Await(t, "the printer to see the broker back", time.Minute, func() bool { return strings.Contains(p.log.String(), back) }, p.dump)
 	kafkatest.ProduceTo(t, brokers, name, snap(t, 2), snap(t, 3))
 	p.waitBatches(t, 3)
 	if got := p.batches(); !equal(got, []int64{1, 2, 3}) {

@@ -44,17 +44,6 @@ func run(t *testing.T, cfg follow.Config, h follow.Handler) (*follow.Follower, *
 	return f, log
 }
 
-func waitFor(t *testing.T, what string, cond func() bool, dump func() string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; so far:\n%s", what, dump())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // transactions writes each batch in its own transaction, committing or
 // aborting it.
 func transactions(t *testing.T, topic string, commit bool, batches ...[]string) {
@@ -109,10 +98,10 @@ func TestLatestLooksPastTransactionMarkersAndAbortedRecords(t *testing.T) {
 
 	var got values
 	f, log := run(t, cfg(t, topic, follow.Latest), got.add)
-	waitFor(t, "the latest committed record", func() bool { return len(got.get()) >= 1 }, log.String)
-	waitFor(t, "readiness", func() bool { return f.Ready() == nil }, log.String)
+	systest.Await(t, "the latest committed record", time.Minute, func() bool { return len(got.get()) >= 1 }, log.String)
+	systest.Await(t, "readiness", time.Minute, func() bool { return f.Ready() == nil }, log.String)
 	transactions(t, topic, true, []string{"s3"})
-	waitFor(t, "the next committed record", func() bool { return len(got.get()) >= 2 }, log.String)
+	systest.Await(t, "the next committed record", time.Minute, func() bool { return len(got.get()) >= 2 }, log.String)
 	if v := got.get(); strings.Join(v, ",") != "s2,s3" {
 		t.Fatalf("handed %v, want [s2 s3]", v)
 	}
@@ -123,9 +112,9 @@ func TestLatestOfATopicHoldingOnlyAbortedRecordsShowsNothingUntilANewOne(t *test
 	transactions(t, topic, false, []string{"aborted"}, []string{"aborted"})
 	var got values
 	f, log := run(t, cfg(t, topic, follow.Latest), got.add)
-	waitFor(t, "readiness", func() bool { return f.Ready() == nil }, log.String)
+	systest.Await(t, "readiness", time.Minute, func() bool { return f.Ready() == nil }, log.String)
 	transactions(t, topic, true, []string{"s1"})
-	waitFor(t, "the new record", func() bool { return len(got.get()) >= 1 }, log.String)
+	systest.Await(t, "the new record", time.Minute, func() bool { return len(got.get()) >= 1 }, log.String)
 	if v := got.get(); strings.Join(v, ",") != "s1" {
 		t.Fatalf("handed %v, want [s1]", v)
 	}
@@ -145,9 +134,9 @@ func TestAnUnreachableBrokerIsReportedOnce(t *testing.T) {
 	var got values
 	f, log := run(t, c, got.add)
 	const said = "broker unreachable; retrying"
-	waitFor(t, "the report", func() bool { return strings.Contains(log.String(), said) }, log.String)
+	systest.Await(t, "the report", time.Minute, func() bool { return strings.Contains(log.String(), said) }, log.String)
 	// Several more attempts fail; none may repeat the report.
-	waitFor(t, "a third failed attempt", func() bool { return strings.Contains(log.String(), "attempt=3 ") }, log.String)
+	systest.Await(t, "a third failed attempt", time.Minute, func() bool { return strings.Contains(log.String(), "attempt=3 ") }, log.String)
 	if err := f.Ready(); err == nil || !strings.Contains(err.Error(), "broker unreachable") {
 		t.Fatalf("Ready() = %v, want broker unreachable", err)
 	}

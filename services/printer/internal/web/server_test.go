@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/services/printer/internal/web"
 )
 
@@ -159,29 +159,6 @@ func view(t *testing.T, ev event) web.View {
 	return v
 }
 
-func get(t *testing.T, url string) (*http.Response, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestTheStreamSendsRetryStatusAndTheLatestSnapshotAsFramedEvents(t *testing.T) {
 	s := newSite(t, &web.Server{})
 	s.hub.Publish(snap(7, "Kafka", "Go"))
@@ -219,7 +196,7 @@ func TestEveryOpenPageGetsEachSnapshot(t *testing.T) {
 	for range 5 {
 		pages = append(pages, open(t, s.url))
 	}
-	waitFor(t, "5 pages", func() bool { return s.hub.Pages() == 5 })
+	systest.Await(t, "5 pages", 30*time.Second, func() bool { return s.hub.Pages() == 5 })
 	s.hub.Publish(snap(3, "a"))
 	for i, p := range pages {
 		if ev := p.next(t, "snapshot"); ev.id != "3" {
@@ -230,13 +207,13 @@ func TestEveryOpenPageGetsEachSnapshot(t *testing.T) {
 
 func TestAPISnapshotAnswersTheLatestSnapshotInTheTopicSchema(t *testing.T) {
 	s := newSite(t, &web.Server{})
-	resp, body := get(t, s.url+"/api/snapshot")
+	resp, body := systest.Get(t, s.url+"/api/snapshot")
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "no snapshot yet") || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("before any snapshot: %s %q", resp.Status, body)
 	}
 	s.hub.Publish(snap(4, "old"))
 	s.hub.Publish(snap(5, "SMTOWN_LIVE", "EXO"))
-	resp, body = get(t, s.url+"/api/snapshot")
+	resp, body = systest.Get(t, s.url+"/api/snapshot")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("/api/snapshot: %s %v", resp.Status, resp.Header)
 	}
@@ -268,7 +245,7 @@ func TestHostileSpellingsTravelAsDataAndComeBackExactly(t *testing.T) {
 	s := newSite(t, &web.Server{})
 	s.hub.Publish(snap(1, hostile...))
 
-	_, api := get(t, s.url+"/api/snapshot")
+	_, api := systest.Get(t, s.url+"/api/snapshot")
 	api = strings.TrimSuffix(api, "\n")
 	ev := open(t, s.url).next(t, "snapshot")
 	for name, raw := range map[string]string{"/api/snapshot": api, "the snapshot event": ev.data} {
@@ -290,7 +267,7 @@ func TestHostileSpellingsTravelAsDataAndComeBackExactly(t *testing.T) {
 
 func TestThePageIsSelfContainedAndWritesDataOnlyAsText(t *testing.T) {
 	s := newSite(t, &web.Server{})
-	resp, html := get(t, s.url+"/")
+	resp, html := systest.Get(t, s.url+"/")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("/: %s %q", resp.Status, resp.Header.Get("Content-Type"))
 	}
@@ -306,7 +283,7 @@ func TestThePageIsSelfContainedAndWritesDataOnlyAsText(t *testing.T) {
 		if !strings.Contains(html, `"`+name+`"`) {
 			t.Errorf("the page does not load %s", name)
 		}
-		resp, body := get(t, s.url+"/"+name)
+		resp, body := systest.Get(t, s.url+"/"+name)
 		if resp.StatusCode != 200 || len(body) < 100 {
 			t.Fatalf("/%s: %s, %d bytes", name, resp.Status, len(body))
 		}
@@ -342,10 +319,10 @@ func TestHealthReadinessAndTheStatusEventFollowTheFollower(t *testing.T) {
 		}
 		return nil
 	}})
-	if resp, _ := get(t, s.url+"/healthz"); resp.StatusCode != 200 {
+	if resp, _ := systest.Get(t, s.url+"/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("/healthz: %s", resp.Status)
 	}
-	if resp, body := get(t, s.url+"/readyz"); resp.StatusCode != 503 || !strings.Contains(body, "broker unreachable") {
+	if resp, body := systest.Get(t, s.url+"/readyz"); resp.StatusCode != 503 || !strings.Contains(body, "broker unreachable") {
 		t.Fatalf("/readyz while waiting: %s %q", resp.Status, body)
 	}
 	st := open(t, s.url)
@@ -353,7 +330,7 @@ func TestHealthReadinessAndTheStatusEventFollowTheFollower(t *testing.T) {
 		t.Fatalf("status while waiting: %s", ev.data)
 	}
 	waiting.Store(false)
-	if resp, _ := get(t, s.url+"/readyz"); resp.StatusCode != 200 {
+	if resp, _ := systest.Get(t, s.url+"/readyz"); resp.StatusCode != 200 {
 		t.Fatalf("/readyz when following: %s", resp.Status)
 	}
 	for {
@@ -397,7 +374,7 @@ func TestASlowPageIsDroppedWithoutHoldingUpPublishOrOtherPages(t *testing.T) {
 	_ = slow.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(slow, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
 	fast := open(t, ts.URL)
-	waitFor(t, "both pages", func() bool { return srv.Hub.Pages() == 2 })
+	systest.Await(t, "both pages", 30*time.Second, func() bool { return srv.Hub.Pages() == 2 })
 	var seen atomic.Int64 // the newest batch the fast page got
 	go func() {
 		for ev := range fast.events {
@@ -428,14 +405,14 @@ func TestASlowPageIsDroppedWithoutHoldingUpPublishOrOtherPages(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Publish blocked behind a page")
 	}
-	waitFor(t, "the fast page to get the last snapshot", func() bool { return seen.Load() == last })
-	waitFor(t, "the slow page to be dropped", func() bool { return srv.Hub.Pages() == 1 })
+	systest.Await(t, "the fast page to get the last snapshot", 30*time.Second, func() bool { return seen.Load() == last })
+	systest.Await(t, "the slow page to be dropped", 30*time.Second, func() bool { return srv.Hub.Pages() == 1 })
 	if n := metric(t, reg, "hashtrend_printer_web_pages_dropped_total"); n != 1 {
 		t.Fatalf("dropped pages metric %v, want 1", n)
 	}
 	// The fast page goes on.
 	srv.Hub.Publish(snap(last+1, "after"))
-	waitFor(t, "the fast page to go on", func() bool { return seen.Load() == last+1 })
+	systest.Await(t, "the fast page to go on", 30*time.Second, func() bool { return seen.Load() == last+1 })
 }
 
 // metric returns the value of the counter name in reg.
@@ -462,7 +439,7 @@ func TestClosedPagesLeaveNoGoroutineBehind(t *testing.T) {
 	warm := open(t, s.url)
 	warm.next(t, "snapshot")
 	warm.close()
-	waitFor(t, "the first page to leave", func() bool { return s.hub.Pages() == 0 })
+	systest.Await(t, "the first page to leave", 30*time.Second, func() bool { return s.hub.Pages() == 0 })
 	http.DefaultClient.CloseIdleConnections()
 	before := runtime.NumGoroutine()
 
@@ -479,9 +456,9 @@ func TestClosedPagesLeaveNoGoroutineBehind(t *testing.T) {
 	for _, p := range pages {
 		p.close()
 	}
-	waitFor(t, "every page to leave the hub", func() bool { return s.hub.Pages() == 0 })
+	systest.Await(t, "every page to leave the hub", 30*time.Second, func() bool { return s.hub.Pages() == 0 })
 	var now int
-	waitFor(t, "the goroutines to end", func() bool {
+	systest.Await(t, "the goroutines to end", 30*time.Second, func() bool {
 		http.DefaultClient.CloseIdleConnections()
 		now = runtime.NumGoroutine()
 		return now <= before
@@ -490,24 +467,10 @@ func TestClosedPagesLeaveNoGoroutineBehind(t *testing.T) {
 
 func TestStoppingTheServerEndsOpenStreams(t *testing.T) {
 	srv := &web.Server{Hub: web.NewHub(30)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	st := open(t, "http://"+ln.Addr().String())
+	addr, stop := systest.Serve(t, "Serve with a page open", srv.Serve)
+	st := open(t, "http://"+addr)
 	st.next(t, "status")
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Serve did not return with a page open")
-	}
+	stop()
 	deadline := time.After(30 * time.Second)
 	for {
 		select {
