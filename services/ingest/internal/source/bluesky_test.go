@@ -89,18 +89,6 @@ func (c *manualClock) awaitTimers(t *testing.T, n int) {
 	}
 }
 
-// await waits for cond, polling, with a generous deadline.
-func await(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after 60 s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition another goroutine sets
-	}
-}
-
 func newBluesky(hosts ...string) (*Bluesky, *systest.Buffer) {
 	log, buf := testLog()
 	return &Bluesky{
@@ -111,16 +99,6 @@ func newBluesky(hosts ...string) (*Bluesky, *systest.Buffer) {
 		Watch:  newManualClock(),
 		Env:    Env{Metrics: testMetrics("bluesky"), Log: log},
 	}, buf
-}
-
-// runBluesky runs b until want posts are collected and returns them.
-func runBluesky(t *testing.T, b *Bluesky, want int) []post.Post {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{want: want, cancel: cancel}
-	runFor(t, ctx, b, c.emit)
-	return c.posts
 }
 
 // checkPosts compares the posts with the expected ones: the same ids in
@@ -153,7 +131,7 @@ func TestBlueskyReadsEveryRecordedPostWithTheHashtagsOfItsTagFacets(t *testing.T
 			js := livefake.NewJetstream(t, events)
 			b, _ := newBluesky(js.URL())
 			b.Compress = compress
-			checkPosts(t, runBluesky(t, b, len(want)), want)
+			checkPosts(t, collect(t, b, len(want)), want)
 			reqs := js.Requests()
 			if len(reqs) != 1 || reqs[0].Compress != compress || !slices.Equal(reqs[0].Collections, []string{"app.bsky.feed.post"}) || reqs[0].Cursor != 0 {
 				t.Errorf("requests %+v, want one live tail of posts, compress=%v", reqs, compress)
@@ -177,7 +155,7 @@ func TestBlueskyResumesAfterADisconnectAtPositionMinusRewindWithoutGapsOrDuplica
 	const first = 12 // events (posts, deletes, identity, account) before the drop
 	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: first, Close: true})
 	b, _ := newBluesky(js.URL())
-	checkPosts(t, runBluesky(t, b, len(want)), want)
+	checkPosts(t, collect(t, b, len(want)), want)
 
 	// The position after the drop is the time_us of the last event the
 	// first connection sent; the fake serves events in time_us order, so
@@ -232,7 +210,7 @@ func TestBlueskyFailsOverToTheNextHostWhenOneRefuses(t *testing.T) {
 	b, _ := newBluesky(down.URL(), up.URL())
 	clock := &fakeClock{}
 	b.Clock = clock
-	checkPosts(t, runBluesky(t, b, len(want)), want)
+	checkPosts(t, collect(t, b, len(want)), want)
 	if len(down.Requests()) != 1 || len(up.Requests()) != 1 {
 		t.Errorf("requests: %d to the host that is down, %d to the other; want 1 and 1", len(down.Requests()), len(up.Requests()))
 	}
@@ -256,7 +234,7 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 	wait := runInBackground(t, ctx, b, c.emit)
 
 	passed := passedTimes(t, events)
-	await(t, "position at the tenth event", func() bool { return b.Position() == passed[first-1] })
+	systest.Await(t, "position at the tenth event", time.Minute, func() bool { return b.Position() == passed[first-1] })
 	clock.awaitTimers(t, 1)
 	clock.Advance(b.Stall - time.Millisecond)
 	if len(other.Requests()) != 0 || testutil.ToFloat64(b.Metrics.stalls) != 0 {
@@ -284,16 +262,8 @@ func TestBlueskyCountsBadMessagesLogsTheFirstAndReadsOn(t *testing.T) {
 	}
 	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Before: bad})
 	b, logs := newBluesky(js.URL())
-	checkPosts(t, runBluesky(t, b, len(want)), want)
-	if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues("malformed")); got != float64(len(bad)) {
-		t.Errorf("%v malformed, want %d", got, len(bad))
-	}
-	if n := strings.Count(logs.String(), "level=WARN msg=\"undecodable message"); n != 1 {
-		t.Errorf("%d warnings for bad messages, want 1:\n%s", n, logs.String())
-	}
-	if len(js.Requests()) != 1 {
-		t.Errorf("%d connections: a bad message must not end one", len(js.Requests()))
-	}
+	checkPosts(t, collect(t, b, len(want)), want)
+	checkMalformedCounted(t, b.Metrics, logs, len(bad), len(js.Requests()))
 }
 
 func TestBlueskyBacksOffFrom250msDoublingAndStartsOverAfterProgress(t *testing.T) {
@@ -390,13 +360,8 @@ func TestBlueskyResumedAfterAnyPostEmitsExactlyTheRest(t *testing.T) {
 		if err := b.Resume(raw); err != nil {
 			t.Fatalf("resume at post %d (%s): %v", k+1, raw, err)
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		c := &collector{}
-		wait := runInBackground(t, ctx, b, c.emit)
-		await(t, "the last event", func() bool { return b.Position() >= end })
-		cancel()
-		wait()
-		checkPosts(t, c.posts, want[k+1:])
+		got := collectUntil(t, b, "the last event", func() bool { return b.Position() >= end })
+		checkPosts(t, got, want[k+1:])
 		if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues("duplicate")); got == 0 && k+1 < len(want) && want[k+1].TimeUS-want[k].TimeUS < b.Rewind.Microseconds() {
 			t.Errorf("resumed after post %d: the rewind's overlap was not dropped as duplicates", k+1)
 		}

@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/systest"
@@ -82,11 +84,56 @@ func (c *collector) emit(_ context.Context, p post.Post, at Position) error {
 func (c *collector) ids() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return ids(c.posts)
+}
+
+// ids are the posts' ids, in order.
+func ids(posts []post.Post) []string {
 	var out []string
-	for _, p := range c.posts {
+	for _, p := range posts {
 		out = append(out, p.ID)
 	}
 	return out
+}
+
+// collect runs src until it has emitted n posts and returns them.
+func collect(t *testing.T, src Source, n int) []post.Post {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{want: n, cancel: cancel}
+	runFor(t, ctx, src, c.emit)
+	return c.posts
+}
+
+// collectUntil runs src until cond holds, then stops it, and returns the
+// posts it emitted.
+func collectUntil(t *testing.T, src Source, what string, cond func() bool) []post.Post {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{}
+	wait := runInBackground(t, ctx, src, c.emit)
+	systest.Await(t, what, time.Minute, cond)
+	cancel()
+	wait()
+	return c.posts
+}
+
+// checkMalformedCounted checks what a source does with bad input among the
+// good: every bad message counted as malformed, only the first logged,
+// and no connection ended for it.
+func checkMalformedCounted(t *testing.T, m *Metrics, logs *systest.Buffer, bad, connections int) {
+	t.Helper()
+	if got := testutil.ToFloat64(m.messages.WithLabelValues("malformed")); got != float64(bad) {
+		t.Errorf("%v malformed, want %d", got, bad)
+	}
+	if n := strings.Count(logs.String(), "level=WARN msg=\"undecodable message"); n != 1 {
+		t.Errorf("%d warnings for bad messages, want 1:\n%s", n, logs.String())
+	}
+	if connections != 1 {
+		t.Errorf("%d connections: a bad message must not end one", connections)
+	}
 }
 
 // runFor runs src until it returns, failing the test after a generous
@@ -181,16 +228,21 @@ type backoffCase struct {
 	want []time.Duration
 }
 
-// checkBackoff runs each case against a source from start, whose fake
-// answers every connection with the case's response, until the source has
-// waited len(want) times on the injected clock, and compares the waits.
-func checkBackoff(t *testing.T, cases []backoffCase, start func(t *testing.T, resp conn, clock backoff.Clock) Source) {
+// checkBackoff runs each case against a source from start, whose fake's
+// script then answers every connection with the case's response, until
+// the source has waited len(want) times on the injected clock, and
+// compares the waits.
+func checkBackoff(t *testing.T, cases []backoffCase, start func(t *testing.T, clock backoff.Clock) (Source, *script)) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			clock := stopAfterWaits(len(tc.want), cancel)
-			runFor(t, ctx, start(t, tc.resp, clock), (&collector{}).emit)
+			src, s := start(t, clock)
+			for range len(tc.want) + 1 {
+				s.conns = append(s.conns, tc.resp)
+			}
+			runFor(t, ctx, src, (&collector{}).emit)
 			if got := clock.Waits(); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("waits %v\nwant  %v", got, tc.want)
 			}

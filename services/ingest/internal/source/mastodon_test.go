@@ -114,16 +114,10 @@ func TestMastodonStreamsTheRecordedStatusesWithTheirTagsAndCountsTheOtherEvents(
 		},
 	})
 	m, logs := newMastodon(f)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{}
-	wait := runInBackground(t, ctx, m, c.emit)
-	await(t, "the events after the statuses", func() bool {
+	got := collectUntil(t, m, "the events after the statuses", func() bool {
 		return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("duplicate")) == 1
 	})
-	cancel()
-	wait()
-	checkMastodonPosts(t, c.posts, want)
+	checkMastodonPosts(t, got, want)
 	for kind, n := range map[string]float64{"delete": 1, "update": 1, "event": 1, "keep-alive": 2, "malformed": 0} {
 		if got := testutil.ToFloat64(m.Metrics.messages.WithLabelValues(kind)); got != n {
 			t.Errorf("%s: %v, want %v", kind, got, n)
@@ -145,18 +139,12 @@ func TestMastodonFillsTheGapAfterADroppedConnectionFromTheTimelineWithoutDuplica
 		livefake.MastodonConn{Statuses: span(20, len(statuses))},
 	)
 	m, _ := newMastodon(f)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{}
-	wait := runInBackground(t, ctx, m, c.emit)
 	// The gap fill reads statuses 10 to 47 (one page short of 40), the
 	// stream then sends 20 to 47 again.
-	await(t, "28 duplicates dropped", func() bool {
+	got := collectUntil(t, m, "28 duplicates dropped", func() bool {
 		return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("duplicate")) == 28
 	})
-	cancel()
-	wait()
-	checkMastodonPosts(t, c.posts, want)
+	checkMastodonPosts(t, got, want)
 	wantQuery := "/api/v1/timelines/public?" + url.Values{"min_id": {f.StatusID(9)}, "limit": {"40"}}.Encode()
 	if got := f.Timelines(); !slices.Equal(got, []string{wantQuery}) {
 		t.Errorf("timeline requests %q, want [%s]", got, wantQuery)
@@ -177,11 +165,11 @@ func TestMastodonHeartbeatsKeepTheStreamAliveAndSilenceDropsIt(t *testing.T) {
 	c := &collector{want: len(want), cancel: cancel}
 	wait := runInBackground(t, ctx, m, c.emit)
 
-	await(t, "five posts", func() bool { return len(c.ids()) == 5 })
+	systest.Await(t, "five posts", time.Minute, func() bool { return len(c.ids()) == 5 })
 	clock.awaitTimers(t, 1)
 	clock.Advance(50 * time.Second)
 	f.Send(livefake.Heartbeat)
-	await(t, "the heartbeat", func() bool { return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("keep-alive")) == 2 })
+	systest.Await(t, "the heartbeat", time.Minute, func() bool { return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("keep-alive")) == 2 })
 	// A minute after the connection opened, but only 50 s after the
 	// heartbeat: the watchdog waits on.
 	clock.Advance(50 * time.Second)
@@ -242,24 +230,12 @@ func TestMastodonCountsBadEventsLogsTheFirstAndReadsOn(t *testing.T) {
 	}
 	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{Events: append(bad, sseUpdates(statuses)...)})
 	m, logs := newMastodon(f)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{want: len(want), cancel: cancel}
-	runFor(t, ctx, m, c.emit)
-	got := c.posts
+	got := collect(t, m, len(want))
 	slices.SortFunc(got, func(a, b post.Post) int { return strings.Compare(a.ID, b.ID) })
 	sorted := slices.Clone(want)
 	slices.SortFunc(sorted, func(a, b post.Post) int { return strings.Compare(a.ID, b.ID) })
 	checkMastodonPosts(t, got, sorted)
-	if n := testutil.ToFloat64(m.Metrics.messages.WithLabelValues("malformed")); n != float64(len(bad)) {
-		t.Errorf("%v malformed, want %d", n, len(bad))
-	}
-	if n := strings.Count(logs.String(), "level=WARN msg=\"undecodable message"); n != 1 {
-		t.Errorf("%d warnings for bad events, want 1:\n%s", n, logs.String())
-	}
-	if len(f.Streams()) != 1 {
-		t.Errorf("%d connections: a bad event must not end one", len(f.Streams()))
-	}
+	checkMalformedCounted(t, m.Metrics, logs, len(bad), len(f.Streams()))
 }
 
 // sseUpdates returns the statuses as update events, in file order.
@@ -277,16 +253,13 @@ func TestMastodonHashtagStreamsReadOneConnectionPerTag(t *testing.T) {
 		livefake.MastodonConn{Statuses: span(0, 3)}, livefake.MastodonConn{Statuses: span(2, 5)})
 	m, _ := newMastodon(f)
 	m.Stream, m.Tags = "hashtag", []string{"caturday", "日本語"}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{want: 5, cancel: cancel}
-	runFor(t, ctx, m, c.emit)
+	posts := collect(t, m, 5)
 	streams := f.Streams()
 	slices.Sort(streams)
 	if want := []string{"/api/v1/streaming/hashtag?tag=%E6%97%A5%E6%9C%AC%E8%AA%9E", "/api/v1/streaming/hashtag?tag=caturday"}; !slices.Equal(streams, want) {
 		t.Errorf("streams %q, want %q", streams, want)
 	}
-	if ids := c.ids(); len(ids) != 5 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 5 {
+	if ids := ids(posts); len(ids) != 5 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 5 {
 		t.Errorf("posts %q: a status on two tags must count once", ids)
 	}
 }
@@ -300,11 +273,8 @@ func TestMastodonFillsAHashtagStreamsGapFromItsTagTimeline(t *testing.T) {
 	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{Statuses: []int{0}, Close: true})
 	m, _ := newMastodon(f)
 	m.Stream, m.Tags = "hashtag", []string{"caturday"}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{want: 3, cancel: cancel}
-	runFor(t, ctx, m, c.emit)
-	if got, want := c.ids(), []string{"https://cats.example/statuses/a", "https://cats.example/statuses/c", "https://cats.example/statuses/d"}; !slices.Equal(got, want) {
+	posts := collect(t, m, 3)
+	if got, want := ids(posts), []string{"https://cats.example/statuses/a", "https://cats.example/statuses/c", "https://cats.example/statuses/d"}; !slices.Equal(got, want) {
 		t.Errorf("posts %q, want %q", got, want)
 	}
 	want := "/api/v1/timelines/tag/caturday?" + url.Values{"min_id": {f.StatusID(0)}, "limit": {"40"}}.Encode()

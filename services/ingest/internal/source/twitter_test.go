@@ -139,17 +139,14 @@ func TestTwitterSignsWithOAuth1SendsTheTutorialFilterAndCountsNotices(t *testing
 		`{"delete":{"status":{"id":5,"id_str":"5","user_id":7,"user_id_str":"7"},"timestamp_ms":"1453438806700"}}`,
 		v1Tweet(2, "no tags here"),
 	)}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	m := testMetrics("twitter")
 	tw, logs := newTwitter(f, &fakeClock{}, m)
-	c := &collector{want: 2, cancel: cancel}
-	runFor(t, ctx, tw, c.emit)
+	posts := collect(t, tw, 2)
 
-	if got := c.ids(); !reflect.DeepEqual(got, []string{"1", "2"}) {
+	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2"}) {
 		t.Fatalf("posts %v, want 1 2", got)
 	}
-	if p := c.posts[0]; p.Source != "twitter" || !reflect.DeepEqual(p.Hashtags, []string{"iPhone"}) {
+	if p := posts[0]; p.Source != "twitter" || !reflect.DeepEqual(p.Hashtags, []string{"iPhone"}) {
 		t.Fatalf("first post %+v", p)
 	}
 	f.mu.Lock()
@@ -208,13 +205,10 @@ func TestTwitterDisconnectMessagesAndRateLimitsBackOffByMeaning(t *testing.T) {
 		{"a revoked token is an auth failure", streamLines(false, `{"disconnect":{"code":6,"stream_name":"hashtrend-statuses","reason":"token revoked"}}`), []time.Duration{60 * s, 60 * s}},
 		{"a duplicate stream backs off as an HTTP error", streamLines(false, `{"disconnect":{"code":2,"stream_name":"hashtrend-statuses","reason":"duplicate stream"}}`), []time.Duration{5 * s, 5 * s}},
 		{"a server shutdown reconnects at once, almost", streamLines(false, `{"disconnect":{"code":1,"stream_name":"hashtrend-statuses","reason":"shutdown"}}`), []time.Duration{250 * time.Millisecond}},
-	}, func(t *testing.T, resp conn, clock backoff.Clock) Source {
+	}, func(t *testing.T, clock backoff.Clock) (Source, *script) {
 		f := newFakeTwitter(t)
-		for range 10 {
-			f.script.conns = append(f.script.conns, resp)
-		}
 		src, _ := newTwitter(f, clock, testMetrics("twitter"))
-		return src
+		return src, &f.script
 	})
 }
 
@@ -224,17 +218,14 @@ func TestTwitterStallAfterSilenceReconnects(t *testing.T) {
 		streamLines(true, v1Tweet(1, "then nothing")),
 		streamLines(true, v1Tweet(2, "back")),
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	m := testMetrics("twitter")
 	tw, _ := newTwitter(f, &fakeClock{}, m)
 	tw.Stall = 300 * time.Millisecond
-	c := &collector{want: 2, cancel: cancel}
-	runFor(t, ctx, tw, c.emit)
+	posts := collect(t, tw, 2)
 	if n := testutil.ToFloat64(m.stalls); n != 1 {
 		t.Fatalf("%v stalls, want 1", n)
 	}
-	if got := c.ids(); !reflect.DeepEqual(got, []string{"1", "2"}) {
+	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2"}) {
 		t.Fatalf("posts %v", got)
 	}
 }

@@ -165,19 +165,16 @@ func TestXStreamsPostsSkipsKeepAlivesAndReconnectsAfterADrop(t *testing.T) {
 		streamLines(false, "", xPost(1, "hello #Go"), "", xPost(2, "second")), // then the server drops it
 		streamLines(true, xPost(3, "after the reconnect")),
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	clock := &fakeClock{}
 	m := testMetrics("x")
 	x, _ := newX(f, clock, m)
-	c := &collector{want: 3, cancel: cancel}
-	runFor(t, ctx, x, c.emit)
+	posts := collect(t, x, 3)
 
-	if got := c.ids(); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
+	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2", "3"}) {
 		t.Fatalf("posts %v, want 1 2 3", got)
 	}
-	if c.posts[0].Source != "x" || c.posts[0].Text != "hello #Go" {
-		t.Fatalf("first post decoded as %+v", c.posts[0])
+	if posts[0].Source != "x" || posts[0].Text != "hello #Go" {
+		t.Fatalf("first post decoded as %+v", posts[0])
 	}
 	if got := clock.Waits(); !reflect.DeepEqual(got, []time.Duration{250 * time.Millisecond}) {
 		t.Fatalf("waits %v, want one network back-off of 250ms", got)
@@ -207,13 +204,10 @@ func TestXBacksOffPerErrorClass(t *testing.T) {
 		{"a connection limit is a rate limit", status(429, `{"title":"ConnectionException","detail":"This stream is currently at the maximum allowed connection limit.","connection_issue":"TooManyConnections","type":"https://api.twitter.com/2/problems/streaming-connection"}`), []time.Duration{60 * s, 120 * s}},
 		{"a stream that closes at once backs off linearly", streamLines(false), []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond}},
 		{"an operational disconnect is a network error", streamLines(false, `{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect","detail":"This stream has been disconnected upstream for operational reasons.","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}`), []time.Duration{250 * time.Millisecond, 250 * time.Millisecond}},
-	}, func(t *testing.T, resp conn, clock backoff.Clock) Source {
+	}, func(t *testing.T, clock backoff.Clock) (Source, *script) {
 		f := newFakeX(t)
-		for range 10 {
-			f.script.conns = append(f.script.conns, resp)
-		}
 		src, _ := newX(f, clock, testMetrics("x"))
-		return src
+		return src, &f.script
 	})
 }
 
@@ -243,15 +237,12 @@ func TestXDetectsAStallAndReconnects(t *testing.T) {
 		streamLines(true, "", xPost(1, "then silence")),
 		streamLines(true, xPost(2, "back")),
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	clock := &fakeClock{}
 	m := testMetrics("x")
 	x, _ := newX(f, clock, m)
 	x.Stall = 300 * time.Millisecond
-	c := &collector{want: 2, cancel: cancel}
-	runFor(t, ctx, x, c.emit)
-	if got := c.ids(); !reflect.DeepEqual(got, []string{"1", "2"}) {
+	posts := collect(t, x, 2)
+	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2"}) {
 		t.Fatalf("posts %v, want 1 2", got)
 	}
 	if n := testutil.ToFloat64(m.stalls); n != 1 {
