@@ -6,11 +6,9 @@ import (
 	"log/slog"
 	"runtime"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
-	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // Record is one decoded record of the state topic: a hashtag's Total, the
@@ -45,26 +43,25 @@ func DecodeRecord(key, value []byte) (Record, error) {
 	return r, nil
 }
 
-// batchSize is how many records a decoder takes at a time.
-const batchSize = 4096
-
-// batch is a run of consecutive records, decoded by one worker.
-type batch struct {
-	msgs []*kafka.Message
-	recs []Record
-	err  error
-	done chan struct{}
-}
+// How Restore reads: chunks of up to chunkRecords records and chunkBytes of
+// keys and values, restoreChunks of them in flight between the reader
+// and apply.
+const (
+	chunkRecords  = 4096
+	chunkBytes    = 512 << 10
+	restoreChunks = 8
+)
 
 // Restore reads partition of topic from the beginning with a read_committed
 // consumer (assigned, no group) and calls apply for each record, decoded,
 // in offset order, until its position reaches the partition's end offset
 // as it stood when Restore began.
 //
-// Reading, decoding and applying overlap: the consumer's loop cuts the
-// records into batches, a decoder per processor decodes them, and apply
-// runs on one goroutine, batch after batch in the order they were read. A record that does not decode ends the restore with its
-// offset.
+// Reading, decoding and applying overlap: the reader copies the records
+// into chunks (reader), a decoder per processor decodes them, and apply
+// runs on one goroutine, chunk after chunk in the order they were read.
+// A record's Key is valid only during apply. A record that does not
+// decode ends the restore with its offset.
 //
 // The end offset is the high watermark, not the last stable offset: an
 // open transaction of a crashed predecessor holds the restore back until
@@ -76,78 +73,65 @@ func Restore(ctx context.Context, kc kafkaconn.Config, name string, partition in
 	if err != nil || end == 0 {
 		return 0, err
 	}
-	c, err := newReader(kc)
+	r, err := openReader(readerConfig(kc), name, partition)
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
+	defer r.Close()
 
+	free := make(chan *chunk, restoreChunks)
+	for range restoreChunks {
+		free <- newChunk(chunkBytes, chunkRecords)
+	}
 	g, gctx := errgroup.WithContext(ctx)
-	work := make(chan *batch, 4)
-	order := make(chan *batch, 8) // bounds what is read ahead of apply
+	work := make(chan *chunk, restoreChunks)
+	order := make(chan *chunk, restoreChunks)
 	g.Go(func() error {
 		defer close(work)
 		defer close(order)
-		b := &batch{done: make(chan struct{})}
-		send := func() error {
-			select {
-			case order <- b:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			select {
-			case work <- b:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			b = &batch{done: make(chan struct{})}
+		return r.readToEnd(gctx, end, log, free, func(c *chunk) error {
+			c.done, c.err = make(chan struct{}), nil
+			order <- c // never full: at most restoreChunks are out
+			work <- c
 			return nil
-		}
-		err := topic.ReadToEnd(gctx, c, name, map[int32]int64{partition: end}, log, func(m *kafka.Message) error {
-			b.msgs = append(b.msgs, m)
-			if len(b.msgs) < batchSize {
-				return nil
-			}
-			return send()
 		})
-		if err == nil && len(b.msgs) > 0 {
-			err = send()
-		}
-		return err
 	})
 	for range runtime.GOMAXPROCS(0) {
 		g.Go(func() error {
-			for b := range work {
-				b.recs = make([]Record, 0, len(b.msgs))
-				for _, m := range b.msgs {
-					r, err := DecodeRecord(m.Key, m.Value)
+			for c := range work {
+				c.decoded = c.decoded[:0]
+				_ = c.each(func(offset int64, key, value []byte) error {
+					r, err := DecodeRecord(key, value)
 					if err != nil {
-						b.err = fmt.Errorf("restore %s[%d]@%d: %w", name, partition, m.TopicPartition.Offset, err)
-						break
+						c.err = fmt.Errorf("restore %s[%d]@%d: %w", name, partition, offset, err)
+						return err
 					}
-					b.recs = append(b.recs, r)
-				}
-				close(b.done)
+					c.decoded = append(c.decoded, r)
+					return nil
+				})
+				close(c.done)
 			}
 			return nil
 		})
 	}
 	g.Go(func() error {
-		for b := range order {
+		for c := range order {
 			select {
-			case <-b.done:
+			case <-c.done:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			for _, r := range b.recs {
+			for _, r := range c.decoded {
 				if err := apply(r); err != nil {
 					return err
 				}
 				records++
 			}
-			if b.err != nil {
-				return b.err
+			if c.err != nil {
+				return c.err
 			}
+			clear(c.decoded) // no reference into the chunk outlives it
+			free <- c
 		}
 		return nil
 	})

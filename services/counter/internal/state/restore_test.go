@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
@@ -82,5 +84,58 @@ func TestRestoreStopsAtARecordThatDoesNotDecode(t *testing.T) {
 	})
 	if !errors.Is(err, state.ErrInvalid) || !strings.Contains(err.Error(), "@6000") || applied != 6_000 {
 		t.Fatalf("Restore: %v after %d records; want ErrInvalid at offset 6000 after 6000", err, applied)
+	}
+}
+
+// TestRestoreReadsCommittedTransactionsOnly: records of aborted
+// transactions are never restored, a transaction's trailing marker (the
+// last offset before the end) does not hold the restore back, and a record
+// larger than a read's buffer comes whole.
+func TestRestoreReadsCommittedTransactionsOnly(t *testing.T) {
+	name := kafkatest.Topic(t, "counts", 1, nil)
+	p := kafkatest.TransactionalProducer(t)
+	many := map[string]int64{}
+	for i := range 30_000 {
+		many[fmt.Sprintf("SpellingNumber%d", i)] = 1
+	}
+	txn := func(commit bool, totals map[string]state.Total) {
+		t.Helper()
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range totals {
+			b, err := state.EncodeTotal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &name, Partition: 0}, Key: []byte(k), Value: b}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var err error
+		if commit {
+			err = p.CommitTransaction(t.Context())
+		} else {
+			err = p.AbortTransaction(t.Context())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn(true, map[string]state.Total{"a": {Count: 1, Spelling: "A"}, "b": {Count: 2, Spelling: "B"}})
+	txn(false, map[string]state.Total{"a": {Count: 100, Spelling: "A"}, "c": {Count: 5, Spelling: "C"}})
+	txn(true, map[string]state.Total{"b": {Count: 40_000, Spelling: "B", Others: many}})
+	txn(false, map[string]state.Total{"d": {Count: 1, Spelling: "D"}})
+
+	got := map[string]state.Total{}
+	n, err := state.Restore(t.Context(), kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext"}, name, 0, slog.Default(), func(r state.Record) error {
+		got[string(r.Key)] = r.Total
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("Restore = %d records, %v; want the 3 committed", n, err)
+	}
+	if len(got) != 2 || got["a"].Count != 1 || got["b"].Count != 40_000 || len(got["b"].Others) != len(many) {
+		t.Fatalf("restored a=%+v, %d keys; want a=1 and b=40000 with %d other spellings", got["a"], len(got), len(many))
 	}
 }

@@ -111,17 +111,22 @@ func DecodeMeta(b []byte) (Meta, error) {
 	return m, nil
 }
 
-// newReader is the consumer that Restore and ReadTo read a partition with:
-// assigned, never a group member, read_committed, with large fetches.
-func newReader(kc kafkaconn.Config) (*kafka.Consumer, error) {
-	c, err := kafka.NewConsumer(kc.ConsumerConfigMap("counter-restore", kafka.ConfigMap{
+// readerConfig is the consumer that Restore and ReadTo read a partition
+// with: assigned, never a group member, read_committed, with large fetches.
+func readerConfig(kc kafkaconn.Config) kafka.ConfigMap {
+	return *kc.ConsumerConfigMap("counter-restore", kafka.ConfigMap{
 		"group.id":                  "counter-restore-unused", // required by the client; never joined
 		"isolation.level":           "read_committed",
 		"enable.auto.commit":        false,
 		"enable.partition.eof":      true,
 		"fetch.max.bytes":           64 << 20,
 		"max.partition.fetch.bytes": 16 << 20,
-	}))
+	})
+}
+
+func newReader(kc kafkaconn.Config) (*kafka.Consumer, error) {
+	conf := readerConfig(kc)
+	c, err := kafka.NewConsumer(&conf)
 	if err != nil {
 		return nil, fmt.Errorf("restore consumer: %w", err)
 	}
