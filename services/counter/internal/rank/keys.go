@@ -10,19 +10,32 @@ import (
 // keys holds the table's hashtag keys and single spellings without a Go
 // string or a pointer per hashtag: each hashtag's key and spelling are one
 // record in large chunks of bytes (an arena that only grows), and the
-// index from a key to its id is an open-addressing table of 32-bit ids,
-// with a byte of each key's hash beside it so that a probe that misses
-// reads a key only once in 256 times. The garbage collector sees a few
-// pointer-free slices, not millions of objects, and a million hashtags
-// cost their bytes, two or three bytes of lengths and about 10 bytes of
-// index each.
+// index from a key to its id is an open-addressing table of 32-bit slots,
+// each holding an id and 5 bits of its key's hash, so that a probe that
+// misses reads a key only once in 32 times. The garbage collector sees a
+// few pointer-free slices, not millions of objects, and a million
+// hashtags cost their bytes, two or three bytes of lengths and about 8
+// bytes of index each.
 type keys struct {
 	chunks [][]byte // each chunkSize long at most; records never cross chunks
 	long   [][]byte // the rare record longer than a quarter chunk, by itself
 	seed   maphash.Seed
-	slots  []uint32 // id+1 of the key hashed there, 0 for free
-	tags   []uint8  // the top byte of that key's hash
+	slots  []uint32 // tag<<idBits | id+1 of the key hashed there, 0 for free
 	used   int
+}
+
+// A slot holds an id+1 in its low idBits and the top bits of its key's
+// hash above them; ids therefore go up to 2^27-2 (134 million).
+const (
+	idBits = 27
+	idMask = 1<<idBits - 1
+)
+
+func slotOf(h uint64, id uint32) uint32 {
+	if id+1 > idMask {
+		panic(fmt.Sprintf("rank: more than %d hashtags", idMask-1))
+	}
+	return uint32(h>>(64-(32-idBits)))<<idBits | (id + 1)
 }
 
 // chunkSize bounds each arena chunk: large enough that a chunk is one
@@ -42,7 +55,7 @@ const longBit = 1 << 31
 const sameBit = 1
 
 func newKeys() keys {
-	return keys{seed: maphash.MakeSeed(), slots: make([]uint32, 1024), tags: make([]uint8, 1024)}
+	return keys{seed: maphash.MakeSeed(), slots: make([]uint32, 1024)}
 }
 
 // put copies key and its spelling into the arena and returns where they are.
@@ -132,14 +145,14 @@ func (k *keys) find(key []byte, keyOf func(id uint32) []byte) (slot int, id uint
 // probe is find for a key whose hash is h.
 func (k *keys) probe(h uint64, key []byte, keyOf func(id uint32) []byte) (slot int, id uint32, ok bool) {
 	mask := len(k.slots) - 1
-	tag := uint8(h >> 56)
+	tag := slotOf(h, 0) &^ idMask
 	for i := int(h) & mask; ; i = (i + 1) & mask {
 		v := k.slots[i]
 		if v == 0 {
 			return i, 0, false
 		}
-		if k.tags[i] == tag && bytes.Equal(keyOf(v-1), key) {
-			return i, v - 1, true
+		if v&^idMask == tag && bytes.Equal(keyOf(v&idMask-1), key) {
+			return i, v&idMask - 1, true
 		}
 	}
 }
@@ -148,7 +161,7 @@ func (k *keys) probe(h uint64, key []byte, keyOf func(id uint32) []byte) (slot i
 // missed). It reports whether the index is now three quarters full and
 // must grow before the next probe.
 func (k *keys) insert(slot int, h uint64, id uint32) (full bool) {
-	k.slots[slot], k.tags[slot] = id+1, uint8(h>>56)
+	k.slots[slot] = slotOf(h, id)
 	k.used++
 	return k.used*4 >= len(k.slots)*3
 }
@@ -157,16 +170,15 @@ func (k *keys) insert(slot int, h uint64, id uint32) (full bool) {
 // order ids yields them (the table's, which reads its entries and the
 // arena front to back rather than at random).
 func (k *keys) grow(ids func(yield func(uint32) bool), keyOf func(id uint32) []byte) {
-	n := 2 * len(k.slots)
-	k.slots, k.tags = make([]uint32, n), make([]uint8, n)
-	mask := n - 1
+	k.slots = make([]uint32, 2*len(k.slots))
+	mask := len(k.slots) - 1
 	for id := range ids {
 		h := k.hash(keyOf(id))
 		i := int(h) & mask
 		for k.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		k.slots[i], k.tags[i] = id+1, uint8(h>>56)
+		k.slots[i] = slotOf(h, id)
 	}
 }
 
@@ -179,10 +191,10 @@ func (k *keys) remove(slot int, keyOf func(id uint32) []byte) {
 	k.used--
 	for i := (slot + 1) & mask; k.slots[i] != 0; i = (i + 1) & mask {
 		v := k.slots[i]
-		home := int(k.hash(keyOf(v-1))) & mask
+		home := int(k.hash(keyOf(v&idMask-1))) & mask
 		// v may fill the hole when its home is not cyclically in (slot, i].
 		if (i > slot && (home <= slot || home > i)) || (i < slot && home <= slot && home > i) {
-			k.slots[slot], k.tags[slot], k.slots[i] = v, k.tags[i], 0
+			k.slots[slot], k.slots[i] = v, 0
 			slot = i
 		}
 	}
