@@ -3,6 +3,7 @@
 package main_test
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"os"
@@ -202,39 +203,88 @@ func TestBenchTallyThroughput(t *testing.T) {
 	logf(t, "counter peak RSS during the run: %.0f MiB", peak)
 }
 
-// TestBenchRestore: rank's restore of 1,000,000 distinct hashtags from the
-// state topic, and the counter's resident memory holding them.
+// restoreSizes are the distinct hashtags TestBenchRestore restores:
+// 1,000,000, and 10,000,000 as well with BENCH_TAGS_10M=1.
+func restoreSizes() []int {
+	sizes := []int{1_000_000}
+	if os.Getenv("BENCH_TAGS_10M") == "1" {
+		sizes = append(sizes, 10_000_000)
+	}
+	return sizes
+}
+
+// cpuSeconds is the user and system time pid has used.
+func cpuSeconds(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	// The fields after the command (which may hold spaces) in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+// TestBenchRestore: rank's restore of n distinct hashtags from the state
+// topic, against a plain read_committed consumer (confluent-kafka-go's
+// Poll, the counter's fetch settings, the client rank's restore read with
+// before) reading the same topic before and after; and the counter's
+// resident memory and Go heap holding them, against an idle counter's.
 func TestBenchRestore(t *testing.T) {
+	var idleRSS, idleHeap float64
+	t.Run("idle", func(t *testing.T) {
+		p := newPipeline(t, 1)
+		c := start(t, p, "idle", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
+		c.waitLog("totals restored", 1, 5*time.Minute)
+		idleRSS, _ = rss(c.Pid())
+		heap, _ := c.metric("go_memstats_heap_alloc_bytes")
+		idleHeap = heap / (1 << 20)
+		logf(t, "idle counter, nothing restored: RSS %.0f MiB, Go heap %.0f MiB", idleRSS, idleHeap)
+		c.stop()
+	})
+	for _, n := range restoreSizes() {
+		t.Run(fmt.Sprintf("tags=%d", n), func(t *testing.T) { benchRestore(t, n, idleRSS, idleHeap) })
+	}
+}
+
+func benchRestore(t *testing.T, n int, idleRSS, idleHeap float64) {
 	p := newPipeline(t, 1)
-	n := benchPosts()
 	kafkatest.CreateTopic(t, p.counts, 1, map[string]string{"cleanup.policy": "compact"})
-	keys := make([][]byte, 0, n+1)
-	values := make([][]byte, 0, n+1)
-	for i := range n {
-		k := fmt.Sprintf("tag%07d", i)
-		v, err := state.EncodeTotal(state.Total{Count: int64(1 + i%1000), Spelling: "Tag" + k[3:]})
-		if err != nil {
-			t.Fatal(err)
+	for i := 0; i < n; i += 1_000_000 {
+		var keys, values [][]byte
+		for j := i; j < min(n, i+1_000_000); j++ {
+			k := fmt.Sprintf("tag%08d", j)
+			v, err := state.EncodeTotal(state.Total{Count: int64(1 + j%1000), Spelling: "Tag" + k[3:]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, values = append(keys, []byte(k)), append(values, v)
 		}
-		keys, values = append(keys, []byte(k)), append(values, v)
+		produce(t, p.brokers, p.counts, keys, values)
 	}
 	m, _ := state.EncodeMeta(state.Meta{Batch: 41, Posts: int64(n), PostsWithHashtags: int64(n)})
-	keys, values = append(keys, []byte(state.MetaKey)), append(values, m)
-	produce(t, p.brokers, p.counts, keys, values)
+	produce(t, p.brokers, p.counts, [][]byte{[]byte(state.MetaKey)}, [][]byte{m})
+	ends := endOffsets(t, p.brokers, p.counts, 1)
+	raw1, got := drain(t, p.brokers, ends)
+	if got != n+1 {
+		t.Fatalf("raw consumer read %d of %d", got, n+1)
+	}
 
 	started := time.Now()
 	c := start(t, p, "restore", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
-	c.waitLog("totals restored", 1, 10*time.Minute)
+	c.waitLog("totals restored", 1, 30*time.Minute)
 	wall := time.Since(started)
+	cpu := cpuSeconds(c.Pid())
 	line := c.Output()[strings.Index(c.Output(), "totals restored"):]
 	line = line[:strings.IndexByte(line, '\n')]
 	if !strings.Contains(line, fmt.Sprintf("hashtags=%d ", n)) || !strings.Contains(line, "batch=41") {
 		t.Fatalf("restore did not load every hashtag: %s", line)
 	}
-	runtimeNow, peak := rss(c.Pid())
-	took := line[strings.Index(line, "took=")+5:]
-	logf(t, "restore of %d hashtags: %s (restore alone, as logged); %s from process start to restored", n, took, wall.Round(time.Millisecond))
-	logf(t, "counter RSS after the restore: %.0f MiB (peak %.0f MiB)", runtimeNow, peak)
+	now, peak := rss(c.Pid())
+	heap, _ := c.metric("go_memstats_heap_alloc_bytes")
+	gcs, _ := c.metric("go_gc_duration_seconds_count")
+	took, err := time.ParseDuration(strings.Fields(line[strings.Index(line, "took=")+5:])[0])
+	if err != nil {
+		t.Fatalf("no duration in %s", line)
+	}
 	// The next snapshot continues the batch numbers.
 	snaps := follow(t, p)
 	for {
@@ -247,6 +297,15 @@ func TestBenchRestore(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	c.stop()
+	raw2, _ := drain(t, p.brokers, ends)
+
+	rawMean := (raw1 + raw2) / 2
+	perTag := func(mib, idle float64) float64 { return (mib - idle) * (1 << 20) / float64(n) }
+	logf(t, "restore of %d hashtags: %s as logged (%.0f records/s), %s from process start, %.1f CPU s by then", n, took, float64(n)/took.Seconds(), wall.Round(time.Millisecond), cpu)
+	logf(t, "plain read_committed consumer (Poll) reading the same topic: %s then %s", raw1.Round(time.Millisecond), raw2.Round(time.Millisecond))
+	logf(t, "ratio restore / plain consumer read (mean of both): %.2f", took.Seconds()/rawMean.Seconds())
+	logf(t, "counter RSS after the restore: %.0f MiB (peak %.0f MiB), %.0f bytes per hashtag over the idle counter's", now, peak, perTag(now, idleRSS))
+	logf(t, "counter Go heap after the restore: %.0f MiB, %.0f bytes per hashtag over the idle counter's; %.0f collections by then", heap/(1<<20), perTag(heap/(1<<20), idleHeap), gcs)
 }
 
 // TestBenchLatency: produce-to-snapshot latency at a fixed input rate. Posts
