@@ -123,9 +123,11 @@ static void hr_close(hr_reader *r) {
 #endif
 }
 
-// hr_position is the partition's position, or -1 when it has none yet.
+// hr_position is the partition's position, or -1 when it has none yet or
+// messages taken from the queue (which the position counts as read) are
+// still to be copied out.
 static int64_t hr_position(hr_reader *r) {
-	if (rd_kafka_position(r->rk, r->parts))
+	if (r->next < r->have || rd_kafka_position(r->rk, r->parts))
 		return -1;
 	return r->parts->elems[0].offset;
 }
@@ -284,20 +286,24 @@ func (c *chunk) each(fn func(offset int64, key, value []byte) error) error {
 // not handed over); fn owns the chunk until it gives it back to free.
 // Like topic.ReadToEnd it looks at the position when no record comes, to
 // step over trailing transaction markers, and says every 10 s where a
-// read held below its end stands.
+// read held below its end stands. With end < 0 it reads until ctx ends,
+// and then returns nil.
 func (r *reader) readToEnd(ctx context.Context, end int64, log *slog.Logger, free chan *chunk, fn func(*chunk) error) error {
+	follow := end < 0
 	began, lastCheck := time.Now(), time.Now()
 	warned := began
 	var used, need C.size_t
 	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("reading %s to its end: %w", r.name, err)
-		}
 		var c *chunk
 		select {
 		case c = <-free:
 		case <-ctx.Done():
-			continue
+		}
+		if err := ctx.Err(); err != nil {
+			if follow {
+				return nil
+			}
+			return fmt.Errorf("reading %s to its end: %w", r.name, err)
 		}
 		c.recs = c.recs[:cap(c.recs)]
 		n := C.hr_read(r.r, 100, &c.recs[0], C.int(len(c.recs)), (*C.char)(unsafe.Pointer(&c.buf[0])), C.size_t(len(c.buf)), &used, &need)
@@ -306,37 +312,11 @@ func (r *reader) readToEnd(ctx context.Context, end int64, log *slog.Logger, fre
 			free <- c
 			continue
 		}
-		c.recs = c.recs[:n]
-		done := false
-		keep := c.recs[:0]
-		at, kept := 0, 0
-		for _, rec := range c.recs {
-			size := int(max(rec.key_len, 0) + max(rec.value_len, 0))
-			switch {
-			case rec.err == errPartitionEOF:
-				done = done || int64(rec.offset) >= end
-			case rec.err != 0:
-				text := string(c.buf[at : at+size])
-				if msg, fatal := r.fatal(); fatal {
-					return fmt.Errorf("read %s: %s", r.name, msg)
-				}
-				if rec.err > 0 {
-					// The broker's answer about the partition, not a
-					// passing failure of the client.
-					return fmt.Errorf("read %s[%d]: %s", r.name, r.partition, text)
-				}
-				log.Warn("reading to the end", "topic", r.name, "err", text)
-			case int64(rec.offset) < end:
-				// Records stay in place; an error's text is overwritten.
-				copy(c.buf[kept:], c.buf[at:at+size])
-				kept += size
-				keep = append(keep, rec)
-				done = done || int64(rec.offset)+1 >= end
-			}
-			at += size
+		done, err := r.sift(c, int(n), end, log)
+		if err != nil {
+			return err
 		}
-		c.recs, c.buf = keep, c.buf[:cap(c.buf)]
-		if len(keep) > 0 {
+		if len(c.recs) > 0 {
 			if err := fn(c); err != nil {
 				return err
 			}
@@ -346,7 +326,7 @@ func (r *reader) readToEnd(ctx context.Context, end int64, log *slog.Logger, fre
 		if done {
 			return nil
 		}
-		if n > 0 && len(keep) > 0 || time.Since(lastCheck) < 200*time.Millisecond {
+		if follow || len(c.recs) > 0 || time.Since(lastCheck) < 200*time.Millisecond {
 			continue
 		}
 		// Idle or at an end-of-partition: see whether the position has
@@ -363,6 +343,43 @@ func (r *reader) readToEnd(ctx context.Context, end int64, log *slog.Logger, fre
 		}
 	}
 }
+
+// sift keeps, of the n messages hr_read put in c, the records before end
+// (every record when end < 0), moving their bytes together, and reports
+// whether the end is reached. An error from the broker about the
+// partition, or a fatal one, is returned; the client's passing errors
+// (a broker down, a timeout) are logged, as it retries by itself.
+func (r *reader) sift(c *chunk, n int, end int64, log *slog.Logger) (done bool, err error) {
+	at, kept := 0, 0
+	keep := c.recs[:0]
+	for _, rec := range c.recs[:n] {
+		size := int(max(rec.key_len, 0) + max(rec.value_len, 0))
+		switch {
+		case rec.err == errPartitionEOF:
+			done = done || end >= 0 && int64(rec.offset) >= end
+		case rec.err != 0:
+			text := string(c.buf[at : at+size])
+			if msg, fatal := r.fatal(); fatal {
+				return false, fmt.Errorf("read %s: %s", r.name, msg)
+			}
+			if rec.err > 0 {
+				return false, fmt.Errorf("read %s[%d]: %s", r.name, r.partition, text)
+			}
+			log.Warn("reading the state topic", "topic", r.name, "partition", r.partition, "err", text)
+		case end < 0 || int64(rec.offset) < end:
+			copy(c.buf[kept:], c.buf[at:at+size])
+			kept += size
+			keep = append(keep, rec)
+			done = done || end >= 0 && int64(rec.offset)+1 >= end
+		}
+		at += size
+	}
+	c.recs = keep
+	return done, nil
+}
+
+// last is the offset of c's last record.
+func (c *chunk) last() int64 { return int64(c.recs[len(c.recs)-1].offset) }
 
 // fatal returns the client's fatal error, if it has one.
 func (r *reader) fatal() (string, bool) {

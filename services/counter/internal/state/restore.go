@@ -73,40 +73,56 @@ func Restore(ctx context.Context, kc kafkaconn.Config, name string, partition in
 	if err != nil || end == 0 {
 		return 0, err
 	}
-	r, err := openReader(readerConfig(kc), name, partition)
+	r, err := openReader(readerConfig(kc, "restore"), name, partition)
 	if err != nil {
 		return 0, err
 	}
 	defer r.Close()
+	records, _, err = decodeInOrder(ctx, r, end, log, apply)
+	return records, err
+}
 
+// decodeInOrder reads r up to end (end < 0: until ctx ends) and calls apply
+// for each record, decoded, in offset order; it returns how many it
+// applied and the offset after the last. Every chunk read is applied, even
+// when ctx ends meanwhile, so that a reader that goes on later (a Tail)
+// misses nothing; a record that does not decode, or an apply that fails,
+// ends it with that error.
+func decodeInOrder(ctx context.Context, r *reader, end int64, log *slog.Logger, apply func(Record) error) (records, next int64, err error) {
 	free := make(chan *chunk, restoreChunks)
 	for range restoreChunks {
 		free <- newChunk(chunkBytes, chunkRecords)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	rctx, stop := context.WithCancel(gctx) // the reader's: ends when apply fails
+	defer stop()
 	work := make(chan *chunk, restoreChunks)
 	order := make(chan *chunk, restoreChunks)
 	g.Go(func() error {
 		defer close(work)
 		defer close(order)
-		return r.readToEnd(gctx, end, log, free, func(c *chunk) error {
+		err := r.readToEnd(rctx, end, log, free, func(c *chunk) error {
 			c.done, c.err = make(chan struct{}), nil
 			order <- c // never full: at most restoreChunks are out
 			work <- c
 			return nil
 		})
+		if rctx.Err() != nil && gctx.Err() == nil {
+			return nil // stopped by a failed apply, which says why
+		}
+		return err
 	})
 	for range runtime.GOMAXPROCS(0) {
 		g.Go(func() error {
 			for c := range work {
 				c.decoded = c.decoded[:0]
 				_ = c.each(func(offset int64, key, value []byte) error {
-					r, err := DecodeRecord(key, value)
+					rec, err := DecodeRecord(key, value)
 					if err != nil {
-						c.err = fmt.Errorf("restore %s[%d]@%d: %w", name, partition, offset, err)
+						c.err = fmt.Errorf("restore %s[%d]@%d: %w", r.name, r.partition, offset, err)
 						return err
 					}
-					c.decoded = append(c.decoded, r)
+					c.decoded = append(c.decoded, rec)
 					return nil
 				})
 				close(c.done)
@@ -115,25 +131,30 @@ func Restore(ctx context.Context, kc kafkaconn.Config, name string, partition in
 		})
 	}
 	g.Go(func() error {
+		var failed error
 		for c := range order {
-			select {
-			case <-c.done:
-			case <-gctx.Done():
-				return gctx.Err()
+			<-c.done // decoders finish every chunk they are given
+			if failed != nil {
+				continue
 			}
-			for _, r := range c.decoded {
-				if err := apply(r); err != nil {
-					return err
+			for _, rec := range c.decoded {
+				if failed = apply(rec); failed != nil {
+					break
 				}
 				records++
 			}
-			if c.err != nil {
-				return c.err
+			if failed == nil && c.err != nil {
+				failed = c.err
+			}
+			if failed != nil {
+				stop()
+			} else {
+				next = c.last() + 1
 			}
 			clear(c.decoded) // no reference into the chunk outlives it
 			free <- c
 		}
-		return nil
+		return failed
 	})
-	return records, g.Wait()
+	return records, next, g.Wait()
 }

@@ -111,11 +111,12 @@ func DecodeMeta(b []byte) (Meta, error) {
 	return m, nil
 }
 
-// readerConfig is the consumer that Restore and ReadTo read a partition
-// with: assigned, never a group member, read_committed, with large fetches.
-func readerConfig(kc kafkaconn.Config) kafka.ConfigMap {
-	return *kc.ConsumerConfigMap("counter-restore", kafka.ConfigMap{
-		"group.id":                  "counter-restore-unused", // required by the client; never joined
+// readerConfig is the consumer that Restore, Tail and ReadTo read a
+// partition with: assigned, never a group member, read_committed, with
+// large fetches; role names it ("restore", "standby").
+func readerConfig(kc kafkaconn.Config, role string) kafka.ConfigMap {
+	return *kc.ConsumerConfigMap("counter-"+role, kafka.ConfigMap{
+		"group.id":                  "counter-" + role + "-unused", // required by the client; never joined
 		"isolation.level":           "read_committed",
 		"enable.auto.commit":        false,
 		"enable.partition.eof":      true,
@@ -125,7 +126,7 @@ func readerConfig(kc kafkaconn.Config) kafka.ConfigMap {
 }
 
 func newReader(kc kafkaconn.Config) (*kafka.Consumer, error) {
-	conf := readerConfig(kc)
+	conf := readerConfig(kc, "restore")
 	c, err := kafka.NewConsumer(&conf)
 	if err != nil {
 		return nil, fmt.Errorf("restore consumer: %w", err)
