@@ -2,6 +2,8 @@ package post
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -23,9 +25,6 @@ import (
 // decoded strings are never longer than their JSON form, so the buffer
 // never grows, and nothing writes to a byte of it once a string covers it.
 func decodeFast(b []byte) (p Post, ok bool) {
-	if !utf8.Valid(b) {
-		return Post{}, false
-	}
 	d := fastDecoder{in: b, buf: make([]byte, 0, len(b))}
 	var (
 		seen      uint16
@@ -100,7 +99,7 @@ func decodeFast(b []byte) (p Post, ok bool) {
 	}
 	p.CreatedAt = t.UTC()
 	p.Hashtags = hashtags
-	if p.Validate() != nil {
+	if p.validate(false) != nil {
 		return Post{}, false
 	}
 	return p, true
@@ -242,17 +241,16 @@ func (d *fastDecoder) strings() ([]string, bool) {
 }
 
 // string reads a JSON string (not null) and decodes it as encoding/json
-// does.
+// does. It checks the UTF-8 of what it copies: outside strings the fast
+// path takes only ASCII, so that covers the whole value.
 func (d *fastDecoder) string() (string, bool) {
 	if !d.byte('"') {
 		return "", false
 	}
 	start := len(d.buf)
-	for d.i < len(d.in) {
+	for {
 		run := d.i
-		for d.i < len(d.in) && d.in[d.i] != '"' && d.in[d.i] != '\\' && d.in[d.i] >= 0x20 {
-			d.i++
-		}
+		d.i = plainRun(d.in, d.i)
 		d.buf = append(d.buf, d.in[run:d.i]...)
 		if d.i == len(d.in) {
 			return "", false
@@ -265,14 +263,44 @@ func (d *fastDecoder) string() (string, bool) {
 				return "", true
 			}
 			return unsafe.String(&s[0], len(s)), true
-		case c < 0x20:
-			return "", false
-		}
-		if !d.escape() {
+		case c == '\\':
+			if !d.escape() {
+				return "", false
+			}
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(d.in[d.i:])
+			if r == utf8.RuneError && n == 1 {
+				return "", false
+			}
+			d.buf = append(d.buf, d.in[d.i:d.i+n]...)
+			d.i += n
+		default: // a control character
 			return "", false
 		}
 	}
-	return "", false
+}
+
+// plainRun returns the end of the run of bytes from i that stand for
+// themselves in a JSON string: ASCII but for the quote, the backslash and
+// the control characters. It looks at eight bytes at a time.
+func plainRun(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		quote, backslash := w^(ones*'"'), w^(ones*'\\')
+		// A byte's high bit is set in stop when the byte is zero in quote
+		// or backslash, below 0x20 in w, or non-ASCII in w.
+		stop := (quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w | w
+		if stop &= highs; stop != 0 {
+			return i + bits.TrailingZeros64(stop)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	return i
 }
 
 // escape decodes the escape sequence at d.i, as encoding/json does: a
@@ -350,37 +378,68 @@ func parseTime(s string) (time.Time, bool) {
 	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
 		return time.Time{}, false
 	}
-	num := func(from, to int) int {
-		n := 0
-		for _, c := range []byte(s[from:to]) {
-			if c < '0' || c > '9' {
-				return -1
+	digits := func(from, to int) (n int, ok bool) {
+		for i := from; i < to; i++ {
+			c := s[i] - '0'
+			if c > 9 {
+				return 0, false
 			}
-			n = n*10 + int(c-'0')
+			n = n*10 + int(c)
 		}
-		return n
+		return n, true
 	}
-	year, month, day := num(0, 4), num(5, 7), num(8, 10)
-	hour, minute, sec := num(11, 13), num(14, 16), num(17, 19)
+	year, ok1 := digits(0, 4)
+	month, ok2 := digits(5, 7)
+	day, ok3 := digits(8, 10)
+	hour, ok4 := digits(11, 13)
+	minute, ok5 := digits(14, 16)
+	sec, ok6 := digits(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
 	nsec := 0
-	switch frac := s[19 : len(s)-1]; {
-	case frac == "":
-	case len(frac) >= 2 && len(frac) <= 10 && frac[0] == '.':
-		if nsec = num(20, len(s)-1); nsec < 0 {
+	if frac := s[19 : len(s)-1]; frac != "" {
+		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
+			return time.Time{}, false
+		}
+		var ok bool
+		if nsec, ok = digits(20, len(s)-1); !ok {
 			return time.Time{}, false
 		}
 		for range 10 - len(frac) {
 			nsec *= 10
 		}
-	default:
-		return time.Time{}, false
 	}
-	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
-		return time.Time{}, false
+	// Days from 1970-01-01 to the date, proleptic Gregorian (the civil
+	// calendar algorithm of Howard Hinnant's date library).
+	y := year
+	if month <= 2 {
+		y--
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if t.Day() != day { // the 31st of a 30-day month and the like
-		return time.Time{}, false
+	era := y
+	if era < 0 {
+		era -= 399
 	}
-	return t, true
+	era /= 400
+	yoe := y - era*400
+	mp := (month + 9) % 12
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468
+	return time.Unix(int64(days)*86400+int64(hour*3600+minute*60+sec), int64(nsec)).UTC(), true
+}
+
+// daysIn returns the number of days of month in year.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }

@@ -80,7 +80,11 @@ func Encode(p Post) ([]byte, error) {
 // Validate reports why p cannot travel as a Post: a missing id or source, a
 // created_at outside the years 0000 to 9999 that RFC 3339 can write, text
 // that is not UTF-8, or an empty hashtag.
-func (p Post) Validate() error {
+func (p Post) Validate() error { return p.validate(true) }
+
+// validate is Validate, with the UTF-8 check of the text only when text
+// is set: decodeFast has checked it already.
+func (p Post) validate(text bool) error {
 	if p.ID == "" {
 		return fmt.Errorf("%w: missing id", ErrInvalid)
 	}
@@ -90,7 +94,7 @@ func (p Post) Validate() error {
 	if y := p.CreatedAt.UTC().Year(); y < 0 || y > 9999 {
 		return fmt.Errorf("%w: post %s: created_at year %d outside 0000-9999", ErrInvalid, p.ID, y)
 	}
-	if !utf8.ValidString(p.Text) {
+	if text && !utf8.ValidString(p.Text) {
 		return fmt.Errorf("%w: post %s: text is not valid UTF-8", ErrInvalid, p.ID)
 	}
 	for i, h := range p.Hashtags {
