@@ -56,7 +56,8 @@ const (
 // linear.
 type scanner struct {
 	text    string
-	pos, cp int // byte offset and code-point offset of the same position
+	pos, cp int  // byte offset and code-point offset of the same position
+	noIndex bool // leave cp and the matches' Start and End at 0
 	tok     token
 }
 
@@ -65,11 +66,16 @@ func (s *scanner) next() (Match, bool) {
 	for {
 		h, size := indexHash(s.text, s.pos)
 		if h < 0 {
-			s.cp += utf8.RuneCountInString(s.text[s.pos:])
+			if !s.noIndex {
+				s.cp += utf8.RuneCountInString(s.text[s.pos:])
+			}
 			s.pos = len(s.text)
 			return Match{}, false
 		}
-		start := s.cp + utf8.RuneCountInString(s.text[s.pos:h])
+		start := s.cp
+		if !s.noIndex {
+			start += utf8.RuneCountInString(s.text[s.pos:h])
+		}
 		body := h + size
 		s.pos, s.cp = body, start+1
 
@@ -104,17 +110,18 @@ func (s *scanner) next() (Match, bool) {
 // indexHash returns the byte offset and size of the first # or ＃ in text at
 // or after from, or -1.
 func indexHash(text string, from int) (int, int) {
-	for i := from; i < len(text); i++ {
-		switch text[i] {
-		case '#':
-			return i, 1
-		case 0xEF: // ＃ is EF BC 83
-			if i+2 < len(text) && text[i+1] == 0xBC && text[i+2] == 0x83 {
-				return i, 3
-			}
-		}
+	rest := text[from:]
+	h := strings.IndexByte(rest, '#')
+	if h < 0 {
+		h = len(rest)
 	}
-	return -1, 0
+	if f := strings.Index(rest[:h], "＃"); f >= 0 {
+		return from + f, len("＃")
+	}
+	if h == len(rest) {
+		return -1, 0
+	}
+	return from + h, 1
 }
 
 // invalidAfter reports whether what follows a tag disqualifies it: another

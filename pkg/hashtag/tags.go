@@ -29,7 +29,7 @@ func OfAppend(dst []Tag, p post.Post) []Tag {
 		}
 		return dst
 	}
-	sc := scanner{text: p.Text}
+	sc := scanner{text: p.Text, noIndex: true}
 	for {
 		m, ok := sc.next()
 		if !ok {
