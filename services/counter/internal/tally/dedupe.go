@@ -39,8 +39,7 @@ import (
 type horizon struct {
 	size  int64
 	ring  []uint64
-	keys  []uint64     // 0: empty
-	offs  []int64      // newest offset of keys[i]
+	table []entry
 	n     int          // ids held
 	until kafka.Offset // offsets below it are read only to be remembered
 	began time.Time    // when the restore up to until began
@@ -49,7 +48,14 @@ type horizon struct {
 
 func newHorizon(size int) *horizon {
 	slots := size + size/2 + 1 // at most 2/3 full
-	return &horizon{size: int64(size), ring: make([]uint64, size), keys: make([]uint64, slots), offs: make([]int64, slots)}
+	return &horizon{size: int64(size), ring: make([]uint64, size), table: make([]entry, slots)}
+}
+
+// entry is a slot of the table: an id's hash (0: empty) and its newest
+// offset, side by side so that a probe touches one cache line.
+type entry struct {
+	key uint64
+	off int64
 }
 
 // repeated tells whether the post hashed id at offset o has an earlier
@@ -57,41 +63,41 @@ func newHorizon(size int) *horizon {
 // it at o either way.
 func (h *horizon) repeated(id uint64, o int64) bool {
 	i, ok := h.find(id)
-	dup := ok && h.offs[i] < o && o-h.offs[i] <= h.size
+	dup := ok && h.table[i].off < o && o-h.table[i].off <= h.size
 	slot := o % h.size
 	// The slot's old entry is at o-size or earlier: out of every later
 	// post's horizon unless that id was seen again since.
 	if old := h.ring[slot]; old != 0 {
-		if j, found := h.find(old); found && h.offs[j] <= o-h.size {
+		if j, found := h.find(old); found && h.table[j].off <= o-h.size {
 			h.delete(j)
 			i, ok = h.find(id) // entries may have moved
 		}
 	}
 	h.ring[slot] = id
 	if !ok {
-		h.keys[i] = id
+		h.table[i].key = id
 		h.n++
 	}
-	h.offs[i] = o
+	h.table[i].off = o
 	return dup
 }
 
 // home is the table slot where the probe for k begins.
 func (h *horizon) home(k uint64) int {
-	hi, _ := bits.Mul64(k, uint64(len(h.keys)))
+	hi, _ := bits.Mul64(k, uint64(len(h.table)))
 	return int(hi)
 }
 
 // find returns the slot holding k, or the empty slot where it would go.
 func (h *horizon) find(k uint64) (int, bool) {
 	for i := h.home(k); ; {
-		switch h.keys[i] {
+		switch h.table[i].key {
 		case k:
 			return i, true
 		case 0:
 			return i, false
 		}
-		if i++; i == len(h.keys) {
+		if i++; i == len(h.table) {
 			i = 0
 		}
 	}
@@ -101,21 +107,21 @@ func (h *horizon) find(k uint64) (int, bool) {
 // that every entry stays reachable from its home slot.
 func (h *horizon) delete(i int) {
 	for j := i; ; {
-		if j++; j == len(h.keys) {
+		if j++; j == len(h.table) {
 			j = 0
 		}
-		if h.keys[j] == 0 {
+		if h.table[j].key == 0 {
 			break
 		}
 		// The entry at j may fill the hole at i unless its home lies
 		// cyclically in (i, j].
-		k := h.home(h.keys[j])
+		k := h.home(h.table[j].key)
 		if i <= j && (k <= i || k > j) || i > j && k <= i && k > j {
-			h.keys[i], h.offs[i] = h.keys[j], h.offs[j]
+			h.table[i] = h.table[j]
 			i = j
 		}
 	}
-	h.keys[i] = 0
+	h.table[i].key = 0
 	h.n--
 }
 
