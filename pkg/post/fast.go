@@ -24,8 +24,13 @@ import (
 // Every string of the Post is cut from one buffer allocated per value:
 // decoded strings are never longer than their JSON form, so the buffer
 // never grows, and nothing writes to a byte of it once a string covers it.
-func decodeFast(b []byte) (p Post, ok bool) {
-	d := fastDecoder{in: b, buf: make([]byte, 0, len(b))}
+// With shared set, a string without escapes is cut from b itself and the
+// buffer is allocated only for the strings with escapes.
+func decodeFast(b []byte, shared bool) (p Post, ok bool) {
+	d := fastDecoder{in: b, shared: shared}
+	if !shared {
+		d.buf = make([]byte, 0, len(b))
+	}
 	var (
 		seen      uint16
 		createdAt string
@@ -119,9 +124,10 @@ const (
 )
 
 type fastDecoder struct {
-	in  []byte
-	i   int
-	buf []byte // where the decoded strings go; never grows
+	in     []byte
+	i      int
+	buf    []byte // where the decoded strings go; never grows
+	shared bool   // strings without escapes are cut from in
 }
 
 func (d *fastDecoder) space() {
@@ -241,40 +247,85 @@ func (d *fastDecoder) strings() ([]string, bool) {
 }
 
 // string reads a JSON string (not null) and decodes it as encoding/json
-// does. It checks the UTF-8 of what it copies: outside strings the fast
-// path takes only ASCII, so that covers the whole value.
+// does. It checks the UTF-8 of the string: outside strings the fast path
+// takes only ASCII, so that covers the whole value.
 func (d *fastDecoder) string() (string, bool) {
 	if !d.byte('"') {
 		return "", false
 	}
-	start := len(d.buf)
+	start := d.i
 	for {
-		run := d.i
 		d.i = plainRun(d.in, d.i)
-		d.buf = append(d.buf, d.in[run:d.i]...)
 		if d.i == len(d.in) {
 			return "", false
 		}
 		switch c := d.in[d.i]; {
 		case c == '"':
+			s := d.in[start:d.i]
 			d.i++
-			s := d.buf[start:]
 			if len(s) == 0 {
 				return "", true
 			}
+			if !d.shared {
+				at := len(d.buf)
+				d.buf = append(d.buf, s...)
+				s = d.buf[at:]
+			}
 			return unsafe.String(&s[0], len(s)), true
+		case c == '\\':
+			return d.escaped(start)
+		case c >= utf8.RuneSelf:
+			if !d.rune() {
+				return "", false
+			}
+		default: // a control character
+			return "", false
+		}
+	}
+}
+
+// rune steps over the multi-byte UTF-8 sequence at d.i, or reports false
+// for one that is not valid.
+func (d *fastDecoder) rune() bool {
+	r, n := utf8.DecodeRune(d.in[d.i:])
+	if r == utf8.RuneError && n == 1 {
+		return false
+	}
+	d.i += n
+	return true
+}
+
+// escaped goes on with the string that began at start when it holds an
+// escape, at d.i: from there on it is decoded into the buffer.
+func (d *fastDecoder) escaped(start int) (string, bool) {
+	if d.buf == nil {
+		d.buf = make([]byte, 0, len(d.in))
+	}
+	at := len(d.buf)
+	d.buf = append(d.buf, d.in[start:d.i]...)
+	for {
+		switch c := d.in[d.i]; {
+		case c == '"':
+			d.i++
+			s := d.buf[at:]
+			return unsafe.String(&s[0], len(s)), true // not empty: it had an escape
 		case c == '\\':
 			if !d.escape() {
 				return "", false
 			}
 		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRune(d.in[d.i:])
-			if r == utf8.RuneError && n == 1 {
+			from := d.i
+			if !d.rune() {
 				return "", false
 			}
-			d.buf = append(d.buf, d.in[d.i:d.i+n]...)
-			d.i += n
-		default: // a control character
+			d.buf = append(d.buf, d.in[from:d.i]...)
+		default:
+			return "", false
+		}
+		run := d.i
+		d.i = plainRun(d.in, d.i)
+		d.buf = append(d.buf, d.in[run:d.i]...)
+		if d.i == len(d.in) {
 			return "", false
 		}
 	}

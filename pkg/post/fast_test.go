@@ -1,6 +1,7 @@
 package post
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -22,7 +23,14 @@ func agree(t *testing.T, b []byte) (fast bool) {
 	case !reflect.DeepEqual(got, want):
 		t.Fatalf("Decode(%q) =\n%#v\nthe strict path's\n%#v", b, got, want)
 	}
-	p, ok := decodeFast(b)
+	shared, sharedErr := DecodeShared(bytes.Clone(b))
+	switch {
+	case (sharedErr == nil) != (wantErr == nil) || sharedErr != nil && sharedErr.Error() != wantErr.Error():
+		t.Fatalf("DecodeShared(%q) error = %v, the strict path's %v", b, sharedErr, wantErr)
+	case !reflect.DeepEqual(shared, want):
+		t.Fatalf("DecodeShared(%q) =\n%#v\nthe strict path's\n%#v", b, shared, want)
+	}
+	p, ok := decodeFast(b, false)
 	if ok {
 		if wantErr != nil {
 			t.Fatalf("decodeFast(%q) accepted what the strict path refuses: %v", b, wantErr)
@@ -32,6 +40,29 @@ func agree(t *testing.T, b []byte) (fast bool) {
 		}
 	}
 	return ok
+}
+
+// TestDecodeCopiesWhatDecodeSharedShares checks the difference between the
+// two: a post from Decode stays what it was when its input is overwritten.
+func TestDecodeCopiesWhatDecodeSharedShares(t *testing.T) {
+	in := []byte(exampleJSON)
+	p, err := Decode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := DecodeShared(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		in[i] = 'x'
+	}
+	if !reflect.DeepEqual(p, example) {
+		t.Errorf("Decode's post changed with its input: %+v", p)
+	}
+	if shared.ID == example.ID {
+		t.Errorf("DecodeShared's post does not share its input: id %q", shared.ID)
+	}
 }
 
 // seeds are values at the edges of what the two paths must agree on; the
@@ -169,14 +200,14 @@ func FuzzFastAgreesWithStrict(f *testing.F) {
 	})
 }
 
-// BenchmarkDecode measures the fast path against the strict one on the
-// documented example post.
+// BenchmarkDecode measures the fast path (copying and sharing) against
+// the strict one on the documented example post.
 func BenchmarkDecode(b *testing.B) {
 	in := []byte(exampleJSON)
 	for _, c := range []struct {
 		name   string
 		decode func([]byte) (Post, error)
-	}{{"strict", decodeStrict}, {"fast", Decode}} {
+	}{{"strict", decodeStrict}, {"fast", Decode}, {"shared", DecodeShared}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(in)))
 			b.ReportAllocs()

@@ -113,7 +113,18 @@ var ErrInvalid = errors.New("invalid post")
 // exactly one object of schema version 1 with no unknown fields, a
 // created_at in RFC 3339, and pass Validate.
 func Decode(b []byte) (Post, error) {
-	if p, ok := decodeFast(b); ok {
+	if p, ok := decodeFast(b, false); ok {
+		return p, nil
+	}
+	return decodeStrict(b)
+}
+
+// DecodeShared is Decode for a caller that hands b over: the Post's strings
+// may share b's memory, so b must not be modified afterwards. It saves
+// copying every post a consumer reads (a record's value is the consumer's
+// own).
+func DecodeShared(b []byte) (Post, error) {
+	if p, ok := decodeFast(b, true); ok {
 		return p, nil
 	}
 	return decodeStrict(b)

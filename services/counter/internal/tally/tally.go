@@ -164,7 +164,7 @@ func (s *Stage) add(m *kafka.Message) {
 		return
 	}
 	s.next[m.TopicPartition.Partition] = m.TopicPartition.Offset + 1
-	p, err := post.Decode(m.Value)
+	p, err := post.DecodeShared(m.Value) // the record is ours; the post may share its bytes
 	if err != nil {
 		s.m.Invalid.Inc()
 		s.log.Debug("invalid record", "partition", m.TopicPartition.Partition, "offset", m.TopicPartition.Offset, "err", err)
