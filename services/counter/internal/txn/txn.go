@@ -272,16 +272,24 @@ func Rewind(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition
 // message.timeout.ms stays below transaction.timeout.ms so that a record
 // that cannot be delivered fails its transaction before the coordinator
 // times the transaction out.
+//
+// Delivery failures surface at commit, so no delivery reports are asked
+// for: nothing reads the producer's Events channel, and once it had filled
+// up with reports (1,000,000 records after the start), every commit failed
+// to flush. ProduceChannel is never used either, so it gets no buffer of a
+// million pointers for the garbage collector to scan on every cycle.
 func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessageBytes int) kafka.ConfigMap {
 	return kafka.ConfigMap{
-		"transactional.id":       transactionalID,
-		"enable.idempotence":     true,
-		"acks":                   "all",
-		"transaction.timeout.ms": int(txnTimeout.Milliseconds()),
-		"message.timeout.ms":     int(txnTimeout.Milliseconds() * 8 / 10),
-		"linger.ms":              5,
-		"compression.type":       "lz4",
-		"message.max.bytes":      maxMessageBytes,
+		"go.delivery.reports":     false,
+		"go.produce.channel.size": 0,
+		"transactional.id":        transactionalID,
+		"enable.idempotence":      true,
+		"acks":                    "all",
+		"transaction.timeout.ms":  int(txnTimeout.Milliseconds()),
+		"message.timeout.ms":      int(txnTimeout.Milliseconds() * 8 / 10),
+		"linger.ms":               5,
+		"compression.type":        "lz4",
+		"message.max.bytes":       maxMessageBytes,
 	}
 }
 

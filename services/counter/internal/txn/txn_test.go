@@ -149,3 +149,42 @@ func TestAssignWaitsForTheDeadOwnersTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitsGoOnWhileNobodyReadsTheProducersEvents: the stages never read
+// their producer's Events channel, so its records' delivery reports must
+// not wait there, or the commit that flushes them fails once the channel
+// is full (after 1,000,000 records by default; 10 here).
+func TestCommitsGoOnWhileNobodyReadsTheProducersEvents(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, "deltas", 1, nil)
+	cm := txn.ProducerConfig(kafkatest.Name(t, "tally"), 10*time.Second, 1<<20)
+	cm["bootstrap.servers"] = brokers
+	cm["go.events.channel.size"] = 10
+	p, err := kafka.NewProducer(&cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := txn.Init(ctx, p, log); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		err := txn.Commit(p, nil, nil, func() error {
+			for range 20 {
+				if err := txn.Produce(p, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0}, Value: []byte("delta")}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("commit %d: %v", round, err)
+		}
+	}
+	if got := len(kafkatest.ReadAll(t, topic, 30*time.Second)); got != 60 {
+		t.Fatalf("read %d records, want 60", got)
+	}
+}
