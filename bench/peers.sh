@@ -13,6 +13,7 @@
 #   LONG_POSTS (200000), LONG_WORDS (140)   the fewer, longer posts workload
 #   RATE (2000)        posts/s of the latency trials; LATENCY_SECONDS (30)
 #   ONLY               regexp of contender names to run (e.g. 'limit|hashtrend')
+#   BASELINE           a git ref: its counter runs too, as "hashtrend counter, baseline build"
 #   BENCH_PORT (19292) port of the benchmark broker (its controller: +1)
 #   PYSPARK_VERSION (4.1.1)   PySpark, and the matching spark-sql-kafka-0-10_2.13
 #                      (4.1.1: the newest whose Kafka source is on Maven Central
@@ -58,6 +59,14 @@ fi
 say "building the counter and the bench tools"
 (cd "$root/services/counter" && CGO_ENABLED=1 go build -o "$out/bin/counter" .)
 (cd "$root/bench" && CGO_ENABLED=1 go build -o "$out/bin/" ./cmd/...)
+baseline=""
+if [ -n "${BASELINE:-}" ]; then
+  say "building the counter of $BASELINE as the baseline"
+  rm -rf "$out/baseline-src" && mkdir -p "$out/baseline-src"
+  git -C "$root" archive "$BASELINE" | tar -x -C "$out/baseline-src"
+  (cd "$out/baseline-src/services/counter" && CGO_ENABLED=1 go build -o "$out/bin/counter-baseline" .)
+  baseline=$out/bin/counter-baseline
+fi
 
 if [ ! -f "$out/kstreams-lib/.complete" ]; then
   say "fetching Kafka Streams jars from Maven Central"
@@ -96,7 +105,7 @@ versions="Apache Kafka 4.4.0 broker (KRaft, single node, local disk); $(go versi
 
 cd "$root"
 "$out/bin/peers" -brokers "127.0.0.1:$port" -root "$root" -out "$out" \
-  -drain "$out/bin/drain" -counter "$out/bin/counter" -kafka-sh "$root/deploy/kafka/kafka.sh" \
+  -drain "$out/bin/drain" -counter "$out/bin/counter" -baseline "$baseline" -kafka-sh "$root/deploy/kafka/kafka.sh" \
   -kstreams-lib "$out/kstreams-lib" -python "$out/venv/bin/python" \
   -spark-jars "$spark_jars" \
   -posts "$posts" -long-posts "$long_posts" -long-words "$long_words" -runs "$runs" \

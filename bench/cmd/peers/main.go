@@ -42,6 +42,7 @@ func main() {
 	flag.StringVar(&e.Out, "out", "bench/out", "scratch and results folder")
 	flag.StringVar(&e.DrainBin, "drain", "bench/out/bin/drain", "the Go limit consumer")
 	flag.StringVar(&e.CounterBin, "counter", "bench/out/bin/counter", "the hashtrend counter binary")
+	flag.StringVar(&e.BaselineBin, "baseline", "", "a counter binary built from another commit, run as one more contender (empty: none)")
 	flag.StringVar(&e.KafkaSh, "kafka-sh", "deploy/kafka/kafka.sh", "the broker script (for ConsumerPerformance)")
 	flag.StringVar(&e.KStreamsLib, "kstreams-lib", "bench/out/kstreams-lib", "Kafka Streams runtime jars")
 	flag.StringVar(&e.Python, "python", "bench/out/venv/bin/python", "python with pyspark")
@@ -76,7 +77,7 @@ func run(ctx context.Context, e *peers.Env, o options) error {
 	var cs []peers.Contender
 	var order, windowed []string
 	for _, c := range peers.Contenders() {
-		if re.MatchString(c.Name) {
+		if re.MatchString(c.Name) && (!c.Baseline || e.BaselineBin != "") {
 			cs = append(cs, c)
 			order = append(order, c.Name)
 			if c.Windowed {

@@ -26,6 +26,8 @@ type Contender struct {
 	Windowed bool
 	// Limit marks the reference rows.
 	Limit bool
+	// Baseline marks the row that runs only with Env.BaselineBin.
+	Baseline bool
 	// launch starts the program on input topic in with names derived from
 	// id; it returns the process and how to tell it has caught up.
 	launch func(ctx context.Context, e *Env, in, id string, mode Mode) (*launched, error)
@@ -100,7 +102,10 @@ func Contenders() []Contender {
 		// The limit consumer as it read before the fetch settings were
 		// measured: librdkafka's defaults, fetch.queue.backoff.ms=1000.
 		{Name: "Go consumer, librdkafka fetch defaults", launch: drainWith("fetch.queue.backoff.ms=1000")},
-		{Name: "hashtrend counter", Windowed: true, launch: launchCounter},
+		{Name: "hashtrend counter", Windowed: true, launch: counterFrom(func(e *Env) string { return e.CounterBin })},
+		// The counter built from another commit (BASELINE=ref), for a
+		// before and after in one run; left out without one.
+		{Name: BaselineName, Baseline: true, launch: counterFrom(func(e *Env) string { return e.BaselineBin })},
 		{Name: "Kafka Streams (exactly_once_v2)", Windowed: true, launch: launchKStreams},
 		{Name: "Spark: tutorial Exercise 2 (complete)", Windowed: true, launch: sparkLauncher("complete")},
 		{Name: "Spark: 2 s window + watermark (update)", Windowed: true, launch: sparkLauncher("window")},
@@ -157,7 +162,17 @@ func launchConsumerPerf(ctx context.Context, e *Env, in, id string, _ Mode) (*la
 	}}, nil
 }
 
-func launchCounter(ctx context.Context, e *Env, in, id string, mode Mode) (*launched, error) {
+// BaselineName is the row of the counter built from BASELINE.
+const BaselineName = "hashtrend counter, baseline build"
+
+// counterFrom launches the counter binary bin names.
+func counterFrom(bin func(*Env) string) func(ctx context.Context, e *Env, in, id string, mode Mode) (*launched, error) {
+	return func(ctx context.Context, e *Env, in, id string, mode Mode) (*launched, error) {
+		return launchCounter(ctx, e, bin(e), in, id)
+	}
+}
+
+func launchCounter(ctx context.Context, e *Env, bin, in, id string) (*launched, error) {
 	names := topic.Names{Tweets: in, TweetsPartitions: 6, DLQ: id + "-dlq", Deltas: id + "-deltas",
 		Counts: id + "-counts", Top: id + "-top"}
 	if err := e.ensure(ctx, names.DLQSpec(1), names.DeltasSpec(1), names.CountsSpec(1), names.TopSpec(1)); err != nil {
@@ -169,7 +184,7 @@ func launchCounter(ctx context.Context, e *Env, in, id string, mode Mode) (*laun
 		"COUNTER_GROUP_TALLY=" + id + "-tally", "COUNTER_GROUP_RANK=" + id + "-rank",
 		"COUNTER_INSTANCE_ID=" + id, "COUNTER_OPS_ADDR=off", "LOG_LEVEL=warn",
 	}
-	p, err := measure.Start(e.CounterBin, nil, env, e.logPath(id))
+	p, err := measure.Start(bin, nil, env, e.logPath(id))
 	if err != nil {
 		return nil, err
 	}

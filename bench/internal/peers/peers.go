@@ -35,6 +35,7 @@ type Env struct {
 	Out         string // scratch and results (gitignored)
 	DrainBin    string
 	CounterBin  string
+	BaselineBin string // the counter built from another commit, or ""
 	KafkaSh     string
 	KStreamsLib string
 	Python      string // the venv's python, with pyspark
