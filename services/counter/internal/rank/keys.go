@@ -22,6 +22,7 @@ type keys struct {
 	seed   maphash.Seed
 	slots  []uint32 // tag<<idBits | id+1 of the key hashed there, 0 for free
 	used   int
+	warm   uint32 // what grow read ahead, kept so the reads are not left out
 }
 
 // A slot holds an id+1 in its low idBits and the top bits of its key's
@@ -168,18 +169,40 @@ func (k *keys) insert(slot int, h uint64, id uint32) (full bool) {
 
 // grow doubles the index and hashes every id again, taking them in the
 // order ids yields them (the table's, which reads its entries and the
-// arena front to back rather than at random).
+// arena front to back rather than at random). It places them a batch at a
+// time, reading each one's home slot before placing any: those reads do
+// not wait on each other, so the cache misses of a batch overlap instead
+// of following one another.
 func (k *keys) grow(ids func(yield func(uint32) bool), keyOf func(id uint32) []byte) {
 	k.slots = make([]uint32, 2*len(k.slots))
 	mask := len(k.slots) - 1
-	for id := range ids {
-		h := k.hash(keyOf(id))
-		i := int(h) & mask
-		for k.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		k.slots[i] = slotOf(h, id)
+	var batch [64]struct {
+		h  uint64
+		id uint32
 	}
+	n := 0
+	place := func() {
+		var seen uint32
+		for _, b := range batch[:n] {
+			seen |= k.slots[int(b.h)&mask]
+		}
+		k.warm = seen
+		for _, b := range batch[:n] {
+			i := int(b.h) & mask
+			for k.slots[i] != 0 {
+				i = (i + 1) & mask
+			}
+			k.slots[i] = slotOf(b.h, b.id)
+		}
+		n = 0
+	}
+	for id := range ids {
+		batch[n].h, batch[n].id = k.hash(keyOf(id)), id
+		if n++; n == len(batch) {
+			place()
+		}
+	}
+	place()
 }
 
 // remove frees slot (from a find that hit), moving back the entries of
