@@ -41,8 +41,17 @@ java_cmd() {
     -cp "$lib/*" "$@"
 }
 
+# running: the pid file names a live process. A broker just killed is a
+# zombie until init reaps it, and kill -0 still succeeds on a zombie: taken
+# for running, an "up" right after a SIGKILL would start nothing.
 running() {
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  local pid stat
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  kill -0 "$pid" 2>/dev/null || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
 }
 
 # answers returns 0 when something accepts TCP connections on the port.

@@ -100,13 +100,27 @@ func (b *Broker) Kill() {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		b.t.Fatalf("kill broker %d: %v", pid, err)
 	}
+	// The main thread of a killed JVM turns zombie while its other threads
+	// still exit, and those hold the listening sockets: the broker is gone
+	// only once the process is and nothing answers on its port.
 	deadline := time.Now().Add(60 * time.Second)
-	for alive(pid) {
+	for alive(pid) || b.answers() {
 		if time.Now().After(deadline) {
 			b.t.Fatalf("broker %d still there 60 s after SIGKILL", pid)
 		}
 		time.Sleep(50 * time.Millisecond) // polling a process that is not our child
 	}
+}
+
+// answers reports whether something accepts connections on the broker's
+// port.
+func (b *Broker) answers() bool {
+	c, err := net.DialTimeout("tcp", b.Addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func (b *Broker) run(arg string) error {
