@@ -31,7 +31,7 @@ type Config struct {
 	service.Base
 	Topics         topic.Names   `envconfig:"TOPIC"`
 	OpsAddr        string        `envconfig:"COUNTER_OPS_ADDR" default:":9102" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
-	Instance       string        `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids (default: the hostname); a restarted instance must keep it; letters, digits, '.', '_', '-'"`
+	Instance       string        `envconfig:"COUNTER_INSTANCE_ID" desc:"this instance's stable id, the base of its transactional.ids and static group memberships (default: the hostname); a restarted instance must keep it; letters, digits, '.', '_', '-'"`
 	TallyGroup     string        `envconfig:"COUNTER_GROUP_TALLY" default:"counter-tally" desc:"consumer group of the tally stage on the tweets topic"`
 	RankGroup      string        `envconfig:"COUNTER_GROUP_RANK" default:"counter-rank" desc:"consumer group of the rank stage on the deltas topic"`
 	Window         time.Duration `envconfig:"COUNTER_WINDOW" default:"2s" desc:"window length; windows are aligned to the Unix epoch"`
@@ -185,9 +185,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var r atomic.Pointer[rank.Stage]
 	r.Store(rank.New(rc, log, m))
 
-	// Stop order: a cancelled context makes tally commit its open window and
-	// leave its group, rank leave its group (its open snapshot's deltas are
-	// read again by the next owner), and the ops server shut down.
+	// Stop order: a cancelled context makes tally commit its open window,
+	// rank stop (its open snapshot's deltas are read again by the next
+	// owner; both stay static members until their session times out), and
+	// the ops server shut down.
 	g, gctx := errgroup.WithContext(ctx)
 	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: func() error { return r.Load().Ready() }, Log: log}
 	g.Go(func() error { return srv.Run(gctx) })

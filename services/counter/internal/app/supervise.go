@@ -13,22 +13,28 @@ import (
 )
 
 // restartPolicy says how often and how soon a failed stage runs again: at
-// most max restarts within period (one more ends the process), after a wait
-// that starts at first and doubles up to maxWait.
+// most max restarts within period (one more ends the process); the first
+// restart at once, each further one after a wait that starts at first and
+// doubles up to maxWait. A run that lasted healthy or longer worked: the
+// failures before it no longer count and the next restart is at once
+// again, so that a stage that fails once per broker restart is not taken
+// for one that cannot start.
 type restartPolicy struct {
 	max            int
 	period         time.Duration
 	first, maxWait time.Duration
+	healthy        time.Duration
 }
 
 // stageRestarts is the counter's policy.
-var stageRestarts = restartPolicy{max: 5, period: 10 * time.Minute, first: time.Second, maxWait: 30 * time.Second}
+var stageRestarts = restartPolicy{max: 5, period: 10 * time.Minute, first: time.Second, maxWait: 30 * time.Second, healthy: 10 * time.Second}
 
 // supervise runs a stage and, when it fails, runs it again with new
 // clients, the way Kafka Streams replaces a task's producer: a fatal
 // producer error (a broker restart that timed messages out in an open
-// transaction ends in one) then costs a rejoin and a restore instead of the
-// process. The new producer's InitTransactions aborts whatever the old one
+// transaction ends in one) or consumer error (a static member fenced under
+// its own group.instance.id, which librdkafka brings about after a broker
+// restart) then costs a rejoin and a restore instead of the process. The new producer's InitTransactions aborts whatever the old one
 // left open and the new consumer starts from the committed offsets, exactly
 // as after a restart of the process, so counts stay exact.
 //
@@ -38,8 +44,9 @@ var stageRestarts = restartPolicy{max: 5, period: 10 * time.Minute, first: time.
 // end the process, for the orchestrator to see.
 func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage string, restarted func(), run func(context.Context) error) error {
 	var failures []time.Time
-	wait := pol.first
+	var wait time.Duration
 	for {
+		began := time.Now()
 		err := run(ctx)
 		if err == nil || ctx.Err() != nil {
 			return err
@@ -49,6 +56,9 @@ func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage s
 			return err
 		}
 		now := time.Now()
+		if now.Sub(began) >= pol.healthy {
+			failures, wait = failures[:0], 0
+		}
 		recent := failures[:0]
 		for _, t := range failures {
 			if now.Sub(t) < pol.period {
@@ -63,7 +73,7 @@ func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage s
 		if retry.Sleep(ctx, wait) != nil {
 			return nil
 		}
-		wait = min(2*wait, pol.maxWait)
+		wait = min(max(2*wait, pol.first), pol.maxWait)
 		restarted()
 	}
 }

@@ -19,7 +19,7 @@ func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
 		kafka.NewError(kafka.ErrMsgTimedOut, "1 message(s) timed out", false),
 		kafka.NewError(kafka.ErrInvalidTxnState, "invalid state", true))
 	fenced := fmt.Errorf("commit: %w", kafka.NewError(kafka.ErrProducerFenced, "fenced", true))
-	pol := restartPolicy{max: 3, period: time.Hour, first: time.Millisecond, maxWait: 2 * time.Millisecond}
+	pol := restartPolicy{max: 3, period: time.Hour, first: time.Millisecond, maxWait: 2 * time.Millisecond, healthy: time.Hour}
 	for _, tc := range []struct {
 		name     string
 		failures []error // what the runs return before one returns nil
@@ -52,6 +52,43 @@ func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
 				t.Errorf("unexpected outcome: %v", err)
 			}
 		})
+	}
+}
+
+func TestSuperviseForgetsFailuresBeforeARunThatWorked(t *testing.T) {
+	fatal := kafka.NewError(kafka.ErrFatal, "fenced static member", true)
+	pol := restartPolicy{max: 2, period: time.Hour, first: time.Millisecond, maxWait: time.Millisecond, healthy: 50 * time.Millisecond}
+	// Two quick failures, one after a run that worked, one quick one
+	// again: never more than the policy's two since a run that worked.
+	runs, restarts := 0, 0
+	err := supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
+		func() { restarts++ },
+		func(context.Context) error {
+			runs++
+			switch {
+			case runs == 3:
+				time.Sleep(60 * time.Millisecond)
+				return fatal
+			case runs <= 4:
+				return fatal
+			}
+			return nil
+		})
+	if err != nil || restarts != 4 {
+		t.Fatalf("%d restarts, outcome %v; want 4 and nil", restarts, err)
+	}
+	// Without the run that worked the same four failures end it.
+	runs, restarts = 0, 0
+	err = supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
+		func() { restarts++ },
+		func(context.Context) error {
+			if runs++; runs <= 4 {
+				return fatal
+			}
+			return nil
+		})
+	if !errors.Is(err, fatal) || restarts != 2 {
+		t.Fatalf("%d restarts, outcome %v; want 2 and the failure", restarts, err)
 	}
 }
 

@@ -126,13 +126,13 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 	if err := txn.Init(ctx, s.p, s.log); err != nil {
 		return err
 	}
-	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-rank", txn.ConsumerConfig(cfg.Group, cfg.SessionTimeout, cfg.StatsInterval,
+	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-rank", txn.ConsumerConfig(cfg.Group, cfg.Instance+"-rank", cfg.SessionTimeout, cfg.StatsInterval,
 		kafka.ConfigMap{"max.poll.interval.ms": 600000})))
 	if err != nil {
 		return fmt.Errorf("rank consumer: %w", err)
 	}
 	defer func() {
-		if cerr := s.c.Close(); cerr != nil && err == nil {
+		if cerr := txn.CloseConsumer(s.c, []string{cfg.Deltas}, s.rebalance, s.log); cerr != nil && err == nil {
 			err = fmt.Errorf("rank consumer close: %w", cerr)
 		}
 	}()
@@ -168,7 +168,7 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 			s.m.ObserveStats("rank", ev.String())
 		case kafka.Error:
 			if ev.IsFatal() {
-				return fmt.Errorf("rank consumer: %w", ev)
+				return fmt.Errorf("rank: %w", &txn.ConsumerFailed{Err: ev})
 			}
 			s.log.Warn("rank consumer", "err", ev)
 		}

@@ -106,14 +106,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 	if err := txn.Init(ctx, s.p, log); err != nil {
 		return err
 	}
-	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-tally", txn.ConsumerConfig(cfg.Group, cfg.SessionTimeout, cfg.StatsInterval,
+	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-tally", txn.ConsumerConfig(cfg.Group, cfg.Instance+"-tally", cfg.SessionTimeout, cfg.StatsInterval,
 		kafka.ConfigMap{"fetch.max.bytes": max(50<<20, cfg.MaxRecordBytes*2)})))
 	if err != nil {
 		return fmt.Errorf("tally consumer: %w", err)
 	}
 	defer func() {
-		// Close leaves the group; the rebalance callback commits what is left.
-		if cerr := s.c.Close(); cerr != nil && err == nil {
+		// Closing revokes the partitions, and the rebalance callback
+		// commits what is left (a static member stays in the group until
+		// its session times out or it joins again).
+		if cerr := txn.CloseConsumer(s.c, []string{cfg.Tweets}, s.rebalance, log); cerr != nil && err == nil {
 			err = fmt.Errorf("tally consumer close: %w", cerr)
 		}
 		if s.fatal != nil && err == nil {
@@ -150,7 +152,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 			s.m.ObserveStats("tally", ev.String())
 		case kafka.Error:
 			if ev.IsFatal() {
-				return fmt.Errorf("tally consumer: %w", ev)
+				return fmt.Errorf("tally: %w", &txn.ConsumerFailed{Err: ev})
 			}
 			log.Warn("tally consumer", "err", ev)
 		}

@@ -208,6 +208,10 @@ func Committed(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartit
 			}
 		}
 		if !errors.Is(err, ErrUnstable) && kafkaconn.Classify(err) != kafkaconn.Retriable {
+			var ke kafka.Error
+			if errors.As(err, &ke) && (ke.IsFatal() || ke.Code() == kafka.ErrFatal) {
+				err = &ConsumerFailed{Err: ke}
+			}
 			return nil, fmt.Errorf("committed offsets: %w", err)
 		}
 		if time.Since(warned) > 5*time.Second {
@@ -268,6 +272,36 @@ func Rewind(ctx context.Context, c *kafka.Consumer, parts []kafka.TopicPartition
 	return start, nil
 }
 
+// ConsumerFailed marks the fatal error of a stage's consumer, such as a
+// static member fenced by another member under its group.instance.id. The
+// stage returns it; its supervisor runs it again with new clients.
+type ConsumerFailed struct{ Err kafka.Error }
+
+func (e *ConsumerFailed) Error() string { return "consumer failed: " + e.Err.Error() }
+func (e *ConsumerFailed) Unwrap() error { return e.Err }
+
+// CloseConsumer closes c, a stage's consumer subscribed to topics with
+// rebalance, unless it raised a fatal error. Such a consumer cannot be
+// closed: librdkafka refuses to begin the close ("consumer closed after
+// fatal error") and confluent-kafka-go's Close then waits for it forever,
+// so the stage would never return to its supervisor. The fatal state may
+// not have reached the stage yet (a call such as a seek failed first), so
+// it is asked for: librdkafka refuses a subscription with ErrFatal once
+// the consumer is fatal, and subscribing again to the same topics changes
+// nothing otherwise (cooperative rebalancing: nothing is revoked). A fatal
+// consumer sends nothing more to its group and the stage's next consumer,
+// under the same group.instance.id, takes its partitions back; what it
+// holds (threads, buffers) is left behind once per fatal error.
+func CloseConsumer(c *kafka.Consumer, topics []string, rebalance kafka.RebalanceCb, log *slog.Logger) error {
+	err := c.SubscribeTopics(topics, rebalance)
+	var ke kafka.Error
+	if errors.As(err, &ke) && ke.Code() == kafka.ErrFatal {
+		log.Warn("consumer left unclosed after its fatal error; librdkafka cannot close it", "err", err)
+		return nil
+	}
+	return c.Close()
+}
+
 // ProducerConfig is the transactional producer's librdkafka settings:
 // message.timeout.ms stays below transaction.timeout.ms so that a record
 // that cannot be delivered fails its transaction before the coordinator
@@ -299,14 +333,19 @@ func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessage
 // rebalancing so that a member joining or leaving moves only the
 // partitions it must. extra adds or overrides settings.
 //
-// The member is dynamic, not static (KIP-345, group.instance.id): after a
-// broker restart librdkafka's static member timed its session out, joined
-// again, and was then fatally fenced "by other consumer with same
-// group.instance.id" (its own earlier membership), so rank never got its
-// partition back (docs/counter.md).
-func ConsumerConfig(group string, sessionTimeout, statsInterval time.Duration, extra kafka.ConfigMap) kafka.ConfigMap {
+// The member is static (KIP-345): instance is its group.instance.id, so a
+// process restarted under the same id within the session timeout gets its
+// partitions back without a rebalance, and the group's other members
+// never stop for it. The price: a static member that stops for good does
+// not leave the group, and its partitions move only after the session
+// timeout. A static member the group fences (another member joined under
+// its id, which librdkafka itself does after a broker restart) gets a
+// fatal error: the stage then fails and runs again with new clients
+// (see the stages' poll loops and app's supervisor).
+func ConsumerConfig(group, instance string, sessionTimeout, statsInterval time.Duration, extra kafka.ConfigMap) kafka.ConfigMap {
 	m := kafka.ConfigMap{
 		"group.id":                      group,
+		"group.instance.id":             instance,
 		"isolation.level":               "read_committed",
 		"enable.auto.commit":            false,
 		"enable.auto.offset.store":      false,
