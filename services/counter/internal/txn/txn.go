@@ -327,6 +327,15 @@ func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessage
 	}
 }
 
+// heartbeatInterval is a tenth of the session timeout (librdkafka's
+// default is a fixed 3 s): a member learns that its group rebalances at
+// its next heartbeat, so when a dead member's session ends the standby
+// that takes its partitions over hears of it within a tenth of the
+// session timeout instead of up to 3 s later.
+func heartbeatInterval(sessionTimeout time.Duration) int {
+	return int(max(sessionTimeout/10, 100*time.Millisecond).Milliseconds())
+}
+
 // ConsumerConfig is the librdkafka settings of a stage's consumer: a member
 // of group that reads only committed records and never commits offsets
 // itself (they go into the producer's transactions), with cooperative
@@ -352,6 +361,7 @@ func ConsumerConfig(group, instance string, sessionTimeout, statsInterval time.D
 		"auto.offset.reset":             "earliest",
 		"partition.assignment.strategy": "cooperative-sticky",
 		"session.timeout.ms":            int(sessionTimeout.Milliseconds()),
+		"heartbeat.interval.ms":         heartbeatInterval(sessionTimeout),
 		"statistics.interval.ms":        int(statsInterval.Milliseconds()),
 	}
 	for k, v := range extra {
