@@ -19,9 +19,11 @@
 //
 // Beside the totals rank keeps the trending view's post-time buckets
 // (package trend), fed by the deltas' buckets and watermarks, and adds the
-// trending list to every snapshot. They are rebuilt on every assignment
-// from the deltas topic up to the offset the restored totals end at
-// (trending.go), so they never depend on when rank ran.
+// trending list to every snapshot. On every assignment they are rebuilt
+// from the deltas topic up to the offset the restored totals end at, or
+// caught up to it from the warm standby's copy, which follows the deltas
+// no further than the state topic's totals hold them (trending.go), so
+// they never depend on when rank ran.
 package rank
 
 import (
@@ -311,7 +313,11 @@ func (s *Stage) restore() error {
 		return nil
 	}
 	start := time.Now()
-	t, n, source, err := s.load(s.assigned.Partition)
+	w := s.takeStandby(s.assigned.Partition)
+	if w != nil {
+		defer w.close()
+	}
+	t, n, source, err := s.load(w)
 	if err != nil {
 		if s.ctx.Err() != nil {
 			return nil
@@ -334,7 +340,11 @@ func (s *Stage) restore() error {
 	}
 	s.next = next
 	if s.cfg.Trending != nil {
-		if err := s.rebuildTrend(); err != nil {
+		var f *trendFollower
+		if w != nil {
+			f = w.trend
+		}
+		if err := s.takeTrend(f); err != nil {
 			if s.ctx.Err() != nil {
 				return nil
 			}
@@ -357,18 +367,17 @@ func (s *Stage) restore() error {
 	return nil
 }
 
-// load builds the totals of partition: from the warm standby's table,
-// caught up with the state topic's end, when there is one, else by a
-// restore of the whole partition.
-func (s *Stage) load(partition int32) (t *Table, records int64, from string, err error) {
-	if w := s.takeStandby(partition); w != nil {
-		defer w.tail.Close()
+// load builds the totals of the assigned partition: from the warm
+// standby's table w, caught up with the state topic's end, when there is
+// one, else by a restore of the whole partition.
+func (s *Stage) load(w *standby) (t *Table, records int64, from string, err error) {
+	if w != nil {
 		n, err := w.tail.CatchUp(s.ctx, w.table.Restore)
 		s.log.Info("warm standby caught up", "records", w.tail.Records(), "caught_up", n)
 		return w.table, n, "warm standby", err
 	}
 	t = NewTable()
-	records, err = state.Restore(s.ctx, s.cfg.Kafka, s.cfg.Counts, partition, s.log, t.Restore)
+	records, err = state.Restore(s.ctx, s.cfg.Kafka, s.cfg.Counts, s.assigned.Partition, s.log, t.Restore)
 	return t, records, "state topic", err
 }
 

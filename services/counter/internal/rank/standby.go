@@ -13,19 +13,25 @@ const standbyPartition = 0
 
 // standby is a warm copy of the totals that a member without the deltas
 // partition keeps current by following the state topic (state.Tail) in a
-// goroutine of its own. When the member is assigned the partition, take
-// stops the goroutine and hands over the table and the tail, which then
-// only has to catch up with the records written since; the state it
-// reaches is the same a restore from the beginning would read.
+// goroutine of its own, and, with trending on, of the trending buckets,
+// kept current by following the deltas topic up to what those totals hold
+// (trendFollower). When the member is assigned the partition, take stops
+// the goroutines and hands over the copies, which then only have to catch
+// up with the records written since; the state they reach is the same a
+// restore and a rebuild from the beginning would read.
 type standby struct {
 	table *Table
 	tail  *state.Tail
+	trend *trendFollower // nil with trending off, or when it failed
 	stop  context.CancelFunc
 	done  chan error
+	// trendDone yields the follower's outcome; nil without a follower.
+	trendDone chan error
 }
 
 // startStandby opens a tail and starts following it; nil when the tail
-// cannot be opened (an assignment then restores in full).
+// cannot be opened (an assignment then restores in full). A trending
+// follower that cannot be opened only costs a rebuild at the assignment.
 func (s *Stage) startStandby() {
 	tail, err := state.OpenTail(s.cfg.Kafka, s.cfg.Counts, standbyPartition, s.log)
 	if err != nil {
@@ -34,13 +40,29 @@ func (s *Stage) startStandby() {
 	}
 	ctx, stop := context.WithCancel(s.ctx)
 	w := &standby{table: NewTable(), tail: tail, stop: stop, done: make(chan error, 1)}
-	go func() { w.done <- tail.Follow(ctx, w.table.Restore) }()
+	apply := w.table.Restore
+	if s.cfg.Trending != nil {
+		f, err := s.newTrendFollower(standbyPartition)
+		if err != nil {
+			s.log.Warn("no warm trending buckets; an assignment rebuilds them", "err", err)
+		} else {
+			w.trend, w.trendDone = f, make(chan error, 1)
+			apply = func(r state.Record) error {
+				err := w.table.Restore(r)
+				f.holds(r)
+				return err
+			}
+			go func() { w.trendDone <- f.follow(ctx) }()
+		}
+	}
+	go func() { w.done <- tail.Follow(ctx, apply) }()
 	s.warm = w
-	s.log.Info("warm standby following the state topic", "topic", s.cfg.Counts, "partition", standbyPartition)
+	s.log.Info("warm standby following the state topic", "topic", s.cfg.Counts, "partition", standbyPartition, "trending", w.trend != nil)
 }
 
-// takeStandby stops the standby's goroutine and returns its table and tail
-// for a catch-up, or nil when there is none for partition or it failed.
+// takeStandby stops the standby's goroutines and returns its copies for a
+// catch-up, or nil when there is none for partition or its totals failed;
+// its trend is nil when only the trending follower failed.
 func (s *Stage) takeStandby(partition int32) *standby {
 	w := s.warm
 	s.warm = nil
@@ -49,8 +71,15 @@ func (s *Stage) takeStandby(partition int32) *standby {
 	}
 	w.stop()
 	err := <-w.done
+	if w.trend != nil {
+		if terr := <-w.trendDone; terr != nil {
+			s.log.Warn("warm trending buckets failed; rebuilding them", "err", terr)
+			w.trend.c.Close()
+			w.trend = nil
+		}
+	}
 	if err != nil || w.tail.Partition() != partition {
-		w.tail.Close()
+		w.close()
 		if err != nil {
 			s.log.Warn("warm standby failed; restoring in full", "err", err)
 		}
@@ -59,9 +88,17 @@ func (s *Stage) takeStandby(partition int32) *standby {
 	return w
 }
 
+// close releases the standby's consumers.
+func (w *standby) close() {
+	w.tail.Close()
+	if w.trend != nil {
+		w.trend.c.Close()
+	}
+}
+
 // stopStandby ends the standby, if any.
 func (s *Stage) stopStandby() {
 	if w := s.takeStandby(-1); w != nil {
-		w.tail.Close()
+		w.close()
 	}
 }

@@ -1,12 +1,17 @@
 package rank
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
@@ -64,6 +69,128 @@ func (s *Stage) rebuildTrend() error {
 	s.m.TrendingDeltas.Set(float64(n))
 	s.log.Info("trending buckets rebuilt", "topic", s.cfg.Deltas, "deltas", n, "tags", tr.Len(), "cells", tr.Cells(),
 		"watermark", w, "other_bucket_length", skipped, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// trendFollower keeps a standby's trending buckets current, the way the
+// state tail keeps its totals: it follows the deltas partition
+// read_committed from its beginning and adds each delta to its tracker,
+// but only below bound, the delta offset that the latest meta record of
+// the state topic says the owner's totals hold (the standby's state tail
+// raises it). A delta at or past bound waits: whether the owner applied
+// it is known only once its next snapshot commits, or, at a takeover,
+// from the restored totals. At a takeover the follower is stopped and
+// caught up to the restored totals' offset, so it holds exactly the
+// buckets a rebuild from the beginning (rebuildTrend) builds, and reads
+// only the last windows' deltas to get there.
+type trendFollower struct {
+	c          *kafka.Consumer
+	topic      string
+	partition  int32
+	partitions int // of the posts topic, when the tracker was made
+	tr         *trend.Tracker
+	bound      atomic.Int64
+	next       int64 // the offset after the last delta added
+	added      int64
+	skipped    int
+}
+
+// newTrendFollower starts a follower of partition of the deltas topic.
+func (s *Stage) newTrendFollower(partition int32) (*trendFollower, error) {
+	c, err := kafka.NewConsumer(s.cfg.Kafka.ConsumerConfigMap("counter-trend-standby", kafka.ConfigMap{
+		"group.id":             "counter-standby-unused", // required by the client; never joined
+		"isolation.level":      "read_committed",
+		"enable.auto.commit":   false,
+		"enable.partition.eof": true,
+		"auto.offset.reset":    "earliest",
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("trending standby consumer: %w", err)
+	}
+	f := &trendFollower{c: c, topic: s.cfg.Deltas, partition: partition, partitions: s.tweetsPartitions()}
+	f.tr = trend.NewTracker(*s.cfg.Trending, f.partitions)
+	if err := c.Assign([]kafka.TopicPartition{{Topic: &f.topic, Partition: partition, Offset: kafka.OffsetBeginning}}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("trending standby assign %s[%d]: %w", f.topic, partition, err)
+	}
+	return f, nil
+}
+
+// holds raises bound to the delta offset that a state record says the
+// owner's totals hold.
+func (f *trendFollower) holds(r state.Record) {
+	if r.Meta != nil && r.Meta.NextDelta != nil && *r.Meta.NextDelta > f.bound.Load() {
+		f.bound.Store(*r.Meta.NextDelta)
+	}
+}
+
+// follow adds the deltas below bound as they come until ctx ends (then it
+// returns nil) or a delta does not decode.
+func (f *trendFollower) follow(ctx context.Context) error {
+	for ctx.Err() == nil {
+		switch ev := f.c.Poll(100).(type) {
+		case *kafka.Message:
+			for int64(ev.TopicPartition.Offset) >= f.bound.Load() {
+				// Not yet in the owner's totals. The catch-up seeks back
+				// to f.next, so a delta dropped here is read again.
+				if retry.Sleep(ctx, 20*time.Millisecond) != nil {
+					return nil
+				}
+			}
+			if err := f.add(ev); err != nil {
+				return err
+			}
+		case kafka.Error:
+			if ev.IsFatal() {
+				return fmt.Errorf("trending standby consumer: %w", ev)
+			}
+		}
+	}
+	return nil
+}
+
+func (f *trendFollower) add(m *kafka.Message) error {
+	if m.TopicPartition.Error != nil {
+		return fmt.Errorf("trending standby read %s[%d]: %w", f.topic, f.partition, m.TopicPartition.Error)
+	}
+	d, err := delta.Decode(m.Value)
+	if err != nil {
+		return fmt.Errorf("trending standby %s[%d]@%d: %w", f.topic, f.partition, m.TopicPartition.Offset, err)
+	}
+	if !addTrend(f.tr, d) {
+		f.skipped++
+	}
+	f.next = int64(m.TopicPartition.Offset) + 1
+	f.added++
+	return nil
+}
+
+// catchUp adds the deltas from where follow stopped up to end, the first
+// delta the restored totals do not hold, and returns how many it added.
+func (f *trendFollower) catchUp(ctx context.Context, end int64, log *slog.Logger) (int64, error) {
+	before := f.added
+	err := topic.ReadToEndFrom(ctx, f.c, f.topic, map[int32]int64{f.partition: f.next}, map[int32]int64{f.partition: end}, log, f.add)
+	return f.added - before, err
+}
+
+// takeTrend makes the trending buckets for the restored totals: from the
+// warm standby's follower caught up to s.next when it has one for the same
+// posts topic, else by a rebuild from the beginning.
+func (s *Stage) takeTrend(f *trendFollower) error {
+	if f == nil || f.partition != s.assigned.Partition || f.partitions != s.tweetsPartitions() {
+		return s.rebuildTrend()
+	}
+	start := time.Now()
+	n, err := f.catchUp(s.ctx, int64(s.next), s.log)
+	if err != nil {
+		return fmt.Errorf("catch the trending buckets up with %s: %w", s.cfg.Deltas, err)
+	}
+	s.trend = f.tr
+	w, _ := f.tr.Watermark()
+	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
+	s.m.TrendingDeltas.Set(float64(n))
+	s.log.Info("trending buckets caught up from the warm standby", "topic", s.cfg.Deltas, "deltas", f.added, "caught_up", n,
+		"tags", f.tr.Len(), "cells", f.tr.Cells(), "watermark", w, "other_bucket_length", f.skipped, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
