@@ -1,11 +1,8 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -53,30 +50,18 @@ func TestExactCountsOfASyntheticStream(t *testing.T) {
 }
 
 func TestExactCountsOfTheDutchTweets(t *testing.T) {
-	path := systest.SharedData(t, "tweets", "ctit-dutch-tweets.json.gz")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var posts []post.Post
-	sc := bufio.NewScanner(gz)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		r, err := wire.Decode(sc.Bytes())
+	for i, line := range systest.SharedLines(t, "tweets", "ctit-dutch-tweets.json.gz") {
+		r, err := wire.Decode(line)
 		if err != nil {
-			t.Fatalf("line %d: %v", len(posts)+1, err)
+			t.Fatalf("line %d: %v", i+1, err)
 		}
 		if r.Kind == wire.KindPost {
 			posts = append(posts, r.Post)
 		}
 	}
-	if err := sc.Err(); err != nil || len(posts) < 900 {
-		t.Fatalf("read %d posts (%v)", len(posts), err)
+	if len(posts) < 900 {
+		t.Fatalf("read %d posts", len(posts))
 	}
 	p := newPipeline(t, 6)
 	keys, values := encoded(t, posts)

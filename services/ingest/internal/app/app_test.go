@@ -56,24 +56,13 @@ func TestReplayLeavesExactlyTheRecordedPostsKeyedByIDWithTheirCreatedAt(t *testi
 	path := systest.SharedData(t, "tweets", "ctit-dutch-tweets.json.gz")
 	// What the file holds, read without the service's decoder.
 	want := map[string]time.Time{}
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	zr, err := gzip.NewReader(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for _, line := range systest.SharedLines(t, "tweets", "ctit-dutch-tweets.json.gz") {
 		var tw struct {
 			ID        string `json:"id_str"`
 			CreatedAt string `json:"created_at"`
 			MS        string `json:"timestamp_ms"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &tw); err != nil {
+		if err := json.Unmarshal(line, &tw); err != nil {
 			t.Fatal(err)
 		}
 		ts, err := time.Parse(time.RubyDate, tw.CreatedAt)
