@@ -34,41 +34,36 @@ func (n Names) Validate() error {
 	return nil
 }
 
-func retention(days int) string { return strconv.Itoa(days * day) }
+// deleted is a topic whose records the broker deletes after days.
+func deleted(name string, partitions, replication, days int) Spec {
+	return Spec{Name: name, Partitions: partitions, ReplicationFactor: replication,
+		Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": strconv.Itoa(days * day)}}
+}
+
+// compacted is a one-partition topic the broker compacts to the last
+// record of each key, as soon as an hour's segment has rolled.
+func compacted(name string, replication int) Spec {
+	return Spec{Name: name, Partitions: 1, ReplicationFactor: replication,
+		Configs: map[string]string{"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": strconv.Itoa(60 * 60 * 1000)}}
+}
 
 // TweetsSpec is the posts topic: keyed by post id, kept 7 days.
 func (n Names) TweetsSpec(replication int) Spec {
-	return Spec{Name: n.Tweets, Partitions: n.TweetsPartitions, ReplicationFactor: replication,
-		Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": retention(7)}}
+	return deleted(n.Tweets, n.TweetsPartitions, replication, 7)
 }
 
 // DLQSpec is the dead-letter topic for undecodable posts, kept 7 days.
-func (n Names) DLQSpec(replication int) Spec {
-	return Spec{Name: n.DLQ, Partitions: 1, ReplicationFactor: replication,
-		Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": retention(7)}}
-}
+func (n Names) DLQSpec(replication int) Spec { return deleted(n.DLQ, 1, replication, 7) }
 
 // DeltasSpec is tally's output: one partition, kept one day.
-func (n Names) DeltasSpec(replication int) Spec {
-	return Spec{Name: n.Deltas, Partitions: 1, ReplicationFactor: replication,
-		Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": retention(1)}}
-}
+func (n Names) DeltasSpec(replication int) Spec { return deleted(n.Deltas, 1, replication, 1) }
 
 // CountsSpec is rank's compacted state topic, partitioned as the deltas.
-func (n Names) CountsSpec(replication int) Spec {
-	return Spec{Name: n.Counts, Partitions: 1, ReplicationFactor: replication,
-		Configs: map[string]string{"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": strconv.Itoa(60 * 60 * 1000)}}
-}
+func (n Names) CountsSpec(replication int) Spec { return compacted(n.Counts, replication) }
 
 // TopSpec is the snapshots topic: one partition, kept 7 days.
-func (n Names) TopSpec(replication int) Spec {
-	return Spec{Name: n.Top, Partitions: 1, ReplicationFactor: replication,
-		Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": retention(7)}}
-}
+func (n Names) TopSpec(replication int) Spec { return deleted(n.Top, 1, replication, 7) }
 
 // PositionsSpec is ingest's compacted topic of source positions: one
 // partition, one record per source identity.
-func (n Names) PositionsSpec(replication int) Spec {
-	return Spec{Name: n.Positions, Partitions: 1, ReplicationFactor: replication,
-		Configs: map[string]string{"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": strconv.Itoa(60 * 60 * 1000)}}
-}
+func (n Names) PositionsSpec(replication int) Spec { return compacted(n.Positions, replication) }
