@@ -79,13 +79,8 @@ func Fill(ctx context.Context, brokers string, s Spec) (Counts, error) {
 	var tags []hashtag.Tag
 	for i := 0; i < s.Posts; i++ {
 		if i%10000 == 0 {
-			if err := ctx.Err(); err != nil {
+			if err := stopped(ctx, failed); err != nil {
 				return c, err
-			}
-			select {
-			case err := <-failed:
-				return c, err
-			default:
 			}
 		}
 		ps := g.Next()
@@ -111,12 +106,21 @@ func Fill(ctx context.Context, brokers string, s Spec) (Counts, error) {
 			return c, err
 		}
 	}
+	return c, stopped(ctx, failed)
+}
+
+// stopped is ctx's error, else the first delivery failure reported so far,
+// else nil.
+func stopped(ctx context.Context, failed <-chan error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case err := <-failed:
-		return c, err
+		return err
 	default:
+		return nil
 	}
-	return c, nil
 }
 
 // produce hands one record to p, waiting while its queue is full.

@@ -25,15 +25,23 @@ func sample() delta.Delta {
 	}
 }
 
-func TestEncodeDecodeRoundTrip(t *testing.T) {
-	b, err := delta.Encode(sample())
+// roundTrip encodes d and decodes it again, failing the test where either
+// errs; it returns the encoding and what came back.
+func roundTrip(t *testing.T, d delta.Delta) ([]byte, delta.Delta) {
+	t.Helper()
+	b, err := delta.Encode(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := delta.Decode(b)
+	back, err := delta.Decode(b)
 	if err != nil {
 		t.Fatalf("Decode(%s): %v", b, err)
 	}
+	return b, back
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	_, d := roundTrip(t, sample())
 	if d.V != 2 || d.Posts != 5 || len(d.Counts) != 2 || d.Counts[0].Others["tiktok"] != 1 || !d.WindowEnd.Equal(sample().WindowEnd) {
 		t.Fatalf("round trip gave %+v", d)
 	}
@@ -76,14 +84,7 @@ func trending() delta.Delta {
 }
 
 func TestVersion2CarriesBucketsAndWatermarks(t *testing.T) {
-	b, err := delta.Encode(trending())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := delta.Decode(b)
-	if err != nil {
-		t.Fatalf("Decode(%s): %v", b, err)
-	}
+	b, d := roundTrip(t, trending())
 	bs := d.Counts[0].Buckets
 	if d.V != 2 || len(bs) != 2 || bs[1].N != 2 || math.Round(bs[1].Authors.Estimate()) != 2 || len(d.Watermarks) != 2 || d.Watermarks[1].At != 1_699_999_950_000 || d.Late != 1 {
 		t.Fatalf("round trip gave %+v from %s", d, b)
