@@ -157,28 +157,30 @@ func TestSnapshotsWrittenAfterStartArePrintedInOrder(t *testing.T) {
 	}
 }
 
-func TestFromBeginningReplaysEverySnapshot(t *testing.T) {
-	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
-	kafkatest.Produce(t, topic, snaps(t, 1, 4)...)
-	p := start(t, topic, "beginning")
-	p.waitBatches(t, 4)
-	kafkatest.Produce(t, topic, snap(t, 5))
-	p.waitBatches(t, 5)
-	if got := p.batches(); !equal(got, []int64{1, 2, 3, 4, 5}) {
-		t.Fatalf("batches printed %v, want 1..5 in order", got)
-	}
-}
-
-func TestStartingLateShowsTheLatestSnapshotFirst(t *testing.T) {
-	topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
-	kafkatest.Produce(t, topic, snaps(t, 1, 7)...)
-	p := start(t, topic, "latest")
-	p.waitBatches(t, 1)
-	systest.Await(t, "the printer to follow", time.Minute, func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
-	kafkatest.Produce(t, topic, snap(t, 8))
-	p.waitBatches(t, 2)
-	if got := p.batches(); !equal(got, []int64{7, 8}) {
-		t.Fatalf("batches printed %v, want the latest (7) and then the new one (8)", got)
+// TestWhereAStartingPrinterBegins starts a printer on a topic that holds
+// snapshots already, then writes one more: from the beginning it prints
+// every snapshot; from the latest only the last one before the new one.
+func TestWhereAStartingPrinterBegins(t *testing.T) {
+	for _, tc := range []struct {
+		name, from string
+		before     int64   // snapshots in the topic before the start
+		want       []int64 // batches printed, the new one last
+	}{
+		{"from the beginning it replays every snapshot", "beginning", 4, []int64{1, 2, 3, 4, 5}},
+		{"starting late it shows the latest snapshot first", "latest", 7, []int64{7, 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic := kafkatest.Topic(t, "top-hashtags", 1, nil)
+			kafkatest.Produce(t, topic, snaps(t, 1, tc.before)...)
+			p := start(t, topic, tc.from)
+			p.waitBatches(t, len(tc.want)-1)
+			systest.Await(t, "the printer to follow", time.Minute, func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
+			kafkatest.Produce(t, topic, snap(t, tc.before+1))
+			p.waitBatches(t, len(tc.want))
+			if got := p.batches(); !equal(got, tc.want) {
+				t.Fatalf("batches printed %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

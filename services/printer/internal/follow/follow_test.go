@@ -99,12 +99,20 @@ func TestLatestLooksPastTransactionMarkersAndAbortedRecords(t *testing.T) {
 	var got values
 	f, log := run(t, cfg(t, topic, follow.Latest), got.add)
 	systest.Await(t, "the latest committed record", time.Minute, func() bool { return len(got.get()) >= 1 }, log.String)
-	systest.Await(t, "readiness", time.Minute, func() bool { return f.Ready() == nil }, log.String)
-	transactions(t, topic, true, []string{"s3"})
-	systest.Await(t, "the next committed record", time.Minute, func() bool { return len(got.get()) >= 2 }, log.String)
-	if v := got.get(); strings.Join(v, ",") != "s2,s3" {
+	if v := oneMore(t, f, log, topic, &got, "s3"); strings.Join(v, ",") != "s2,s3" {
 		t.Fatalf("handed %v, want [s2 s3]", v)
 	}
+}
+
+// oneMore waits until f is ready, commits one more record, value, waits
+// until f has handed it too, and returns all f handed.
+func oneMore(t *testing.T, f *follow.Follower, log *systest.Buffer, topic string, got *values, value string) []string {
+	t.Helper()
+	n := len(got.get())
+	systest.Await(t, "readiness", time.Minute, func() bool { return f.Ready() == nil }, log.String)
+	transactions(t, topic, true, []string{value})
+	systest.Await(t, "the next committed record", time.Minute, func() bool { return len(got.get()) > n }, log.String)
+	return got.get()
 }
 
 func TestLatestOfATopicHoldingOnlyAbortedRecordsShowsNothingUntilANewOne(t *testing.T) {
@@ -112,10 +120,7 @@ func TestLatestOfATopicHoldingOnlyAbortedRecordsShowsNothingUntilANewOne(t *test
 	transactions(t, topic, false, []string{"aborted"}, []string{"aborted"})
 	var got values
 	f, log := run(t, cfg(t, topic, follow.Latest), got.add)
-	systest.Await(t, "readiness", time.Minute, func() bool { return f.Ready() == nil }, log.String)
-	transactions(t, topic, true, []string{"s1"})
-	systest.Await(t, "the new record", time.Minute, func() bool { return len(got.get()) >= 1 }, log.String)
-	if v := got.get(); strings.Join(v, ",") != "s1" {
+	if v := oneMore(t, f, log, topic, &got, "s1"); strings.Join(v, ",") != "s1" {
 		t.Fatalf("handed %v, want [s1]", v)
 	}
 }
