@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,77 +16,6 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/livefake"
 )
-
-// manualClock is a stall-watchdog clock that moves only when the test
-// says so.
-type manualClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []manualTimer
-	armed  chan struct{}
-}
-
-type manualTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newManualClock() *manualClock {
-	return &manualClock{now: time.Unix(1_700_000_000, 0), armed: make(chan struct{}, 1)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, manualTimer{at: c.now.Add(d), ch: ch})
-	select {
-	case c.armed <- struct{}{}:
-	default:
-	}
-	return ch
-}
-
-// Advance moves the clock on by d and fires the timers that are due.
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, tm := range c.timers {
-		if tm.at.After(c.now) {
-			kept = append(kept, tm)
-			continue
-		}
-		tm.ch <- c.now
-	}
-	c.timers = kept
-}
-
-// awaitTimers waits until n timers are pending.
-func (c *manualClock) awaitTimers(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.After(60 * time.Second)
-	for {
-		c.mu.Lock()
-		pending := len(c.timers)
-		c.mu.Unlock()
-		if pending >= n {
-			return
-		}
-		select {
-		case <-c.armed:
-		case <-deadline:
-			t.Fatalf("%d timers pending after 60 s, want %d", pending, n)
-		}
-	}
-}
 
 func newBluesky(hosts ...string) (*Bluesky, *systest.Buffer) {
 	log, buf := testLog()
@@ -227,11 +155,7 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 	b, _ := newBluesky(silent.URL(), other.URL())
 	clock := newManualClock()
 	b.Watch = clock
-
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{want: len(want), cancel: cancel}
-	wait := runInBackground(t, ctx, b, c.emit)
+	c, wait := collectInBackground(t, b, len(want))
 
 	passed := passedTimes(t, events)
 	systest.Await(t, "position at the tenth event", time.Minute, func() bool { return b.Position() == passed[first-1] })

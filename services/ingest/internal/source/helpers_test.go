@@ -54,6 +54,77 @@ func stopAfterWaits(n int, cancel context.CancelFunc) *fakeClock {
 	}}
 }
 
+// manualClock is a stall-watchdog clock that moves only when the test
+// says so.
+type manualClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []manualTimer
+	armed  chan struct{}
+}
+
+type manualTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Unix(1_700_000_000, 0), armed: make(chan struct{}, 1)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.timers = append(c.timers, manualTimer{at: c.now.Add(d), ch: ch})
+	select {
+	case c.armed <- struct{}{}:
+	default:
+	}
+	return ch
+}
+
+// Advance moves the clock on by d and fires the timers that are due.
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.timers[:0]
+	for _, tm := range c.timers {
+		if tm.at.After(c.now) {
+			kept = append(kept, tm)
+			continue
+		}
+		tm.ch <- c.now
+	}
+	c.timers = kept
+}
+
+// awaitTimers waits until n timers are pending.
+func (c *manualClock) awaitTimers(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		c.mu.Lock()
+		pending := len(c.timers)
+		c.mu.Unlock()
+		if pending >= n {
+			return
+		}
+		select {
+		case <-c.armed:
+		case <-deadline:
+			t.Fatalf("%d timers pending after 60 s, want %d", pending, n)
+		}
+	}
+}
+
 func testLog() (*slog.Logger, *systest.Buffer) {
 	b := &systest.Buffer{}
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
@@ -99,11 +170,18 @@ func ids(posts []post.Post) []string {
 // collect runs src until it has emitted n posts and returns them.
 func collect(t *testing.T, src Source, n int) []post.Post {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{want: n, cancel: cancel}
-	runFor(t, ctx, src, c.emit)
+	c, wait := collectInBackground(t, src, n)
+	wait()
 	return c.posts
+}
+
+// collectInBackground starts src, to run until it has emitted n posts; the
+// returned function waits for that (see runInBackground).
+func collectInBackground(t *testing.T, src Source, n int) (*collector, func()) {
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	c := &collector{want: n, cancel: cancel}
+	return c, runInBackground(t, ctx, src, c.emit)
 }
 
 // collectUntil runs src until cond holds, then stops it, and returns the
@@ -218,6 +296,38 @@ func streamLines(silent bool, lines ...string) conn {
 			<-r.Context().Done()
 		}
 	}
+}
+
+// checkAuthFailure runs the source start makes, whose fake refuses its
+// credentials, until it has waited n times on clock: the waits must be
+// the back-off of an auth failure (a minute, doubling), and the log must
+// say each of says and hold none of secrets. It returns the log.
+func checkAuthFailure(t *testing.T, n int, start func(clock backoff.Clock) (Source, *systest.Buffer), says []string, secrets ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	clock := stopAfterWaits(n, cancel)
+	src, logs := start(clock)
+	runFor(t, ctx, src, (&collector{}).emit)
+	var want []time.Duration
+	for i := range n {
+		want = append(want, time.Minute<<i)
+	}
+	if got := clock.Waits(); !reflect.DeepEqual(got, want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+	out := logs.String()
+	for _, s := range says {
+		if !strings.Contains(out, s) {
+			t.Errorf("the log does not say %q:\n%s", s, out)
+		}
+	}
+	for _, secret := range secrets {
+		if strings.Contains(out, secret) {
+			t.Errorf("secret %q is in the log:\n%s", secret, out)
+		}
+	}
+	return out
 }
 
 // backoffCase is one failure a fake API keeps answering with, and the

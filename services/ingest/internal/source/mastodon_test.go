@@ -18,6 +18,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/pkg/wire"
+	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/livefake"
 )
 
@@ -160,10 +161,7 @@ func TestMastodonHeartbeatsKeepTheStreamAliveAndSilenceDropsIt(t *testing.T) {
 	m, _ := newMastodon(f)
 	clock := newManualClock()
 	m.Watch = clock
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	c := &collector{want: len(want), cancel: cancel}
-	wait := runInBackground(t, ctx, m, c.emit)
+	c, wait := collectInBackground(t, m, len(want))
 
 	systest.Await(t, "five posts", time.Minute, func() bool { return len(c.ids()) == 5 })
 	clock.awaitTimers(t, 1)
@@ -191,22 +189,11 @@ func TestMastodonHeartbeatsKeepTheStreamAliveAndSilenceDropsIt(t *testing.T) {
 
 func TestMastodonBadTokenIsReportedRetriedSlowlyAndNeverLogged(t *testing.T) {
 	f := livefake.NewMastodon(t, "the-right-token", nil)
-	m, logs := newMastodon(f)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	clock := stopAfterWaits(2, cancel)
-	m.Clock = clock
-	runFor(t, ctx, m, (&collector{}).emit)
-	if got := clock.Waits(); !slices.Equal(got, []time.Duration{time.Minute, 2 * time.Minute}) {
-		t.Errorf("waits %v, want [1m 2m]", got)
-	}
-	out := logs.String()
-	if !strings.Contains(out, "INGEST_MASTODON_TOKEN") || !strings.Contains(out, "401") {
-		t.Errorf("the log does not say the token was refused:\n%s", out)
-	}
-	if strings.Contains(out, mastodonToken) {
-		t.Errorf("the token is in the log:\n%s", out)
-	}
+	checkAuthFailure(t, 2, func(clock backoff.Clock) (Source, *systest.Buffer) {
+		m, logs := newMastodon(f)
+		m.Clock = clock
+		return m, logs
+	}, []string{"INGEST_MASTODON_TOKEN", "401"}, mastodonToken)
 	// Settings logged whole (as a careless line might) hide it too.
 	t.Setenv("INGEST_MASTODON_TOKEN", mastodonToken)
 	var s MastodonSettings
