@@ -35,6 +35,49 @@ func Invalid(name, format string, args ...any) error {
 	return &Error{Var: name, Problem: fmt.Sprintf(format, args...)}
 }
 
+// number is what the range checks below take; time.Duration is one.
+type number interface {
+	~int | ~int64 | ~float64
+}
+
+// Positive is nil when v is above zero, else the error naming the variable
+// and the value.
+func Positive[T number](name string, v T) error {
+	if v > 0 {
+		return nil
+	}
+	return Invalid(name, "must be positive, got %v", v)
+}
+
+// NotNegative is nil when v is zero or above, else the error naming the
+// variable and the value.
+func NotNegative[T number](name string, v T) error {
+	if v >= 0 {
+		return nil
+	}
+	return Invalid(name, "must not be negative, got %v", v)
+}
+
+// AtLeast is nil when v is least or above, else the error naming the
+// variable and the value.
+func AtLeast[T number](name string, v, least T) error {
+	if v >= least {
+		return nil
+	}
+	return Invalid(name, "must be at least %v, got %v", least, v)
+}
+
+// First returns the first of errs that is not nil: a Validate's checks in
+// order, of which the first failure is the one to report.
+func First(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Parted is implemented by settings with parts known only at run time
 // (ingest: one settings struct per source). Load fills every part from the
 // environment after spec itself and Usage lists their variables after

@@ -206,3 +206,32 @@ func TestUsageListsThePartsInTheSameTable(t *testing.T) {
 		t.Fatalf("description columns %v are not aligned:\n%s", cols, out)
 	}
 }
+
+func TestRangeChecksNameTheVariableAndTheValue(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // "" for nil
+	}{
+		{"a positive duration is positive", config.Positive("A", time.Second), ""},
+		{"zero is not positive", config.Positive("A", 0), "A: must be positive, got 0"},
+		{"a negative duration is not positive", config.Positive("A", -time.Second), "A: must be positive, got -1s"},
+		{"zero is not negative", config.NotNegative("B", 0.0), ""},
+		{"a negative rate is negative", config.NotNegative("B", -0.5), "B: must not be negative, got -0.5"},
+		{"the least is at least itself", config.AtLeast("C", 1, 1), ""},
+		{"below the least", config.AtLeast("C", 0, 1), "C: must be at least 1, got 0"},
+		{"a duration below its least", config.AtLeast("C", 500*time.Millisecond, time.Second), "C: must be at least 1s, got 500ms"},
+		{"First is the first failure", config.First(nil, config.Positive("D", 0), config.Positive("E", 0)), "D: must be positive, got 0"},
+		{"First of none failing is nil", config.First(nil, nil), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ""
+			if tc.err != nil {
+				got = tc.err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

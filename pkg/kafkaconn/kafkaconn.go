@@ -50,10 +50,7 @@ func (c Config) Validate() error {
 	default:
 		return config.Invalid("KAFKA_SECURITY_PROTOCOL", "%q is not plaintext, ssl, sasl_plaintext or sasl_ssl", c.SecurityProtocol)
 	}
-	if c.Replication < 1 {
-		return config.Invalid("KAFKA_REPLICATION_FACTOR", "must be at least 1, got %d", c.Replication)
-	}
-	return nil
+	return config.AtLeast("KAFKA_REPLICATION_FACTOR", c.Replication, 1)
 }
 
 // ConfigMap returns the librdkafka configuration for this connection with

@@ -28,10 +28,7 @@ func (n Names) Validate() error {
 			return config.Invalid(v, "must not be empty")
 		}
 	}
-	if n.TweetsPartitions < 1 {
-		return config.Invalid("TOPIC_TWEETS_PARTITIONS", "must be at least 1, got %d", n.TweetsPartitions)
-	}
-	return nil
+	return config.AtLeast("TOPIC_TWEETS_PARTITIONS", n.TweetsPartitions, 1)
 }
 
 // deleted is a topic whose records the broker deletes after days.

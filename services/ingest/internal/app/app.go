@@ -107,20 +107,14 @@ func (c *Config) Validate() error {
 	default:
 		return config.Invalid("INGEST_COMPRESSION", "%q is not none, gzip, snappy, lz4 or zstd", c.Compression)
 	}
-	if c.FlushTimeout <= 0 {
-		return config.Invalid("INGEST_FLUSH_TIMEOUT", "must be positive, got %s", c.FlushTimeout)
-	}
-	if c.QueueMessages < 1 {
-		return config.Invalid("INGEST_QUEUE_MESSAGES", "must be at least 1, got %d", c.QueueMessages)
-	}
-	if c.CommitInterval <= 0 {
-		return config.Invalid("INGEST_COMMIT_INTERVAL", "must be positive, got %s", c.CommitInterval)
-	}
-	if c.CommitPosts < 1 {
-		return config.Invalid("INGEST_COMMIT_POSTS", "must be at least 1, got %d", c.CommitPosts)
-	}
-	if c.TransactionTimeout < time.Second {
-		return config.Invalid("INGEST_TRANSACTION_TIMEOUT", "must be at least 1s, got %s", c.TransactionTimeout)
+	if err := config.First(
+		config.Positive("INGEST_FLUSH_TIMEOUT", c.FlushTimeout),
+		config.AtLeast("INGEST_QUEUE_MESSAGES", c.QueueMessages, 1),
+		config.Positive("INGEST_COMMIT_INTERVAL", c.CommitInterval),
+		config.AtLeast("INGEST_COMMIT_POSTS", c.CommitPosts, 1),
+		config.AtLeast("INGEST_TRANSACTION_TIMEOUT", c.TransactionTimeout, time.Second),
+	); err != nil {
+		return err
 	}
 	if c.From != "committed" && c.From != "beginning" {
 		return config.Invalid("INGEST_FROM", "%q is not committed or beginning", c.From)

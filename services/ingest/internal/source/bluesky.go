@@ -53,13 +53,10 @@ func (s *BlueskySettings) Validate() error {
 			return config.Invalid("INGEST_BLUESKY_DIDS", "%q is not a DID (did:plc:... or did:web:...)", d)
 		}
 	}
-	if s.Rewind < 0 {
-		return config.Invalid("INGEST_BLUESKY_REWIND", "must not be negative, got %s", s.Rewind)
-	}
-	if s.Stall <= 0 {
-		return config.Invalid("INGEST_BLUESKY_STALL", "must be positive, got %s", s.Stall)
-	}
-	return nil
+	return config.First(
+		config.NotNegative("INGEST_BLUESKY_REWIND", s.Rewind),
+		config.Positive("INGEST_BLUESKY_STALL", s.Stall),
+	)
 }
 
 // New builds the source.

@@ -49,13 +49,10 @@ func (s *FileSettings) Validate() error {
 	if _, err := Files(s.Paths); err != nil {
 		return config.Invalid("INGEST_FILE_PATHS", "%v", err)
 	}
-	if s.Rate < 0 {
-		return config.Invalid("INGEST_FILE_RATE", "must not be negative, got %g", s.Rate)
-	}
-	if s.Speed < 0 {
-		return config.Invalid("INGEST_FILE_SPEED", "must not be negative, got %g", s.Speed)
-	}
-	return nil
+	return config.First(
+		config.NotNegative("INGEST_FILE_RATE", s.Rate),
+		config.NotNegative("INGEST_FILE_SPEED", s.Speed),
+	)
 }
 
 // New builds the source.

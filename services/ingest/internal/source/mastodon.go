@@ -54,13 +54,10 @@ func (s *MastodonSettings) Validate() error {
 	default:
 		return config.Invalid("INGEST_MASTODON_STREAM", "%q is not public, public:local or hashtag", s.Stream)
 	}
-	if s.Stall <= 0 {
-		return config.Invalid("INGEST_MASTODON_STALL", "must be positive, got %s", s.Stall)
-	}
-	if s.GapPages < 0 {
-		return config.Invalid("INGEST_MASTODON_GAP_PAGES", "must not be negative, got %d", s.GapPages)
-	}
-	return nil
+	return config.First(
+		config.Positive("INGEST_MASTODON_STALL", s.Stall),
+		config.NotNegative("INGEST_MASTODON_GAP_PAGES", s.GapPages),
+	)
 }
 
 // New builds the source.

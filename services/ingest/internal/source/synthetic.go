@@ -37,14 +37,14 @@ func (s *SyntheticSettings) Renames() map[string]string {
 
 // Validate checks the settings.
 func (s *SyntheticSettings) Validate() error {
-	if s.Rate < 0 {
-		return config.Invalid("INGEST_SYNTHETIC_RATE", "must not be negative, got %g", s.Rate)
+	if err := config.NotNegative("INGEST_SYNTHETIC_RATE", s.Rate); err != nil {
+		return err
 	}
 	if s.Skew <= 1 {
 		return config.Invalid("INGEST_SYNTHETIC_SKEW", "must be greater than 1, got %g", s.Skew)
 	}
-	if s.Count < 0 {
-		return config.Invalid("INGEST_SYNTHETIC_COUNT", "must not be negative, got %d", s.Count)
+	if err := config.NotNegative("INGEST_SYNTHETIC_COUNT", s.Count); err != nil {
+		return err
 	}
 	if s.Start != "" {
 		if _, err := time.Parse(time.RFC3339, s.Start); err != nil {

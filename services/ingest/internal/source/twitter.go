@@ -52,13 +52,10 @@ func (s *TwitterSettings) Validate() error {
 	if strings.TrimSpace(s.Track+s.Follow+s.Locations) == "" {
 		return config.Invalid("INGEST_TWITTER_TRACK", "twitter needs INGEST_TWITTER_TRACK, INGEST_TWITTER_FOLLOW or INGEST_TWITTER_LOCATIONS")
 	}
-	if err := checkURL("INGEST_TWITTER_BASE_URL", s.BaseURL); err != nil {
-		return err
-	}
-	if s.Stall <= 0 {
-		return config.Invalid("INGEST_TWITTER_STALL", "must be positive, got %s", s.Stall)
-	}
-	return nil
+	return config.First(
+		checkURL("INGEST_TWITTER_BASE_URL", s.BaseURL),
+		config.Positive("INGEST_TWITTER_STALL", s.Stall),
+	)
 }
 
 // New builds the source.

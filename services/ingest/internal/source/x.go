@@ -38,13 +38,10 @@ func (s *XSettings) Validate() error {
 	if len(splitList(s.Track)) == 0 {
 		return config.Invalid("INGEST_X_TRACK", "x needs at least one term to make a stream rule of")
 	}
-	if err := checkURL("INGEST_X_BASE_URL", s.BaseURL); err != nil {
-		return err
-	}
-	if s.Stall <= 0 {
-		return config.Invalid("INGEST_X_STALL", "must be positive, got %s", s.Stall)
-	}
-	return nil
+	return config.First(
+		checkURL("INGEST_X_BASE_URL", s.BaseURL),
+		config.Positive("INGEST_X_STALL", s.Stall),
+	)
 }
 
 // New builds the source.

@@ -55,8 +55,8 @@ func (c *Config) Validate() error {
 	if c.Format != "table" && c.Format != "json" {
 		return config.Invalid("PRINTER_FORMAT", "%q is not table or json", c.Format)
 	}
-	if c.Truncate < 0 {
-		return config.Invalid("PRINTER_TRUNCATE", "must not be negative, got %d", c.Truncate)
+	if err := config.NotNegative("PRINTER_TRUNCATE", c.Truncate); err != nil {
+		return err
 	}
 	if pageOn(c.HTTPAddr) {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
