@@ -20,15 +20,24 @@ func syntheticPosts(seed int64, n int) []post.Post {
 	return synthetic.New(synthetic.Config{Seed: seed}).Take(n)
 }
 
-func TestExactCountsOfASyntheticStream(t *testing.T) {
+// countAll writes posts to the tweets topic of a new pipeline and runs a
+// counter named instance until a snapshot reports them all, within
+// timeout; it returns the pipeline, the counter, its snapshots and the
+// counts expected of the posts.
+func countAll(t *testing.T, posts []post.Post, instance string, timeout time.Duration) (pipeline, *counter, *snapshots, expect.Report) {
+	t.Helper()
 	p := newPipeline(t, 6)
-	posts := syntheticPosts(1, 100_000)
 	keys, values := encoded(t, posts)
 	produce(t, p.brokers, p.tweets, keys, values)
 	snaps := follow(t, p)
-	c := start(t, p, "exact")
-	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
-	e := expect.Of(posts)
+	c := start(t, p, instance)
+	snaps.waitPosts(t, int64(len(posts)), timeout, c)
+	return p, c, snaps, expect.Of(posts)
+}
+
+func TestExactCountsOfASyntheticStream(t *testing.T) {
+	posts := syntheticPosts(1, 100_000)
+	p, c, snaps, e := countAll(t, posts, "exact", 3*time.Minute)
 	verify(t, p, snaps, e)
 
 	resp, err := http.Get("http://" + c.ops + "/readyz")
@@ -63,13 +72,7 @@ func TestExactCountsOfTheDutchTweets(t *testing.T) {
 	if len(posts) < 900 {
 		t.Fatalf("read %d posts", len(posts))
 	}
-	p := newPipeline(t, 6)
-	keys, values := encoded(t, posts)
-	produce(t, p.brokers, p.tweets, keys, values)
-	snaps := follow(t, p)
-	c := start(t, p, "dutch")
-	snaps.waitPosts(t, int64(len(posts)), 2*time.Minute, c)
-	e := expect.Of(posts)
+	p, c, snaps, e := countAll(t, posts, "dutch", 2*time.Minute)
 	if len(e.Counts) < 50 {
 		t.Fatalf("only %d distinct hashtags in the sample", len(e.Counts))
 	}
