@@ -19,14 +19,7 @@ import (
 // Hashtags is nil when the tweet has no entities object and empty when its
 // hashtags array is.
 func DecodeV1(line []byte) (Result, error) {
-	if isBlank(line) {
-		return Result{Kind: KindKeepAlive}, nil
-	}
-	var l v1Line
-	if err := unmarshal(line, &l); err != nil {
-		return Result{}, err
-	}
-	return l.result(line)
+	return decodeLine(line, func(l *v1Line) (Result, error) { return l.result(line) })
 }
 
 // v1CreatedAt is the layout of v1.1's created_at.

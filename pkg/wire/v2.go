@@ -18,17 +18,12 @@ import (
 // Hashtags is nil when the post has no entities object; v2 leaves out an
 // empty hashtags array, so an entities object without one means none.
 func DecodeV2(line []byte) (Result, error) {
-	if isBlank(line) {
-		return Result{Kind: KindKeepAlive}, nil
-	}
-	var l v2Line
-	if err := unmarshal(line, &l); err != nil {
-		return Result{}, err
-	}
-	if !l.isV2() {
-		return Result{Kind: KindUnknown, Notice: Notice{Name: firstKey(line)}}, nil
-	}
-	return l.result()
+	return decodeLine(line, func(l *v2Line) (Result, error) {
+		if !l.isV2() {
+			return Result{Kind: KindUnknown, Notice: Notice{Name: firstKey(line)}}, nil
+		}
+		return l.result()
+	})
 }
 
 // v2Line holds every top-level field the decoder reads from a v2 line.

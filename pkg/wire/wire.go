@@ -148,20 +148,30 @@ var ErrMalformed = errors.New("malformed stream line")
 // top-level fields: X API v2 lines have "data" or "errors", Twitter v1.1
 // lines never do.
 func Decode(line []byte) (Result, error) {
-	if isBlank(line) {
-		return Result{Kind: KindKeepAlive}, nil
-	}
-	var l struct {
+	type either struct {
 		v1Line
 		v2Line
 	}
+	return decodeLine(line, func(l *either) (Result, error) {
+		if l.v2Line.isV2() {
+			return l.v2Line.result()
+		}
+		return l.v1Line.result(line)
+	})
+}
+
+// decodeLine is what the stream decoders share: a blank line is a
+// keep-alive, any other must be a JSON object, decoded into a new L that
+// result turns into the line's Result.
+func decodeLine[L any](line []byte, result func(l *L) (Result, error)) (Result, error) {
+	if isBlank(line) {
+		return Result{Kind: KindKeepAlive}, nil
+	}
+	var l L
 	if err := unmarshal(line, &l); err != nil {
 		return Result{}, err
 	}
-	if l.v2Line.isV2() {
-		return l.v2Line.result()
-	}
-	return l.v1Line.result(line)
+	return result(&l)
 }
 
 // isBlank reports whether line holds only whitespace, a keep-alive.
