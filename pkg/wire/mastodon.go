@@ -81,12 +81,7 @@ func DecodeMastodonStatus(data []byte) (Result, error) {
 		p.Lang = s.Language
 	}
 	if content.Tags != nil {
-		p.Hashtags = make([]string, 0, len(content.Tags))
-		for _, t := range content.Tags {
-			if t.Name != "" {
-				p.Hashtags = append(p.Hashtags, t.Name)
-			}
-		}
+		p.Hashtags = names(content.Tags)
 	}
 	if err := p.Validate(); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -111,12 +106,16 @@ type mastodonStatus struct {
 
 // mastodonContent is what a reblog takes from its original.
 type mastodonContent struct {
-	Content  string `json:"content"`
-	Language string `json:"language"`
-	Tags     []struct {
-		Name string `json:"name"`
-	} `json:"tags"`
+	Content  string        `json:"content"`
+	Language string        `json:"language"`
+	Tags     []mastodonTag `json:"tags"`
 }
+
+type mastodonTag struct {
+	Name string `json:"name"`
+}
+
+func (t mastodonTag) name() string { return t.Name }
 
 // unmarshalData decodes an event's JSON object.
 func unmarshalData(data []byte, v any) error {

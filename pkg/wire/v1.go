@@ -88,10 +88,14 @@ type v1Tweet struct {
 }
 
 type v1Entities struct {
-	Hashtags []struct {
-		Text string `json:"text"`
-	} `json:"hashtags"`
+	Hashtags []v1Hashtag `json:"hashtags"`
 }
+
+type v1Hashtag struct {
+	Text string `json:"text"`
+}
+
+func (h v1Hashtag) name() string { return h.Text }
 
 // result sorts a decoded line into its kind.
 func (l *v1Line) result(line []byte) (Result, error) {
@@ -190,13 +194,7 @@ func (e *v1Entities) tags() []string {
 	if e == nil || e.Hashtags == nil {
 		return nil
 	}
-	tags := make([]string, 0, len(e.Hashtags))
-	for _, h := range e.Hashtags {
-		if h.Text != "" {
-			tags = append(tags, h.Text)
-		}
-	}
-	return tags
+	return names(e.Hashtags)
 }
 
 // idOf prefers a v1.1 id_str to the numeric id.

@@ -53,10 +53,14 @@ type v2Tweet struct {
 }
 
 type v2Entities struct {
-	Hashtags []struct {
-		Tag string `json:"tag"`
-	} `json:"hashtags"`
+	Hashtags []v2Hashtag `json:"hashtags"`
 }
+
+type v2Hashtag struct {
+	Tag string `json:"tag"`
+}
+
+func (h v2Hashtag) name() string { return h.Tag }
 
 // isV2 reports whether the line had the fields of a v2 stream line.
 func (l *v2Line) isV2() bool { return l.Data != nil || l.Errors != nil }
@@ -122,11 +126,5 @@ func (e *v2Entities) tags() []string {
 	if e == nil {
 		return nil
 	}
-	tags := make([]string, 0, len(e.Hashtags))
-	for _, h := range e.Hashtags {
-		if h.Tag != "" {
-			tags = append(tags, h.Tag)
-		}
-	}
-	return tags
+	return names(e.Hashtags)
 }

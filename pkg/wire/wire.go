@@ -174,6 +174,18 @@ func decodeLine[L any](line []byte, result func(l *L) (Result, error)) (Result, 
 	return result(&l)
 }
 
+// names returns the names of the hashtag objects among items that have
+// one, in order; never nil.
+func names[T interface{ name() string }](items []T) []string {
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if n := it.name(); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // isBlank reports whether line holds only whitespace, a keep-alive.
 func isBlank(line []byte) bool {
 	return len(bytes.TrimSpace(line)) == 0
