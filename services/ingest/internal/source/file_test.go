@@ -1,10 +1,7 @@
 package source
 
 import (
-	"compress/gzip"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -25,28 +22,7 @@ func writeFixtures(t *testing.T) (string, int) {
 		"",
 		`{"data": {"id": "3", "text": "cut off`, // a recording's torn last line
 	}, "\n") + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "a.jsonl"), []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fh, err := os.Create(filepath.Join(dir, "b.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := gzip.NewWriter(fh)
-	_, _ = zw.Write([]byte(content))
-	zw.Close()
-	fh.Close()
-	files := 2
-	if _, err := exec.LookPath("bzip2"); err == nil {
-		p := filepath.Join(dir, "c.jsonl")
-		_ = os.WriteFile(p, []byte(content), 0o644)
-		if out, err := exec.Command("bzip2", p).CombinedOutput(); err != nil {
-			t.Fatalf("bzip2: %v %s", err, out)
-		}
-		files++
-	} else {
-		t.Log("no bzip2 tool: .bz2 not covered")
-	}
+	files := writeFiles(t, dir, func() []byte { return []byte(content) }, "a.jsonl", "b.json.gz", "c.jsonl.bz2")
 	return filepath.Join(dir, "*"), files
 }
 

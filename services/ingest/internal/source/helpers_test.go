@@ -1,9 +1,14 @@
 package source
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -240,6 +245,48 @@ func runInBackground(t *testing.T, ctx context.Context, src Source, emit Emit) (
 	}
 }
 
+// writeFiles writes a file of each name in dir, holding what content
+// returns (asked once per file): gzipped for a name that ends in .gz,
+// compressed by the bzip2 tool for one that ends in .bz2 (left out, and
+// the test says so, where the tool is missing), plain otherwise. It
+// returns how many files it wrote.
+func writeFiles(t *testing.T, dir string, content func() []byte, names ...string) int {
+	t.Helper()
+	write := func(path string, b []byte) {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		switch {
+		case strings.HasSuffix(name, ".bz2"):
+			if _, err := exec.LookPath("bzip2"); err != nil {
+				t.Log("no bzip2 tool: .bz2 not covered")
+				continue
+			}
+			plain := strings.TrimSuffix(path, ".bz2")
+			write(plain, content())
+			if out, err := exec.Command("bzip2", plain).CombinedOutput(); err != nil {
+				t.Fatalf("bzip2: %v %s", err, out)
+			}
+		case strings.HasSuffix(name, ".gz"):
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			_, _ = zw.Write(content())
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			write(path, b.Bytes())
+		default:
+			write(path, content())
+		}
+		n++
+	}
+	return n
+}
+
 // conn is one scripted stream connection of a fake API.
 type conn func(w http.ResponseWriter, r *http.Request)
 
@@ -328,6 +375,29 @@ func checkAuthFailure(t *testing.T, n int, start func(clock backoff.Clock) (Sour
 		}
 	}
 	return out
+}
+
+// checkStallReconnects runs the source start makes (its stall time set
+// to 300 ms), whose fake's script gets conns: one post and then silence,
+// then a connection with the second post. The source must count one
+// stall, reconnect after the network back-off (250 ms) and emit both
+// posts, ids 1 and 2.
+func checkStallReconnects(t *testing.T, conns []conn, start func(clock backoff.Clock, m *Metrics) (Source, *script)) {
+	t.Helper()
+	clock := &fakeClock{}
+	m := testMetrics("stall")
+	src, s := start(clock, m)
+	s.conns = conns
+	posts := collect(t, src, 2)
+	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2"}) {
+		t.Fatalf("posts %v, want 1 2", got)
+	}
+	if n := testutil.ToFloat64(m.stalls); n != 1 {
+		t.Fatalf("%v stalls counted, want 1", n)
+	}
+	if got := clock.Waits(); !reflect.DeepEqual(got, []time.Duration{250 * time.Millisecond}) {
+		t.Fatalf("waits %v, want one network back-off", got)
+	}
 }
 
 // backoffCase is one failure a fake API keeps answering with, and the

@@ -1,11 +1,9 @@
 package source
 
 import (
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -53,24 +51,7 @@ func TestAFileReplayResumedAfterAnyPostEmitsExactlyTheRest(t *testing.T) {
 		}
 		return []byte(b.String())
 	}
-	if err := os.WriteFile(filepath.Join(dir, "a.jsonl"), content(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fh, err := os.Create(filepath.Join(dir, "b.jsonl.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := gzip.NewWriter(fh)
-	_, _ = zw.Write(content())
-	zw.Close()
-	fh.Close()
-	if _, err := exec.LookPath("bzip2"); err == nil {
-		p := filepath.Join(dir, "c.jsonl")
-		_ = os.WriteFile(p, content(), 0o644)
-		if out, err := exec.Command("bzip2", p).CombinedOutput(); err != nil {
-			t.Fatalf("bzip2: %v %s", err, out)
-		}
-	}
+	writeFiles(t, dir, content, "a.jsonl", "b.jsonl.gz", "c.jsonl.bz2")
 	// The last line of the plain file has no line ending.
 	if err := os.WriteFile(filepath.Join(dir, "d.jsonl"), []byte(v1Tweet(100, "last")), 0o644); err != nil {
 		t.Fatal(err)

@@ -199,19 +199,13 @@ func TestTwitterDisconnectMessagesAndRateLimitsBackOffByMeaning(t *testing.T) {
 }
 
 func TestTwitterStallAfterSilenceReconnects(t *testing.T) {
-	f := newFakeTwitter(t)
-	f.script.conns = []conn{
+	checkStallReconnects(t, []conn{
 		streamLines(true, v1Tweet(1, "then nothing")),
 		streamLines(true, v1Tweet(2, "back")),
-	}
-	m := testMetrics("twitter")
-	tw, _ := newTwitter(f, &fakeClock{}, m)
-	tw.Stall = 300 * time.Millisecond
-	posts := collect(t, tw, 2)
-	if n := testutil.ToFloat64(m.stalls); n != 1 {
-		t.Fatalf("%v stalls, want 1", n)
-	}
-	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2"}) {
-		t.Fatalf("posts %v", got)
-	}
+	}, func(clock backoff.Clock, m *Metrics) (Source, *script) {
+		f := newFakeTwitter(t)
+		tw, _ := newTwitter(f, clock, m)
+		tw.Stall = 300 * time.Millisecond
+		return tw, &f.script
+	})
 }

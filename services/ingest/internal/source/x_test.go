@@ -221,25 +221,15 @@ func TestXAuthFailureIsReportedClearlyRetriedSlowlyAndTheTokenNeverLogged(t *tes
 }
 
 func TestXDetectsAStallAndReconnects(t *testing.T) {
-	f := newFakeX(t)
-	f.script.conns = []conn{
+	checkStallReconnects(t, []conn{
 		streamLines(true, "", xPost(1, "then silence")),
 		streamLines(true, xPost(2, "back")),
-	}
-	clock := &fakeClock{}
-	m := testMetrics("x")
-	x, _ := newX(f, clock, m)
-	x.Stall = 300 * time.Millisecond
-	posts := collect(t, x, 2)
-	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2"}) {
-		t.Fatalf("posts %v, want 1 2", got)
-	}
-	if n := testutil.ToFloat64(m.stalls); n != 1 {
-		t.Fatalf("%v stalls counted, want 1", n)
-	}
-	if got := clock.Waits(); !reflect.DeepEqual(got, []time.Duration{250 * time.Millisecond}) {
-		t.Fatalf("waits %v, want one network back-off", got)
-	}
+	}, func(clock backoff.Clock, m *Metrics) (Source, *script) {
+		f := newFakeX(t)
+		x, _ := newX(f, clock, m)
+		x.Stall = 300 * time.Millisecond
+		return x, &f.script
+	})
 }
 
 func TestXSilenceWhileThePostWaitsForTheProducerIsNotAStall(t *testing.T) {
