@@ -60,37 +60,15 @@ func (p *pipeline) ingest(ops string, env ...string) *systest.Process {
 
 // snapshots returns every committed snapshot in topic order.
 func (p *pipeline) snapshots() []snapshot.Snapshot {
-	p.t.Helper()
-	var out []snapshot.Snapshot
-	for _, m := range kafkatest.ReadAll(p.t, p.top, time.Minute) {
-		s, err := snapshot.Decode(m.Value)
-		if err != nil {
-			p.t.Fatalf("offset %v: %v", m.TopicPartition.Offset, err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return kafkatest.Snapshots(p.t, kafkatest.Brokers(p.t), p.top)
 }
 
 // waitSnapshot waits for a snapshot for which ok holds and returns the
 // whole sequence up to now.
 func (p *pipeline) waitSnapshot(what string, timeout time.Duration, ok func(snapshot.Snapshot) bool) []snapshot.Snapshot {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		snaps := p.snapshots()
-		if len(snaps) > 0 && ok(snaps[len(snaps)-1]) {
-			return snaps
-		}
-		if time.Now().After(deadline) {
-			last := "none"
-			if len(snaps) > 0 {
-				last = fmt.Sprintf("%+v", snaps[len(snaps)-1])
-			}
-			p.t.Fatalf("no snapshot with %s within %s; last: %s", what, timeout, last)
-		}
-		time.Sleep(250 * time.Millisecond) // the next read of the topic
-	}
+	return kafkatest.AwaitSnapshots(p.t, kafkatest.Brokers(p.t), p.top, "a snapshot with "+what, timeout,
+		func(s []snapshot.Snapshot) bool { return ok(s[len(s)-1]) })
 }
 
 // checkExact compares the final snapshot with counts made from every post
@@ -106,12 +84,9 @@ func (p *pipeline) checkExact() {
 		posts = append(posts, ps)
 	}
 	want := expect.Of(posts)
-	snaps := p.waitSnapshot(fmt.Sprintf("all %d posts", len(posts)), 2*time.Minute,
-		func(s snapshot.Snapshot) bool { return s.Posts >= want.Posts })
-	if err := want.Compare(snaps[len(snaps)-1], 10); err != nil {
-		p.t.Fatal(err)
-	}
-	if err := expect.CheckSequence(snaps); err != nil {
+	snaps := kafkatest.AwaitSnapshots(p.t, kafkatest.Brokers(p.t), p.top, fmt.Sprintf("a snapshot with all %d posts", len(posts)),
+		2*time.Minute, want.AllCounted)
+	if err := want.CompareLast(snaps, 10); err != nil {
 		p.t.Fatal(err)
 	}
 }

@@ -139,20 +139,6 @@ func screenshot(t *testing.T, ctx context.Context, name string) []byte {
 	return png
 }
 
-// snapshotsOn reads every committed snapshot of topic on brokers.
-func snapshotsOn(t *testing.T, brokers, topic string) []snapshot.Snapshot {
-	t.Helper()
-	var out []snapshot.Snapshot
-	for _, m := range kafkatest.ReadAllFrom(t, brokers, topic, time.Minute) {
-		s, err := snapshot.Decode(m.Value)
-		if err != nil {
-			t.Fatalf("%s offset %v: %v", topic, m.TopicPartition.Offset, err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 func batchOf(t *testing.T, snaps []snapshot.Snapshot, batch int64) snapshot.Snapshot {
 	t.Helper()
 	for _, s := range snaps {
@@ -201,11 +187,11 @@ func TestPageFollowsThePipelineAndShowsStaleWhileTheBrokerIsDown(t *testing.T) {
 	// topic's newest just before the page was read, with the same rows.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		before := snapshotsOn(t, b.Addr, topic)
+		before := kafkatest.Snapshots(t, b.Addr, topic)
 		s := read(t, ctx)
 		newest := before[len(before)-1].Batch
 		if shownBatch := number(s.Batch); shownBatch >= newest {
-			snap := batchOf(t, snapshotsOn(t, b.Addr, topic), shownBatch)
+			snap := batchOf(t, kafkatest.Snapshots(t, b.Addr, topic), shownBatch)
 			if diff := sameTop(s, snap); diff != "" {
 				t.Fatalf("batch %d: %s", shownBatch, diff)
 			}
@@ -223,7 +209,7 @@ func TestPageFollowsThePipelineAndShowsStaleWhileTheBrokerIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the second printer: %v", err)
 	}
-	if diff := sameTop(shownOf(second), batchOf(t, snapshotsOn(t, b.Addr, topic), second.Batch)); diff != "" {
+	if diff := sameTop(shownOf(second), batchOf(t, kafkatest.Snapshots(t, b.Addr, topic), second.Batch)); diff != "" {
 		t.Fatalf("the second printer's batch %d: %s", second.Batch, diff)
 	}
 

@@ -227,13 +227,8 @@ func exactTotals(t *testing.T) {
 	}
 
 	want := expect.Of(posts)
-	snaps := waitSnapshots(t, fmt.Sprintf("all %d posts counted", want.Posts), 2*time.Minute, func(s []snapshot.Snapshot) bool {
-		return s[len(s)-1].Posts >= want.Posts
-	})
-	if err := want.Compare(snaps[len(snaps)-1], 10); err != nil {
-		t.Fatal(err)
-	}
-	if err := expect.CheckSequence(snaps); err != nil {
+	snaps := waitSnapshots(t, fmt.Sprintf("all %d posts counted", want.Posts), 2*time.Minute, want.AllCounted)
+	if err := want.CompareLast(snaps, 10); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("batch %d: %d posts, %d with hashtags, %d distinct, as computed from the seeds",
@@ -322,35 +317,13 @@ func containers(t *testing.T) []container {
 
 func snapshots(t *testing.T) []snapshot.Snapshot {
 	t.Helper()
-	var out []snapshot.Snapshot
-	for _, m := range kafkatest.ReadAll(t, "top-hashtags", time.Minute) {
-		s, err := snapshot.Decode(m.Value)
-		if err != nil {
-			t.Fatalf("top-hashtags offset %v: %v", m.TopicPartition.Offset, err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return kafkatest.Snapshots(t, kafkatest.Brokers(t), "top-hashtags")
 }
 
 // waitSnapshots waits until ok holds for the snapshots so far.
 func waitSnapshots(t *testing.T, what string, timeout time.Duration, ok func([]snapshot.Snapshot) bool) []snapshot.Snapshot {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		snaps := snapshots(t)
-		if len(snaps) > 0 && ok(snaps) {
-			return snaps
-		}
-		if time.Now().After(deadline) {
-			last := "none"
-			if len(snaps) > 0 {
-				last = fmt.Sprintf("%+v", snaps[len(snaps)-1])
-			}
-			t.Fatalf("no %s within %s; last snapshot: %s", what, timeout, last)
-		}
-		time.Sleep(500 * time.Millisecond) // the next read of the topic
-	}
+	return kafkatest.AwaitSnapshots(t, kafkatest.Brokers(t), "top-hashtags", what, timeout, ok)
 }
 
 // --- prometheus -------------------------------------------------------------------

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/post"
-	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/livefake"
@@ -53,29 +52,11 @@ func TestRecordedBlueskyEventsThroughIngestAndCounterCountTheirTagFacets(t *test
 		"COUNTER_WINDOW=500ms", "COUNTER_GRACE=200ms", "COUNTER_TRANSACTION_TIMEOUT=6s", "COUNTER_SESSION_TIMEOUT=6s",
 		"COUNTER_OPS_ADDR=off")...)
 
-	var snaps []snapshot.Snapshot
-	deadline := time.Now().Add(2 * time.Minute)
-	for len(snaps) == 0 || snaps[len(snaps)-1].Posts < want.Posts {
-		if time.Now().After(deadline) {
-			t.Fatalf("no snapshot with all %d posts within 2 minutes; %d snapshots", want.Posts, len(snaps))
-		}
-		time.Sleep(250 * time.Millisecond) // the next read of the topic
-		snaps = snaps[:0]
-		for _, m := range kafkatest.ReadAll(t, top, time.Minute) {
-			s, err := snapshot.Decode(m.Value)
-			if err != nil {
-				t.Fatalf("snapshot at %v: %v", m.TopicPartition.Offset, err)
-			}
-			snaps = append(snaps, s)
-		}
+	snaps := kafkatest.AwaitSnapshots(t, brokers, top, fmt.Sprintf("a snapshot with all %d posts", want.Posts), 2*time.Minute, want.AllCounted)
+	if err := want.CompareLast(snaps, 10); err != nil {
+		t.Fatal(err)
 	}
 	last := snaps[len(snaps)-1]
-	if err := want.Compare(last, 10); err != nil {
-		t.Fatal(err)
-	}
-	if err := expect.CheckSequence(snaps); err != nil {
-		t.Fatal(err)
-	}
 	keys := map[string]bool{}
 	for _, m := range kafkatest.ReadAll(t, tweets, time.Minute) {
 		keys[string(m.Key)] = true

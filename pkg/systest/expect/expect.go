@@ -102,6 +102,24 @@ func CheckSequence(snaps []snapshot.Snapshot) error {
 	return nil
 }
 
+// AllCounted reports whether the last of snaps counts all of e's posts,
+// what a test waits for before it compares (see CompareLast).
+func (e Report) AllCounted(snaps []snapshot.Snapshot) bool {
+	return len(snaps) > 0 && snaps[len(snaps)-1].Posts >= e.Posts
+}
+
+// CompareLast compares the last of snaps with e (see Compare) and checks
+// the whole sequence (see CheckSequence).
+func (e Report) CompareLast(snaps []snapshot.Snapshot, n int) error {
+	if len(snaps) == 0 {
+		return fmt.Errorf("no snapshot")
+	}
+	if err := e.Compare(snaps[len(snaps)-1], n); err != nil {
+		return err
+	}
+	return CheckSequence(snaps)
+}
+
 // Compare returns an error unless s reports exactly e: the running figures
 // and the top-n list with counts and display spellings.
 func (e Report) Compare(s snapshot.Snapshot, n int) error {

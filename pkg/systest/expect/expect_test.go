@@ -57,3 +57,31 @@ func TestCheckSequenceCatchesRepeatsGapsAndDecreases(t *testing.T) {
 		})
 	}
 }
+
+func TestAllCountedAndCompareLastLookAtTheLastSnapshotAndTheSequence(t *testing.T) {
+	r := Of(posts([]string{"Go"}, []string{"go", "Zig"}))
+	top := r.Top(10)
+	s := func(batch, n int64) snapshot.Snapshot {
+		return snapshot.Snapshot{Batch: batch, Posts: n, PostsWithTags: n, DistinctHashtags: 2, Top: top}
+	}
+	if r.AllCounted(nil) || r.AllCounted([]snapshot.Snapshot{s(1, 1)}) || !r.AllCounted([]snapshot.Snapshot{s(1, 1), s(2, 2)}) {
+		t.Error("AllCounted must hold only when the last snapshot counts both posts")
+	}
+	for _, tc := range []struct {
+		name  string
+		snaps []snapshot.Snapshot
+		want  string
+	}{
+		{"the last matching after a good sequence passes", []snapshot.Snapshot{s(1, 2), s(2, 2)}, ""},
+		{"no snapshot is an error", nil, "no snapshot"},
+		{"a last snapshot short of posts is caught", []snapshot.Snapshot{s(1, 2), s(2, 1)}, "posts"},
+		{"a gap in the batches is caught", []snapshot.Snapshot{s(1, 2), s(3, 2)}, "follows"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := r.CompareLast(tc.snaps, 10)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("CompareLast: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
