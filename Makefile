@@ -58,7 +58,7 @@ fuzz-smoke:
 	done
 
 bench: ## Go benchmarks: decoding and extraction, replay into Kafka, the counter (see docs/benchmarks.md)
-	cd pkg && go test -run '^$$' -bench . -benchmem ./wire ./hashtag
+	cd pkg && go test -run '^$$' -bench . -benchmem ./wire ./hashtag ./post
 	deploy/kafka/with-broker.sh $(MAKE) --no-print-directory bench-kafka
 
 bench-kafka:
