@@ -377,29 +377,6 @@ func checkAuthFailure(t *testing.T, n int, start func(clock backoff.Clock) (Sour
 	return out
 }
 
-// checkStallReconnects runs the source start makes (its stall time set
-// to 300 ms), whose fake's script gets conns: one post and then silence,
-// then a connection with the second post. The source must count one
-// stall, reconnect after the network back-off (250 ms) and emit both
-// posts, ids 1 and 2.
-func checkStallReconnects(t *testing.T, conns []conn, start func(clock backoff.Clock, m *Metrics) (Source, *script)) {
-	t.Helper()
-	clock := &fakeClock{}
-	m := testMetrics("stall")
-	src, s := start(clock, m)
-	s.conns = conns
-	posts := collect(t, src, 2)
-	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2"}) {
-		t.Fatalf("posts %v, want 1 2", got)
-	}
-	if n := testutil.ToFloat64(m.stalls); n != 1 {
-		t.Fatalf("%v stalls counted, want 1", n)
-	}
-	if got := clock.Waits(); !reflect.DeepEqual(got, []time.Duration{250 * time.Millisecond}) {
-		t.Fatalf("waits %v, want one network back-off", got)
-	}
-}
-
 // backoffCase is one failure a fake API keeps answering with, and the
 // waits the source must take before its reconnects.
 type backoffCase struct {

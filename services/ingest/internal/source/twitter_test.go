@@ -128,6 +128,13 @@ func newTwitter(f *fakeTwitter, clock backoff.Clock, m *Metrics) (*Twitter, *sys
 		Stall: 90 * time.Second, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, buf
 }
 
+// startTwitter is a twitter source on a new fake, for the stream tests.
+func startTwitter(t *testing.T, clock backoff.Clock, m *Metrics) (Source, *script, *systest.Buffer) {
+	f := newFakeTwitter(t)
+	tw, logs := newTwitter(f, clock, m)
+	return tw, &f.script, logs
+}
+
 func TestTwitterSignsWithOAuth1SendsTheTutorialFilterAndCountsNotices(t *testing.T) {
 	f := newFakeTwitter(t)
 	f.script.conns = []conn{streamLines(true,
@@ -172,18 +179,6 @@ func TestTwitterSignsWithOAuth1SendsTheTutorialFilterAndCountsNotices(t *testing
 	}
 }
 
-func TestTwitterBadCredentialsAreReportedAndRetriedSlowly(t *testing.T) {
-	f := newFakeTwitter(t)
-	checkAuthFailure(t, 3, func(clock backoff.Clock) (Source, *systest.Buffer) {
-		tw, logs := newTwitter(f, clock, testMetrics("twitter"))
-		tw.ConsumerSecret = "not-" + consumerSecret
-		return tw, logs
-	}, []string{"authentication failed: check INGEST_TWITTER_CONSUMER_KEY"}, consumerSecret, accessToken, accessSecret)
-	if f.script.connections() != 0 {
-		t.Fatalf("a badly signed request reached the stream")
-	}
-}
-
 func TestTwitterDisconnectMessagesAndRateLimitsBackOffByMeaning(t *testing.T) {
 	s := time.Second
 	checkBackoff(t, []backoffCase{
@@ -191,21 +186,5 @@ func TestTwitterDisconnectMessagesAndRateLimitsBackOffByMeaning(t *testing.T) {
 		{"a revoked token is an auth failure", streamLines(false, `{"disconnect":{"code":6,"stream_name":"hashtrend-statuses","reason":"token revoked"}}`), []time.Duration{60 * s, 60 * s}},
 		{"a duplicate stream backs off as an HTTP error", streamLines(false, `{"disconnect":{"code":2,"stream_name":"hashtrend-statuses","reason":"duplicate stream"}}`), []time.Duration{5 * s, 5 * s}},
 		{"a server shutdown reconnects at once, almost", streamLines(false, `{"disconnect":{"code":1,"stream_name":"hashtrend-statuses","reason":"shutdown"}}`), []time.Duration{250 * time.Millisecond}},
-	}, func(t *testing.T, clock backoff.Clock) (Source, *script) {
-		f := newFakeTwitter(t)
-		src, _ := newTwitter(f, clock, testMetrics("twitter"))
-		return src, &f.script
-	})
-}
-
-func TestTwitterStallAfterSilenceReconnects(t *testing.T) {
-	checkStallReconnects(t, []conn{
-		streamLines(true, v1Tweet(1, "then nothing")),
-		streamLines(true, v1Tweet(2, "back")),
-	}, func(clock backoff.Clock, m *Metrics) (Source, *script) {
-		f := newFakeTwitter(t)
-		tw, _ := newTwitter(f, clock, m)
-		tw.Stall = 300 * time.Millisecond
-		return tw, &f.script
-	})
+	}, twitterAPI.source)
 }

@@ -136,6 +136,13 @@ func newX(f *fakeX, clock backoff.Clock, m *Metrics) (*X, *systest.Buffer) {
 		Stall: 20 * time.Second, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, buf
 }
 
+// startX is an x source on a new fake, for the stream tests.
+func startX(t *testing.T, clock backoff.Clock, m *Metrics) (Source, *script, *systest.Buffer) {
+	f := newFakeX(t)
+	x, logs := newX(f, clock, m)
+	return x, &f.script, logs
+}
+
 func TestXRulesSyncAddsMissingDeletesOursThatAreStaleAndKeepsOthers(t *testing.T) {
 	f := newFakeX(t,
 		Rule{ID: "1", Value: "#golang", Tag: "hashtrend"},
@@ -204,32 +211,7 @@ func TestXBacksOffPerErrorClass(t *testing.T) {
 		{"a connection limit is a rate limit", status(429, `{"title":"ConnectionException","detail":"This stream is currently at the maximum allowed connection limit.","connection_issue":"TooManyConnections","type":"https://api.twitter.com/2/problems/streaming-connection"}`), []time.Duration{60 * s, 120 * s}},
 		{"a stream that closes at once backs off linearly", streamLines(false), []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond}},
 		{"an operational disconnect is a network error", streamLines(false, `{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect","detail":"This stream has been disconnected upstream for operational reasons.","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}`), []time.Duration{250 * time.Millisecond, 250 * time.Millisecond}},
-	}, func(t *testing.T, clock backoff.Clock) (Source, *script) {
-		f := newFakeX(t)
-		src, _ := newX(f, clock, testMetrics("x"))
-		return src, &f.script
-	})
-}
-
-func TestXAuthFailureIsReportedClearlyRetriedSlowlyAndTheTokenNeverLogged(t *testing.T) {
-	f := newFakeX(t)
-	checkAuthFailure(t, 3, func(clock backoff.Clock) (Source, *systest.Buffer) {
-		x, logs := newX(f, clock, testMetrics("x"))
-		x.BearerToken = "wrong-" + xToken
-		return x, logs
-	}, []string{"authentication failed: check INGEST_X_BEARER_TOKEN", "401"}, "test-bearer-token")
-}
-
-func TestXDetectsAStallAndReconnects(t *testing.T) {
-	checkStallReconnects(t, []conn{
-		streamLines(true, "", xPost(1, "then silence")),
-		streamLines(true, xPost(2, "back")),
-	}, func(clock backoff.Clock, m *Metrics) (Source, *script) {
-		f := newFakeX(t)
-		x, _ := newX(f, clock, m)
-		x.Stall = 300 * time.Millisecond
-		return x, &f.script
-	})
+	}, xAPI.source)
 }
 
 func TestXSilenceWhileThePostWaitsForTheProducerIsNotAStall(t *testing.T) {
