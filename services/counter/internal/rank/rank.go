@@ -94,6 +94,8 @@ type Stage struct {
 	trend   *trend.Tracker
 	trendAt time.Time
 	warm    *standby // while no partition is assigned
+	// stopping is set when Run returns, before the consumer closes.
+	stopping bool
 }
 
 // New returns a stage; Run runs it. Ready reports its readiness before Run.
@@ -114,8 +116,7 @@ func (s *Stage) Ready() error {
 func (s *Stage) Run(ctx context.Context) (err error) {
 	s.ctx = ctx
 	cfg := s.cfg
-	// Registered first so that it runs last: closing the consumer revokes
-	// the partition, which may start a standby.
+	// Registered first so that it runs last.
 	defer s.stopStandby()
 	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-rank",
 		txn.ProducerConfig(cfg.Instance+"-rank", cfg.TxnTimeout, cfg.MaxRecordBytes)))
@@ -123,8 +124,12 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("rank producer: %w", err)
 	}
 	defer s.p.Close()
-	// Before anything is restored: this aborts a crashed predecessor's open
-	// transaction on the state topic at once when it had the same id.
+	// The standby follows the state topic while the producer initialises,
+	// so that a restarted instance, which is assigned the partition at
+	// once, has read most of it by then. It cannot read past a crashed
+	// predecessor's open transaction, which Init aborts at once when the
+	// predecessor had the same id.
+	s.startStandby()
 	if err := txn.Init(ctx, s.p, s.log); err != nil {
 		return err
 	}
@@ -134,12 +139,12 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("rank consumer: %w", err)
 	}
 	defer func() {
+		s.stopping = true // the revoke that closing brings starts no standby
 		if cerr := txn.CloseConsumer(s.c, []string{cfg.Deltas}, s.rebalance, s.log); cerr != nil && err == nil {
 			err = fmt.Errorf("rank consumer close: %w", cerr)
 		}
 	}()
 	s.ready.Store(true) // a standby is ready; an assignment makes it restore
-	s.startStandby()
 	if err := s.c.SubscribeTopics([]string{cfg.Deltas}, s.rebalance); err != nil {
 		return fmt.Errorf("subscribe %s: %w", cfg.Deltas, err)
 	}
@@ -232,7 +237,7 @@ func (s *Stage) publish(w window.Window) error {
 	}
 	snap.Trending, snap.Watermark = s.trending(t)
 	offsets := []kafka.TopicPartition{{Topic: &s.cfg.Deltas, Partition: s.assigned.Partition, Offset: s.next}}
-	err := txn.Commit(s.p, s.c, offsets, func() error {
+	err := txn.Commit(s.p, s.c, offsets, s.cfg.TxnTimeout, func() error {
 		err := t.Changed(func(key string, v state.Total) error {
 			b, err := state.EncodeTotal(v)
 			if err != nil {
@@ -424,7 +429,7 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		s.m.SetTop(nil)
 		s.m.SetTrending(nil)
 		s.ready.Store(true)
-		if s.ctx.Err() == nil && s.warm == nil {
+		if !s.stopping && s.ctx.Err() == nil && s.warm == nil {
 			// The totals held were ahead of the state topic (deltas
 			// applied since the last snapshot): follow it anew.
 			s.startStandby()

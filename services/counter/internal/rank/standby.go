@@ -52,7 +52,7 @@ func (s *Stage) startStandby() {
 				f.holds(r)
 				return err
 			}
-			go func() { w.trendDone <- f.follow(ctx) }()
+			go func() { w.trendDone <- f.follow(ctx, *s.cfg.Trending, s.askTweetsPartitions) }()
 		}
 	}
 	go func() { w.done <- tail.Follow(ctx, apply) }()

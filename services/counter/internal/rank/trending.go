@@ -2,6 +2,7 @@ package rank
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -107,8 +108,7 @@ func (s *Stage) newTrendFollower(partition int32) (*trendFollower, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trending standby consumer: %w", err)
 	}
-	f := &trendFollower{c: c, topic: s.cfg.Deltas, partition: partition, partitions: s.tweetsPartitions()}
-	f.tr = trend.NewTracker(*s.cfg.Trending, f.partitions)
+	f := &trendFollower{c: c, topic: s.cfg.Deltas, partition: partition}
 	if err := c.Assign([]kafka.TopicPartition{{Topic: &f.topic, Partition: partition, Offset: kafka.OffsetBeginning}}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("trending standby assign %s[%d]: %w", f.topic, partition, err)
@@ -124,9 +124,24 @@ func (f *trendFollower) holds(r state.Record) {
 	}
 }
 
-// follow adds the deltas below bound as they come until ctx ends (then it
-// returns nil) or a delta does not decode.
-func (f *trendFollower) follow(ctx context.Context) error {
+// follow makes the tracker for the posts topic's partitions as they are
+// now, asked until the broker answers (partitions, in this goroutine), then
+// adds the deltas below bound as they come until ctx ends (then it returns
+// nil) or a delta does not decode. Without an answer before ctx ends it
+// has no tracker, and the assignment rebuilds.
+func (f *trendFollower) follow(ctx context.Context, cfg trend.Config, partitions func() (int, error)) error {
+	for {
+		n, err := partitions()
+		var ke kafka.Error
+		if !errors.As(err, &ke) {
+			f.partitions = n // known, or the topic does not exist yet
+			break
+		}
+		if retry.Sleep(ctx, 200*time.Millisecond) != nil {
+			return nil
+		}
+	}
+	f.tr = trend.NewTracker(cfg, f.partitions)
 	for ctx.Err() == nil {
 		switch ev := f.c.Poll(100).(type) {
 		case *kafka.Message:
@@ -177,7 +192,7 @@ func (f *trendFollower) catchUp(ctx context.Context, end int64, log *slog.Logger
 // warm standby's follower caught up to s.next when it has one for the same
 // posts topic, else by a rebuild from the beginning.
 func (s *Stage) takeTrend(f *trendFollower) error {
-	if f == nil || f.partition != s.assigned.Partition || f.partitions != s.tweetsPartitions() {
+	if f == nil || f.tr == nil || f.partition != s.assigned.Partition || f.partitions != s.tweetsPartitions() {
 		return s.rebuildTrend()
 	}
 	start := time.Now()
@@ -196,16 +211,26 @@ func (s *Stage) takeTrend(f *trendFollower) error {
 
 // tweetsPartitions is the number of partitions of the posts topic, whose
 // watermarks together make the stream's; while the topic does not exist,
-// the number it is created with.
+// or when the broker does not answer, the number it is created with.
 func (s *Stage) tweetsPartitions() int {
-	md, err := s.c.GetMetadata(&s.cfg.Tweets, false, 10_000)
-	if err == nil {
-		if t, ok := md.Topics[s.cfg.Tweets]; ok && t.Error.Code() == kafka.ErrNoError && len(t.Partitions) > 0 {
-			return len(t.Partitions)
-		}
+	n, err := s.askTweetsPartitions()
+	if err != nil {
+		s.log.Info("trending: posts topic not known yet, assuming its configured partitions", "topic", s.cfg.Tweets, "partitions", n, "err", err)
 	}
-	s.log.Info("trending: posts topic not known yet, assuming its configured partitions", "topic", s.cfg.Tweets, "partitions", s.cfg.TweetsPartitions)
-	return s.cfg.TweetsPartitions
+	return n
+}
+
+// askTweetsPartitions is tweetsPartitions with the reason when it is only
+// the configured number: the topic does not exist yet, or no answer.
+func (s *Stage) askTweetsPartitions() (int, error) {
+	md, err := s.p.GetMetadata(&s.cfg.Tweets, false, 10_000)
+	if err != nil {
+		return s.cfg.TweetsPartitions, err
+	}
+	if t, ok := md.Topics[s.cfg.Tweets]; ok && t.Error.Code() == kafka.ErrNoError && len(t.Partitions) > 0 {
+		return len(t.Partitions), nil
+	}
+	return s.cfg.TweetsPartitions, errors.New("no such topic yet")
 }
 
 // trending is the trending list of the snapshot, spelled as the totals

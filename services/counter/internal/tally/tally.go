@@ -235,7 +235,7 @@ func (s *Stage) close() error {
 		}
 		offsets = append(offsets, tp)
 	}
-	err := txn.Commit(s.p, s.c, offsets, func() error {
+	err := txn.Commit(s.p, s.c, offsets, s.cfg.TxnTimeout, func() error {
 		if d.Posts > 0 {
 			for _, part := range delta.Split(d, s.cfg.MaxDeltaBytes) {
 				b, err := delta.Encode(part)

@@ -25,9 +25,10 @@ import (
 // committed. The caller rewinds and drops its state.
 var ErrAborted = errors.New("transaction aborted")
 
-// opTimeout bounds one transactional call. Transaction calls use their own
-// deadline, not the stage's context, so that a shutdown still finishes or
-// aborts the open transaction.
+// opTimeout bounds one attempt of InitTransactions. The calls of a
+// transaction are bounded by its own timeout instead (Commit), not by the
+// stage's context, so that a shutdown still finishes or aborts the open
+// transaction.
 const opTimeout = 30 * time.Second
 
 // again retries the errors Kafka calls retriable.
@@ -64,57 +65,77 @@ func Init(ctx context.Context, p *kafka.Producer, log *slog.Logger) error {
 	return nil
 }
 
+// ErrExpired is returned when a transaction could not be ended within its
+// transaction timeout (a broker restart, a coordinator that cannot be
+// reached): the coordinator aborts it by itself then, and an abort from
+// this producer only waits for that and then fails for good. The stage
+// stops instead; its next producer's InitTransactions, with the same
+// transactional.id, fences this one and has the coordinator abort the
+// transaction at once, so that read_committed readers held back by it go
+// on as soon as the coordinator answers again.
+var ErrExpired = errors.New("transaction outlived its timeout")
+
 // Commit runs one whole transaction: it begins it, calls fill to produce
 // its records (through Produce), sends offsets with the consumer's group
-// metadata when there are any, and commits. It returns nil once committed,
-// an error wrapping ErrAborted after an abort, or the fatal error.
-func Commit(p *kafka.Producer, c *kafka.Consumer, offsets []kafka.TopicPartition, fill func() error) error {
+// metadata when there are any, and commits, all within timeout, the
+// producer's transaction.timeout.ms. It returns nil once committed, an
+// error wrapping ErrAborted after an abort, one wrapping ErrExpired when
+// the transaction could not be ended in time, or the fatal error.
+func Commit(p *kafka.Producer, c *kafka.Consumer, offsets []kafka.TopicPartition, timeout time.Duration, fill func() error) error {
+	expires := time.Now().Add(timeout)
 	if err := p.BeginTransaction(); err != nil {
-		return fatalOrAbort(p, fmt.Errorf("begin transaction: %w", err))
+		return fatalOrAbort(p, fmt.Errorf("begin transaction: %w", err), expires)
 	}
 	if err := fill(); err != nil {
-		return fatalOrAbort(p, err)
+		return fatalOrAbort(p, err, expires)
 	}
-	deadline := time.Now().Add(opTimeout)
 	if len(offsets) > 0 {
 		md, err := c.GetConsumerGroupMetadata()
 		if err != nil {
-			return fatalOrAbort(p, fmt.Errorf("group metadata: %w", err))
+			return fatalOrAbort(p, fmt.Errorf("group metadata: %w", err), expires)
 		}
-		err = retryUntil("send offsets", deadline, func(ctx context.Context) error {
+		err = retryUntil("send offsets", expires, func(ctx context.Context) error {
 			return p.SendOffsetsToTransaction(ctx, offsets, md)
 		})
 		if err != nil {
-			return fatalOrAbort(p, err)
+			return fatalOrAbort(p, err, expires)
 		}
 	}
-	err := retryUntil("commit transaction", deadline, func(ctx context.Context) error {
+	err := retryUntil("commit transaction", expires, func(ctx context.Context) error {
 		return p.CommitTransaction(ctx)
 	})
 	if err != nil && kafkaconn.Classify(err) == kafkaconn.Retriable {
-		// Still failing after the deadline: the commit may have reached
-		// the coordinator, so an abort could not undo it (librdkafka
-		// refuses it in that state) and reading the input again would
-		// count it twice. Stop instead; the next InitTransactions with
-		// this transactional.id completes or aborts it for certain.
-		return fmt.Errorf("%w: outcome unknown, stopping", err)
+		// Still failing at the transaction timeout: the commit may have
+		// reached the coordinator, so an abort could not undo it
+		// (librdkafka refuses it in that state) and reading the input
+		// again would count it twice. Stop instead; the next
+		// InitTransactions with this transactional.id completes or aborts
+		// it for certain.
+		return fmt.Errorf("%w: %w: outcome unknown, stopping", ErrExpired, err)
 	}
 	if err != nil {
-		return fatalOrAbort(p, err)
+		return fatalOrAbort(p, err, expires)
 	}
 	return nil
 }
 
 // fatalOrAbort aborts the transaction after err unless err ends the
-// producer. Errors that are not Kafka's (a bug such as a failed encode) are
-// aborted too but returned as they are, so that the stage stops.
-func fatalOrAbort(p *kafka.Producer, err error) error {
+// producer or the transaction has outlived its timeout at expires (see
+// ErrExpired). Errors that are not Kafka's (a bug such as a failed encode)
+// are aborted too but returned as they are, so that the stage stops.
+func fatalOrAbort(p *kafka.Producer, err error, expires time.Time) error {
 	var ke kafka.Error
 	isKafka := errors.As(err, &ke)
 	if isKafka && kafkaconn.Classify(err) == kafkaconn.Fatal {
 		return err
 	}
-	if aerr := Abort(p); aerr != nil {
+	if !time.Now().Before(expires) {
+		return fmt.Errorf("%w: %w", ErrExpired, err)
+	}
+	if aerr := abort(p, expires); aerr != nil {
+		if !time.Now().Before(expires) && kafkaconn.Classify(aerr) != kafkaconn.Fatal {
+			return fmt.Errorf("%w: %w; then: %w", ErrExpired, err, aerr)
+		}
 		return fmt.Errorf("%w; then: %w", err, aerr)
 	}
 	if !isKafka {
@@ -123,9 +144,10 @@ func fatalOrAbort(p *kafka.Producer, err error) error {
 	return fmt.Errorf("%w: %w", ErrAborted, err)
 }
 
-// Abort aborts the open transaction, retrying retriable errors.
-func Abort(p *kafka.Producer) error {
-	return retryUntil("abort transaction", time.Now().Add(opTimeout), func(ctx context.Context) error {
+// abort aborts the open transaction, retrying retriable errors until
+// deadline.
+func abort(p *kafka.Producer, deadline time.Time) error {
+	return retryUntil("abort transaction", deadline, func(ctx context.Context) error {
 		err := p.AbortTransaction(ctx)
 		var ke kafka.Error
 		if errors.As(err, &ke) && ke.Code() == kafka.ErrState {
@@ -314,26 +336,33 @@ func CloseConsumer(c *kafka.Consumer, topics []string, rebalance kafka.Rebalance
 // million pointers for the garbage collector to scan on every cycle.
 func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessageBytes int) kafka.ConfigMap {
 	return kafka.ConfigMap{
-		"go.delivery.reports":     false,
-		"go.produce.channel.size": 0,
-		"transactional.id":        transactionalID,
-		"enable.idempotence":      true,
-		"acks":                    "all",
-		"transaction.timeout.ms":  int(txnTimeout.Milliseconds()),
-		"message.timeout.ms":      int(txnTimeout.Milliseconds() * 8 / 10),
-		"linger.ms":               5,
-		"compression.type":        "lz4",
-		"message.max.bytes":       maxMessageBytes,
+		"go.delivery.reports":      false,
+		"go.produce.channel.size":  0,
+		"transactional.id":         transactionalID,
+		"enable.idempotence":       true,
+		"acks":                     "all",
+		"transaction.timeout.ms":   int(txnTimeout.Milliseconds()),
+		"message.timeout.ms":       int(txnTimeout.Milliseconds() * 8 / 10),
+		"linger.ms":                5,
+		"compression.type":         "lz4",
+		"message.max.bytes":        maxMessageBytes,
+		"reconnect.backoff.max.ms": reconnectBackoffMax,
 	}
 }
 
-// heartbeatInterval is a tenth of the session timeout (librdkafka's
+// reconnectBackoffMax caps librdkafka's back-off between attempts to
+// reach a broker, in ms (10 s by default, doubling from 100 ms): after a
+// broker restart of 20 s the stages' clients would otherwise reconnect up
+// to 10 s after the broker answers again.
+const reconnectBackoffMax = 250
+
+// heartbeatInterval is a twentieth of the session timeout (librdkafka's
 // default is a fixed 3 s): a member learns that its group rebalances at
 // its next heartbeat, so when a dead member's session ends the standby
-// that takes its partitions over hears of it within a tenth of the
+// that takes its partitions over hears of it within a twentieth of the
 // session timeout instead of up to 3 s later.
 func heartbeatInterval(sessionTimeout time.Duration) int {
-	return int(max(sessionTimeout/10, 100*time.Millisecond).Milliseconds())
+	return int(max(sessionTimeout/20, 100*time.Millisecond).Milliseconds())
 }
 
 // ConsumerConfig is the librdkafka settings of a stage's consumer: a member
@@ -362,6 +391,7 @@ func ConsumerConfig(group, instance string, sessionTimeout, statsInterval time.D
 		"partition.assignment.strategy": "cooperative-sticky",
 		"session.timeout.ms":            int(sessionTimeout.Milliseconds()),
 		"heartbeat.interval.ms":         heartbeatInterval(sessionTimeout),
+		"reconnect.backoff.max.ms":      reconnectBackoffMax,
 		"statistics.interval.ms":        int(statsInterval.Milliseconds()),
 	}
 	for k, v := range extra {

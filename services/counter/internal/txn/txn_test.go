@@ -91,7 +91,7 @@ func TestAssignWaitsForTheDeadOwnersTransaction(t *testing.T) {
 			if err := p.InitTransactions(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := txn.Commit(p, nil, nil, func() error { return p.SendOffsetsToTransaction(ctx, offsets(10), md) }); err != nil {
+			if err := txn.Commit(p, nil, nil, time.Minute, func() error { return p.SendOffsetsToTransaction(ctx, offsets(10), md) }); err != nil {
 				t.Fatal(err)
 			}
 			if err := p.BeginTransaction(); err != nil {
@@ -172,7 +172,7 @@ func TestCommitsGoOnWhileNobodyReadsTheProducersEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 3 {
-		err := txn.Commit(p, nil, nil, func() error {
+		err := txn.Commit(p, nil, nil, time.Minute, func() error {
 			for range 20 {
 				if err := txn.Produce(p, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0}, Value: []byte("delta")}); err != nil {
 					return err
