@@ -122,8 +122,12 @@ func TestFailoverGaps(t *testing.T) {
 				snaps.steady(t, 4)
 				before, last := snaps.seen()
 				c.Kill()
+				killed := time.Now()
 				c = start(t, p, "a")
 				gaps = append(gaps, snaps.gapAfter(t, before, last, c))
+				if os.Getenv("FAILOVER_DEBUG") != "" {
+					t.Logf("killed %s, last snapshot %s\n%s", killed.Format("15:04:05.000"), last.Format("15:04:05.000"), c.Output())
+				}
 			}
 			c.stop()
 		})
@@ -142,7 +146,11 @@ func TestFailoverGaps(t *testing.T) {
 				snaps.steady(t, 4)
 				before, last := snaps.seen()
 				active.Kill()
+				killed := time.Now()
 				gaps = append(gaps, snaps.gapAfter(t, before, last, standby))
+				if os.Getenv("FAILOVER_DEBUG") != "" {
+					t.Logf("killed %s, last snapshot %s\n%s", killed.Format("15:04:05.000"), last.Format("15:04:05.000"), standby.Output())
+				}
 				if !strings.Contains(standby.Output(), `from="warm standby"`) {
 					t.Fatalf("trial %d: the standby did not take over from its warm copy", i)
 				}
@@ -170,6 +178,12 @@ func TestFailoverGaps(t *testing.T) {
 				broker.Start()
 				restarts = append(restarts, time.Since(began))
 				gaps = append(gaps, snaps.gapAfter(t, before, last, c))
+				if os.Getenv("FAILOVER_DEBUG") != "" {
+					t.Logf("killed %s, answering %s, last snapshot %s", began.Format("15:04:05.000"), began.Add(restarts[len(restarts)-1]).Format("15:04:05.000"), last.Format("15:04:05.000"))
+				}
+			}
+			if os.Getenv("FAILOVER_DEBUG") != "" {
+				t.Log(c.Output())
 			}
 			c.stop()
 		})
