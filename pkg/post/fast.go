@@ -16,10 +16,11 @@ import (
 // with or without a fraction or another offset). It reports ok only for a
 // value it is sure the strict path (decodeStrict) accepts, with the very
 // Post that path would give; on anything else (a syntax error, an unknown,
-// repeated or differently cased field name, null, a "v" that is not the
-// literal 1, null for anything but the hashtags, a post Validate refuses) it gives up, and Decode asks the
-// strict path, which finds the error and words it. So the two can differ
-// in speed only; FuzzFastAgreesWithStrict holds them to that.
+// repeated or differently cased field name, null for anything but the
+// hashtags, a "v" that is not the literal 1, a post Validate refuses) it
+// gives up, and Decode asks the strict path, which finds the error and
+// words it. So the two can differ in speed only; FuzzFastAgreesWithStrict
+// holds them to that.
 //
 // Every string of the Post is cut from one buffer allocated per value:
 // decoded strings are never longer than their JSON form, so the buffer
