@@ -192,6 +192,7 @@ func TestBenchTallyThroughput(t *testing.T) {
 	snaps.waitPosts(t, int64(n), 10*time.Minute, c)
 	toSnapshot := snaps.reached(int64(n)).Sub(started)
 	peak := peakRSS()
+	cpu := cpuSeconds(c.Pid())
 	raw2, _ := drain(t, p.brokers, ends)
 	c.stop()
 
@@ -201,6 +202,7 @@ func TestBenchTallyThroughput(t *testing.T) {
 	logf(t, "tally: caught up in %s from process start (%.0f posts/s); first snapshot counting every post after %s", tally.Round(time.Millisecond), rate(tally), toSnapshot.Round(time.Millisecond))
 	logf(t, "ratio tally / raw consumer (mean of both raw runs): %.2f", rate(tally)/rate(rawMean))
 	logf(t, "counter peak RSS during the run: %.0f MiB", peak)
+	logf(t, "counter CPU by the snapshot counting every post: %.1f s (%.1f µs per post)", cpu, cpu/float64(n)*1e6)
 }
 
 // restoreSizes are the distinct hashtags TestBenchRestore restores:
