@@ -17,7 +17,7 @@ counter-crash-trials: ## kill the counter at every crash point TRIALS times and 
 	$(MAKE) --no-print-directory counter-failover-trials
 
 counter-failover-trials: ## snapshot gaps across SIGKILL+restart, standby takeover, broker SIGKILL (TRIALS each: min/median/max)
-	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 FAILOVER_TRIALS=$(TRIALS) go test -tags bench -count=1 -timeout 120m -run 'TestFailoverGaps' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |    bench|PASS|FAIL|ok)'
+	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 FAILOVER_TRIALS=$(TRIALS) go test -tags bench -count=1 -timeout 120m -run 'TestFailoverGaps' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 
 counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency, dedupe on vs off
 	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'
