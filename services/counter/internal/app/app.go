@@ -193,11 +193,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: func() error { return r.Load().Ready() }, Log: log}
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error {
-		return supervise(gctx, log, stageRestarts, "tally", func() { m.Restarts.WithLabelValues("tally").Inc() },
+		return supervise(gctx, log, stageRestarts, "tally", func() float64 { return m.Committed("tally") },
+			func() { m.Restarts.WithLabelValues("tally").Inc() },
 			func(ctx context.Context) error { return tally.Run(ctx, tc, log, m) })
 	})
 	g.Go(func() error {
-		return supervise(gctx, log, stageRestarts, "rank", func() {
+		return supervise(gctx, log, stageRestarts, "rank", func() float64 { return m.Committed("rank") }, func() {
 			m.Restarts.WithLabelValues("rank").Inc()
 			r.Store(rank.New(rc, log, m))
 		}, func(ctx context.Context) error { return r.Load().Run(ctx) })

@@ -15,10 +15,12 @@ import (
 // restartPolicy says how often and how soon a failed stage runs again: at
 // most max restarts within period (one more ends the process); the first
 // restart at once, each further one after a wait that starts at first and
-// doubles up to maxWait. A run that lasted healthy or longer worked: the
-// failures before it no longer count and the next restart is at once
-// again, so that a stage that fails once per broker restart is not taken
-// for one that cannot start.
+// doubles up to maxWait. A run that lasted healthy or longer and committed
+// a transaction worked: the failures before it no longer count and the
+// next restart is at once again, so that a stage that fails once per
+// broker restart is not taken for one that cannot start. A run that never
+// commits (one that fails on every restore, however long that takes) does
+// not clear them, so such a stage ends the process.
 type restartPolicy struct {
 	max            int
 	period         time.Duration
@@ -42,11 +44,13 @@ var stageRestarts = restartPolicy{max: 5, period: 10 * time.Minute, first: time.
 // the same transactional.id: this one is the zombie), one with a bad
 // setting, or one that failed more often than the policy allows: those
 // end the process, for the orchestrator to see.
-func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage string, restarted func(), run func(context.Context) error) error {
+//
+// committed is how many transactions the stage has committed so far.
+func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage string, committed func() float64, restarted func(), run func(context.Context) error) error {
 	var failures []time.Time
 	var wait time.Duration
 	for {
-		began := time.Now()
+		began, before := time.Now(), committed()
 		err := run(ctx)
 		if err == nil || ctx.Err() != nil {
 			return err
@@ -56,7 +60,7 @@ func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage s
 			return err
 		}
 		now := time.Now()
-		if now.Sub(began) >= pol.healthy {
+		if now.Sub(began) >= pol.healthy && committed() > before {
 			failures, wait = failures[:0], 0
 		}
 		recent := failures[:0]

@@ -37,7 +37,7 @@ func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			runs, restarts := 0, 0
 			err := supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
-				func() { restarts++ },
+				func() float64 { return 0 }, func() { restarts++ },
 				func(context.Context) error {
 					runs++
 					if runs <= len(tc.failures) {
@@ -60,34 +60,33 @@ func TestSuperviseForgetsFailuresBeforeARunThatWorked(t *testing.T) {
 	pol := restartPolicy{max: 2, period: time.Hour, first: time.Millisecond, maxWait: time.Millisecond, healthy: 50 * time.Millisecond}
 	// Two quick failures, one after a run that worked, one quick one
 	// again: never more than the policy's two since a run that worked.
-	runs, restarts := 0, 0
-	err := supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
-		func() { restarts++ },
-		func(context.Context) error {
-			runs++
-			switch {
-			case runs == 3:
-				time.Sleep(60 * time.Millisecond)
-				return fatal
-			case runs <= 4:
-				return fatal
-			}
-			return nil
-		})
-	if err != nil || restarts != 4 {
+	// The third run is long; commits says whether it committed.
+	run := func(commits bool) (restarts int, err error) {
+		runs, committed := 0, 0.0
+		err = supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
+			func() float64 { return committed }, func() { restarts++ },
+			func(context.Context) error {
+				runs++
+				switch {
+				case runs == 3:
+					time.Sleep(60 * time.Millisecond)
+					if commits {
+						committed++
+					}
+					return fatal
+				case runs <= 4:
+					return fatal
+				}
+				return nil
+			})
+		return restarts, err
+	}
+	if restarts, err := run(true); err != nil || restarts != 4 {
 		t.Fatalf("%d restarts, outcome %v; want 4 and nil", restarts, err)
 	}
-	// Without the run that worked the same four failures end it.
-	runs, restarts = 0, 0
-	err = supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
-		func() { restarts++ },
-		func(context.Context) error {
-			if runs++; runs <= 4 {
-				return fatal
-			}
-			return nil
-		})
-	if !errors.Is(err, fatal) || restarts != 2 {
+	// A long run that committed nothing (a restore that fails every time,
+	// however long it takes) did not work: the same four failures end it.
+	if restarts, err := run(false); !errors.Is(err, fatal) || restarts != 2 {
 		t.Fatalf("%d restarts, outcome %v; want 2 and the failure", restarts, err)
 	}
 }
@@ -95,7 +94,7 @@ func TestSuperviseForgetsFailuresBeforeARunThatWorked(t *testing.T) {
 func TestSuperviseStopsWaitingWhenTheServiceStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pol := restartPolicy{max: 10, period: time.Hour, first: time.Hour, maxWait: time.Hour}
-	err := supervise(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "tally", func() {},
+	err := supervise(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "tally", func() float64 { return 0 }, func() {},
 		func(context.Context) error { cancel(); return errors.New("failed while stopping") })
 	if err == nil {
 		t.Fatal("the run's own error was dropped on shutdown")
