@@ -21,13 +21,17 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 )
 
-// benchPosts is the size of the pre-filled topic (BENCH_POSTS overrides).
-func benchPosts() int {
-	if n, err := strconv.Atoi(os.Getenv("BENCH_POSTS")); err == nil && n > 0 {
+// envCount is the positive whole number in the environment variable name,
+// or def when it is unset or not one.
+func envCount(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
 	}
-	return 1_000_000
+	return def
 }
+
+// benchPosts is the size of the pre-filled topic (BENCH_POSTS overrides).
+func benchPosts() int { return envCount("BENCH_POSTS", 1_000_000) }
 
 // logf prints a figure on a line of its own, prefixed "bench".
 func logf(t *testing.T, format string, args ...any) {

@@ -31,15 +31,13 @@ func TestCrash(t *testing.T) {
 			return c
 		}},
 		{"right after a delta commit", 12, func(t *testing.T, p pipeline, c *counter) *counter {
-			n := strings.Count(c.Output(), "msg=\"window committed\"")
-			c.waitLog("msg=\"window committed\"", n+3, 2*time.Minute)
+			c.waitMore("msg=\"window committed\"", 3, 2*time.Minute)
 			c.Kill()
 			return c
 		}},
 		{"right after a snapshot commit", 13, func(t *testing.T, p pipeline, c *counter) *counter {
 			c.waitLog("posts=", 1, 2*time.Minute)
-			n := strings.Count(c.Output(), "msg=\"snapshot committed\"")
-			c.waitLog("msg=\"snapshot committed\"", n+2, 2*time.Minute)
+			c.waitMore("msg=\"snapshot committed\"", 2, 2*time.Minute)
 			c.Kill()
 			return c
 		}},
@@ -70,9 +68,7 @@ func TestCrash(t *testing.T) {
 			// A large vocabulary makes a state topic big enough to kill a
 			// restore in the middle.
 			posts := synthetic.New(synthetic.Config{Seed: pt.seed, Vocabulary: 200_000}).Take(30_000)
-			keys, values := encoded(t, posts)
-			snaps := follow(t, p)
-			fed := feed(p.brokers, p.tweets, keys, values, 500, 100*time.Millisecond)
+			snaps, fed := feeding(t, p, posts, 500)
 			c := start(t, p, "crash")
 			pt.kill(t, p, c)
 			if strings.Contains(c.Output(), "msg=stopped") {

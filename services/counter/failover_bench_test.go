@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +16,7 @@ import (
 
 // failoverTrials is how many failovers each scenario measures
 // (FAILOVER_TRIALS overrides).
-func failoverTrials() int {
-	if n, err := strconv.Atoi(os.Getenv("FAILOVER_TRIALS")); err == nil && n > 0 {
-		return n
-	}
-	return 10
-}
+func failoverTrials() int { return envCount("FAILOVER_TRIALS", 10) }
 
 // The harness's windows and session timeout (start).
 const (
@@ -102,9 +96,7 @@ func TestFailoverGaps(t *testing.T) {
 	n := failoverTrials()
 	run := func(t *testing.T, p pipeline, seed int64, body func(snaps *snapshots)) {
 		posts := syntheticPosts(seed, 2_000*n)
-		keys, values := encoded(t, posts)
-		snaps := follow(t, p)
-		fed := feed(p.brokers, p.tweets, keys, values, 40, 100*time.Millisecond)
+		snaps, fed := feeding(t, p, posts, 40)
 		body(snaps)
 		wait(t, fed, 10*time.Minute)
 		c := start(t, p, "final")

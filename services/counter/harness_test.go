@@ -158,6 +158,12 @@ func (c *counter) waitLog(substr string, n int, timeout time.Duration) {
 	c.WaitOutput(substr, n, timeout)
 }
 
+// waitMore waits for n more lines holding substr than c has logged so far.
+func (c *counter) waitMore(substr string, n int, timeout time.Duration) {
+	c.t.Helper()
+	c.WaitOutput(substr, strings.Count(c.Output(), substr)+n, timeout)
+}
+
 // metric returns the value of an unlabelled metric from /metrics.
 func (c *counter) metric(name string) (float64, error) {
 	resp, err := http.Get("http://" + c.ops + "/metrics")
@@ -220,6 +226,15 @@ func wait(t *testing.T, fed <-chan error, timeout time.Duration) {
 	case <-time.After(timeout):
 		t.Fatalf("input not written within %s", timeout)
 	}
+}
+
+// feeding follows p's snapshots and produces posts to p's tweets topic in
+// the background, batch posts every 100 ms; the channel is feed's.
+func feeding(t *testing.T, p pipeline, posts []post.Post, batch int) (*snapshots, <-chan error) {
+	t.Helper()
+	keys, values := encoded(t, posts)
+	snaps := follow(t, p)
+	return snaps, feed(p.brokers, p.tweets, keys, values, batch, 100*time.Millisecond)
 }
 
 // encoded returns the keys and JSON values of posts.
@@ -297,6 +312,28 @@ func (s *snapshots) last() (snapshot.Snapshot, bool) {
 		return snapshot.Snapshot{}, false
 	}
 	return s.all[len(s.all)-1], true
+}
+
+// waitBatch waits for a snapshot of batch or a later one, and fails when
+// one of cs exits first.
+func (s *snapshots) waitBatch(t *testing.T, batch int64, timeout time.Duration, cs ...*counter) snapshot.Snapshot {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		last, ok := s.last()
+		if ok && last.Batch >= batch {
+			return last
+		}
+		for _, c := range cs {
+			if !c.Running() {
+				t.Fatalf("counter %s exited: %v", c.Name, c.Err())
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot of batch %d within %s (last: batch %d)", batch, timeout, last.Batch)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitPosts waits until a snapshot reports posts posts, and then for two

@@ -20,7 +20,7 @@ counter-failover-trials: ## snapshot gaps across SIGKILL+restart, standby takeov
 	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 FAILOVER_TRIALS=$(TRIALS) go test -tags bench -count=1 -timeout 120m -run 'TestFailoverGaps' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 
 counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency, dedupe on vs off
-	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'
+	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 	cd services/counter && go test -run '^$$' -bench 'Table|DecodeTotal' -benchmem ./internal/rank ./internal/state
 
 .PHONY: counter-trending-trials counter-trending-bench
@@ -29,5 +29,5 @@ counter-trending-trials: ## the trending crash and replay-speed trials TRIALS ti
 	cd services/counter && REQUIRE_KAFKA=1 go test -count=$(TRIALS) -timeout 120m -run 'TestTrending' .
 
 counter-trending-bench: ## throughput with trending on against off, and memory per tag-bucket at 1,000,000 tags
-	cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBenchTrending' -v . 2>&1 | grep -E '^(=== RUN|--- |    bench|PASS|FAIL|ok)'
+	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBenchTrending' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 	cd services/counter && go test -run '^$$' -bench 'Memory' -benchtime 1x ./internal/trend

@@ -120,23 +120,26 @@ func v1Tweet(id int, text string, tags ...string) string {
 		id%60, id, id, text, strings.Join(ents, ","))
 }
 
-func newTwitter(f *fakeTwitter, clock backoff.Clock, m *Metrics) (*Twitter, *systest.Buffer) {
+// newTwitter is a twitter source with the tutorial's filter on a new
+// fake, whose script the test sets before it runs the source.
+func newTwitter(t *testing.T, clock backoff.Clock, m *Metrics) (*Twitter, *fakeTwitter, *systest.Buffer) {
+	f := newFakeTwitter(t)
 	log, buf := testLog()
 	return &Twitter{BaseURL: f.URL, ConsumerKey: consumerKey, ConsumerSecret: consumerSecret,
 		AccessToken: accessToken, AccessSecret: accessSecret,
 		Track: "iphone", Locations: "-130,-20,100,50", Language: "en",
-		Stall: 90 * time.Second, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, buf
+		Stall: 90 * time.Second, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, f, buf
 }
 
-// startTwitter is a twitter source on a new fake, for the stream tests.
+// startTwitter is newTwitter for the stream tests.
 func startTwitter(t *testing.T, clock backoff.Clock, m *Metrics) (Source, *script, *systest.Buffer) {
-	f := newFakeTwitter(t)
-	tw, logs := newTwitter(f, clock, m)
+	tw, f, logs := newTwitter(t, clock, m)
 	return tw, &f.script, logs
 }
 
 func TestTwitterSignsWithOAuth1SendsTheTutorialFilterAndCountsNotices(t *testing.T) {
-	f := newFakeTwitter(t)
+	m := testMetrics("twitter")
+	tw, f, logs := newTwitter(t, &fakeClock{}, m)
 	f.script.conns = []conn{streamLines(true,
 		v1Tweet(1, "new #iPhone", "iPhone"),
 		"",
@@ -145,8 +148,6 @@ func TestTwitterSignsWithOAuth1SendsTheTutorialFilterAndCountsNotices(t *testing
 		`{"delete":{"status":{"id":5,"id_str":"5","user_id":7,"user_id_str":"7"},"timestamp_ms":"1453438806700"}}`,
 		v1Tweet(2, "no tags here"),
 	)}
-	m := testMetrics("twitter")
-	tw, logs := newTwitter(f, &fakeClock{}, m)
 	posts := collect(t, tw, 2)
 
 	if got := ids(posts); !reflect.DeepEqual(got, []string{"1", "2"}) {
