@@ -72,11 +72,16 @@ func Decode(b []byte) (Record, error) {
 }
 
 // Read returns the last committed record under key in topic (found false
-// when there is none), reading the topic's one partition from the start to
-// its last stable offset, read_committed. Call it after the publisher's
-// InitTransactions, which ends our own earlier transaction: a transaction
-// still open past that offset is another writer's, of other keys. It
-// retries while the brokers do not answer, until ctx ends.
+// when there is none), reading the topic's one partition read_committed
+// from the start to its high watermark as it was when Read began: every
+// transaction that wrote below it is decided before Read answers. Reading
+// only to the last stable offset instead gave a stale position after a
+// broker restart: a commit the previous instance had been told was done
+// could still sit past that offset, so its posts were produced again.
+// Call it after the publisher's InitTransactions, which ends our own
+// earlier transaction; another writer's open one holds the read back
+// until that writer commits or the broker aborts it. It retries while the
+// brokers do not answer, until ctx ends.
 func Read(ctx context.Context, kc kafkaconn.Config, name, key string, log *slog.Logger) (rec Record, found bool, err error) {
 	admin, err := kafka.NewAdminClient(kc.ConfigMap("ingest-positions", nil))
 	if err != nil {
@@ -91,7 +96,7 @@ func Read(ctx context.Context, kc kafkaconn.Config, name, key string, log *slog.
 			log.Warn("cannot read the positions topic yet", "topic", name, "err", err, "retry_in", pause)
 			return true
 		}, func(ctx context.Context) error {
-			ends, err = topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadCommitted, 0)
+			ends, err = topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadUncommitted, 0)
 			return err
 		})
 	if err != nil {
