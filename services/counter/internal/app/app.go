@@ -181,7 +181,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Trending: cfg.trend(),
 	}
 	// Each run of rank is a new Stage with no state; readiness follows the
-	// current one.
+	// current one (before the first run, one that is not ready).
 	var r atomic.Pointer[rank.Stage]
 	r.Store(rank.New(rc, log, m))
 
@@ -193,15 +193,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: func() error { return r.Load().Ready() }, Log: log}
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error {
-		return supervise(gctx, log, stageRestarts, "tally", func() float64 { return m.Committed("tally") },
-			func() { m.Restarts.WithLabelValues("tally").Inc() },
-			func(ctx context.Context) error { return tally.Run(ctx, tc, log, m) })
+		return supervise(gctx, log, stageRestarts, "tally", func() { m.Restarts.WithLabelValues("tally").Inc() },
+			func(ctx context.Context, committed func()) error {
+				c := tc
+				c.Committed = committed
+				return tally.Run(ctx, c, log, m)
+			})
 	})
 	g.Go(func() error {
-		return supervise(gctx, log, stageRestarts, "rank", func() float64 { return m.Committed("rank") }, func() {
-			m.Restarts.WithLabelValues("rank").Inc()
-			r.Store(rank.New(rc, log, m))
-		}, func(ctx context.Context) error { return r.Load().Run(ctx) })
+		return supervise(gctx, log, stageRestarts, "rank", func() { m.Restarts.WithLabelValues("rank").Inc() },
+			func(ctx context.Context, committed func()) error {
+				c := rc
+				c.Committed = committed
+				s := rank.New(c, log, m)
+				r.Store(s)
+				return s.Run(ctx)
+			})
 	})
 	return g.Wait()
 }

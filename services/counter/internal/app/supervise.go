@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
@@ -45,13 +46,15 @@ var stageRestarts = restartPolicy{max: 5, period: 10 * time.Minute, first: time.
 // setting, or one that failed more often than the policy allows: those
 // end the process, for the orchestrator to see.
 //
-// committed is how many transactions the stage has committed so far.
-func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage string, committed func() float64, restarted func(), run func(context.Context) error) error {
+// run is handed a func for the stage to call after each transaction it
+// commits.
+func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage string, restarted func(), run func(ctx context.Context, committed func()) error) error {
 	var failures []time.Time
 	var wait time.Duration
 	for {
-		began, before := time.Now(), committed()
-		err := run(ctx)
+		began := time.Now()
+		var worked atomic.Bool
+		err := run(ctx, func() { worked.Store(true) })
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -60,7 +63,7 @@ func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage s
 			return err
 		}
 		now := time.Now()
-		if now.Sub(began) >= pol.healthy && committed() > before {
+		if now.Sub(began) >= pol.healthy && worked.Load() {
 			failures, wait = failures[:0], 0
 		}
 		recent := failures[:0]

@@ -37,8 +37,8 @@ func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			runs, restarts := 0, 0
 			err := supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
-				func() float64 { return 0 }, func() { restarts++ },
-				func(context.Context) error {
+				func() { restarts++ },
+				func(context.Context, func()) error {
 					runs++
 					if runs <= len(tc.failures) {
 						return tc.failures[runs-1]
@@ -62,16 +62,16 @@ func TestSuperviseForgetsFailuresBeforeARunThatWorked(t *testing.T) {
 	// again: never more than the policy's two since a run that worked.
 	// The third run is long; commits says whether it committed.
 	run := func(commits bool) (restarts int, err error) {
-		runs, committed := 0, 0.0
+		runs := 0
 		err = supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
-			func() float64 { return committed }, func() { restarts++ },
-			func(context.Context) error {
+			func() { restarts++ },
+			func(_ context.Context, committed func()) error {
 				runs++
 				switch {
 				case runs == 3:
 					time.Sleep(60 * time.Millisecond)
 					if commits {
-						committed++
+						committed()
 					}
 					return fatal
 				case runs <= 4:
@@ -94,8 +94,8 @@ func TestSuperviseForgetsFailuresBeforeARunThatWorked(t *testing.T) {
 func TestSuperviseStopsWaitingWhenTheServiceStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pol := restartPolicy{max: 10, period: time.Hour, first: time.Hour, maxWait: time.Hour}
-	err := supervise(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "tally", func() float64 { return 0 }, func() {},
-		func(context.Context) error { cancel(); return errors.New("failed while stopping") })
+	err := supervise(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "tally", func() {},
+		func(context.Context, func()) error { cancel(); return errors.New("failed while stopping") })
 	if err == nil {
 		t.Fatal("the run's own error was dropped on shutdown")
 	}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 )
@@ -157,13 +156,4 @@ func (m *Metrics) ObserveStats(stage, js string) {
 			m.Lag.WithLabelValues(stage, topic, part).Set(float64(max(p.LSO-next, 0)))
 		}
 	}
-}
-
-// Committed is how many transactions stage has committed in this process.
-func (m *Metrics) Committed(stage string) float64 {
-	var d dto.Metric
-	if err := m.Transactions.WithLabelValues(stage, "committed").Write(&d); err != nil {
-		return 0
-	}
-	return d.GetCounter().GetValue()
 }

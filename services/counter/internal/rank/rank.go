@@ -66,6 +66,9 @@ type Config struct {
 	Trending         *trend.Config
 	Tweets           string
 	TweetsPartitions int
+	// Committed, when set, is called after each committed transaction
+	// (the supervisor's sign that a run worked).
+	Committed func()
 }
 
 // Stage is one running rank.
@@ -279,6 +282,9 @@ func (s *Stage) publish(w window.Window) error {
 	}
 	t.Published(batch)
 	s.m.Transactions.WithLabelValues("rank", "committed").Inc()
+	if s.cfg.Committed != nil {
+		s.cfg.Committed()
+	}
 	s.m.TxnSeconds.WithLabelValues("rank").Observe(time.Since(start).Seconds())
 	s.m.SnapshotSeconds.Observe(time.Since(w.End).Seconds())
 	s.m.WindowsClosed.WithLabelValues("rank").Inc()

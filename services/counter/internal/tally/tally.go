@@ -56,6 +56,9 @@ type Config struct {
 	// Trending, when set, buckets each post's tags by the post's time for
 	// the trending view and carries the buckets in the deltas.
 	Trending *trend.Config
+	// Committed, when set, is called after each committed transaction
+	// (the supervisor's sign that a run worked).
+	Committed func()
 }
 
 // Header names on dead-letter records.
@@ -276,6 +279,9 @@ func (s *Stage) close() error {
 		return fmt.Errorf("tally window %s: %w", s.win, err)
 	}
 	s.m.Transactions.WithLabelValues("tally", "committed").Inc()
+	if s.cfg.Committed != nil {
+		s.cfg.Committed()
+	}
 	s.m.TxnSeconds.WithLabelValues("tally").Observe(time.Since(start).Seconds())
 	s.m.Posts.Add(float64(s.posts))
 	s.m.PostsWithTags.Add(float64(s.withTags))
