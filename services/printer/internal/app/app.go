@@ -109,11 +109,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg
 				log.Warn("skipping a record that is not a snapshot", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
 				return nil
 			}
-			if err := r.Render(out, s); err != nil {
-				return err
-			}
+			// The page first, so that whatever the console shows the
+			// page already serves.
 			if hub != nil {
 				hub.Publish(s)
+			}
+			if err := r.Render(out, s); err != nil {
+				return err
 			}
 			m.rendered.Inc()
 			m.batch.Set(float64(s.Batch))
