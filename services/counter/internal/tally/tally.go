@@ -89,6 +89,7 @@ type Stage struct {
 	trend    *buckets               // nil with trending off
 	fatal    error                  // set by the rebalance callback
 	dedupe   *dedupe
+	feed     *feed // counts what is polled (add); drained before the window state is touched
 }
 
 // Run runs the stage until ctx ends (then it commits the open window and
@@ -114,6 +115,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 	if err != nil {
 		return fmt.Errorf("tally consumer: %w", err)
 	}
+	s.feed = startFeed(s.add)
+	defer s.feed.stop() // after the consumer's close, whose rebalance drains it
 	defer func() {
 		// Closing revokes the partitions, and the rebalance callback
 		// commits what is left (a static member stays in the group until
@@ -146,11 +149,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 			s.win = window.Of(now, cfg.Window)
 		}
 		wait := min(time.Until(s.win.End), 100*time.Millisecond)
-		switch ev := s.c.Poll(max(int(wait.Milliseconds()), 1)).(type) {
-		case *kafka.Message:
+		ev := s.c.Poll(max(int(wait.Milliseconds()), 1))
+		if m, ok := ev.(*kafka.Message); ok {
 			if s.fatal == nil { // after a fatal error nothing more is counted
-				s.add(ev)
+				s.feed.put(m)
 			}
+			continue
+		}
+		s.feed.send() // nothing more at hand: count what was polled
+		switch ev := ev.(type) {
 		case *kafka.Stats:
 			s.m.ObserveStats("tally", ev.String())
 		case kafka.Error:
@@ -163,7 +170,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 }
 
 // add counts one record of the window, or keeps it for the dead-letter
-// topic when it is not a valid post.
+// topic when it is not a valid post. It runs on the feed's goroutine.
 func (s *Stage) add(m *kafka.Message) {
 	if s.restoring(m) {
 		return
@@ -212,6 +219,7 @@ func (s *Stage) add(m *kafka.Message) {
 // transaction. After an abort it rewinds to the committed offsets. Either
 // way the window's state is dropped.
 func (s *Stage) close() error {
+	s.feed.drain()
 	defer s.reset()
 	if len(s.next) == 0 {
 		return nil
@@ -329,6 +337,7 @@ func (s *Stage) startFrom(committed []kafka.TopicPartition) []kafka.TopicPartiti
 // stable offsets; the other partitions' windows close late meanwhile, but
 // nothing is counted twice.
 func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
+	s.feed.drain() // the window state is this goroutine's now
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
 		s.log.Info("partitions assigned", "topic", s.cfg.Tweets, "partitions", partitions(e.Partitions))
