@@ -4,6 +4,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Spellings counts the spellings seen for one key and reports the most
@@ -34,8 +35,10 @@ func (sp *Spellings) Add(s string, n int64) {
 	if n <= 0 || s == "" {
 		return
 	}
-	if sp.best.n == 0 || sp.best.s == s {
+	if sp.best.n == 0 {
 		sp.best.s = s
+	}
+	if sp.best.s == s {
 		sp.best.n += n
 		return
 	}
@@ -55,6 +58,32 @@ func (sp *Spellings) Add(s string, n int64) {
 	if others[i].beats(sp.best) {
 		sp.best, others[i] = others[i], sp.best
 	}
+}
+
+// AddCopy is Add for an s whose bytes the caller reuses (a string cut
+// from a buffer read into again): what sp keeps of s is a copy, made when
+// s is new to sp.
+func (sp *Spellings) AddCopy(s string, n int64) {
+	if n > 0 && !sp.has(s) {
+		s = strings.Clone(s)
+	}
+	sp.Add(s, n)
+}
+
+// has reports whether s is among the spellings counted.
+func (sp *Spellings) has(s string) bool {
+	if sp.best.n > 0 && sp.best.s == s {
+		return true
+	}
+	if sp.other == nil {
+		return false
+	}
+	for _, o := range *sp.other {
+		if o.s == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Best returns the most frequent spelling, or "" when none was added.
