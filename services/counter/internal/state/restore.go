@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 )
 
@@ -116,14 +117,16 @@ func decodeInOrder(ctx context.Context, r *reader, end int64, log *slog.Logger, 
 		g.Go(func() error {
 			for c := range work {
 				c.decoded = c.decoded[:0]
-				_ = c.each(func(offset int64, key, value []byte) error {
-					rec, err := DecodeRecord(key, value)
+				c.Each(func(b batch.Record) {
+					if c.err != nil {
+						return
+					}
+					rec, err := DecodeRecord(b.Key, b.Value)
 					if err != nil {
-						c.err = fmt.Errorf("restore %s[%d]@%d: %w", r.name, r.partition, offset, err)
-						return err
+						c.err = fmt.Errorf("restore %s[%d]@%d: %w", r.name, r.partition, b.Offset, err)
+						return
 					}
 					c.decoded = append(c.decoded, rec)
-					return nil
 				})
 				close(c.done)
 			}
@@ -149,7 +152,7 @@ func decodeInOrder(ctx context.Context, r *reader, end int64, log *slog.Logger, 
 			if failed != nil {
 				stop()
 			} else {
-				next = c.last() + 1
+				next = c.Last() + 1
 			}
 			clear(c.decoded) // no reference into the chunk outlives it
 			free <- c

@@ -1,0 +1,452 @@
+// Package batch reads a group consumer's records through librdkafka's
+// batch interface: one cgo call copies thousands of records into a buffer
+// of the caller's, where confluent-kafka-go's Poll takes several cgo calls
+// and allocations per record. Tally reads millions of small posts; Poll's
+// cost per record was most of what its polling goroutine did.
+//
+// The consumer stays a confluent-kafka-go Consumer: its group membership,
+// rebalance callback, assignment, seeks, committed offsets and group
+// metadata are used as they are. Only where its records go changes: Route
+// points each partition's fetch queue at a Queue of this package before
+// the partition is assigned, so its records never reach the consumer queue
+// that Poll serves, and Poll returns only events (rebalances, errors,
+// statistics). librdkafka keeps a forward set by the application across
+// the fetch start of an assignment (RD_KAFKA_Q_F_FWD_APP), and the version
+// barrier of a seek or an unassign drops the records fetched before it,
+// from this queue as from the consumer queue.
+package batch
+
+/*
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+// The part of librdkafka's public API (rdkafka.h) that the queue uses,
+// declared here: the library is the one confluent-kafka-go links into the
+// binary, and these declarations are its stable ABI.
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_conf_s rd_kafka_conf_t;
+typedef struct rd_kafka_queue_s rd_kafka_queue_t;
+typedef struct rd_kafka_topic_s rd_kafka_topic_t;
+typedef struct rd_kafka_topic_partition_s {
+	char *topic;
+	int32_t partition;
+	int64_t offset;
+	void *metadata;
+	size_t metadata_size;
+	void *opaque;
+	int err;
+	void *_private;
+} rd_kafka_topic_partition_t;
+typedef struct rd_kafka_topic_partition_list_s {
+	int cnt;
+	int size;
+	rd_kafka_topic_partition_t *elems;
+} rd_kafka_topic_partition_list_t;
+typedef struct rd_kafka_message_s {
+	int err;
+	rd_kafka_topic_t *rkt;
+	int32_t partition;
+	void *payload;
+	size_t len;
+	void *key;
+	size_t key_len;
+	int64_t offset;
+	void *_private;
+} rd_kafka_message_t;
+
+rd_kafka_conf_t *rd_kafka_conf_new(void);
+int rd_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr, size_t errstr_size);
+void rd_kafka_conf_destroy(rd_kafka_conf_t *conf);
+rd_kafka_t *rd_kafka_new(int type, rd_kafka_conf_t *conf, char *errstr, size_t errstr_size);
+void rd_kafka_destroy(rd_kafka_t *rk);
+int rd_kafka_consumer_close(rd_kafka_t *rk);
+int rd_kafka_poll_set_consumer(rd_kafka_t *rk);
+rd_kafka_topic_partition_list_t *rd_kafka_topic_partition_list_new(int size);
+rd_kafka_topic_partition_t *rd_kafka_topic_partition_list_add(rd_kafka_topic_partition_list_t *list, const char *topic, int32_t partition);
+void rd_kafka_topic_partition_list_destroy(rd_kafka_topic_partition_list_t *list);
+int rd_kafka_assign(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *partitions);
+int rd_kafka_position(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *partitions);
+rd_kafka_queue_t *rd_kafka_queue_get_consumer(rd_kafka_t *rk);
+const char *rd_kafka_err2str(int err);
+int rd_kafka_fatal_error(rd_kafka_t *rk, char *errstr, size_t errstr_size);
+rd_kafka_queue_t *rd_kafka_queue_new(rd_kafka_t *rk);
+rd_kafka_queue_t *rd_kafka_queue_get_partition(rd_kafka_t *rk, const char *topic, int32_t partition);
+void rd_kafka_queue_forward(rd_kafka_queue_t *src, rd_kafka_queue_t *dst);
+void rd_kafka_queue_destroy(rd_kafka_queue_t *rkqu);
+ssize_t rd_kafka_consume_batch_queue(rd_kafka_queue_t *rkqu, int timeout_ms, rd_kafka_message_t **rkmessages, size_t rkmessages_size);
+void rd_kafka_message_destroy(rd_kafka_message_t *rkmessage);
+
+enum { hb_consumer = 1, hb_offset_beginning = -2, hb_batch = 4096 };
+
+// hb_queue is a queue and the messages taken from it but not yet copied
+// out (only while hb_read waits for a larger buffer).
+typedef struct {
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+	rd_kafka_message_t *msgs[hb_batch];
+	ssize_t have, next;
+} hb_queue;
+
+// hb_rec describes one message copied out: its key and value follow the
+// previous message's in the buffer; a length of -1 is a null key or
+// value. A message with err set carries the error's text as its value.
+typedef struct {
+	int64_t offset;
+	int32_t partition;
+	int32_t err;
+	int32_t key_len;
+	int32_t value_len;
+} hb_rec;
+
+static hb_queue *hb_new(void *rk) {
+	hb_queue *q = calloc(1, sizeof(*q));
+	q->rk = rk;
+	q->q = rd_kafka_queue_new(rk);
+	return q;
+}
+
+// hb_part is a client of its own with one partition assigned from its
+// beginning, and its consumer queue.
+typedef struct {
+	rd_kafka_t *rk;
+	rd_kafka_topic_partition_list_t *parts;
+	hb_queue *q;
+} hb_part;
+
+static hb_part *hb_open(rd_kafka_conf_t *conf, const char *topic, int32_t partition, char *errstr, size_t errstr_size) {
+	rd_kafka_t *rk = rd_kafka_new(hb_consumer, conf, errstr, errstr_size);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_poll_set_consumer(rk);
+	hb_part *p = calloc(1, sizeof(*p));
+	p->rk = rk;
+	p->parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(p->parts, topic, partition)->offset = hb_offset_beginning;
+	int err = rd_kafka_assign(rk, p->parts);
+	if (err) {
+		snprintf(errstr, errstr_size, "assign: %s", rd_kafka_err2str(err));
+		rd_kafka_topic_partition_list_destroy(p->parts);
+		rd_kafka_destroy(rk);
+		free(p);
+		return NULL;
+	}
+	p->q = calloc(1, sizeof(*p->q));
+	p->q->rk = rk;
+	p->q->q = rd_kafka_queue_get_consumer(rk);
+	return p;
+}
+
+static void hb_close(hb_queue *q);
+
+static void hb_part_close(hb_part *p) {
+	hb_close(p->q);
+	rd_kafka_topic_partition_list_destroy(p->parts);
+	rd_kafka_consumer_close(p->rk);
+	rd_kafka_destroy(p->rk);
+	free(p);
+#ifdef __GLIBC__
+	// Give the freed fetch buffers back to the system, as the Go heap
+	// is given back after a restore.
+	malloc_trim(0);
+#endif
+}
+
+// hb_position is the partition's position, or -1 when it has none yet.
+static int64_t hb_position(hb_part *p) {
+	if (rd_kafka_position(p->rk, p->parts))
+		return -1;
+	return p->parts->elems[0].offset;
+}
+
+static int hb_fatal(hb_part *p, char *errstr, size_t errstr_size) {
+	return rd_kafka_fatal_error(p->rk, errstr, errstr_size);
+}
+
+static int hb_route(hb_queue *q, const char *topic, int32_t partition) {
+	rd_kafka_queue_t *pq = rd_kafka_queue_get_partition(q->rk, topic, partition);
+	if (!pq)
+		return -1;
+	rd_kafka_queue_forward(pq, q->q);
+	rd_kafka_queue_destroy(pq);
+	return 0;
+}
+
+static void hb_close(hb_queue *q) {
+	for (; q->next < q->have; q->next++)
+		rd_kafka_message_destroy(q->msgs[q->next]);
+	rd_kafka_queue_destroy(q->q);
+	free(q);
+}
+
+// hb_read copies messages into recs[n..nrecs) and their keys and values
+// into buf from at on (cap bytes in all), waiting up to timeout_ms for the
+// first when none is at hand and n is 0. It takes from the queue only as
+// many messages as recs has room for, and returns how many recs now hold,
+// setting *used to the bytes of buf they take. When the next message does
+// not fit in buf, it stops and sets *need to the bytes buf must have for
+// it; that message stays taken until the next call, which the caller makes
+// at once with a larger buf.
+static int hb_read(hb_queue *q, int timeout_ms, hb_rec *recs, int n, int nrecs, char *buf, size_t at, size_t cap, size_t *used, size_t *need) {
+	*need = 0;
+	while (n < nrecs) {
+		if (q->next == q->have) {
+			size_t want = nrecs - n < hb_batch ? nrecs - n : hb_batch;
+			q->next = 0;
+			q->have = rd_kafka_consume_batch_queue(q->q, 0, q->msgs, want);
+			if (q->have <= 0 && n == 0 && timeout_ms > 0) {
+				// Waits for one: with more asked for, librdkafka
+				// waits for all of them.
+				q->have = rd_kafka_consume_batch_queue(q->q, timeout_ms, q->msgs, 1);
+			}
+			if (q->have <= 0) {
+				q->have = 0;
+				break;
+			}
+		}
+		rd_kafka_message_t *m = q->msgs[q->next];
+		size_t klen = m->key && !m->err ? m->key_len : 0, vlen = m->payload ? m->len : 0;
+		if (at + klen + vlen > cap) {
+			*need = at + klen + vlen;
+			break;
+		}
+		hb_rec *o = &recs[n++];
+		o->offset = m->offset;
+		o->partition = m->partition;
+		o->err = m->err;
+		o->key_len = m->key && !m->err ? (int32_t)klen : -1;
+		o->value_len = m->payload ? (int32_t)vlen : -1;
+		memcpy(buf + at, m->key, klen);
+		at += klen;
+		memcpy(buf + at, m->payload, vlen);
+		at += vlen;
+		rd_kafka_message_destroy(m);
+		q->next++;
+	}
+	*used = at;
+	return n;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Queue is a librdkafka queue on a consumer's client that assigned
+// partitions are routed to.
+type Queue struct {
+	q     *C.hb_queue
+	topic string
+}
+
+// New makes a queue for c's records of topic. c must outlive it.
+func New(c *kafka.Consumer, topic string) (*Queue, error) {
+	rk, err := handle(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Queue{q: C.hb_new(rk), topic: topic}, nil
+}
+
+// handle is the librdkafka client (rd_kafka_t *) inside c.
+// confluent-kafka-go does not export it; it is the field rk of the
+// consumer's handle, read here by reflection, and a version of the
+// library without that field makes New fail, not misbehave
+// (TestQueueReadsWhatIsRouted).
+func handle(c *kafka.Consumer) (unsafe.Pointer, error) {
+	h := reflect.ValueOf(c).Elem().FieldByName("handle")
+	if !h.IsValid() || h.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("batch: confluent-kafka-go's Consumer has no handle field")
+	}
+	rk := h.FieldByName("rk")
+	if !rk.IsValid() || rk.Kind() != reflect.Pointer || rk.IsNil() {
+		return nil, fmt.Errorf("batch: confluent-kafka-go's consumer handle has no client pointer rk")
+	}
+	return rk.UnsafePointer(), nil
+}
+
+// Route sends the records of the queue's topic's partitions parts to the
+// queue instead of the consumer queue. Call it before the partitions are
+// assigned (in the rebalance callback, before IncrementalAssign): a route
+// set after the assignment's fetch started would be replaced by it.
+func (q *Queue) Route(parts []kafka.TopicPartition) error {
+	if q == nil {
+		return fmt.Errorf("route %v: the batch queue is closed", parts)
+	}
+	name := C.CString(q.topic)
+	defer C.free(unsafe.Pointer(name))
+	for _, tp := range parts {
+		if C.hb_route(q.q, name, C.int32_t(tp.Partition)) != 0 {
+			return fmt.Errorf("route %s[%d] to the batch queue: no such partition", q.topic, tp.Partition)
+		}
+	}
+	return nil
+}
+
+// Close destroys the queue; records still in it are dropped. Close it
+// before its consumer is closed.
+func (q *Queue) Close() { C.hb_close(q.q) }
+
+// Read fills c with the records at hand, waiting up to timeoutMs for the
+// first when none is. It returns false when no record came.
+//
+// Every record taken from the queue is in c when Read returns, the buffer
+// grown for them where needed: none waits outside the queue, where a seek
+// or an unassign, whose version barrier drops the records fetched before
+// it from the queue, could not drop it.
+func (q *Queue) Read(c *Chunk, timeoutMs int) bool {
+	var used, need C.size_t
+	c.recs = c.recs[:cap(c.recs)]
+	n, at := C.int(0), C.size_t(0)
+	for {
+		n = C.hb_read(q.q, C.int(timeoutMs), &c.recs[0], n, C.int(len(c.recs)), (*C.char)(unsafe.Pointer(&c.buf[0])), at, C.size_t(len(c.buf)), &used, &need)
+		at = used
+		if need == 0 {
+			break
+		}
+		grown := make([]byte, max(int(need), 2*len(c.buf)))
+		copy(grown, c.buf[:at])
+		c.buf = grown
+	}
+	c.recs = c.recs[:n]
+	return n > 0
+}
+
+// Partition is one partition read from its beginning by a client of its
+// own (assigned, no group), through its consumer queue.
+type Partition struct {
+	Queue
+	p *C.hb_part
+}
+
+// Open assigns partition of the topic name, from its beginning, to a new
+// client made from conf (librdkafka properties; values as
+// confluent-kafka-go takes them).
+func Open(conf kafka.ConfigMap, name string, partition int32) (*Partition, error) {
+	cconf := C.rd_kafka_conf_new()
+	errstr := make([]byte, 512)
+	cerr := (*C.char)(unsafe.Pointer(&errstr[0]))
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range conf {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		ck, cv := C.CString(k), C.CString(fmt.Sprint(conf[k]))
+		res := C.rd_kafka_conf_set(cconf, ck, cv, cerr, C.size_t(len(errstr)))
+		C.free(unsafe.Pointer(ck))
+		C.free(unsafe.Pointer(cv))
+		if res != 0 {
+			C.rd_kafka_conf_destroy(cconf)
+			// librdkafka's message repeats the value, which may be a secret.
+			return nil, fmt.Errorf("consumer of %s[%d]: property %s not accepted", name, partition, k)
+		}
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	p := C.hb_open(cconf, cname, C.int32_t(partition), cerr, C.size_t(len(errstr)))
+	if p == nil {
+		return nil, fmt.Errorf("consumer of %s[%d]: %s", name, partition, C.GoString(cerr))
+	}
+	return &Partition{Queue: Queue{q: p.q, topic: name}, p: p}, nil
+}
+
+// Close stops the client and hands the memory it freed back to the system.
+func (p *Partition) Close() { C.hb_part_close(p.p) }
+
+// Position is the partition's position, or -1 when it has none yet.
+func (p *Partition) Position() int64 { return int64(C.hb_position(p.p)) }
+
+// Fatal returns the client's fatal error, if it has one.
+func (p *Partition) Fatal() (string, bool) {
+	errstr := make([]byte, 512)
+	if C.hb_fatal(p.p, (*C.char)(unsafe.Pointer(&errstr[0])), C.size_t(len(errstr))) == 0 {
+		return "", false
+	}
+	return strings.TrimRight(string(errstr), "\x00"), true
+}
+
+// Chunk is records read in one go: their keys and values back to back in
+// one buffer. A chunk is reused: nothing may keep a slice of its records'
+// keys or values, or a string cut from them, once it is read again.
+type Chunk struct {
+	buf  []byte
+	recs []C.hb_rec
+}
+
+// NewChunk makes a chunk of up to records records and, at first, size
+// bytes of keys and values (it grows for a record that does not fit).
+func NewChunk(size, records int) *Chunk {
+	return &Chunk{buf: make([]byte, max(size, 1)), recs: make([]C.hb_rec, max(records, 1))}
+}
+
+// Record is one record of a chunk. A record with Err set is an error about
+// its partition, whose text is Value; Err is librdkafka's error code.
+type Record struct {
+	Partition  int32
+	Offset     int64
+	Err        int
+	Key, Value []byte // nil for a null key or value; they alias the chunk
+}
+
+// Each calls fn for every record of c, in the order read.
+func (c *Chunk) Each(fn func(Record)) {
+	at := 0
+	take := func(n C.int32_t) []byte {
+		if n < 0 {
+			return nil
+		}
+		b := c.buf[at : at+int(n) : at+int(n)]
+		at += int(n)
+		return b
+	}
+	for _, r := range c.recs {
+		fn(Record{Partition: int32(r.partition), Offset: int64(r.offset), Err: int(r.err), Key: take(r.key_len), Value: take(r.value_len)})
+	}
+}
+
+// Len is the number of records in c.
+func (c *Chunk) Len() int { return len(c.recs) }
+
+// Last is the offset of c's last record; c must hold one.
+func (c *Chunk) Last() int64 { return int64(c.recs[len(c.recs)-1].offset) }
+
+// Filter keeps the records of c that keep says to, in order, moving their
+// keys and values together; keep sees every record once, in order.
+func (c *Chunk) Filter(keep func(Record) bool) {
+	at, kept := 0, 0
+	out := c.recs[:0]
+	for _, r := range c.recs {
+		size := int(max(r.key_len, 0) + max(r.value_len, 0))
+		rec := Record{Partition: int32(r.partition), Offset: int64(r.offset), Err: int(r.err)}
+		if r.key_len >= 0 {
+			rec.Key = c.buf[at : at+int(r.key_len) : at+int(r.key_len)]
+		}
+		if r.value_len >= 0 {
+			v := at + int(max(r.key_len, 0))
+			rec.Value = c.buf[v : v+int(r.value_len) : v+int(r.value_len)]
+		}
+		if keep(rec) {
+			copy(c.buf[kept:], c.buf[at:at+size])
+			kept += size
+			out = append(out, r)
+		}
+		at += size
+	}
+	c.recs = out
+}

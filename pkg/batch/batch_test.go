@@ -1,0 +1,169 @@
+package batch
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+)
+
+// consumer is a group member whose rebalance callback routes each
+// assigned partition to q before it assigns it, as tally does. polled
+// counts records Poll returned, which must be none.
+type consumer struct {
+	c      *kafka.Consumer
+	q      *Queue
+	polled int
+}
+
+func newConsumer(t *testing.T, topic string) *consumer {
+	t.Helper()
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+		"bootstrap.servers": kafkatest.Brokers(t), "group.id": kafkatest.Group(t),
+		"auto.offset.reset": "earliest", "enable.auto.commit": false,
+		"partition.assignment.strategy": "cooperative-sticky",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := New(c, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &consumer{c: c, q: q}
+	t.Cleanup(func() {
+		q.Close()
+		_ = c.Close()
+	})
+	err = c.SubscribeTopics([]string{topic}, func(c *kafka.Consumer, ev kafka.Event) error {
+		switch e := ev.(type) {
+		case kafka.AssignedPartitions:
+			if err := q.Route(e.Partitions); err != nil {
+				return err
+			}
+			return c.IncrementalAssign(e.Partitions)
+		case kafka.RevokedPartitions:
+			return c.IncrementalUnassign(e.Partitions)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// read serves events and reads chunks until done says stop, calling fn
+// for every record and then, when not nil, after for every chunk.
+func (cs *consumer) read(t *testing.T, c *Chunk, within time.Duration, fn func(Record), after func(), done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not done within %v", within)
+		}
+		for ev := cs.c.Poll(0); ev != nil; ev = cs.c.Poll(0) {
+			switch e := ev.(type) {
+			case *kafka.Message:
+				cs.polled++
+			case kafka.Error:
+				t.Fatalf("consumer error: %v", e)
+			}
+		}
+		if cs.q.Read(c, 20) {
+			c.Each(fn)
+			if after != nil {
+				after()
+			}
+		}
+	}
+}
+
+// TestQueueReadsWhatIsRouted produces records to a topic of three
+// partitions, among them a null key, a null value and one larger than a
+// chunk's buffer, and reads them through a queue: every record arrives,
+// with its partition, offset, key and value, offsets in order per
+// partition, and none through Poll. Part of the way through one
+// partition it seeks that partition back to its beginning, between two
+// chunks as tally does, while records fetched before the seek wait in the
+// queue: the next records of that partition read are its records again
+// from offset 0.
+func TestQueueReadsWhatIsRouted(t *testing.T) {
+	topic := kafkatest.Topic(t, "batch", 3, nil)
+	var records []kafkatest.Record
+	for i := range 6000 {
+		records = append(records, kafkatest.Record{Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d", i))})
+	}
+	big := strings.Repeat("x", 3<<10)
+	records = append(records, kafkatest.Record{Key: []byte("big"), Value: []byte(big)}, kafkatest.Record{Value: []byte("keyless")}, kafkatest.Record{Key: []byte("valueless")})
+	kafkatest.Produce(t, topic, records...)
+	cs := newConsumer(t, topic)
+	ends := map[int32]int64{}
+	for p := range int32(3) {
+		_, hi, err := cs.c.QueryWatermarkOffsets(topic, p, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[p] = hi
+	}
+	c := NewChunk(1<<10, 64) // the big record needs more than the buffer holds
+	got := map[string]bool{}
+	next := map[int32]int64{}
+	sought, seek, seekNow := int32(-1), int64(0), false
+	cs.read(t, c, time.Minute, func(r Record) {
+		if r.Err != 0 {
+			t.Fatalf("error record: %s", r.Value)
+		}
+		if r.Offset != next[r.Partition] {
+			t.Fatalf("partition %d: offset %d where %d was next (sought: partition %d at %d)", r.Partition, r.Offset, next[r.Partition], sought, seek)
+		}
+		next[r.Partition]++
+		got[fmt.Sprintf("%q=%q nilkey=%v nilvalue=%v", r.Key, r.Value, r.Key == nil, r.Value == nil)] = true
+		if sought < 0 && r.Offset >= 200 {
+			sought, seek, seekNow = r.Partition, r.Offset, true
+		}
+	}, func() {
+		if !seekNow {
+			return
+		}
+		seekNow = false
+		if err := cs.c.Seek(kafka.TopicPartition{Topic: &topic, Partition: sought, Offset: 0}, 0); err != nil {
+			t.Fatal(err)
+		}
+		next[sought] = 0
+	}, func() bool {
+		for p, end := range ends {
+			if next[p] < end {
+				return false
+			}
+		}
+		return true
+	})
+	for _, rec := range records {
+		if id := fmt.Sprintf("%q=%q nilkey=%v nilvalue=%v", rec.Key, rec.Value, rec.Key == nil, rec.Value == nil); !got[id] {
+			t.Fatalf("%s never read; read %d records", id, len(got))
+		}
+	}
+	if len(got) != len(records) {
+		t.Fatalf("read %d distinct records, produced %d", len(got), len(records))
+	}
+	if sought < 0 {
+		t.Fatal("no partition reached offset 200: nothing was sought")
+	}
+	if cs.polled > 0 {
+		t.Fatalf("%d records came through Poll", cs.polled)
+	}
+}
+
+// TestRouteOnAClosedQueueFails: the rebalance callback may run while a
+// stage closes; a route then fails instead of touching freed memory.
+func TestRouteOnAClosedQueueFails(t *testing.T) {
+	var q *Queue
+	if err := q.Route([]kafka.TopicPartition{{Partition: 0}}); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("route on a closed queue: %v", err)
+	}
+}
