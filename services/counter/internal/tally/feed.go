@@ -3,86 +3,75 @@ package tally
 import (
 	"sync"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/hashtrend/hashtrend/pkg/batch"
 )
 
-// feed hands the polled records to a goroutine of their own that counts
-// them, in batches, so that polling (confluent-kafka-go's Poll: cgo calls
-// and allocations per record) and counting (decode, hashtags, dedupe) run
-// on two processors instead of taking turns on one.
+// feed hands the chunks of records the poll loop reads to a goroutine of
+// their own that counts them, so that reading (librdkafka's fetch queue,
+// copied out in batches) and counting (decode, hashtags, dedupe) run on
+// two processors instead of taking turns on one.
 //
 // The stage's window state belongs to the counting goroutine between two
-// calls of drain, and to the polling goroutine after one: the poll loop
-// drains the feed before it touches that state (closing a window, a
-// rebalance, a rewind), so the counting goroutine is idle then and every
-// record polled so far is counted. Records are counted in the order they
-// were polled, as before.
+// calls of drain, and to the poll loop after one: the loop drains the feed
+// before it touches that state (closing a window, a rebalance, a rewind),
+// so the counting goroutine is idle then and every record read so far is
+// counted. Records are counted in the order they were read.
+//
+// A chunk goes back to the free list once counted and is read into again,
+// so the counting keeps nothing that aliases a chunk (add copies what it
+// keeps).
 type feed struct {
-	batch []*kafka.Message
-	todo  chan []*kafka.Message // batches to count, in polling order
-	free  chan []*kafka.Message // counted batches, for reuse
-	busy  sync.WaitGroup        // batches sent and not yet counted
+	todo  chan *batch.Chunk // chunks to count, in reading order
+	free  chan *batch.Chunk // counted chunks, for reuse
+	busy  sync.WaitGroup    // chunks sent and not yet counted
 	ended chan struct{}
 }
 
-// feedBatch is the records sent in one go: enough that the hand-over costs
-// little per record, few enough that counting starts early.
-const feedBatch = 256
+// The chunks: feedRecords records and, at first, feedBytes of keys and
+// values each (a short post is about 250 bytes); feedDepth of them may wait
+// to be counted while one is read into and one counted.
+const (
+	feedRecords = 2048
+	feedBytes   = 512 << 10
+	feedDepth   = 4
+)
 
-// feedDepth is how many batches may wait to be counted; polling waits
-// beyond it.
-const feedDepth = 4
-
-// startFeed starts the goroutine that calls count for every record put.
-func startFeed(count func(*kafka.Message)) *feed {
+// startFeed starts the goroutine that calls count for every chunk sent.
+func startFeed(count func(*batch.Chunk)) *feed {
 	f := &feed{
-		todo:  make(chan []*kafka.Message, feedDepth),
-		free:  make(chan []*kafka.Message, feedDepth+2),
+		todo:  make(chan *batch.Chunk, feedDepth),
+		free:  make(chan *batch.Chunk, feedDepth+2),
 		ended: make(chan struct{}),
 	}
 	for range feedDepth + 2 {
-		f.free <- make([]*kafka.Message, 0, feedBatch)
+		f.free <- batch.NewChunk(feedBytes, feedRecords)
 	}
-	f.batch = <-f.free
 	go func() {
 		defer close(f.ended)
-		for b := range f.todo {
-			for _, m := range b {
-				count(m)
-			}
-			clear(b) // the records are the window's to keep, not the batch's
-			f.free <- b[:0]
+		for c := range f.todo {
+			count(c)
+			f.free <- c
 			f.busy.Done()
 		}
 	}()
 	return f
 }
 
-// put adds m to the batch being filled and sends the batch when it is full.
-func (f *feed) put(m *kafka.Message) {
-	f.batch = append(f.batch, m)
-	if len(f.batch) == cap(f.batch) {
-		f.send()
-	}
-}
+// chunk returns a chunk to read into, waiting while every chunk is still
+// to be counted. Give it back with send or unused.
+func (f *feed) chunk() *batch.Chunk { return <-f.free }
 
-// send hands the batch being filled, if it holds any record, to the
-// counting goroutine.
-func (f *feed) send() {
-	if len(f.batch) == 0 {
-		return
-	}
+// send hands c to the counting goroutine.
+func (f *feed) send(c *batch.Chunk) {
 	f.busy.Add(1)
-	f.todo <- f.batch
-	f.batch = <-f.free
+	f.todo <- c
 }
 
-// drain sends the batch being filled and waits until every record put so
-// far is counted.
-func (f *feed) drain() {
-	f.send()
-	f.busy.Wait()
-}
+// unused gives back a chunk nothing was read into.
+func (f *feed) unused(c *batch.Chunk) { f.free <- c }
+
+// drain waits until every chunk sent so far is counted.
+func (f *feed) drain() { f.busy.Wait() }
 
 // stop drains the feed and ends its goroutine.
 func (f *feed) stop() {

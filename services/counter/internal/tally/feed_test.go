@@ -3,33 +3,35 @@ package tally
 import (
 	"testing"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/hashtrend/hashtrend/pkg/batch"
 )
 
-// TestFeedCountsEverythingInOrderBeforeDrainReturns puts records in runs
-// of every length around the batch size and checks, after each drain, that
-// exactly the records put so far were counted, in the order put. The
+// TestFeedCountsEverythingInOrderBeforeDrainReturns sends runs of chunks
+// shorter and longer than the feed's depth and checks, after each drain,
+// that exactly the chunks sent so far were counted, in the order sent. The
 // counted slice is read without a lock: the race detector fails the test
 // if drain returned while the counting goroutine could still write.
 func TestFeedCountsEverythingInOrderBeforeDrainReturns(t *testing.T) {
-	var counted []kafka.Offset
-	f := startFeed(func(m *kafka.Message) { counted = append(counted, m.TopicPartition.Offset) })
-	next := kafka.Offset(0)
-	for _, run := range []int{0, 1, feedBatch - 1, feedBatch, feedBatch + 1, 3*feedBatch*feedDepth + 7, 2} {
-		for range run {
-			f.put(&kafka.Message{TopicPartition: kafka.TopicPartition{Offset: next}})
-			next++
-		}
-		if run%2 == 1 {
-			f.send() // a partial batch sent early changes nothing
+	var counted []*batch.Chunk
+	f := startFeed(func(c *batch.Chunk) { counted = append(counted, c) })
+	var sent []*batch.Chunk
+	for _, run := range []int{0, 1, feedDepth - 1, feedDepth, feedDepth + 1, 5*feedDepth + 3, 2} {
+		for i := range run {
+			c := f.chunk()
+			if i%3 == 2 {
+				f.unused(c) // nothing read: never counted
+				continue
+			}
+			sent = append(sent, c)
+			f.send(c)
 		}
 		f.drain()
-		if len(counted) != int(next) {
-			t.Fatalf("after a run of %d: %d records counted, want %d", run, len(counted), next)
+		if len(counted) != len(sent) {
+			t.Fatalf("after a run of %d: %d chunks counted, want %d", run, len(counted), len(sent))
 		}
-		for i, o := range counted {
-			if o != kafka.Offset(i) {
-				t.Fatalf("record %d counted as offset %d: out of order", i, o)
+		for i := range sent {
+			if counted[i] != sent[i] {
+				t.Fatalf("chunk %d counted out of order", i)
 			}
 		}
 	}

@@ -20,15 +20,18 @@
 package tally
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/post"
@@ -89,7 +92,9 @@ type Stage struct {
 	trend    *buckets               // nil with trending off
 	fatal    error                  // set by the rebalance callback
 	dedupe   *dedupe
-	feed     *feed // counts what is polled (add); drained before the window state is touched
+	q        *batch.Queue  // where the assigned partitions' records go
+	feed     *feed         // counts what the poll loop reads; drained before the window state is touched
+	rec      kafka.Message // the record being counted (count), reused
 }
 
 // Run runs the stage until ctx ends (then it commits the open window and
@@ -115,7 +120,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 	if err != nil {
 		return fmt.Errorf("tally consumer: %w", err)
 	}
-	s.feed = startFeed(s.add)
+	s.feed = startFeed(s.count)
 	defer s.feed.stop() // after the consumer's close, whose rebalance drains it
 	defer func() {
 		// Closing revokes the partitions, and the rebalance callback
@@ -127,6 +132,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 		if s.fatal != nil && err == nil {
 			err = s.fatal
 		}
+	}()
+	if s.q, err = batch.New(s.c, cfg.Tweets); err != nil {
+		return fmt.Errorf("tally: %w", err)
+	}
+	defer func() { // before the consumer's close, while its client lives
+		s.q.Close()
+		s.q = nil
 	}()
 	if err := s.c.SubscribeTopics([]string{cfg.Tweets}, s.rebalance); err != nil {
 		return fmt.Errorf("subscribe %s: %w", cfg.Tweets, err)
@@ -148,42 +160,78 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 			s.m.WindowsClosed.WithLabelValues("tally").Inc()
 			s.win = window.Of(now, cfg.Window)
 		}
-		wait := min(time.Until(s.win.End), 100*time.Millisecond)
-		ev := s.c.Poll(max(int(wait.Milliseconds()), 1))
-		if m, ok := ev.(*kafka.Message); ok {
-			if s.fatal == nil { // after a fatal error nothing more is counted
-				s.feed.put(m)
-			}
+		if err := s.events(); err != nil {
+			return err
+		}
+		if s.fatal != nil { // after a fatal error nothing more is counted
 			continue
 		}
-		s.feed.send() // nothing more at hand: count what was polled
-		switch ev := ev.(type) {
+		wait := min(time.Until(s.win.End), eventWait)
+		c := s.feed.chunk()
+		if s.q.Read(c, max(int(wait.Milliseconds()), 1)) {
+			s.feed.send(c)
+		} else {
+			s.feed.unused(c)
+		}
+	}
+}
+
+// eventWait is the longest the poll loop waits for records before it looks
+// for events again: a rebalance waits for it at most this long.
+const eventWait = 20 * time.Millisecond
+
+// events serves what the consumer queue holds, without waiting:
+// rebalances (the callback runs inside Poll), statistics and errors. It
+// holds no records: every assigned partition is routed to the batch queue
+// first (rebalance).
+func (s *Stage) events() error {
+	for {
+		switch ev := s.c.Poll(0).(type) {
+		case nil:
+			return nil
+		case *kafka.Message:
+			return fmt.Errorf("tally: record %v came through the consumer queue; its partition was assigned without a route", ev.TopicPartition)
 		case *kafka.Stats:
 			s.m.ObserveStats("tally", ev.String())
 		case kafka.Error:
 			if ev.IsFatal() {
 				return fmt.Errorf("tally: %w", &txn.ConsumerFailed{Err: ev})
 			}
-			log.Warn("tally consumer", "err", ev)
+			s.log.Warn("tally consumer", "err", ev)
 		}
 	}
 }
 
-// add counts one record of the window, or keeps it for the dead-letter
-// topic when it is not a valid post. It runs on the feed's goroutine.
+// count counts the records of c. It runs on the feed's goroutine.
+func (s *Stage) count(c *batch.Chunk) {
+	c.Each(func(r batch.Record) {
+		if r.Err != 0 { // about the partition; the client goes on by itself
+			s.log.Warn("tally consumer", "partition", r.Partition, "err", string(r.Value))
+			return
+		}
+		s.rec = kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &s.cfg.Tweets, Partition: r.Partition, Offset: kafka.Offset(r.Offset)},
+			Key: r.Key, Value: r.Value}
+		s.add(&s.rec)
+	})
+}
+
+// add counts one record of the window, or keeps a copy of it for the
+// dead-letter topic when it is not a valid post. m's key and value are
+// read into again after add returns: what the window keeps of them is
+// copied (keys and spellings when first seen).
 func (s *Stage) add(m *kafka.Message) {
 	if s.restoring(m) {
 		return
 	}
 	s.next[m.TopicPartition.Partition] = m.TopicPartition.Offset + 1
-	p, err := post.DecodeShared(m.Value) // the record is ours; the post may share its bytes
+	p, err := post.DecodeShared(m.Value) // the post shares the record's bytes until add returns
 	if err != nil {
 		s.m.Invalid.Inc()
 		s.log.Debug("invalid record", "partition", m.TopicPartition.Partition, "offset", m.TopicPartition.Offset, "err", err)
 		s.dlq = append(s.dlq, &kafka.Message{
 			TopicPartition: kafka.TopicPartition{Topic: &s.cfg.DLQ, Partition: kafka.PartitionAny},
-			Key:            m.Key,
-			Value:          m.Value,
+			Key:            bytes.Clone(m.Key),
+			Value:          bytes.Clone(m.Value),
 			Headers: []kafka.Header{
 				{Key: HeaderError, Value: []byte(err.Error())},
 				{Key: HeaderTopic, Value: []byte(*m.TopicPartition.Topic)},
@@ -209,9 +257,9 @@ func (s *Stage) add(m *kafka.Message) {
 		c := s.counts[t.Key]
 		if c == nil {
 			c = &hashtag.Spellings{}
-			s.counts[t.Key] = c
+			s.counts[strings.Clone(t.Key)] = c
 		}
-		c.Add(t.Spelling, 1)
+		c.AddCopy(t.Spelling, 1)
 	}
 }
 
@@ -341,7 +389,10 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
 		s.log.Info("partitions assigned", "topic", s.cfg.Tweets, "partitions", partitions(e.Partitions))
-		err := txn.Assign(s.ctx, c, e.Partitions, s.log, s.startFrom)
+		err := s.q.Route(e.Partitions) // before the assignment starts their fetch
+		if err == nil {
+			err = txn.Assign(s.ctx, c, e.Partitions, s.log, s.startFrom)
+		}
 		if err == nil {
 			return nil
 		}

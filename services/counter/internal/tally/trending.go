@@ -3,6 +3,7 @@ package tally
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
@@ -61,6 +62,7 @@ func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag) {
 		c := b.cells[ck]
 		if c == nil {
 			c = &trend.Cell{Bucket: bucket}
+			ck.key = strings.Clone(ck.key) // t.Key may alias the record
 			b.cells[ck] = c
 		}
 		c.Posts++

@@ -1,0 +1,92 @@
+package tally
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/synthetic"
+	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
+)
+
+// TestAddKeepsNothingOfTheRecord counts every post from one buffer that
+// is read into again for the next record, as the feed's chunks are, and
+// then scribbles over it: the window's keys, spellings, trending cells
+// and dead letters must still be those of the posts, counted
+// independently here with hashtag.Of.
+func TestAddKeepsNothingOfTheRecord(t *testing.T) {
+	topic := "tweets"
+	s := &Stage{cfg: Config{Tweets: topic, DLQ: "dlq"}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: metrics.New(prometheus.NewRegistry()),
+		counts: map[string]*hashtag.Spellings{}, next: map[int32]kafka.Offset{}, dedupe: newDedupe(0),
+		trend: newBuckets(trend.Config{Bucket: time.Minute, Lateness: time.Hour, Recent: 10 * time.Minute, Baseline: 6 * time.Hour, Min: 5})}
+	s.trend.load([]kafka.TopicPartition{{Topic: &topic, Partition: 0}})
+
+	want := map[string]map[string]int64{} // key → spelling → count
+	buf := make([]byte, 0, 64<<10)
+	var m kafka.Message
+	for i, p := range synthetic.New(synthetic.Config{Seed: 3}).Take(3000) {
+		v, err := post.Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tag := range hashtag.Of(p) {
+			if want[tag.Key] == nil {
+				want[tag.Key] = map[string]int64{}
+			}
+			want[tag.Key][tag.Spelling]++
+		}
+		buf = append(append(buf[:0], p.ID...), v...)
+		m = kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Offset: kafka.Offset(i)}, Key: buf[:len(p.ID)], Value: buf[len(p.ID):]}
+		s.add(&m)
+	}
+	invalid := []byte(`{"v":1,"id":`)
+	buf = append(buf[:0], invalid...)
+	m = kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Offset: 3000}, Value: buf}
+	s.add(&m)
+	for i := range buf[:cap(buf)] {
+		buf[:cap(buf)][i] = 'X'
+	}
+
+	if len(want) == 0 {
+		t.Fatal("the synthetic posts have no hashtags")
+	}
+	if len(s.counts) != len(want) {
+		t.Fatalf("%d keys counted, want %d", len(s.counts), len(want))
+	}
+	for key, spellings := range want {
+		got := s.counts[key]
+		if got == nil {
+			t.Fatalf("key %q not counted; counted: %v", key, slices.Sorted(maps.Keys(s.counts)))
+		}
+		all := maps.Collect(got.All())
+		if !maps.Equal(all, spellings) {
+			t.Fatalf("key %q: spellings %v, want %v", key, all, spellings)
+		}
+	}
+	cells := map[string]bool{}
+	for ck := range s.trend.cells {
+		cells[ck.key] = true
+	}
+	if !maps.Equal(cells, func() map[string]bool {
+		out := map[string]bool{}
+		for k := range want {
+			out[k] = true
+		}
+		return out
+	}()) {
+		t.Fatalf("trending cells for %d keys, want the %d counted; e.g. %v", len(cells), len(want), slices.Sorted(maps.Keys(cells))[:3])
+	}
+	if len(s.dlq) != 1 || !bytes.Equal(s.dlq[0].Value, invalid) {
+		t.Fatalf("dead letters %d, the first %q; want the invalid record %q", len(s.dlq), s.dlq[0].Value, invalid)
+	}
+}
