@@ -4,8 +4,11 @@
 // at start, touches nothing but the value length, and prints one JSON line:
 // {"posts":N,"bytes":B,"seconds":S}. It is as fast as a Go consumer can
 // take posts off this broker, the ceiling every contender is measured
-// against: it fetches with the counter's settings (kafkaconn.Fetch), and
-// -set key=value overrides any librdkafka setting, to measure others.
+// against: it fetches with the counter's settings (kafkaconn.Fetch) and
+// reads through librdkafka's batch interface (pkg/batch), as the counter's
+// tally does; -poll reads with confluent-kafka-go's Poll instead, one
+// record per call, and -set key=value overrides any librdkafka setting,
+// to measure others.
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/bench/internal/progress"
+	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 )
@@ -32,6 +36,7 @@ func main() {
 	topic := flag.String("topic", "", "topic to read")
 	set := settings{}
 	flag.Var(set, "set", "a librdkafka setting key=value over the defaults (repeatable), to measure others")
+	poll := flag.Bool("poll", false, "read with confluent-kafka-go's Poll, one record per call, instead of in batches")
 	flag.Parse()
 	if *topic == "" {
 		fmt.Fprintln(os.Stderr, "drain: -topic is required")
@@ -39,13 +44,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *brokers, *topic, set); err != nil {
+	if err := run(ctx, *brokers, *topic, set, *poll); err != nil {
 		fmt.Fprintln(os.Stderr, "drain:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, brokers, name string, set settings) error {
+func run(ctx context.Context, brokers, name string, set settings, poll bool) error {
 	start := time.Now()
 	pc, err := progress.NewChecker(brokers)
 	if err != nil {
@@ -74,17 +79,82 @@ func run(ctx context.Context, brokers, name string, set settings) error {
 	}
 	defer c.Close()
 	var posts, bytes int64
-	err = topic.ReadToEnd(ctx, c, name, end, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
-		posts++
-		bytes += int64(len(m.Value))
-		return nil
-	})
+	if poll {
+		err = topic.ReadToEnd(ctx, c, name, end, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
+			posts++
+			bytes += int64(len(m.Value))
+			return nil
+		})
+	} else {
+		err = readBatches(ctx, c, name, end, func(r batch.Record) {
+			posts++
+			bytes += int64(len(r.Value))
+		})
+	}
 	if err != nil {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"posts": posts, "bytes": bytes, "seconds": time.Since(start).Seconds(),
 	})
+}
+
+// readBatches is topic.ReadToEnd through a batch queue: it assigns c every
+// partition of the topic name in ends from its beginning, routed to the
+// queue, and hands fn each record below its partition's end until every
+// partition's position is at its end.
+func readBatches(ctx context.Context, c *kafka.Consumer, name string, ends map[int32]int64, fn func(batch.Record)) error {
+	q, err := batch.New(c, name)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	var parts []kafka.TopicPartition
+	for p, end := range ends {
+		if end > 0 {
+			parts = append(parts, kafka.TopicPartition{Topic: &name, Partition: p, Offset: kafka.OffsetBeginning})
+		}
+	}
+	if err := q.Route(parts); err != nil {
+		return err
+	}
+	if err := c.Assign(parts); err != nil {
+		return err
+	}
+	chunk := batch.NewChunk(512<<10, 4096)
+	for len(parts) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if ev, ok := c.Poll(0).(kafka.Error); ok && ev.IsFatal() {
+			return ev
+		}
+		if q.Read(chunk, 100) {
+			last := false
+			chunk.Each(func(r batch.Record) {
+				if r.Err == 0 && r.Offset < ends[r.Partition] {
+					fn(r)
+					last = last || r.Offset+1 == ends[r.Partition]
+				}
+			})
+			if !last {
+				continue // records flow: no need to look at positions
+			}
+		}
+		// Idle, or a partition's last record read: drop the partitions
+		// whose positions are at their ends (past trailing markers too).
+		pos, err := c.Position(parts)
+		if err != nil {
+			return err
+		}
+		parts = parts[:0]
+		for _, tp := range pos {
+			if int64(tp.Offset) < ends[tp.Partition] {
+				parts = append(parts, tp)
+			}
+		}
+	}
+	return nil
 }
 
 // settings is the -set flag: librdkafka settings by name.

@@ -99,9 +99,12 @@ func Contenders() []Contender {
 	return []Contender{
 		{Name: "limit: Go read_committed consumer", Limit: true, launch: drainWith()},
 		{Name: "limit: ConsumerPerformance", Limit: true, launch: launchConsumerPerf},
-		// The limit consumer as it read before the fetch settings were
-		// measured: librdkafka's defaults, fetch.queue.backoff.ms=1000.
-		{Name: "Go consumer, librdkafka fetch defaults", launch: drainWith("fetch.queue.backoff.ms=1000")},
+		// The limit consumer as it read before it read in batches:
+		// confluent-kafka-go's Poll, one record per call.
+		{Name: "Go consumer, Poll per record", launch: drainWith("-poll")},
+		// And before the fetch settings were measured too: librdkafka's
+		// defaults, fetch.queue.backoff.ms=1000.
+		{Name: "Go consumer, librdkafka fetch defaults", launch: drainWith("-poll", "-set", "fetch.queue.backoff.ms=1000")},
 		{Name: "hashtrend counter", Windowed: true, launch: counterFrom(func(e *Env) string { return e.CounterBin })},
 		// The counter built from another commit (BASELINE=ref), for a
 		// before and after in one run; left out without one.
@@ -112,14 +115,11 @@ func Contenders() []Contender {
 	}
 }
 
-// drainWith launches bench/cmd/drain with librdkafka settings (key=value)
-// over its own.
-func drainWith(settings ...string) func(ctx context.Context, e *Env, in, id string, _ Mode) (*launched, error) {
+// drainWith launches bench/cmd/drain with flags (-poll, -set key=value)
+// over its defaults.
+func drainWith(flags ...string) func(ctx context.Context, e *Env, in, id string, _ Mode) (*launched, error) {
 	return func(ctx context.Context, e *Env, in, id string, _ Mode) (*launched, error) {
-		args := []string{"-brokers", e.Brokers, "-topic", in}
-		for _, s := range settings {
-			args = append(args, "-set", s)
-		}
+		args := append([]string{"-brokers", e.Brokers, "-topic", in}, flags...)
 		p, err := measure.Start(e.DrainBin, args, nil, e.logPath(id))
 		if err != nil {
 			return nil, err
