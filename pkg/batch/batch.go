@@ -82,7 +82,7 @@ void rd_kafka_queue_destroy(rd_kafka_queue_t *rkqu);
 ssize_t rd_kafka_consume_batch_queue(rd_kafka_queue_t *rkqu, int timeout_ms, rd_kafka_message_t **rkmessages, size_t rkmessages_size);
 void rd_kafka_message_destroy(rd_kafka_message_t *rkmessage);
 
-enum { hb_consumer = 1, hb_offset_beginning = -2, hb_batch = 4096 };
+enum { hb_consumer = 1, hb_batch = 4096 };
 
 // hb_queue is a queue and the messages taken from it but not yet copied
 // out (only while hb_read waits for a larger buffer).
@@ -129,7 +129,12 @@ static hb_part *hb_open(rd_kafka_conf_t *conf, const char *topic, int32_t partit
 	hb_part *p = calloc(1, sizeof(*p));
 	p->rk = rk;
 	p->parts = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(p->parts, topic, partition)->offset = hb_offset_beginning;
+	// Offset 0, not OFFSET_BEGINNING: a logical offset must be looked up,
+	// and librdkafka, which has no leader yet for the partition of a new
+	// client, retries that lookup only 500 ms later. Where the log starts
+	// past 0, auto.offset.reset (earliest, set by Open) moves the fetch to
+	// its start.
+	rd_kafka_topic_partition_list_add(p->parts, topic, partition)->offset = 0;
 	int err = rd_kafka_assign(rk, p->parts);
 	if (err) {
 		snprintf(errstr, errstr_size, "assign: %s", rd_kafka_err2str(err));
@@ -238,6 +243,7 @@ import "C"
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -335,8 +341,12 @@ type Partition struct {
 
 // Open assigns partition of the topic name, from its beginning, to a new
 // client made from conf (librdkafka properties; values as
-// confluent-kafka-go takes them).
+// confluent-kafka-go takes them). It sets auto.offset.reset to earliest:
+// the client starts at offset 0 (see hb_open) and moves to the log's start
+// from there.
 func Open(conf kafka.ConfigMap, name string, partition int32) (*Partition, error) {
+	conf = maps.Clone(conf)
+	conf["auto.offset.reset"] = "earliest"
 	cconf := C.rd_kafka_conf_new()
 	errstr := make([]byte, 512)
 	cerr := (*C.char)(unsafe.Pointer(&errstr[0]))

@@ -104,12 +104,18 @@ func (s *Stage) newTrendFollower(partition int32) (*trendFollower, error) {
 		"enable.auto.commit":   false,
 		"enable.partition.eof": true,
 		"auto.offset.reset":    "earliest",
+		// As for the state readers: the catch-up at a takeover waits
+		// for no fetch held at the broker for 500 ms.
+		"fetch.wait.max.ms": 20,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("trending standby consumer: %w", err)
 	}
 	f := &trendFollower{c: c, topic: s.cfg.Deltas, partition: partition}
-	if err := c.Assign([]kafka.TopicPartition{{Topic: &f.topic, Partition: partition, Offset: kafka.OffsetBeginning}}); err != nil {
+	// Offset 0 rather than OffsetBeginning, whose lookup librdkafka
+	// retries only 500 ms later when the new client knows no leader yet;
+	// auto.offset.reset moves a fetch below the log's start to it.
+	if err := c.Assign([]kafka.TopicPartition{{Topic: &f.topic, Partition: partition, Offset: 0}}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("trending standby assign %s[%d]: %w", f.topic, partition, err)
 	}

@@ -19,6 +19,9 @@ type reader struct {
 	r         *batch.Partition
 	name      string
 	partition int32
+	// eof is the offset of the last end-of-partition read (-1: none):
+	// every record below it has been read.
+	eof int64
 }
 
 // errPartitionEOF is librdkafka's "reached the end of the partition",
@@ -33,7 +36,7 @@ func openReader(conf kafka.ConfigMap, name string, partition int32) (*reader, er
 	if err != nil {
 		return nil, fmt.Errorf("restore %w", err)
 	}
-	return &reader{r: r, name: name, partition: partition}, nil
+	return &reader{r: r, name: name, partition: partition, eof: -1}, nil
 }
 
 // Close stops the consumer and hands the memory it freed back to the system.
@@ -52,15 +55,26 @@ func newChunk(size, records int) *chunk {
 }
 
 // readToEnd fills chunks from free and hands each to fn, in offset order,
-// until the partition's position reaches end (an offset at or past end is
-// not handed over); fn owns the chunk until it gives it back to free.
-// Like topic.ReadToEnd it looks at the position when no record comes, to
-// step over trailing transaction markers, and says every 10 s where a
-// read held below its end stands. With end < 0 it reads until ctx ends,
-// and then returns nil.
+// until every record below end has been handed over (an offset at or past
+// end is not); fn owns the chunk until it gives it back to free. Trailing
+// transaction markers are stepped over by the end-of-partition that the
+// client reports once its fetch position reaches the end: a read is done
+// at a record at or past end, or at an end-of-partition at or past end,
+// this read's or an earlier one's on the same reader (a Tail's CatchUp
+// starts where Follow stopped, often after that end-of-partition, which
+// librdkafka reports only once per offset). It says every 10 s where a read
+// held below its end stands. With end < 0 it reads until ctx ends, and
+// then returns nil.
+//
+// The position is not taken for the end: after an end-of-partition,
+// librdkafka 2.2 to 2.11's batch consume reports it one past the real
+// one (librdkafka#4844), which ended a read one record early.
 func (r *reader) readToEnd(ctx context.Context, end int64, log *slog.Logger, free chan *chunk, fn func(*chunk) error) error {
 	follow := end < 0
-	began, lastCheck := time.Now(), time.Now()
+	if !follow && r.eof >= end {
+		return nil
+	}
+	began := time.Now()
 	warned := began
 	for {
 		var c *chunk
@@ -89,35 +103,26 @@ func (r *reader) readToEnd(ctx context.Context, end int64, log *slog.Logger, fre
 		if done {
 			return nil
 		}
-		if follow || c.Len() > 0 || time.Since(lastCheck) < 200*time.Millisecond {
-			continue
-		}
-		// Idle or at an end-of-partition: see whether the position has
-		// stepped over trailing control records.
-		lastCheck = time.Now()
-		pos := r.r.Position()
-		if pos >= end {
-			return nil
-		}
-		if time.Since(warned) >= 10*time.Second {
+		if !follow && time.Since(warned) >= 10*time.Second {
 			warned = time.Now()
 			log.Warn("reading to the end: still below it", "topic", r.name, "partition", r.partition,
-				"position", pos, "end", end, "waited", time.Since(began).Round(time.Second))
+				"position", r.r.Position(), "end", end, "waited", time.Since(began).Round(time.Second))
 		}
 	}
 }
 
 // sift keeps, of the records just read into c, those before end (every
-// record when end < 0), and reports whether the end is reached. An error
-// from the broker about the partition, or a fatal one, is returned; the
-// client's passing errors (a broker down, a timeout) are logged, as it
-// retries by itself.
+// record when end < 0), notes the end-of-partition offsets, and reports
+// whether the end is reached. An error from the broker about the
+// partition, or a fatal one, is returned; the client's passing errors (a
+// broker down, a timeout) are logged, as it retries by itself.
 func (r *reader) sift(c *chunk, end int64, log *slog.Logger) (done bool, err error) {
 	c.Filter(func(rec batch.Record) bool {
 		switch {
 		case err != nil:
 		case rec.Err == errPartitionEOF:
-			done = done || end >= 0 && rec.Offset >= end
+			r.eof = max(r.eof, rec.Offset)
+			done = done || end >= 0 && r.eof >= end
 		case rec.Err != 0:
 			if msg, fatal := r.r.Fatal(); fatal {
 				err = fmt.Errorf("read %s: %s", r.name, msg)
@@ -129,6 +134,8 @@ func (r *reader) sift(c *chunk, end int64, log *slog.Logger) (done bool, err err
 		case end < 0 || rec.Offset < end:
 			done = done || end >= 0 && rec.Offset+1 >= end
 			return true
+		default:
+			done = true // written since the end was taken: all before it came
 		}
 		return false
 	})

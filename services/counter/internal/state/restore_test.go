@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
@@ -137,5 +138,83 @@ func TestRestoreReadsCommittedTransactionsOnly(t *testing.T) {
 	}
 	if len(got) != 2 || got["a"].Count != 1 || got["b"].Count != 40_000 || len(got["b"].Others) != len(many) {
 		t.Fatalf("restored a=%+v, %d keys; want a=1 and b=40000 with %d other spellings", got["a"], len(got), len(many))
+	}
+}
+
+// TestRestoreWaitsForAnOpenTransactionOfOneRecord: a restore reads to the
+// high watermark, so a transaction still open there (a predecessor's last
+// snapshot, here a single meta record) holds it back until it ends, and
+// its committed record is restored. The read's end-of-partition comes at
+// the last stable offset, one below; the client's position after it, one
+// too far (librdkafka#4844), is not taken for the end.
+func TestRestoreWaitsForAnOpenTransactionOfOneRecord(t *testing.T) {
+	name := kafkatest.Topic(t, "counts", 1, nil)
+	p := kafkatest.TransactionalProducer(t)
+	// produce writes one record and waits until the broker has it.
+	produce := func(key string, value []byte) {
+		t.Helper()
+		delivered := make(chan kafka.Event, 1)
+		if err := p.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &name, Partition: 0}, Key: []byte(key), Value: value}, delivered); err != nil {
+			t.Fatal(err)
+		}
+		if m := (<-delivered).(*kafka.Message); m.TopicPartition.Error != nil {
+			t.Fatal(m.TopicPartition.Error)
+		}
+	}
+	total, _ := state.EncodeTotal(state.Total{Count: 1, Spelling: "a"})
+	meta, _ := state.EncodeMeta(state.Meta{Batch: 7})
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce("a", total)
+	if err := p.CommitTransaction(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce(state.MetaKey, meta)
+
+	applied := make(chan state.Record, 2)
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := state.Restore(t.Context(), kafkaconn.Config{Brokers: kafkatest.Brokers(t), SecurityProtocol: "plaintext"}, name, 0, slog.Default(), func(r state.Record) error {
+			applied <- r
+			return nil
+		})
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-applied:
+		if string(r.Key) != "a" {
+			t.Fatalf("first record restored: %q, want the committed a", r.Key)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the committed record was not restored within 2 minutes")
+	}
+	// Absent an event, only a bound can tell: a restore that took the
+	// position for the end returned within a few hundred milliseconds.
+	select {
+	case r := <-done:
+		t.Fatalf("Restore returned (%d records, %v) while a transaction was open below its end", r.n, r.err)
+	case <-time.After(2 * time.Second):
+	}
+	if err := p.CommitTransaction(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.n != 2 {
+			t.Fatalf("Restore = %d records, %v; want 2", r.n, r.err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Restore did not end within 2 minutes of the commit")
+	}
+	if r := <-applied; r.Meta == nil || r.Meta.Batch != 7 {
+		t.Fatalf("second record restored: %+v, want the meta record of batch 7", r)
 	}
 }

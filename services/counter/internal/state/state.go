@@ -111,9 +111,19 @@ func DecodeMeta(b []byte) (Meta, error) {
 	return m, nil
 }
 
+// readerFetchWait is the readers' fetch.wait.max.ms: a follower at the end
+// of a partition costs the broker one empty fetch per readerFetchWait.
+const readerFetchWait = 20
+
 // readerConfig is the consumer that Restore, Tail and ReadTo read a
 // partition with: assigned, never a group member, read_committed, with
-// large fetches; role names it ("restore", "standby").
+// large fetches; role names it ("restore", "standby"). They start at
+// offset 0 (see batch.Open), and a log that starts later is read from its
+// start. The broker answers a fetch at the partition's end after
+// fetch.wait.max.ms when nothing new comes (500 ms by default), and only
+// that answer tells a read that it reached the end (the end-of-partition
+// past trailing transaction markers): a rank taking over waited for it
+// once per read.
 func readerConfig(kc kafkaconn.Config, role string) kafka.ConfigMap {
 	return *kc.ConsumerConfigMap("counter-"+role, kafka.ConfigMap{
 		"group.id":                  "counter-" + role + "-unused", // required by the client; never joined
@@ -122,6 +132,8 @@ func readerConfig(kc kafkaconn.Config, role string) kafka.ConfigMap {
 		"enable.partition.eof":      true,
 		"fetch.max.bytes":           64 << 20,
 		"max.partition.fetch.bytes": 16 << 20,
+		"fetch.wait.max.ms":         readerFetchWait,
+		"auto.offset.reset":         "earliest",
 	})
 }
 
@@ -146,7 +158,7 @@ func ReadTo(ctx context.Context, kc kafkaconn.Config, name string, partition int
 		return 0, err
 	}
 	defer c.Close()
-	err = topic.ReadToEnd(ctx, c, name, map[int32]int64{partition: end}, log, func(m *kafka.Message) error {
+	err = topic.ReadToEndFrom(ctx, c, name, map[int32]int64{partition: 0}, map[int32]int64{partition: end}, log, func(m *kafka.Message) error {
 		records++
 		if err := load(m.Key, m.Value); err != nil {
 			return fmt.Errorf("restore %s[%d]@%d: %w", name, partition, m.TopicPartition.Offset, err)

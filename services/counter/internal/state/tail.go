@@ -26,8 +26,8 @@ type Tail struct {
 func OpenTail(kc kafkaconn.Config, name string, partition int32, log *slog.Logger) (*Tail, error) {
 	conf := readerConfig(kc, "standby")
 	// Should compaction ever move the start past the tail's offset,
-	// reading again from the beginning builds the same totals.
-	conf["auto.offset.reset"] = "earliest"
+	// reading again from the beginning builds the same totals (readerConfig
+	// resets to the earliest offset).
 	r, err := openReader(conf, name, partition)
 	if err != nil {
 		return nil, err
