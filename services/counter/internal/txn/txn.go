@@ -347,6 +347,7 @@ func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessage
 		"compression.type":         "lz4",
 		"message.max.bytes":        maxMessageBytes,
 		"reconnect.backoff.max.ms": reconnectBackoffMax,
+		"retry.backoff.max.ms":     retryBackoffMax,
 	}
 }
 
@@ -356,13 +357,20 @@ func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessage
 // to 10 s after the broker answers again.
 const reconnectBackoffMax = 250
 
-// heartbeatInterval is a twentieth of the session timeout (librdkafka's
-// default is a fixed 3 s): a member learns that its group rebalances at
-// its next heartbeat, so when a dead member's session ends the standby
-// that takes its partitions over hears of it within a twentieth of the
-// session timeout instead of up to 3 s later.
+// retryBackoffMax caps librdkafka's back-off between retries of a request
+// (1 s by default, doubling from 100 ms): a restarted broker answers
+// "coordinator loading" for a while, and InitTransactions and the group
+// join then retried up to a second after it had loaded.
+const retryBackoffMax = 250
+
+// heartbeatInterval is a sixtieth of the session timeout, at least 100 ms
+// (librdkafka's default is a fixed 3 s): a member learns that its group
+// rebalances at its next heartbeat, so when a dead member's session ends
+// the standby that takes its partitions over hears of it within that
+// time instead of up to 3 s later. A twentieth (300 ms at a 6 s session)
+// made it up to 0.4 s late.
 func heartbeatInterval(sessionTimeout time.Duration) int {
-	return int(max(sessionTimeout/20, 100*time.Millisecond).Milliseconds())
+	return int(max(sessionTimeout/60, 100*time.Millisecond).Milliseconds())
 }
 
 // ConsumerConfig is the librdkafka settings of a stage's consumer: a member
@@ -392,6 +400,7 @@ func ConsumerConfig(group, instance string, sessionTimeout, statsInterval time.D
 		"session.timeout.ms":            int(sessionTimeout.Milliseconds()),
 		"heartbeat.interval.ms":         heartbeatInterval(sessionTimeout),
 		"reconnect.backoff.max.ms":      reconnectBackoffMax,
+		"retry.backoff.max.ms":          retryBackoffMax,
 		"statistics.interval.ms":        int(statsInterval.Milliseconds()),
 	}
 	for k, v := range extra {
