@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -75,6 +76,28 @@ func (b *Broker) Start() {
 	if err := b.run("up"); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// StartedAt is when the broker last said it had started: the time of the
+// last "Kafka Server started" line of its log, the line Start waits for.
+// Start notices that line only at its next look, up to a second later, so
+// a measurement of what follows a restart starts here.
+func (b *Broker) StartedAt() (time.Time, error) {
+	log, err := os.ReadFile(filepath.Join(b.data, "logs", "server.log"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	i := bytes.LastIndex(log, []byte("Kafka Server started"))
+	if i < 0 {
+		return time.Time{}, fmt.Errorf("the broker's log has no start")
+	}
+	line := log[bytes.LastIndexByte(log[:i], '\n')+1 : i]
+	// "[2026-12-02 02:45:04,349] INFO ...": log4j's %d, in local time.
+	open, shut := bytes.IndexByte(line, '['), bytes.IndexByte(line, ']')
+	if open < 0 || shut < open {
+		return time.Time{}, fmt.Errorf("no time in %q", line)
+	}
+	return time.ParseInLocation("2006-01-02 15:04:05,000", string(line[open+1:shut]), time.Local)
 }
 
 // Stop stops the broker cleanly and waits until it has exited.

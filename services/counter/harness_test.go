@@ -265,10 +265,11 @@ func follow(t *testing.T, p pipeline) *snapshots {
 		"bootstrap.servers": p.brokers, "group.id": kafkatest.Group(t),
 		"isolation.level": "read_committed", "enable.auto.commit": false,
 		"topic.metadata.refresh.interval.ms": 1000,
-		// After a broker restart it reconnects within half a second
-		// (librdkafka's back-off grows to 10 s), so that the failover
-		// gaps measure the counter, not this follower.
-		"reconnect.backoff.max.ms": 500,
+		// After a broker restart it reconnects within a tenth of a
+		// second (librdkafka's back-off grows to 10 s), so that the
+		// failover gaps measure the counter, not this follower.
+		"reconnect.backoff.ms":     50,
+		"reconnect.backoff.max.ms": 100,
 	})
 	if err != nil {
 		t.Fatal(err)
