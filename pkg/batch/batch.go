@@ -13,7 +13,9 @@
 // statistics). librdkafka keeps a forward set by the application across
 // the fetch start of an assignment (RD_KAFKA_Q_F_FWD_APP), and the version
 // barrier of a seek or an unassign drops the records fetched before it,
-// from this queue as from the consumer queue.
+// from this queue as from the consumer queue. An unassign clears the
+// forward but not that flag, so a partition assigned again without a new
+// Route would be forwarded nowhere: route it before every assignment.
 package batch
 
 /*
@@ -82,14 +84,16 @@ void rd_kafka_queue_destroy(rd_kafka_queue_t *rkqu);
 ssize_t rd_kafka_consume_batch_queue(rd_kafka_queue_t *rkqu, int timeout_ms, rd_kafka_message_t **rkmessages, size_t rkmessages_size);
 void rd_kafka_message_destroy(rd_kafka_message_t *rkmessage);
 
-enum { hb_consumer = 1, hb_batch = 4096 };
+// hb_take is the most messages taken from the queue at once: what a
+// buffer may have to grow for past its size.
+enum { hb_consumer = 1, hb_take = 256 };
 
 // hb_queue is a queue and the messages taken from it but not yet copied
 // out (only while hb_read waits for a larger buffer).
 typedef struct {
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *q;
-	rd_kafka_message_t *msgs[hb_batch];
+	rd_kafka_message_t *msgs[hb_take];
 	ssize_t have, next;
 } hb_queue;
 
@@ -203,7 +207,9 @@ static int hb_read(hb_queue *q, int timeout_ms, hb_rec *recs, int n, int nrecs, 
 	*need = 0;
 	while (n < nrecs) {
 		if (q->next == q->have) {
-			size_t want = nrecs - n < hb_batch ? nrecs - n : hb_batch;
+			if (at >= cap)
+				break; // full: take no more, so that the buffer grows only for what is taken
+			size_t want = nrecs - n < hb_take ? nrecs - n : hb_take;
 			q->next = 0;
 			q->have = rd_kafka_consume_batch_queue(q->q, 0, q->msgs, want);
 			if (q->have <= 0 && n == 0 && timeout_ms > 0) {
@@ -242,6 +248,7 @@ static int hb_read(hb_queue *q, int timeout_ms, hb_rec *recs, int n, int nrecs, 
 import "C"
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"reflect"
@@ -286,9 +293,10 @@ func handle(c *kafka.Consumer) (unsafe.Pointer, error) {
 }
 
 // Route sends the records of the queue's topic's partitions parts to the
-// queue instead of the consumer queue. Call it before the partitions are
-// assigned (in the rebalance callback, before IncrementalAssign): a route
-// set after the assignment's fetch started would be replaced by it.
+// queue instead of the consumer queue. Call it before every assignment of
+// the partitions (in the rebalance callback, before IncrementalAssign):
+// records fetched before it would reach the consumer queue, and an
+// unassign clears it (see the package comment).
 func (q *Queue) Route(parts []kafka.TopicPartition) error {
 	if q == nil {
 		return fmt.Errorf("route %v: the batch queue is closed", parts)
@@ -315,6 +323,9 @@ func (q *Queue) Close() { C.hb_close(q.q) }
 // or an unassign, whose version barrier drops the records fetched before
 // it from the queue, could not drop it.
 func (q *Queue) Read(c *Chunk, timeoutMs int) bool {
+	if len(c.buf) > 4*c.size {
+		c.buf = make([]byte, c.size) // grown for a few large records: not kept
+	}
 	var used, need C.size_t
 	c.recs = c.recs[:cap(c.recs)]
 	n, at := C.int(0), C.size_t(0)
@@ -335,7 +346,7 @@ func (q *Queue) Read(c *Chunk, timeoutMs int) bool {
 // Partition is one partition read from its beginning by a client of its
 // own (assigned, no group), through its consumer queue.
 type Partition struct {
-	Queue
+	q Queue
 	p *C.hb_part
 }
 
@@ -373,8 +384,11 @@ func Open(conf kafka.ConfigMap, name string, partition int32) (*Partition, error
 	if p == nil {
 		return nil, fmt.Errorf("consumer of %s[%d]: %s", name, partition, C.GoString(cerr))
 	}
-	return &Partition{Queue: Queue{q: p.q, topic: name}, p: p}, nil
+	return &Partition{q: Queue{q: p.q, topic: name}, p: p}, nil
 }
+
+// Read is Queue.Read on the partition's consumer queue.
+func (p *Partition) Read(c *Chunk, timeoutMs int) bool { return p.q.Read(c, timeoutMs) }
 
 // Close stops the client and hands the memory it freed back to the system.
 func (p *Partition) Close() { C.hb_part_close(p.p) }
@@ -391,18 +405,80 @@ func (p *Partition) Fatal() (string, bool) {
 	return strings.TrimRight(string(errstr), "\x00"), true
 }
 
+// ReadToEnd is topic.ReadToEnd through a queue: it assigns c, a
+// read_committed consumer, every partition of the topic name in ends from
+// its beginning, routed to a queue, and hands fn each record below its
+// partition's end, in order within a partition, until every partition's
+// position is at its end (past trailing transaction markers too). A fatal
+// client error ends the read; fn's record aliases a chunk read into again.
+func ReadToEnd(ctx context.Context, c *kafka.Consumer, name string, ends map[int32]int64, fn func(Record)) error {
+	q, err := New(c, name)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	var parts []kafka.TopicPartition
+	for p, end := range ends {
+		if end > 0 {
+			parts = append(parts, kafka.TopicPartition{Topic: &name, Partition: p, Offset: kafka.OffsetBeginning})
+		}
+	}
+	if err := q.Route(parts); err != nil {
+		return err
+	}
+	if err := c.Assign(parts); err != nil {
+		return err
+	}
+	chunk := NewChunk(512<<10, 4096)
+	for len(parts) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if ev, ok := c.Poll(0).(kafka.Error); ok && ev.IsFatal() {
+			return ev
+		}
+		if q.Read(chunk, 100) {
+			last := false
+			chunk.Each(func(r Record) {
+				if r.Err == 0 && r.Offset < ends[r.Partition] {
+					fn(r)
+					last = last || r.Offset+1 == ends[r.Partition]
+				}
+			})
+			if !last {
+				continue // records flow: no need to look at positions
+			}
+		}
+		// Idle, or a partition's last record read: drop the partitions
+		// whose positions are at their ends (past trailing markers too).
+		pos, err := c.Position(parts)
+		if err != nil {
+			return err
+		}
+		parts = parts[:0]
+		for _, tp := range pos {
+			if int64(tp.Offset) < ends[tp.Partition] {
+				parts = append(parts, tp)
+			}
+		}
+	}
+	return nil
+}
+
 // Chunk is records read in one go: their keys and values back to back in
 // one buffer. A chunk is reused: nothing may keep a slice of its records'
 // keys or values, or a string cut from them, once it is read again.
 type Chunk struct {
 	buf  []byte
 	recs []C.hb_rec
+	size int // of buf at first
 }
 
 // NewChunk makes a chunk of up to records records and, at first, size
 // bytes of keys and values (it grows for a record that does not fit).
 func NewChunk(size, records int) *Chunk {
-	return &Chunk{buf: make([]byte, max(size, 1)), recs: make([]C.hb_rec, max(records, 1))}
+	size = max(size, 1)
+	return &Chunk{buf: make([]byte, size), recs: make([]C.hb_rec, max(records, 1)), size: size}
 }
 
 // Record is one record of a chunk. A record with Err set is an error about

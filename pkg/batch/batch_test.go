@@ -15,15 +15,17 @@ import (
 // assigned partition to q before it assigns it, as tally does. polled
 // counts records Poll returned, which must be none.
 type consumer struct {
-	c      *kafka.Consumer
-	q      *Queue
-	polled int
+	c        *kafka.Consumer
+	q        *Queue
+	polled   int
+	assigned map[int32]bool
+	revoked  int // partitions revoked so far
 }
 
-func newConsumer(t *testing.T, topic string) *consumer {
+func newConsumer(t *testing.T, topic, group string) *consumer {
 	t.Helper()
 	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers": kafkatest.Brokers(t), "group.id": kafkatest.Group(t),
+		"bootstrap.servers": kafkatest.Brokers(t), "group.id": group,
 		"auto.offset.reset": "earliest", "enable.auto.commit": false,
 		"partition.assignment.strategy": "cooperative-sticky",
 	})
@@ -34,19 +36,23 @@ func newConsumer(t *testing.T, topic string) *consumer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := &consumer{c: c, q: q}
-	t.Cleanup(func() {
-		q.Close()
-		_ = c.Close()
-	})
+	cs := &consumer{c: c, q: q, assigned: map[int32]bool{}}
+	t.Cleanup(cs.close)
 	err = c.SubscribeTopics([]string{topic}, func(c *kafka.Consumer, ev kafka.Event) error {
 		switch e := ev.(type) {
 		case kafka.AssignedPartitions:
 			if err := q.Route(e.Partitions); err != nil {
 				return err
 			}
+			for _, tp := range e.Partitions {
+				cs.assigned[tp.Partition] = true
+			}
 			return c.IncrementalAssign(e.Partitions)
 		case kafka.RevokedPartitions:
+			for _, tp := range e.Partitions {
+				delete(cs.assigned, tp.Partition)
+				cs.revoked++
+			}
 			return c.IncrementalUnassign(e.Partitions)
 		}
 		return nil
@@ -55,6 +61,32 @@ func newConsumer(t *testing.T, topic string) *consumer {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// close closes the queue and then the consumer, once.
+func (cs *consumer) close() {
+	if cs.q != nil {
+		cs.q.Close()
+		cs.q = nil
+		_ = cs.c.Close()
+	}
+}
+
+// step serves the events at hand and reads one chunk, waiting up to 10 ms
+// for it, calling fn for every record.
+func (cs *consumer) step(t *testing.T, c *Chunk, fn func(Record)) {
+	t.Helper()
+	for ev := cs.c.Poll(0); ev != nil; ev = cs.c.Poll(0) {
+		switch e := ev.(type) {
+		case *kafka.Message:
+			cs.polled++
+		case kafka.Error:
+			t.Fatalf("consumer error: %v", e)
+		}
+	}
+	if cs.q.Read(c, 10) {
+		c.Each(fn)
+	}
 }
 
 // read serves events and reads chunks until done says stop, calling fn
@@ -66,19 +98,9 @@ func (cs *consumer) read(t *testing.T, c *Chunk, within time.Duration, fn func(R
 		if time.Now().After(deadline) {
 			t.Fatalf("not done within %v", within)
 		}
-		for ev := cs.c.Poll(0); ev != nil; ev = cs.c.Poll(0) {
-			switch e := ev.(type) {
-			case *kafka.Message:
-				cs.polled++
-			case kafka.Error:
-				t.Fatalf("consumer error: %v", e)
-			}
-		}
-		if cs.q.Read(c, 20) {
-			c.Each(fn)
-			if after != nil {
-				after()
-			}
+		cs.step(t, c, fn)
+		if after != nil {
+			after()
 		}
 	}
 }
@@ -101,7 +123,7 @@ func TestQueueReadsWhatIsRouted(t *testing.T) {
 	big := strings.Repeat("x", 3<<10)
 	records = append(records, kafkatest.Record{Key: []byte("big"), Value: []byte(big)}, kafkatest.Record{Value: []byte("keyless")}, kafkatest.Record{Key: []byte("valueless")})
 	kafkatest.Produce(t, topic, records...)
-	cs := newConsumer(t, topic)
+	cs := newConsumer(t, topic, kafkatest.Group(t))
 	ends := map[int32]int64{}
 	for p := range int32(3) {
 		_, hi, err := cs.c.QueryWatermarkOffsets(topic, p, 10_000)
@@ -156,6 +178,68 @@ func TestQueueReadsWhatIsRouted(t *testing.T) {
 	}
 	if cs.polled > 0 {
 		t.Fatalf("%d records came through Poll", cs.polled)
+	}
+}
+
+// TestRouteAgainAfterARevoke: a second member joins the group and takes a
+// partition from the first, then leaves; the partition, assigned to the
+// first member again and routed again, is read through its queue once more
+// from its beginning (nothing is committed), and no record of either
+// member comes through Poll.
+func TestRouteAgainAfterARevoke(t *testing.T) {
+	topic := kafkatest.Topic(t, "batch", 2, nil)
+	var records []kafkatest.Record
+	for i := range 2000 {
+		records = append(records, kafkatest.Record{Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d", i))})
+	}
+	kafkatest.Produce(t, topic, records...)
+	group := kafkatest.Group(t)
+	a := newConsumer(t, topic, group)
+	ends := map[int32]int64{}
+	for p := range int32(2) {
+		_, hi, err := a.c.QueryWatermarkOffsets(topic, p, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[p] = hi
+	}
+	c := NewChunk(4<<10, 64)
+	next := map[int32]int64{} // a's next offset per partition
+	read := func(r Record) {
+		if r.Offset != next[r.Partition] {
+			t.Fatalf("partition %d: offset %d where %d was next", r.Partition, r.Offset, next[r.Partition])
+		}
+		next[r.Partition]++
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	wait := func(what string, done func() bool, step func()) {
+		t.Helper()
+		for !done() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 2 minutes (a assigned %v, read to %v of %v)", what, a.assigned, next, ends)
+			}
+			step()
+		}
+	}
+	wait("a reads both partitions to their ends", func() bool { return next[0] == ends[0] && next[1] == ends[1] },
+		func() { a.step(t, c, read) })
+
+	b := newConsumer(t, topic, group)
+	cb := NewChunk(4<<10, 64)
+	wait("b takes a partition from a", func() bool { return a.revoked > 0 && len(b.assigned) > 0 && len(a.assigned) > 0 }, func() {
+		a.step(t, c, read)
+		b.step(t, cb, func(Record) {})
+	})
+	var moved int32
+	for p := range b.assigned {
+		moved = p
+	}
+	b.close()
+	next[moved] = 0 // nothing was committed: a starts it from its beginning
+	wait("a gets the partition back and reads it again", func() bool { return a.assigned[moved] && next[moved] == ends[moved] },
+		func() { a.step(t, c, read) })
+	if a.polled > 0 || b.polled > 0 {
+		t.Fatalf("records through Poll: %d to a, %d to b", a.polled, b.polled)
 	}
 }
 

@@ -163,7 +163,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 		if err := s.events(); err != nil {
 			return err
 		}
-		if s.fatal != nil { // after a fatal error nothing more is counted
+		if s.fatal != nil || ctx.Err() != nil {
+			// Nothing more is counted after a fatal error, nor once
+			// stopping: a rebalance that ran meanwhile may have assigned
+			// partitions at offsets librdkafka looked up itself.
 			continue
 		}
 		wait := min(time.Until(s.win.End), eventWait)
