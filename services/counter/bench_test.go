@@ -4,6 +4,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
@@ -58,11 +60,11 @@ func endOffsets(t *testing.T, brokers, topic string, parts int) []kafka.TopicPar
 }
 
 // drain reads every partition to the end offsets with a plain
-// read_committed consumer and returns the time it took.
+// read_committed consumer and returns the time it took and the records
+// read. It reads as tally does, the best this client reads: in batches
+// (pkg/batch), with the counter's own fetch settings.
 func drain(t *testing.T, brokers string, ends []kafka.TopicPartition) (time.Duration, int) {
 	start := time.Now()
-	// The counter's own fetch settings: the baseline is the best this
-	// client reads, not librdkafka's defaults.
 	cm := kafkaconn.Fetch()
 	maps.Copy(cm, kafka.ConfigMap{
 		"bootstrap.servers": brokers, "group.id": kafkatest.Group(t),
@@ -73,25 +75,13 @@ func drain(t *testing.T, brokers string, ends []kafka.TopicPartition) (time.Dura
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var assign []kafka.TopicPartition
-	left := map[int32]kafka.Offset{}
+	end := map[int32]int64{}
 	for _, e := range ends {
-		assign = append(assign, kafka.TopicPartition{Topic: e.Topic, Partition: e.Partition, Offset: kafka.OffsetBeginning})
-		if e.Offset > 0 {
-			left[e.Partition] = e.Offset
-		}
-	}
-	if err := c.Assign(assign); err != nil {
-		t.Fatal(err)
+		end[e.Partition] = int64(e.Offset)
 	}
 	n := 0
-	for len(left) > 0 {
-		if m, ok := c.Poll(100).(*kafka.Message); ok {
-			n++
-			if m.TopicPartition.Offset+1 >= left[m.TopicPartition.Partition] {
-				delete(left, m.TopicPartition.Partition)
-			}
-		}
+	if err := batch.ReadToEnd(context.Background(), c, *ends[0].Topic, end, func(batch.Record) { n++ }); err != nil {
+		t.Fatal(err)
 	}
 	return time.Since(start), n
 }
@@ -230,9 +220,9 @@ func cpuSeconds(pid int) float64 {
 }
 
 // TestBenchRestore: rank's restore of n distinct hashtags from the state
-// topic, against a plain read_committed consumer (confluent-kafka-go's
-// Poll, the counter's fetch settings, the client rank's restore read with
-// before) reading the same topic before and after; and the counter's
+// topic, against a plain read_committed consumer (drain: in batches, the
+// counter's fetch settings, reading and nothing else) reading the same
+// topic before and after; and the counter's
 // resident memory and Go heap holding them, against an idle counter's.
 func TestBenchRestore(t *testing.T) {
 	var idleRSS, idleHeap float64
@@ -308,7 +298,7 @@ func benchRestore(t *testing.T, n int, idleRSS, idleHeap float64) {
 	rawMean := (raw1 + raw2) / 2
 	perTag := func(mib, idle float64) float64 { return (mib - idle) * (1 << 20) / float64(n) }
 	logf(t, "restore of %d hashtags: %s as logged (%.0f records/s), %s from process start, %.1f CPU s by then", n, took, float64(n)/took.Seconds(), wall.Round(time.Millisecond), cpu)
-	logf(t, "plain read_committed consumer (Poll) reading the same topic: %s then %s", raw1.Round(time.Millisecond), raw2.Round(time.Millisecond))
+	logf(t, "plain read_committed consumer (batches) reading the same topic: %s then %s", raw1.Round(time.Millisecond), raw2.Round(time.Millisecond))
 	logf(t, "ratio restore / plain consumer read (mean of both): %.2f", took.Seconds()/rawMean.Seconds())
 	logf(t, "counter RSS after the restore: %.0f MiB (peak %.0f MiB), %.0f bytes per hashtag over the idle counter's", now, peak, perTag(now, idleRSS))
 	logf(t, "counter Go heap after the restore: %.0f MiB, %.0f bytes per hashtag over the idle counter's; %.0f collections by then", heap/(1<<20), perTag(heap/(1<<20), idleHeap), gcs)

@@ -86,7 +86,7 @@ func run(ctx context.Context, brokers, name string, set settings, poll bool) err
 			return nil
 		})
 	} else {
-		err = readBatches(ctx, c, name, end, func(r batch.Record) {
+		err = batch.ReadToEnd(ctx, c, name, end, func(r batch.Record) {
 			posts++
 			bytes += int64(len(r.Value))
 		})
@@ -97,64 +97,6 @@ func run(ctx context.Context, brokers, name string, set settings, poll bool) err
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"posts": posts, "bytes": bytes, "seconds": time.Since(start).Seconds(),
 	})
-}
-
-// readBatches is topic.ReadToEnd through a batch queue: it assigns c every
-// partition of the topic name in ends from its beginning, routed to the
-// queue, and hands fn each record below its partition's end until every
-// partition's position is at its end.
-func readBatches(ctx context.Context, c *kafka.Consumer, name string, ends map[int32]int64, fn func(batch.Record)) error {
-	q, err := batch.New(c, name)
-	if err != nil {
-		return err
-	}
-	defer q.Close()
-	var parts []kafka.TopicPartition
-	for p, end := range ends {
-		if end > 0 {
-			parts = append(parts, kafka.TopicPartition{Topic: &name, Partition: p, Offset: kafka.OffsetBeginning})
-		}
-	}
-	if err := q.Route(parts); err != nil {
-		return err
-	}
-	if err := c.Assign(parts); err != nil {
-		return err
-	}
-	chunk := batch.NewChunk(512<<10, 4096)
-	for len(parts) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if ev, ok := c.Poll(0).(kafka.Error); ok && ev.IsFatal() {
-			return ev
-		}
-		if q.Read(chunk, 100) {
-			last := false
-			chunk.Each(func(r batch.Record) {
-				if r.Err == 0 && r.Offset < ends[r.Partition] {
-					fn(r)
-					last = last || r.Offset+1 == ends[r.Partition]
-				}
-			})
-			if !last {
-				continue // records flow: no need to look at positions
-			}
-		}
-		// Idle, or a partition's last record read: drop the partitions
-		// whose positions are at their ends (past trailing markers too).
-		pos, err := c.Position(parts)
-		if err != nil {
-			return err
-		}
-		parts = parts[:0]
-		for _, tp := range pos {
-			if int64(tp.Offset) < ends[tp.Partition] {
-				parts = append(parts, tp)
-			}
-		}
-	}
-	return nil
 }
 
 // settings is the -set flag: librdkafka settings by name.
