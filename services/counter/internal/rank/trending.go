@@ -105,8 +105,11 @@ func (s *Stage) newTrendFollower(partition int32) (*trendFollower, error) {
 		"enable.partition.eof": true,
 		"auto.offset.reset":    "earliest",
 		// As for the state readers: the catch-up at a takeover waits
-		// for no fetch held at the broker for 500 ms.
-		"fetch.wait.max.ms": 20,
+		// for no fetch held at the broker for 500 ms, and a follower
+		// opened while the broker was down reads again soon after it
+		// is back.
+		"fetch.wait.max.ms":        20,
+		"reconnect.backoff.max.ms": 250,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("trending standby consumer: %w", err)

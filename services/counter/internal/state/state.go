@@ -115,6 +115,12 @@ func DecodeMeta(b []byte) (Meta, error) {
 // of a partition costs the broker one empty fetch per readerFetchWait.
 const readerFetchWait = 20
 
+// reconnectBackoffMax caps the readers' and their admin clients' back-off
+// between attempts to reach a broker, in ms, as for the stages' clients
+// (txn): a standby opened while the broker was down otherwise read
+// nothing for up to half a second after it came back.
+const reconnectBackoffMax = 250
+
 // readerConfig is the consumer that Restore, Tail and ReadTo read a
 // partition with: assigned, never a group member, read_committed, with
 // large fetches; role names it ("restore", "standby"). They start at
@@ -134,6 +140,7 @@ func readerConfig(kc kafkaconn.Config, role string) kafka.ConfigMap {
 		"max.partition.fetch.bytes": 16 << 20,
 		"fetch.wait.max.ms":         readerFetchWait,
 		"auto.offset.reset":         "earliest",
+		"reconnect.backoff.max.ms":  reconnectBackoffMax,
 	})
 }
 
@@ -168,6 +175,11 @@ func ReadTo(ctx context.Context, kc kafkaconn.Config, name string, partition int
 	return records, err
 }
 
+// adminConfig is the admin client that asks for end offsets.
+func adminConfig(kc kafkaconn.Config, clientID string) *kafka.ConfigMap {
+	return kc.ConfigMap(clientID, kafka.ConfigMap{"reconnect.backoff.max.ms": reconnectBackoffMax})
+}
+
 // endOffset asks for the high watermark of partition until it gets an
 // answer. Each attempt uses a new admin client: one whose metadata predates
 // a broker restart keeps sending a stale leader epoch and is refused for
@@ -177,7 +189,7 @@ func endOffset(ctx context.Context, kc kafkaconn.Config, name string, partition 
 		log.Warn("restore: end offset, retrying", "topic", name, "partition", partition, "err", err)
 		return true
 	}, func(ctx context.Context) error {
-		admin, err := kafka.NewAdminClient(kc.ConfigMap("counter-restore", nil))
+		admin, err := kafka.NewAdminClient(adminConfig(kc, "counter-restore"))
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func OpenTail(kc kafkaconn.Config, name string, partition int32, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	admin, err := kafka.NewAdminClient(kc.ConfigMap("counter-standby", nil))
+	admin, err := kafka.NewAdminClient(adminConfig(kc, "counter-standby"))
 	if err != nil {
 		r.Close()
 		return nil, err
