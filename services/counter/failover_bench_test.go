@@ -182,7 +182,9 @@ func TestFailoverGaps(t *testing.T) {
 				// the first snapshot.
 				after = append(after, last.Add(gap).Sub(started))
 				if os.Getenv("FAILOVER_DEBUG") != "" {
-					t.Logf("killed %s, started %s, last snapshot %s", began.Format("15:04:05.000"), started.Format("15:04:05.000"), last.Format("15:04:05.000"))
+					first := snaps.list()[before]
+					t.Logf("killed %s, started %s, last snapshot %s, next produced %s, arrived %s", began.Format("15:04:05.000"), started.Format("15:04:05.000"), last.Format("15:04:05.000"),
+						first.ProducedAt.Format("15:04:05.000"), last.Add(gap).Format("15:04:05.000"))
 				}
 			}
 			if os.Getenv("FAILOVER_DEBUG") != "" {

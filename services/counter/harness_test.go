@@ -270,6 +270,9 @@ func follow(t *testing.T, p pipeline) *snapshots {
 		// failover gaps measure the counter, not this follower.
 		"reconnect.backoff.ms":     50,
 		"reconnect.backoff.max.ms": 100,
+		// A restarted broker knows no fetch session of before: the
+		// fetch fails once, and is retried at once, not after 500 ms.
+		"fetch.error.backoff.ms": 10,
 	})
 	if err != nil {
 		t.Fatal(err)
