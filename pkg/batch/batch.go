@@ -411,6 +411,9 @@ func (p *Partition) Fatal() (string, bool) {
 // partition's end, in order within a partition, until every partition's
 // position is at its end (past trailing transaction markers too). A fatal
 // client error ends the read; fn's record aliases a chunk read into again.
+// c must not have enable.partition.eof set: after an end-of-partition read
+// through this interface, librdkafka 2.2 to 2.11 report a position one past
+// the real one (librdkafka#4844), and a read would end a record early.
 func ReadToEnd(ctx context.Context, c *kafka.Consumer, name string, ends map[int32]int64, fn func(Record)) error {
 	q, err := New(c, name)
 	if err != nil {

@@ -66,11 +66,14 @@ func run(ctx context.Context, brokers, name string, set settings, poll bool) err
 	// defaults.
 	cm := kafkaconn.Fetch()
 	maps.Copy(cm, kafka.ConfigMap{
-		"bootstrap.servers":    brokers,
-		"group.id":             fmt.Sprintf("bench-drain-%d", time.Now().UnixNano()),
-		"isolation.level":      "read_committed",
-		"enable.auto.commit":   false,
-		"enable.partition.eof": true,
+		"bootstrap.servers":  brokers,
+		"group.id":           fmt.Sprintf("bench-drain-%d", time.Now().UnixNano()),
+		"isolation.level":    "read_committed",
+		"enable.auto.commit": false,
+		// topic.ReadToEnd watches end-of-partition events; through the
+		// batch interface they would make librdkafka report positions one
+		// past the real one (librdkafka#4844), which batch.ReadToEnd reads.
+		"enable.partition.eof": poll,
 	})
 	maps.Copy(cm, set)
 	c, err := kafka.NewConsumer(&cm)
