@@ -94,6 +94,11 @@ func CheckSequence(snaps []snapshot.Snapshot) error {
 		if b.Batch != a.Batch+1 {
 			return fmt.Errorf("batch %d follows batch %d", b.Batch, a.Batch)
 		}
+		// One snapshot per window, in window order (windows without a
+		// snapshot may be skipped).
+		if !a.WindowStart.IsZero() && !b.WindowStart.IsZero() && !b.WindowStart.After(a.WindowStart) {
+			return fmt.Errorf("batch %d is of the window from %v, not after batch %d's from %v", b.Batch, b.WindowStart, a.Batch, a.WindowStart)
+		}
 		if b.Posts < a.Posts || b.PostsWithTags < a.PostsWithTags || b.DistinctHashtags < a.DistinctHashtags {
 			return fmt.Errorf("batch %d: posts %d, with hashtags %d, distinct %d; batch %d had %d, %d, %d",
 				b.Batch, b.Posts, b.PostsWithTags, b.DistinctHashtags, a.Batch, a.Posts, a.PostsWithTags, a.DistinctHashtags)

@@ -38,6 +38,10 @@ func TestCheckSequenceCatchesRepeatsGapsAndDecreases(t *testing.T) {
 	s := func(batch, posts, top int64) snapshot.Snapshot {
 		return snapshot.Snapshot{Batch: batch, Posts: posts, Top: []snapshot.Entry{{Key: "go", Count: top}}}
 	}
+	at := func(sn snapshot.Snapshot, start int64) snapshot.Snapshot { // a 2 s window from start s
+		sn.WindowStart, sn.WindowEnd = time.Unix(start, 0), time.Unix(start+2, 0)
+		return sn
+	}
 	for _, tc := range []struct {
 		name  string
 		snaps []snapshot.Snapshot
@@ -48,6 +52,9 @@ func TestCheckSequenceCatchesRepeatsGapsAndDecreases(t *testing.T) {
 		{"a skipped batch is caught", []snapshot.Snapshot{s(1, 1, 1), s(3, 1, 1)}, "follows"},
 		{"fewer posts are caught", []snapshot.Snapshot{s(1, 5, 1), s(2, 4, 1)}, "posts"},
 		{"a smaller hashtag total is caught", []snapshot.Snapshot{s(1, 5, 3), s(2, 6, 2)}, "went down"},
+		{"a window published twice is caught", []snapshot.Snapshot{at(s(1, 1, 1), 10), at(s(2, 2, 2), 10)}, "not after"},
+		{"an earlier window after a later one is caught", []snapshot.Snapshot{at(s(1, 1, 1), 12), at(s(2, 2, 2), 10)}, "not after"},
+		{"windows may be skipped", []snapshot.Snapshot{at(s(1, 1, 1), 10), at(s(2, 2, 2), 16)}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckSequence(tc.snaps)

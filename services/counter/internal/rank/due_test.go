@@ -44,3 +44,39 @@ func TestNextDueIsAlwaysAhead(t *testing.T) {
 		}
 	}
 }
+
+// After a takeover the last window due is published at once only when the
+// predecessor's last snapshot was of an earlier window, never a second
+// time, and not when the state does not say which window that was.
+func TestMissedIsTheLastWindowDueAndOnlyWhenUnpublished(t *testing.T) {
+	const length, grace = 500 * time.Millisecond, 150 * time.Millisecond
+	ms := func(n int64) time.Time { return time.UnixMilli(n).UTC() }
+	tests := []struct {
+		name      string
+		now       time.Time
+		published time.Time
+		end       time.Time // of the last window due
+		ok        bool
+	}{
+		{"the predecessor died a window before: the last window due is missed", ms(11_200), ms(10_500), ms(11_000), true},
+		{"it died seconds before", ms(17_300), ms(11_000), ms(17_000), true},
+		{"it published the last window due", ms(11_200), ms(11_000), ms(11_000), false},
+		{"within a grace, the window before is the last due", ms(11_100), ms(10_500), ms(10_500), false},
+		{"within a grace, after an older snapshot", ms(11_100), ms(10_000), ms(10_500), true},
+		{"state without the field", ms(11_200), time.Time{}, ms(11_000), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, ok := missed(tt.now, tt.published, length, grace)
+			if ok != tt.ok || !w.End.Equal(tt.end) {
+				t.Fatalf("missed(%v, %v) = %v, %v; want the window ending %v, %v", tt.now, tt.published, w, ok, tt.end, tt.ok)
+			}
+			if at := w.End.Add(grace); at.After(tt.now) {
+				t.Fatalf("missed(%v) = %v, whose publish time %v is still ahead", tt.now, w, at)
+			}
+			if next := nextDue(tt.now, length, grace); !next.Start.Equal(w.End) {
+				t.Fatalf("missed(%v) = %v is not the window before the next due, %v", tt.now, w, next)
+			}
+		})
+	}
+}

@@ -99,6 +99,13 @@ type Stage struct {
 	warm    *standby // while no partition is assigned
 	// stopping is set when Run returns, before the consumer closes.
 	stopping bool
+	// late is a window whose publish time passed before this member took
+	// the partition over and that its predecessor did not publish: it is
+	// published as soon as the deltas read reach lateEnd, the deltas'
+	// end when the partition was assigned, or at lateBy at the latest.
+	late    *window.Window
+	lateEnd int64
+	lateBy  time.Time
 }
 
 // New returns a stage; Run runs it. Ready reports its readiness before Run.
@@ -161,12 +168,20 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 			return nil // the open snapshot was never committed: the next owner reads its deltas again
 		}
 		if !time.Now().Before(due.End.Add(cfg.Grace)) {
+			s.late = nil // the window due now holds its deltas too
 			if s.table != nil {
 				if err := s.publish(due); err != nil {
 					return err
 				}
 			}
 			due = nextDue(time.Now(), cfg.Window, cfg.Grace)
+		}
+		if s.late != nil && s.table != nil && s.caughtUp() {
+			w := *s.late
+			s.late = nil
+			if err := s.publish(w); err != nil {
+				return err
+			}
 		}
 		wait := min(time.Until(due.End.Add(cfg.Grace)), 100*time.Millisecond)
 		switch ev := s.c.Poll(max(int(wait.Milliseconds()), 1)).(type) {
@@ -183,6 +198,27 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 			s.log.Warn("rank consumer", "err", ev)
 		}
 	}
+}
+
+// missed is the last window whose publish time (end plus grace) had passed
+// at now, when a predecessor whose last snapshot was of the window ending
+// at published did not publish it; ok is false when it did, or when
+// published is unknown (state written before the meta record carried it,
+// or no snapshot yet).
+func missed(now, published time.Time, length, grace time.Duration) (w window.Window, ok bool) {
+	w = window.Of(now.Add(-grace).Add(-length), length)
+	return w, !published.IsZero() && published.Before(w.End)
+}
+
+// caughtUp tells whether the deltas read reach the end the partition had
+// when it was assigned (or lateBy has passed): the late window's snapshot
+// then holds the deltas its predecessor did not publish.
+func (s *Stage) caughtUp() bool {
+	if int64(s.next) >= s.lateEnd || !time.Now().Before(s.lateBy) {
+		return true
+	}
+	pos, err := s.c.Position([]kafka.TopicPartition{*s.assigned})
+	return err == nil && int64(pos[0].Offset) >= s.lateEnd
 }
 
 // nextDue is the window to publish next after a publish that ended at now:
@@ -232,6 +268,7 @@ func (s *Stage) publish(w window.Window) error {
 	meta.Batch = batch
 	next := int64(s.next)
 	meta.NextDelta = &next // the same offset as the transaction commits
+	meta.WindowEnd = w.End
 	snap := snapshot.Snapshot{
 		Batch: batch, WindowStart: w.Start, WindowEnd: w.End,
 		Top: t.Top(s.cfg.TopN), WindowTop: t.WindowTop(s.cfg.TopN),
@@ -392,6 +429,27 @@ func (s *Stage) load(w *standby) (t *Table, records int64, from string, err erro
 	return t, records, "state topic", err
 }
 
+// takeOver is called once the totals of a newly assigned partition are
+// restored. When the predecessor's last snapshot is older than the last
+// window due (it died, or its partition moved, before it published that
+// window), that window is published as soon as the deltas it did not
+// publish are read, instead of at the next window's publish time: a
+// takeover then costs the time to take the partition, not that plus up to
+// a window.
+func (s *Stage) takeOver() {
+	w, ok := missed(time.Now(), s.table.Meta().WindowEnd, s.cfg.Window, s.cfg.Grace)
+	if !ok {
+		return
+	}
+	_, hi, err := s.c.QueryWatermarkOffsets(s.cfg.Deltas, s.assigned.Partition, 1000)
+	if err != nil {
+		s.log.Warn("deltas end unknown; the missed window goes into the next snapshot", "err", err)
+		return
+	}
+	s.late, s.lateEnd, s.lateBy = &w, hi, time.Now().Add(s.cfg.Window)
+	s.log.Info("publishing the window the predecessor missed once its deltas are read", "window", w, "deltas_end", hi)
+}
+
 // ResumeAt is the delta offset that totals restored with meta m end at, and
 // where it comes from; -1 when m does not carry it (state written before the
 // meta record held it, or no state at all), for the caller to ask the
@@ -422,6 +480,7 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 			// Failed or shut down: nothing is applied without a table.
 			return c.IncrementalAssign(e.Partitions)
 		}
+		s.takeOver()
 		// Start the deltas exactly where the restored totals end. The
 		// offset is given explicitly so that librdkafka never looks a
 		// start offset up itself (see txn.Assign).
@@ -430,7 +489,7 @@ func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		return c.IncrementalAssign([]kafka.TopicPartition{start})
 	case kafka.RevokedPartitions:
 		s.log.Info("deltas partition revoked", "lost", c.AssignmentLost())
-		s.assigned, s.table, s.next, s.trend = nil, nil, -1, nil
+		s.assigned, s.table, s.next, s.trend, s.late = nil, nil, -1, nil, nil
 		s.m.Restored.Set(0)
 		s.m.SetTop(nil)
 		s.m.SetTrending(nil)

@@ -52,6 +52,11 @@ type Meta struct {
 	// the group's offset store answers. Absent in records written before
 	// it existed; rank then falls back to the committed offset.
 	NextDelta *int64 `json:"next_delta,omitempty"`
+	// WindowEnd is the end of the window of the snapshot written with
+	// this record: a new owner of the deltas tells by it whether the last
+	// window due before it took over was published (rank's missed).
+	// Absent in records written before it existed.
+	WindowEnd time.Time `json:"window_end,omitzero"`
 }
 
 // ErrInvalid marks a state record that cannot be read.
