@@ -63,6 +63,20 @@ func newConsumer(t *testing.T, topic, group string) *consumer {
 	return cs
 }
 
+// ends is the high watermark of each of the topic's first n partitions.
+func (cs *consumer) ends(t *testing.T, topic string, n int32) map[int32]int64 {
+	t.Helper()
+	ends := map[int32]int64{}
+	for p := range n {
+		_, hi, err := cs.c.QueryWatermarkOffsets(topic, p, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[p] = hi
+	}
+	return ends
+}
+
 // close closes the queue and then the consumer, once.
 func (cs *consumer) close() {
 	if cs.q != nil {
@@ -124,14 +138,7 @@ func TestQueueReadsWhatIsRouted(t *testing.T) {
 	records = append(records, kafkatest.Record{Key: []byte("big"), Value: []byte(big)}, kafkatest.Record{Value: []byte("keyless")}, kafkatest.Record{Key: []byte("valueless")})
 	kafkatest.Produce(t, topic, records...)
 	cs := newConsumer(t, topic, kafkatest.Group(t))
-	ends := map[int32]int64{}
-	for p := range int32(3) {
-		_, hi, err := cs.c.QueryWatermarkOffsets(topic, p, 10_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ends[p] = hi
-	}
+	ends := cs.ends(t, topic, 3)
 	c := NewChunk(1<<10, 64) // the big record needs more than the buffer holds
 	got := map[string]bool{}
 	next := map[int32]int64{}
@@ -195,14 +202,7 @@ func TestRouteAgainAfterARevoke(t *testing.T) {
 	kafkatest.Produce(t, topic, records...)
 	group := kafkatest.Group(t)
 	a := newConsumer(t, topic, group)
-	ends := map[int32]int64{}
-	for p := range int32(2) {
-		_, hi, err := a.c.QueryWatermarkOffsets(topic, p, 10_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ends[p] = hi
-	}
+	ends := a.ends(t, topic, 2)
 	c := NewChunk(4<<10, 64)
 	next := map[int32]int64{} // a's next offset per partition
 	read := func(r Record) {

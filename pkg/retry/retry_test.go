@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/retry"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
 var errBusy = errors.New("busy")
@@ -39,19 +40,13 @@ func TestDo(t *testing.T) {
 				var p permanent
 				return !errors.As(err, &p)
 			}
-			n := 0
-			err := retry.Do(context.Background(), tt.policy, again, func(context.Context) error {
-				n++
-				if n <= len(tt.fails) {
-					return tt.fails[n-1]
-				}
-				return nil
-			})
+			op := &systest.Failing{Fails: tt.fails}
+			err := retry.Do(context.Background(), tt.policy, again, func(context.Context) error { return op.Call() })
 			if err != tt.wantErr {
 				t.Errorf("Do = %v, want %v", err, tt.wantErr)
 			}
-			if n != tt.attempts {
-				t.Errorf("%d attempts, want %d", n, tt.attempts)
+			if op.Calls != tt.attempts {
+				t.Errorf("%d attempts, want %d", op.Calls, tt.attempts)
 			}
 			if !slices.Equal(pauses, tt.wantPause) {
 				t.Errorf("pauses %v, want %v", pauses, tt.wantPause)

@@ -132,3 +132,19 @@ func FreeAddr(t testing.TB) string {
 	t.Helper()
 	return FreeAddrs(t, 1)[0]
 }
+
+// Failing is an operation for retry tests: its i-th call returns fails[i],
+// and every call after them succeeds. Calls says how many calls it had.
+type Failing struct {
+	Fails []error
+	Calls int
+}
+
+// Call is the operation.
+func (f *Failing) Call() error {
+	f.Calls++
+	if f.Calls <= len(f.Fails) {
+		return f.Fails[f.Calls-1]
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
 func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
@@ -35,16 +36,10 @@ func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
 		{"more failures than the policy allows end it", []error{fatal, fatal, fatal, fatal}, 3, func(err error) bool { return errors.Is(err, fatal) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runs, restarts := 0, 0
+			runs, restarts := &systest.Failing{Fails: tc.failures}, 0
 			err := supervise(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pol, "rank",
 				func() { restarts++ },
-				func(context.Context, func()) error {
-					runs++
-					if runs <= len(tc.failures) {
-						return tc.failures[runs-1]
-					}
-					return nil
-				})
+				func(context.Context, func()) error { return runs.Call() })
 			if restarts != tc.restarts {
 				t.Errorf("%d restarts, want %d", restarts, tc.restarts)
 			}

@@ -5,14 +5,18 @@ import (
 	"time"
 )
 
+// The windows of these tests: 500 ms and a grace of 150 ms, as the
+// failover trials run them; ms is a time in Unix milliseconds.
+const length, grace = 500 * time.Millisecond, 150 * time.Millisecond
+
+func ms(n int64) time.Time { return time.UnixMilli(n).UTC() }
+
 // A publish that overran its window, an abort and a restore after a broker
 // outage say, must leave the loop polling until a publish time still
 // ahead: were the next publish due at once, the consumer would serve one
 // event between two transactions and a revoke queued behind statistics
 // and errors would wait as long as the aborts went on.
 func TestNextDueIsAlwaysAhead(t *testing.T) {
-	const length, grace = 500 * time.Millisecond, 150 * time.Millisecond
-	ms := func(n int64) time.Time { return time.UnixMilli(n).UTC() }
 	tests := []struct {
 		name string
 		now  time.Time
@@ -49,8 +53,6 @@ func TestNextDueIsAlwaysAhead(t *testing.T) {
 // predecessor's last snapshot was of an earlier window, never a second
 // time, and not when the state does not say which window that was.
 func TestMissedIsTheLastWindowDueAndOnlyWhenUnpublished(t *testing.T) {
-	const length, grace = 500 * time.Millisecond, 150 * time.Millisecond
-	ms := func(n int64) time.Time { return time.UnixMilli(n).UTC() }
 	tests := []struct {
 		name      string
 		now       time.Time

@@ -184,18 +184,14 @@ func (s *Stage) Run(ctx context.Context) (err error) {
 			}
 		}
 		wait := min(time.Until(due.End.Add(cfg.Grace)), 100*time.Millisecond)
-		switch ev := s.c.Poll(max(int(wait.Milliseconds()), 1)).(type) {
-		case *kafka.Message:
-			if err := s.apply(ev); err != nil {
-				return err
-			}
-		case *kafka.Stats:
-			s.m.ObserveStats("rank", ev.String())
-		case kafka.Error:
-			if ev.IsFatal() {
-				return fmt.Errorf("rank: %w", &txn.ConsumerFailed{Err: ev})
-			}
-			s.log.Warn("rank consumer", "err", ev)
+		ev := s.c.Poll(max(int(wait.Milliseconds()), 1))
+		if m, ok := ev.(*kafka.Message); ok {
+			err = s.apply(m)
+		} else {
+			err = txn.Event("rank", ev, s.m, s.log)
+		}
+		if err != nil {
+			return err
 		}
 	}
 }

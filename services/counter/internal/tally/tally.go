@@ -189,18 +189,15 @@ const eventWait = 20 * time.Millisecond
 // first (rebalance).
 func (s *Stage) events() error {
 	for {
-		switch ev := s.c.Poll(0).(type) {
-		case nil:
+		ev := s.c.Poll(0)
+		if ev == nil {
 			return nil
-		case *kafka.Message:
-			return fmt.Errorf("tally: record %v came through the consumer queue; its partition was assigned without a route", ev.TopicPartition)
-		case *kafka.Stats:
-			s.m.ObserveStats("tally", ev.String())
-		case kafka.Error:
-			if ev.IsFatal() {
-				return fmt.Errorf("tally: %w", &txn.ConsumerFailed{Err: ev})
-			}
-			s.log.Warn("tally consumer", "err", ev)
+		}
+		if m, ok := ev.(*kafka.Message); ok {
+			return fmt.Errorf("tally: record %v came through the consumer queue; its partition was assigned without a route", m.TopicPartition)
+		}
+		if err := txn.Event("tally", ev, s.m, s.log); err != nil {
+			return err
 		}
 	}
 }

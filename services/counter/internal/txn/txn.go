@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/retry"
+	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
 )
 
 // ErrAborted is returned when the transaction was aborted: nothing of it is
@@ -301,6 +302,23 @@ type ConsumerFailed struct{ Err kafka.Error }
 
 func (e *ConsumerFailed) Error() string { return "consumer failed: " + e.Err.Error() }
 func (e *ConsumerFailed) Unwrap() error { return e.Err }
+
+// Event serves a consumer event of stage that is not a record: statistics
+// go to m, a fatal error ends the stage (a ConsumerFailed, which its
+// supervisor answers with new clients), any other error is logged, as the
+// client retries by itself.
+func Event(stage string, ev kafka.Event, m *metrics.Metrics, log *slog.Logger) error {
+	switch ev := ev.(type) {
+	case *kafka.Stats:
+		m.ObserveStats(stage, ev.String())
+	case kafka.Error:
+		if ev.IsFatal() {
+			return fmt.Errorf("%s: %w", stage, &ConsumerFailed{Err: ev})
+		}
+		log.Warn(stage+" consumer", "err", ev)
+	}
+	return nil
+}
 
 // CloseConsumer closes c, a stage's consumer subscribed to topics with
 // rebalance, unless it raised a fatal error. Such a consumer cannot be
