@@ -361,13 +361,7 @@ func Open(conf kafka.ConfigMap, name string, partition int32) (*Partition, error
 	cconf := C.rd_kafka_conf_new()
 	errstr := make([]byte, 512)
 	cerr := (*C.char)(unsafe.Pointer(&errstr[0]))
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range conf {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(conf)) {
 		ck, cv := C.CString(k), C.CString(fmt.Sprint(conf[k]))
 		res := C.rd_kafka_conf_set(cconf, ck, cv, cerr, C.size_t(len(errstr)))
 		C.free(unsafe.Pointer(ck))
@@ -493,9 +487,10 @@ type Record struct {
 	Key, Value []byte // nil for a null key or value; they alias the chunk
 }
 
-// Each calls fn for every record of c, in the order read.
-func (c *Chunk) Each(fn func(Record)) {
-	at := 0
+// record is the record r describes, its key and value in c's buffer from
+// at on, and the bytes they take there.
+func (c *Chunk) record(r C.hb_rec, at int) (Record, int) {
+	rec := Record{Partition: int32(r.partition), Offset: int64(r.offset), Err: int(r.err)}
 	take := func(n C.int32_t) []byte {
 		if n < 0 {
 			return nil
@@ -504,8 +499,18 @@ func (c *Chunk) Each(fn func(Record)) {
 		at += int(n)
 		return b
 	}
+	rec.Key = take(r.key_len)
+	rec.Value = take(r.value_len)
+	return rec, len(rec.Key) + len(rec.Value)
+}
+
+// Each calls fn for every record of c, in the order read.
+func (c *Chunk) Each(fn func(Record)) {
+	at := 0
 	for _, r := range c.recs {
-		fn(Record{Partition: int32(r.partition), Offset: int64(r.offset), Err: int(r.err), Key: take(r.key_len), Value: take(r.value_len)})
+		rec, size := c.record(r, at)
+		fn(rec)
+		at += size
 	}
 }
 
@@ -521,15 +526,7 @@ func (c *Chunk) Filter(keep func(Record) bool) {
 	at, kept := 0, 0
 	out := c.recs[:0]
 	for _, r := range c.recs {
-		size := int(max(r.key_len, 0) + max(r.value_len, 0))
-		rec := Record{Partition: int32(r.partition), Offset: int64(r.offset), Err: int(r.err)}
-		if r.key_len >= 0 {
-			rec.Key = c.buf[at : at+int(r.key_len) : at+int(r.key_len)]
-		}
-		if r.value_len >= 0 {
-			v := at + int(max(r.key_len, 0))
-			rec.Value = c.buf[v : v+int(r.value_len) : v+int(r.value_len)]
-		}
+		rec, size := c.record(r, at)
 		if keep(rec) {
 			copy(c.buf[kept:], c.buf[at:at+size])
 			kept += size
