@@ -16,6 +16,7 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
+	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 )
 
 // addTrend adds d's buckets and watermarks to tr. A delta whose buckets
@@ -108,8 +109,8 @@ func (s *Stage) newTrendFollower(partition int32) (*trendFollower, error) {
 		// for no fetch held at the broker for 500 ms, and a follower
 		// opened while the broker was down reads again soon after it
 		// is back.
-		"fetch.wait.max.ms":        20,
-		"reconnect.backoff.max.ms": 250,
+		"fetch.wait.max.ms":        state.ReaderFetchWait,
+		"reconnect.backoff.max.ms": txn.ReconnectBackoffMax,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("trending standby consumer: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/strict"
 	"github.com/hashtrend/hashtrend/pkg/topic"
+	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 )
 
 // Version is the schema version of Total and Meta values.
@@ -116,15 +117,15 @@ func DecodeMeta(b []byte) (Meta, error) {
 	return m, nil
 }
 
-// readerFetchWait is the readers' fetch.wait.max.ms: a follower at the end
-// of a partition costs the broker one empty fetch per readerFetchWait.
-const readerFetchWait = 20
+// ReaderFetchWait is the readers' fetch.wait.max.ms (the trending
+// follower's too): a follower at the end of a partition costs the broker
+// one empty fetch per ReaderFetchWait.
+const ReaderFetchWait = 20
 
-// reconnectBackoffMax caps the readers' and their admin clients' back-off
-// between attempts to reach a broker, in ms, as for the stages' clients
-// (txn): a standby opened while the broker was down otherwise read
-// nothing for up to half a second after it came back.
-const reconnectBackoffMax = 250
+// The readers and their admin clients reconnect within
+// txn.ReconnectBackoffMax, as the stages' clients do: a standby opened
+// while the broker was down otherwise read nothing for up to half a
+// second after it came back.
 
 // readerConfig is the consumer that Restore, Tail and ReadTo read a
 // partition with: assigned, never a group member, read_committed, with
@@ -143,9 +144,9 @@ func readerConfig(kc kafkaconn.Config, role string) kafka.ConfigMap {
 		"enable.partition.eof":      true,
 		"fetch.max.bytes":           64 << 20,
 		"max.partition.fetch.bytes": 16 << 20,
-		"fetch.wait.max.ms":         readerFetchWait,
+		"fetch.wait.max.ms":         ReaderFetchWait,
 		"auto.offset.reset":         "earliest",
-		"reconnect.backoff.max.ms":  reconnectBackoffMax,
+		"reconnect.backoff.max.ms":  txn.ReconnectBackoffMax,
 	})
 }
 
@@ -182,7 +183,7 @@ func ReadTo(ctx context.Context, kc kafkaconn.Config, name string, partition int
 
 // adminConfig is the admin client that asks for end offsets.
 func adminConfig(kc kafkaconn.Config, clientID string) *kafka.ConfigMap {
-	return kc.ConfigMap(clientID, kafka.ConfigMap{"reconnect.backoff.max.ms": reconnectBackoffMax})
+	return kc.ConfigMap(clientID, kafka.ConfigMap{"reconnect.backoff.max.ms": txn.ReconnectBackoffMax})
 }
 
 // endOffset asks for the high watermark of partition until it gets an
