@@ -92,9 +92,8 @@ type Stage struct {
 	trend    *buckets               // nil with trending off
 	fatal    error                  // set by the rebalance callback
 	dedupe   *dedupe
-	q        *batch.Queue  // where the assigned partitions' records go
-	feed     *feed         // counts what the poll loop reads; drained before the window state is touched
-	rec      kafka.Message // the record being counted (count), reused
+	q        *batch.Queue // where the assigned partitions' records go
+	feed     *feed        // counts what the poll loop reads; drained before the window state is touched
 }
 
 // Run runs the stage until ctx ends (then it commits the open window and
@@ -204,14 +203,15 @@ func (s *Stage) events() error {
 
 // count counts the records of c. It runs on the feed's goroutine.
 func (s *Stage) count(c *batch.Chunk) {
+	var m kafka.Message // each record in turn
 	c.Each(func(r batch.Record) {
 		if r.Err != 0 { // about the partition; the client goes on by itself
 			s.log.Warn("tally consumer", "partition", r.Partition, "err", string(r.Value))
 			return
 		}
-		s.rec = kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &s.cfg.Tweets, Partition: r.Partition, Offset: kafka.Offset(r.Offset)},
+		m = kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &s.cfg.Tweets, Partition: r.Partition, Offset: kafka.Offset(r.Offset)},
 			Key: r.Key, Value: r.Value}
-		s.add(&s.rec)
+		s.add(&m)
 	})
 }
 
