@@ -55,15 +55,13 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
     [ -z "$created" ] || rm -f $policy
   fi
-  case "$(go env GOVERSION)" in
-  go1.26*) ;;
-  *) fail "the golang:1.26-bookworm stand-in needs Go 1.26; go here is $(go env GOVERSION)" ;;
-  esac
 }
 
 # The machine's apt configuration for Debian itself: the stand-ins' apt
 # uses it too (the official images have bookworm, -updates and -security).
 debian_sources=/etc/apt/sources.list.d/debian.sources
+# The machine's CA bundle, which the golang stand-in trusts.
+ca_bundle=/etc/ssl/certs/ca-certificates.crt
 
 # mirror is the Debian mirror apt is configured with.
 mirror() {
@@ -207,17 +205,13 @@ engine_alive() {
 
 # --- images ---------------------------------------------------------------
 
-# build TAG KEY CONTEXT [ARGS]: docker build on the builder engine, unless
-# an image TAG built from the same KEY (a hash of all its inputs) is there.
+# build TAG KEY CONTEXT: docker build on the builder engine, the image
+# labelled with KEY (a hash of all its inputs) for build_needed.
 build() {
   local tag=$1 key=$2 ctx=$3
-  shift 3
-  local have
-  have=$($docker image inspect -f '{{index .Config.Labels "hashtrend.compose-test.key"}}' "$tag" 2>/dev/null || true)
-  if [ "$have" = "$key" ]; then return; fi
   say "building $tag"
   DOCKER_BUILDKIT=1 $docker build -q --network host --label "hashtrend.compose-test.key=$key" \
-    -t "$tag" "$@" "$ctx" >/dev/null || fail "docker build of $tag failed"
+    -t "$tag" "$ctx" >/dev/null || fail "docker build of $tag failed"
 }
 
 # inputs hashes files and strings: the key of what is built from them.
@@ -227,47 +221,77 @@ inputs() {
   done; } | sha256sum | cut -c1-16
 }
 
+# The stand-ins: standins/images says which image each folder's recipe is
+# built as. check_images reads it through compose-test/images, which first
+# checks that every image docker-compose.yml and the Dockerfile name has a
+# stand-in or a written exclusion: one missing stops the run here, with one
+# line naming it, before any engine starts or any build asks a registry.
+declare -A standin_image
+check_images() {
+  local bin out folder image
+  bin=$(mktemp)
+  (cd "$root/deploy" && go build -o "$bin" ./compose-test/images) || fail "building compose-test/images failed"
+  out=$("$bin") || {
+    rm -f "$bin"
+    exit 1 # it said which image, in one line
+  }
+  rm -f "$bin"
+  while read -r folder image; do standin_image[$folder]=$image; done <<<"$out"
+}
+
 standins() {
-  local s=$here/standins tar base ctx
+  local tar base folder
   tar=$(rootfs_tar)
   base=$(inputs "$tar")
-  if [ "$($docker image inspect -f '{{index .Config.Labels "hashtrend.compose-test.key"}}' debian:$suite 2>/dev/null)" != "$base" ]; then
+  if build_needed debian:$suite "$base"; then
     say "importing the debootstrap tree as debian:$suite"
     $docker import --change "LABEL hashtrend.compose-test.key=$base" \
       --change 'CMD ["bash"]' "$tar" debian:$suite >/dev/null
   fi
+  for folder in "${!standin_image[@]}"; do
+    standin "$folder" "${standin_image[$folder]}" "$base"
+  done
+}
 
+# standin FOLDER IMAGE BASE builds standins/FOLDER as IMAGE, unless an image
+# built from the same inputs is there. Each recipe names its inputs (the
+# key) and what its build context needs beyond the folder.
+standin() {
+  local folder=$1 image=$2 base=$3 s=$here/standins/$1 key ctx
+  case $folder in
+  dockerfile) key=$(inputs "$s" $buildkit_version) ;;
+  golang) key=$(inputs "$s" "$base" "$(go env GOVERSION)" "$ca_bundle") ;;
+  distroless) key=$(inputs "$s" "$base") ;;
+  kafka) key=$(inputs "$s" "$base" "$root/deploy/kafka/pom.xml") ;;
+  prometheus) key=$(inputs "$s" "$base") ;;
+  *) fail "standins/images lists the stand-in $folder, for which compose-test.sh has no recipe" ;;
+  esac
+  build_needed "$image" "$key" || return 0
   ctx=$(mktemp -d)
-  cp "$s/dockerfile/Dockerfile" "$(frontend_binary)" "$ctx/"
-  build docker/dockerfile:1 "$(inputs "$s/dockerfile" $buildkit_version)" "$ctx"
-
-  local goroot
-  goroot=$(go env GOROOT)
-  if ! build_needed golang:1.26-$suite "$(inputs "$s/golang" "$base" "$(go env GOVERSION)")"; then
-    rm -rf "$ctx" && ctx=$(mktemp -d)
-    cp "$s/golang/Dockerfile" "$ctx/"
-    cp -r "$goroot" "$ctx/go"
+  cp -r "$s/." "$ctx/"
+  case $folder in
+  dockerfile) cp "$(frontend_binary)" "$ctx/" ;;
+  golang)
+    local want=${image#golang:}
+    want=go${want%%-*}
+    case "$(go env GOVERSION)" in
+    "$want" | "$want".*) ;;
+    *) fail "the $image stand-in needs Go ${want#go}; go here is $(go env GOVERSION)" ;;
+    esac
+    cp "$ca_bundle" "$ctx/ca-certificates.crt"
+    cp -r "$(go env GOROOT)" "$ctx/go"
     rm -rf "$ctx/go/test" "$ctx/go/doc" "$ctx/go/api"
-    build golang:1.26-$suite "$(inputs "$s/golang" "$base" "$(go env GOVERSION)")" "$ctx"
-  fi
-
-  build gcr.io/distroless/base-debian12:nonroot "$(inputs "$s/distroless" "$base")" "$s/distroless"
-
-  local image
-  image=$(sed -n 's/^ *image: *\(prom\/prometheus:.*\)/\1/p' "$root/docker-compose.yml")
-  build "$image" "$(inputs "$s/prometheus" "$base")" "$s/prometheus"
-
-  image=$(sed -n 's/^ *image: *\(apache\/kafka:.*\)/\1/p' "$root/docker-compose.yml")
-  if build_needed "$image" "$(inputs "$s/kafka" "$base" "$root/deploy/kafka/pom.xml")"; then
+    ;;
+  kafka)
     "$root/deploy/kafka/kafka.sh" fetch
-    rm -rf "$ctx" && ctx=$(mktemp -d)
-    cp -r "$s/kafka/." "$ctx/"
     mkdir "$ctx/libs" && cp "$root/deploy/kafka/lib/"*.jar "$ctx/libs/"
-    build "$image" "$(inputs "$s/kafka" "$base" "$root/deploy/kafka/pom.xml")" "$ctx"
-  fi
+    ;;
+  esac
+  build "$image" "$key" "$ctx"
   rm -rf "$ctx"
 }
 
+# build_needed TAG KEY: no image TAG built from the inputs KEY is there.
 build_needed() {
   [ "$($docker image inspect -f '{{index .Config.Labels "hashtrend.compose-test.key"}}' "$1" 2>/dev/null)" != "$2" ]
 }
@@ -287,6 +311,7 @@ services() {
 main() {
   [ "$(id -u)" = 0 ] || fail "needs root (it starts Docker engines and a network namespace)"
   install_packages
+  check_images
   if engine_alive; then fail "another compose-test runs (engines of $state)"; fi
   if [ -e "$state" ] || [ -e "/run/netns/$ns" ]; then
     say "removing what a killed run left"
@@ -308,8 +333,7 @@ main() {
   start_engine run "$ns"
   local images
   images=(hashtrend-ingest hashtrend-counter hashtrend-printer
-    "$(sed -n 's/^ *image: *\(apache\/kafka:.*\)/\1/p' "$root/docker-compose.yml")"
-    "$(sed -n 's/^ *image: *\(prom\/prometheus:.*\)/\1/p' "$root/docker-compose.yml")")
+    "${standin_image[kafka]}" "${standin_image[prometheus]}")
   $docker save "${images[@]}" | DOCKER_HOST=unix://$state/run.sock $docker load -q >/dev/null ||
     fail "moving the images to the run engine failed"
   export DOCKER_HOST=unix://$state/run.sock

@@ -26,12 +26,18 @@ logfile=$data/kafka.out
 
 say() { echo "kafka.sh: $*" >&2; }
 
+# fetch keeps the jars of the pom's Kafka version in $lib, fetched once: the
+# marker holds a hash of the pom, so a changed pom fetches again instead of
+# leaving another version's jars on the class path.
 fetch() {
-  if [ -f "$lib/.complete" ]; then return; fi
+  local key
+  key=$(sha256sum "$here/pom.xml" | cut -c1-16)
+  if [ "$(cat "$lib/.complete" 2>/dev/null)" = "$key" ]; then return; fi
   say "fetching Apache Kafka jars from Maven Central into $lib"
   mkdir -p "$lib"
+  rm -f "$lib/.complete" "$lib"/*.jar
   mvn -q -B -Dstyle.color=never -f "$here/pom.xml" package -Dkafka.lib="$lib"
-  touch "$lib/.complete"
+  echo "$key" >"$lib/.complete"
 }
 
 java_cmd() {
