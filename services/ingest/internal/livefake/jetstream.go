@@ -32,7 +32,8 @@ type JetstreamConn struct {
 	Status int
 	// Before are raw messages sent first, as text (bad input, say).
 	Before [][]byte
-	// Events is how many events to send from the cursor on (0: all).
+	// Events is how many events to send from the cursor on (0: all;
+	// negative: none).
 	Events int
 	// Close ends the connection after the events, a mid-stream
 	// disconnect; otherwise it stays open and silent, as the live tail
@@ -134,7 +135,7 @@ func (j *Jetstream) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	sent := 0
 	for _, e := range j.events {
-		if conn.Events > 0 && sent == conn.Events {
+		if conn.Events != 0 && sent >= conn.Events {
 			break
 		}
 		if e.timeUS < req.Cursor || !req.wants(e) {

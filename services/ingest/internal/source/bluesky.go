@@ -96,10 +96,9 @@ type Bluesky struct {
 	Rewind time.Duration
 	// Stall is how long a connection may be silent before it is dropped.
 	Stall time.Duration
-	// Clock times the back-off waits and Watch the stall watchdog (nil:
-	// the real clock).
-	Clock backoff.Clock
-	Watch Clock
+	// Clock times the stall watchdog and the back-off waits (nil: the
+	// real clock).
+	Clock Clock
 	Env
 
 	// from is the position to resume after (set by Resume); position is
@@ -159,28 +158,23 @@ func (b *Bluesky) Run(ctx context.Context, emit Emit) error {
 	}
 	b.position.Store(b.from.TimeUS)
 	c := &jetstreamConn{
-		b:       b,
-		dec:     wire.Jetstream{Cashtags: b.Cashtags},
-		zr:      zr,
-		seen:    newRecentIDs(1 << 16),
-		floor:   b.from,
-		bad:     &badMessages{m: b.Metrics, log: b.Log},
-		client:  &http.Client{Transport: transport()},
-		backoff: backoff.NewLive(),
-		watch:   watchClockOr(b.Watch),
+		b:      b,
+		dec:    wire.Jetstream{Cashtags: b.Cashtags},
+		zr:     zr,
+		seen:   newRecentIDs(1 << 16),
+		floor:  b.from,
+		bad:    &badMessages{m: b.Metrics, log: b.Log},
+		client: &http.Client{Transport: transport()},
+		next:   max(0, slices.Index(b.Hosts, b.from.Host)),
 	}
-	clock := clockOr(b.Clock)
-	host := max(0, slices.Index(b.Hosts, b.from.Host))
 	if b.from.TimeUS > 0 {
-		b.Log.Info("resuming", "host", b.Hosts[host], "time_us", b.from.TimeUS, "rewind", b.Rewind)
+		b.Log.Info("resuming", "host", b.Hosts[c.next], "time_us", b.from.TimeUS, "rewind", b.Rewind)
 	}
-	for ; ; host = (host + 1) % len(b.Hosts) {
-		err := c.run(ctx, emit, b.Hosts[host])
-		next := b.Hosts[(host+1)%len(b.Hosts)]
-		if stop, err := b.afterConnection(ctx, err, c.backoff, clock, "INGEST_BLUESKY_HOSTS", "host", b.Hosts[host], "next_host", next); stop {
-			return err
-		}
-	}
+	l := &loop{env: b.Env, name: "bluesky", stall: b.Stall, clock: b.Clock, backoff: backoff.NewLive(),
+		authHint: "INGEST_BLUESKY_HOSTS", dial: c.dial,
+		// A failed or silent connection moves on to the next host.
+		ended: func() []any { return []any{"host", c.host, "next_host", b.Hosts[c.next]} }}
+	return l.run(ctx, emit)
 }
 
 // URL returns the subscribe URL of host, resuming at cursor (0: live).
@@ -211,104 +205,79 @@ func (b *Bluesky) URL(host string, cursor int64) (string, error) {
 }
 
 // jetstreamConn is what outlives one connection: decoder, what was seen,
-// back-off.
+// the host to dial next.
 type jetstreamConn struct {
-	b       *Bluesky
-	dec     wire.Jetstream
-	zr      *zstd.Decoder
-	seen    *recentIDs
-	floor   BlueskyPosition // events of floor.Host up to floor.TimeUS were handled
-	host    string          // of the connection
-	bad     *badMessages
-	client  *http.Client
-	backoff *backoff.Backoff
-	watch   Clock
-	buf     []byte
+	b      *Bluesky
+	dec    wire.Jetstream
+	zr     *zstd.Decoder
+	seen   *recentIDs
+	floor  BlueskyPosition // events of floor.Host up to floor.TimeUS were handled
+	host   string          // of the connection
+	url    string          // of the connection
+	next   int             // the index of the host to dial next
+	bad    *badMessages
+	client *http.Client
+	ws     *websocket.Conn
+	buf    []byte
 }
 
-// run reads one connection to its end and says why it ended.
-func (c *jetstreamConn) run(ctx context.Context, emit Emit, host string) error {
+// dial opens a connection to the next host, resuming at the position
+// minus the rewind.
+func (c *jetstreamConn) dial(ctx context.Context, _ *watchdog) (session, error) {
 	b := c.b
+	c.host = b.Hosts[c.next]
+	c.next = (c.next + 1) % len(b.Hosts)
 	cursor := int64(0)
 	if pos := b.position.Load(); pos > 0 {
 		cursor = max(1, pos-b.Rewind.Microseconds())
 	}
-	u, err := b.URL(host, cursor)
+	u, err := b.URL(c.host, cursor)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	dctx, cancelDial := context.WithTimeout(ctx, b.Stall)
-	ws, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{
+	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		HTTPClient: c.client,
 		HTTPHeader: http.Header{"User-Agent": {"hashtrend-ingest"}},
 	})
-	cancelDial()
 	if err != nil {
 		if resp != nil {
-			return httpFailure("jetstream handshake", resp)
+			return nil, httpFailure("jetstream handshake", resp)
 		}
-		if dctx.Err() != nil && ctx.Err() == nil {
-			b.Metrics.stalls.Inc()
-			return fmt.Errorf("%w: no handshake from %s in %s", errStall, host, b.Stall)
-		}
-		return fmt.Errorf("jetstream dial %s: %w", host, err)
+		return nil, fmt.Errorf("jetstream dial %s: %w", c.host, err)
 	}
-	defer ws.CloseNow()
 	ws.SetReadLimit(jetstreamReadLimit)
-	c.host = host
-	b.connected(true)
-	b.Log.Info("connected", "source", "bluesky", "url", u)
+	c.ws, c.url = ws, u
+	return c, nil
+}
 
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wd := newWatchdog(c.watch, b.Stall)
-	var stalled atomic.Bool
-	go func() {
-		if wd.run(cctx) {
-			stalled.Store(true)
-			cancel()
-		}
-	}()
-	healthy := false
-	for {
-		typ, msg, err := ws.Read(cctx)
-		if err != nil {
-			switch {
-			case stalled.Load():
-				b.Metrics.stalls.Inc()
-				return fmt.Errorf("%w: %s silent for %s", errStall, host, b.Stall)
-			case ctx.Err() != nil:
-				return ctx.Err()
-			}
-			return fmt.Errorf("reading %s: %w", host, err)
-		}
-		wd.active()
-		if typ == websocket.MessageBinary && c.zr != nil {
-			if c.buf, err = c.zr.DecodeAll(msg, c.buf[:0]); err != nil {
-				c.bad.add(fmt.Errorf("zstd: %w", err), len(msg))
-				continue
-			}
-			msg = c.buf
-		}
-		r, err := c.dec.Decode(msg)
-		if err != nil {
-			c.bad.add(err, len(msg))
-			continue
-		}
-		if !healthy {
-			// Events flow: the back-off starts over.
-			healthy = true
-			c.backoff.Reset()
-		}
-		if err := c.handle(ctx, emit, wd, r); err != nil {
-			return err
-		}
+func (c *jetstreamConn) attrs() []any { return []any{"url", c.url} }
+func (c *jetstreamConn) close()       { c.ws.CloseNow() }
+
+// frame reads and handles one WebSocket message. An event that decodes
+// shows the connection healthy.
+func (c *jetstreamConn) frame(ctx context.Context, emit Emit) (bool, error) {
+	typ, msg, err := c.ws.Read(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", c.host, err)
 	}
+	if typ == websocket.MessageBinary && c.zr != nil {
+		if c.buf, err = c.zr.DecodeAll(msg, c.buf[:0]); err != nil {
+			c.bad.add(fmt.Errorf("zstd: %w", err), len(msg))
+			return false, nil
+		}
+		msg = c.buf
+	}
+	r, err := c.dec.Decode(msg)
+	if err != nil {
+		c.bad.add(err, len(msg))
+		return false, nil
+	}
+	return true, c.handle(ctx, emit, r)
 }
 
 // handle emits a post that is new and wanted, counts anything else, and
 // then moves the position on.
-func (c *jetstreamConn) handle(ctx context.Context, emit Emit, wd *watchdog, r wire.Result) error {
+func (c *jetstreamConn) handle(ctx context.Context, emit Emit, r wire.Result) error {
 	b := c.b
 	switch {
 	case r.Kind != wire.KindPost:
@@ -318,11 +287,8 @@ func (c *jetstreamConn) handle(ctx context.Context, emit Emit, wd *watchdog, r w
 	case c.host == c.floor.Host && r.TimeUS <= c.floor.TimeUS, !c.seen.add(r.Post.ID):
 		b.Metrics.message("duplicate")
 	default:
-		resume := wd.pause()
-		err := emit(ctx, r.Post, BlueskyPosition{TimeUS: r.TimeUS, Host: c.host})
-		resume()
-		if err != nil {
-			return &emitError{err: fmt.Errorf("emit post %s: %w", r.Post.ID, err)}
+		if err := emitted(ctx, emit, r.Post, BlueskyPosition{TimeUS: r.TimeUS, Host: c.host}); err != nil {
+			return err
 		}
 	}
 	if r.TimeUS > b.position.Load() {

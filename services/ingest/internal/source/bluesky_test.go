@@ -1,11 +1,9 @@
 package source
 
 import (
-	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,11 +20,16 @@ func newBluesky(hosts ...string) (*Bluesky, *systest.Buffer) {
 	return &Bluesky{
 		Hosts:  hosts,
 		Rewind: 100 * time.Millisecond,
-		Stall:  time.Minute,
-		Clock:  &fakeClock{},
-		Watch:  newManualClock(),
+		Stall:  testStall,
 		Env:    Env{Metrics: testMetrics("bluesky"), Log: log},
 	}, buf
+}
+
+// onClock gives b a test clock whose back-off waits are over at once.
+func onClock(t *testing.T, b *Bluesky) (*testClock, *waits) {
+	clock := newTestClock()
+	b.Clock = clock
+	return clock, waitOut(t, clock, b.Metrics)
 }
 
 // checkPosts compares the posts with the expected ones: the same ids in
@@ -83,6 +86,7 @@ func TestBlueskyResumesAfterADisconnectAtPositionMinusRewindWithoutGapsOrDuplica
 	const first = 12 // events (posts, deletes, identity, account) before the drop
 	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: first, Close: true})
 	b, _ := newBluesky(js.URL())
+	onClock(t, b)
 	checkPosts(t, collect(t, b, len(want)), want)
 
 	// The position after the drop is the time_us of the last event the
@@ -136,13 +140,12 @@ func TestBlueskyFailsOverToTheNextHostWhenOneRefuses(t *testing.T) {
 	down := livefake.NewJetstream(t, events, livefake.JetstreamConn{Status: 503})
 	up := livefake.NewJetstream(t, events)
 	b, _ := newBluesky(down.URL(), up.URL())
-	clock := &fakeClock{}
-	b.Clock = clock
+	_, w := onClock(t, b)
 	checkPosts(t, collect(t, b, len(want)), want)
 	if len(down.Requests()) != 1 || len(up.Requests()) != 1 {
 		t.Errorf("requests: %d to the host that is down, %d to the other; want 1 and 1", len(down.Requests()), len(up.Requests()))
 	}
-	if got := clock.Waits(); !slices.Equal(got, []time.Duration{250 * time.Millisecond}) {
+	if got := w.Waits(); !slices.Equal(got, []time.Duration{250 * time.Millisecond}) {
 		t.Errorf("back-off waits %v, want [250ms]", got)
 	}
 }
@@ -153,13 +156,12 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 	silent := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: first})
 	other := livefake.NewJetstream(t, events)
 	b, _ := newBluesky(silent.URL(), other.URL())
-	clock := newManualClock()
-	b.Watch = clock
+	clock, _ := onClock(t, b)
 	c, wait := collectInBackground(t, b, len(want))
 
 	passed := passedTimes(t, events)
 	systest.Await(t, "position at the tenth event", time.Minute, func() bool { return b.Position() == passed[first-1] })
-	clock.awaitTimers(t, 1)
+	// The watchdog's timer was set before the connection was dialled.
 	clock.Advance(b.Stall - time.Millisecond)
 	if len(other.Requests()) != 0 || testutil.ToFloat64(b.Metrics.stalls) != 0 {
 		t.Fatal("dropped before the stall time")
@@ -172,45 +174,6 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 	}
 	if reqs := other.Requests(); len(reqs) != 1 || reqs[0].Cursor != passed[first-1]-b.Rewind.Microseconds() {
 		t.Errorf("requests to the next host %+v, want one resuming at %d", reqs, passed[first-1]-b.Rewind.Microseconds())
-	}
-}
-
-func TestBlueskyCountsBadMessagesLogsTheFirstAndReadsOn(t *testing.T) {
-	events, want := livefake.RecordedJetstream(t)
-	bad := [][]byte{
-		[]byte("not json"),
-		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"label"}`),
-		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"commit","commit":{"operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{"langs":["en"]}}}`),
-		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"commit","commit":{"operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{"text":"#é","facets":[{"index":{"byteStart":0,"byteEnd":2},"features":[{"$type":"app.bsky.richtext.facet#tag","tag":"e"}]}]}}}`),
-		[]byte(`{"did":"did:plc:a","time_us":1,"kind":"commit","commit":{"operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{"text":"` + strings.Repeat("a", 10<<20) + `"}}}`),
-	}
-	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Before: bad})
-	b, logs := newBluesky(js.URL())
-	checkPosts(t, collect(t, b, len(want)), want)
-	checkMalformedCounted(t, b.Metrics, logs, len(bad), len(js.Requests()))
-}
-
-func TestBlueskyBacksOffFrom250msDoublingAndStartsOverAfterProgress(t *testing.T) {
-	events, _ := livefake.RecordedJetstream(t)
-	ms := time.Millisecond
-	js := livefake.NewJetstream(t, events,
-		livefake.JetstreamConn{Events: 3, Close: true},
-		livefake.JetstreamConn{Events: 3, Close: true},
-		livefake.JetstreamConn{Status: 503},
-		livefake.JetstreamConn{Status: 503},
-		livefake.JetstreamConn{Status: 429},
-	)
-	b, _ := newBluesky(js.URL())
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	clock := stopAfterWaits(5, cancel)
-	b.Clock = clock
-	runFor(t, ctx, b, (&collector{}).emit)
-	// Each connection that delivered starts the schedule over; the first
-	// refusal after them waits 250 ms again, the next doubles.
-	want := []time.Duration{250 * ms, 250 * ms, 250 * ms, 500 * ms, time.Minute}
-	if got := clock.Waits(); !slices.Equal(got, want) {
-		t.Fatalf("waits %v, want %v", got, want)
 	}
 }
 
@@ -262,35 +225,4 @@ func TestBlueskyValidate(t *testing.T) {
 		{"a zero stall", map[string]string{"INGEST_BLUESKY_STALL": "0s"}, "INGEST_BLUESKY_STALL"},
 		{"compression that is not a boolean", map[string]string{"INGEST_BLUESKY_COMPRESS": "zstd"}, "INGEST_BLUESKY_COMPRESS"},
 	})
-}
-
-func TestBlueskyResumedAfterAnyPostEmitsExactlyTheRest(t *testing.T) {
-	events, want := livefake.RecordedJetstream(t)
-	js := livefake.NewJetstream(t, events)
-	passed := passedTimes(t, events)
-	end := passed[len(passed)-1]
-	first := &collector{want: len(want)}
-	ctx, cancel := context.WithCancel(t.Context())
-	first.cancel = cancel
-	b, _ := newBluesky(js.URL())
-	runFor(t, ctx, b, first.emit)
-	checkPosts(t, first.posts, want)
-	for k, at := range first.at {
-		raw, err := json.Marshal(at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := newBluesky(js.URL())
-		if err := b.Resume(raw); err != nil {
-			t.Fatalf("resume at post %d (%s): %v", k+1, raw, err)
-		}
-		got := collectUntil(t, b, "the last event", func() bool { return b.Position() >= end })
-		checkPosts(t, got, want[k+1:])
-		if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues("duplicate")); got == 0 && k+1 < len(want) && want[k+1].TimeUS-want[k].TimeUS < b.Rewind.Microseconds() {
-			t.Errorf("resumed after post %d: the rewind's overlap was not dropped as duplicates", k+1)
-		}
-	}
-	if err := (&Bluesky{}).Resume(json.RawMessage(`{"index":3}`)); err == nil {
-		t.Error("another source's position accepted")
-	}
 }

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,80 +26,43 @@ import (
 	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
 
-// fakeClock records the back-off waits and returns at once; onWait (when
-// set) sees each wait and may end the test's context.
-type fakeClock struct {
-	mu     sync.Mutex
-	waits  []time.Duration
-	onWait func(n int, d time.Duration)
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.waits = append(c.waits, d)
-	n := len(c.waits)
-	c.mu.Unlock()
-	if c.onWait != nil {
-		c.onWait(n, d)
-	}
-	ch := make(chan time.Time, 1)
-	ch <- time.Time{}
-	return ch
-}
-
-func (c *fakeClock) Waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.waits...)
-}
-
-// stopAfterWaits returns a clock that cancels after n waits.
-func stopAfterWaits(n int, cancel context.CancelFunc) *fakeClock {
-	return &fakeClock{onWait: func(i int, _ time.Duration) {
-		if i >= n {
-			cancel()
-		}
-	}}
-}
-
-// manualClock is a stall-watchdog clock that moves only when the test
-// says so.
-type manualClock struct {
+// testClock is the network loop's clock in tests: its time moves only
+// when the test (or waitOut, for the back-off) moves it.
+type testClock struct {
 	mu     sync.Mutex
 	now    time.Time
-	timers []manualTimer
-	armed  chan struct{}
+	timers []testTimer
+	set    chan struct{} // closed (and replaced) when a timer is set
 }
 
-type manualTimer struct {
+type testTimer struct {
 	at time.Time
+	d  time.Duration
 	ch chan time.Time
 }
 
-func newManualClock() *manualClock {
-	return &manualClock{now: time.Unix(1_700_000_000, 0), armed: make(chan struct{}, 1)}
+func newTestClock() *testClock {
+	return &testClock{now: time.Unix(1_700_000_000, 0), set: make(chan struct{})}
 }
 
-func (c *manualClock) Now() time.Time {
+func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
-func (c *manualClock) After(d time.Duration) <-chan time.Time {
+func (c *testClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, manualTimer{at: c.now.Add(d), ch: ch})
-	select {
-	case c.armed <- struct{}{}:
-	default:
-	}
+	c.timers = append(c.timers, testTimer{at: c.now.Add(d), d: d, ch: ch})
+	close(c.set)
+	c.set = make(chan struct{})
 	return ch
 }
 
 // Advance moves the clock on by d and fires the timers that are due.
-func (c *manualClock) Advance(d time.Duration) {
+func (c *testClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -111,23 +77,132 @@ func (c *manualClock) Advance(d time.Duration) {
 	c.timers = kept
 }
 
-// awaitTimers waits until n timers are pending.
-func (c *manualClock) awaitTimers(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.After(60 * time.Second)
-	for {
-		c.mu.Lock()
-		pending := len(c.timers)
-		c.mu.Unlock()
-		if pending >= n {
-			return
-		}
-		select {
-		case <-c.armed:
-		case <-deadline:
-			t.Fatalf("%d timers pending after 60 s, want %d", pending, n)
+// armed returns a channel that is closed when the next timer is set.
+func (c *testClock) armed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.set
+}
+
+// pending returns how many timers set for d are pending (d < 0: any).
+func (c *testClock) pending(d time.Duration) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, tm := range c.timers {
+		if tm.d == d || d < 0 {
+			n++
 		}
 	}
+	return n
+}
+
+// awaitTimers waits until n timers are pending.
+func (c *testClock) awaitTimers(t *testing.T, n int) {
+	t.Helper()
+	c.await(t, fmt.Sprintf("%d timers pending", n), func() bool { return c.pending(-1) >= n })
+}
+
+// await waits until cond holds, checking it each time a timer is set.
+func (c *testClock) await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	if !c.wait(what, cond) {
+		t.Fatalf("not the case after 60 s: %s", what)
+	}
+}
+
+// wait waits until cond holds (true), checking it each time a timer is
+// set, or 60 s have passed (false).
+func (c *testClock) wait(what string, cond func() bool) bool {
+	deadline := time.After(60 * time.Second)
+	for {
+		armed := c.armed()
+		if cond() {
+			return true
+		}
+		select {
+		case <-armed:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// waits are the back-off waits of one source, waited out at once.
+type waits struct {
+	mu     sync.Mutex
+	got    []time.Duration
+	stopAt int
+	stop   context.CancelFunc
+}
+
+// waitOut ends every back-off wait of the source whose metrics are m as
+// soon as it begins, by moving clock on by it, and records the waits. A
+// wait begins after the source has counted the reconnect and added the
+// wait to its back-off seconds, and before it sets its timer: so the wait
+// is what the metrics added, and it is over once that timer is pending and
+// the clock has moved on by it. A test's stall times must differ from
+// every back-off wait (45 s does), or the watchdog's timers of the
+// connections that ended could be taken for the wait's.
+func waitOut(t *testing.T, clock *testClock, m *Metrics) *waits {
+	w := &waits{}
+	reconnects := func() (n, seconds float64) {
+		for c := backoff.Network; c <= backoff.Auth; c++ {
+			n += testutil.ToFloat64(m.reconnects.WithLabelValues(c.String()))
+			seconds += testutil.ToFloat64(m.backoff.WithLabelValues(c.String()))
+		}
+		return n, seconds
+	}
+	ctx := t.Context()
+	go func() {
+		var handled, before float64
+		for armed := clock.armed(); ; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-armed:
+			}
+			armed = clock.armed()
+			n, seconds := reconnects()
+			if n == handled {
+				continue
+			}
+			if n > handled+1 {
+				t.Errorf("%v reconnects at once: their waits cannot be told apart", n-handled)
+				return
+			}
+			d := time.Duration(math.Round((seconds - before) * float64(time.Second)))
+			if n := clock.pending(d); n == 0 {
+				continue // counted; its timer is not set yet
+			} else if n > 1 {
+				t.Errorf("%d timers of %s pending: a stall time of the test equals a back-off wait", n, d)
+				return
+			}
+			handled, before = n, seconds
+			w.mu.Lock()
+			w.got = append(w.got, d)
+			if w.stop != nil && len(w.got) >= w.stopAt {
+				w.stop()
+			}
+			w.mu.Unlock()
+			clock.Advance(d)
+		}
+	}()
+	return w
+}
+
+// Waits returns the waits so far.
+func (w *waits) Waits() []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.got)
+}
+
+// stopAfter cancels (the source's context) once n waits have begun.
+func (w *waits) stopAfter(n int, cancel context.CancelFunc) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopAt, w.stop = n, cancel
 }
 
 func testLog() (*slog.Logger, *systest.Buffer) {
@@ -345,38 +420,6 @@ func streamLines(silent bool, lines ...string) conn {
 	}
 }
 
-// checkAuthFailure runs the source start makes, whose fake refuses its
-// credentials, until it has waited n times on clock: the waits must be
-// the back-off of an auth failure (a minute, doubling), and the log must
-// say each of says and hold none of secrets. It returns the log.
-func checkAuthFailure(t *testing.T, n int, start func(clock backoff.Clock) (Source, *systest.Buffer), says []string, secrets ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	clock := stopAfterWaits(n, cancel)
-	src, logs := start(clock)
-	runFor(t, ctx, src, (&collector{}).emit)
-	var want []time.Duration
-	for i := range n {
-		want = append(want, time.Minute<<i)
-	}
-	if got := clock.Waits(); !reflect.DeepEqual(got, want) {
-		t.Errorf("waits %v, want %v", got, want)
-	}
-	out := logs.String()
-	for _, s := range says {
-		if !strings.Contains(out, s) {
-			t.Errorf("the log does not say %q:\n%s", s, out)
-		}
-	}
-	for _, secret := range secrets {
-		if strings.Contains(out, secret) {
-			t.Errorf("secret %q is in the log:\n%s", secret, out)
-		}
-	}
-	return out
-}
-
 // backoffCase is one failure a fake API keeps answering with, and the
 // waits the source must take before its reconnects.
 type backoffCase struct {
@@ -387,20 +430,21 @@ type backoffCase struct {
 
 // checkBackoff runs each case against a source from start, whose fake's
 // script then answers every connection with the case's response, until
-// the source has waited len(want) times on the injected clock, and
-// compares the waits.
-func checkBackoff(t *testing.T, cases []backoffCase, start func(t *testing.T, clock backoff.Clock) (Source, *script)) {
+// the source has waited len(want) times, and compares the waits.
+func checkBackoff(t *testing.T, cases []backoffCase, start func(t *testing.T, clock *testClock, m *Metrics) (Source, *script, *systest.Buffer)) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			clock := stopAfterWaits(len(tc.want), cancel)
-			src, s := start(t, clock)
+			clock, m := newTestClock(), testMetrics("test")
+			w := waitOut(t, clock, m)
+			w.stopAfter(len(tc.want), cancel)
+			src, s, _ := start(t, clock, m)
 			for range len(tc.want) + 1 {
 				s.conns = append(s.conns, tc.resp)
 			}
 			runFor(t, ctx, src, (&collector{}).emit)
-			if got := clock.Waits(); !reflect.DeepEqual(got, tc.want) {
+			if got := w.Waits(); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("waits %v\nwant  %v", got, tc.want)
 			}
 		})

@@ -3,6 +3,8 @@ package source
 import (
 	"fmt"
 	"strings"
+
+	"github.com/hashtrend/hashtrend/pkg/config"
 )
 
 // Settings are one kind of source's own settings: a struct whose envconfig
@@ -58,4 +60,23 @@ func Names() string {
 		return strings.Join(names, "")
 	}
 	return fmt.Sprintf("%s or %s", strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// checkURL checks that a base URL setting is an http(s) URL.
+func checkURL(name, u string) error {
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return config.Invalid(name, "%q is not an http(s) URL", u)
+	}
+	return nil
 }

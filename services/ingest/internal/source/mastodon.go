@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/wire"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
@@ -92,10 +93,9 @@ type Mastodon struct {
 	Tags         []string // for the hashtag stream
 	Stall        time.Duration
 	GapPages     int
-	// Clock times the back-off waits, Watch the stall watchdog and the
-	// rate limit (nil: the real clock).
-	Clock backoff.Clock
-	Watch Clock
+	// Clock times the stall watchdog, the back-off waits and the rate
+	// limit (nil: the real clock).
+	Clock Clock
 	Env
 
 	client *http.Client
@@ -139,12 +139,12 @@ func (m *Mastodon) Run(ctx context.Context, emit Emit) error {
 	m.client = &http.Client{Transport: transport()}
 	m.seen = newRecentIDs(1 << 14)
 	m.bad = &badMessages{m: m.Metrics, log: m.Log}
-	m.limit = &rateWindow{n: 300, per: 5 * time.Minute, clock: watchClockOr(m.Watch)}
+	m.limit = &rateWindow{n: 300, per: 5 * time.Minute, clock: clockOr(m.Clock)}
 	var mu sync.Mutex // one post at a time reaches emit
-	locked := func(ctx context.Context, p wire.Result) error {
+	locked := func(ctx context.Context, p post.Post, _ Position) error {
 		mu.Lock()
 		defer mu.Unlock()
-		return emit(ctx, p.Post, nil)
+		return emit(ctx, p, nil)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range m.feeds() {
@@ -154,15 +154,12 @@ func (m *Mastodon) Run(ctx context.Context, emit Emit) error {
 }
 
 // runFeed connects and reconnects one feed until ctx ends.
-func (m *Mastodon) runFeed(ctx context.Context, f *mastodonFeed, emit func(context.Context, wire.Result) error) error {
-	b := backoff.NewLive()
-	clock := clockOr(m.Clock)
-	for first := true; ; first = false {
-		err := m.connection(ctx, f, emit, b, !first)
-		if stop, err := m.afterConnection(ctx, err, b, clock, "INGEST_MASTODON_TOKEN", "feed", f.name); stop {
-			return err
-		}
-	}
+func (m *Mastodon) runFeed(ctx context.Context, f *mastodonFeed, emit Emit) error {
+	c := &mastodonConn{m: m, f: f, emit: emit}
+	l := &loop{env: m.Env, name: "mastodon", stall: m.Stall, clock: m.Clock, backoff: backoff.NewLive(),
+		authHint: "INGEST_MASTODON_TOKEN", dial: c.dial,
+		ended: func() []any { return []any{"feed", f.name} }}
+	return l.run(ctx, emit)
 }
 
 // request builds an authenticated GET; the token goes in the header,
@@ -177,112 +174,89 @@ func (m *Mastodon) request(ctx context.Context, u string) (*http.Request, error)
 	return req, nil
 }
 
-// connection reads one stream connection to its end; after a reconnect
-// (gap) it first fills the gap from the timeline.
-func (m *Mastodon) connection(ctx context.Context, f *mastodonFeed, emit func(context.Context, wire.Result) error, b *backoff.Backoff, gap bool) error {
+// mastodonConn is one feed's connection, again and again.
+type mastodonConn struct {
+	m      *Mastodon
+	f      *mastodonFeed
+	emit   Emit // outside the loop's hold on the watchdog, for the gap fill
+	dialed bool // a connection was opened before: the next one has a gap
+	body   io.ReadCloser
+	r      *sseReader
+}
+
+// dial opens the feed's stream; after a reconnect it first fills the gap
+// from the timeline, with the watchdog held meanwhile.
+func (c *mastodonConn) dial(ctx context.Context, wd *watchdog) (session, error) {
+	m, f := c.m, c.f
+	gap := c.dialed
+	c.dialed = true
 	base := cmp.Or(m.StreamingURL, m.BaseURL)
 	u := strings.TrimRight(base, "/") + f.stream
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wd := newWatchdog(watchClockOr(m.Watch), m.Stall)
-	stalled := make(chan struct{})
-	go func() {
-		if wd.run(cctx) {
-			close(stalled)
-			cancel()
-		}
-	}()
-	isStalled := func() bool {
-		select {
-		case <-stalled:
-			m.Metrics.stalls.Inc()
-			return true
-		default:
-			return false
-		}
-	}
-	req, err := m.request(cctx, u)
+	req, err := m.request(ctx, u)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	m.Log.Info("connecting", "feed", f.name, "url", u)
 	resp, err := m.client.Do(req)
 	if err != nil {
-		if isStalled() {
-			return fmt.Errorf("%w: no response in %s", errStall, m.Stall)
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		f := httpFailure("mastodon stream", resp)
-		f.err = fmt.Errorf("%w (no streaming API at %s: set INGEST_MASTODON_STREAMING_URL to the instance's configuration.urls.streaming from /api/v2/instance)", f.err, base)
-		return f
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return httpFailure("mastodon stream", resp)
+		defer resp.Body.Close()
+		fail := httpFailure("mastodon stream", resp)
+		if resp.StatusCode == http.StatusNotFound {
+			fail.err = fmt.Errorf("%w (no streaming API at %s: set INGEST_MASTODON_STREAMING_URL to the instance's configuration.urls.streaming from /api/v2/instance)", fail.err, base)
+		}
+		return nil, fail
 	}
-	m.connected(true)
-	m.Log.Info("connected", "source", "mastodon", "feed", f.name)
+	c.body, c.r = resp.Body, newSSEReader(resp.Body, mastodonEventLimit)
 	if gap && f.lastID != "" && m.GapPages > 0 {
 		resume := wd.pause()
-		err := m.fillGap(cctx, f, emit)
+		err := m.fillGap(ctx, f, c.emit)
 		resume()
 		var ee *emitError
 		if errors.As(err, &ee) {
-			return err
+			resp.Body.Close()
+			return nil, err
 		}
 		if err != nil && ctx.Err() == nil {
 			m.Log.Warn("gap not filled", "feed", f.name, "err", err)
 		}
 	}
-	// While a post waits for room in the producer the stream is not
-	// read: that silence is ours, not a stall.
-	paused := func(ctx context.Context, r wire.Result) error {
-		resume := wd.pause()
-		defer resume()
-		return emit(ctx, r)
+	return c, nil
+}
+
+func (c *mastodonConn) attrs() []any { return []any{"feed", c.f.name} }
+func (c *mastodonConn) close()       { c.body.Close() }
+
+// frame reads and handles one event. A heartbeat is life but not yet
+// health: events that decode show the connection healthy (the greeting
+// and heartbeats alone do not).
+func (c *mastodonConn) frame(ctx context.Context, emit Emit) (bool, error) {
+	m := c.m
+	ev, err := c.r.next()
+	if err != nil {
+		return false, err
 	}
-	r := newSSEReader(resp.Body, mastodonEventLimit)
-	for {
-		ev, err := r.next()
-		if err != nil {
-			switch {
-			case isStalled():
-				return fmt.Errorf("%w: silent for %s", errStall, m.Stall)
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case errors.Is(err, io.EOF):
-				return errors.New("stream closed by the server")
-			}
-			return fmt.Errorf("reading stream: %w", err)
-		}
-		wd.active()
-		if ev.comment {
-			m.Metrics.message(wire.KindKeepAlive.String())
-			continue
-		}
-		if ev.tooBig {
-			m.bad.add(fmt.Errorf("%s event over %d bytes", ev.name, mastodonEventLimit), mastodonEventLimit)
-			continue
-		}
-		res, err := wire.DecodeMastodon(ev.name, ev.data)
-		if err != nil {
-			m.bad.add(err, len(ev.data))
-			continue
-		}
-		// Events flow (the greeting and heartbeats alone do not say so):
-		// the back-off starts over.
-		b.Reset()
-		if err := m.handle(ctx, f, paused, res); err != nil {
-			return err
-		}
+	if ev.comment {
+		m.Metrics.message(wire.KindKeepAlive.String())
+		return false, nil
 	}
+	if ev.tooBig {
+		m.bad.add(fmt.Errorf("%s event over %d bytes", ev.name, mastodonEventLimit), mastodonEventLimit)
+		return false, nil
+	}
+	res, err := wire.DecodeMastodon(ev.name, ev.data)
+	if err != nil {
+		m.bad.add(err, len(ev.data))
+		return false, nil
+	}
+	return true, m.handle(ctx, c.f, emit, res)
 }
 
 // handle emits a post not seen before and counts anything else.
-func (m *Mastodon) handle(ctx context.Context, f *mastodonFeed, emit func(context.Context, wire.Result) error, r wire.Result) error {
+func (m *Mastodon) handle(ctx context.Context, f *mastodonFeed, emit Emit, r wire.Result) error {
 	if r.Kind != wire.KindPost {
 		m.Metrics.countMessage(r)
 		return nil
@@ -294,10 +268,7 @@ func (m *Mastodon) handle(ctx context.Context, f *mastodonFeed, emit func(contex
 		m.Metrics.message("duplicate")
 		return nil
 	}
-	if err := emit(ctx, r); err != nil {
-		return &emitError{err: fmt.Errorf("emit post %s: %w", r.Post.ID, err)}
-	}
-	return nil
+	return emitted(ctx, emit, r.Post, nil)
 }
 
 // mastodonPage is the most statuses a timeline request returns.
@@ -306,7 +277,7 @@ const mastodonPage = 40
 // fillGap reads the feed's timeline after its newest id seen, oldest page
 // first, and hands on the statuses in id order. The caller holds the
 // watchdog meanwhile.
-func (m *Mastodon) fillGap(ctx context.Context, f *mastodonFeed, emit func(context.Context, wire.Result) error) error {
+func (m *Mastodon) fillGap(ctx context.Context, f *mastodonFeed, emit Emit) error {
 	filled := 0
 	for page := 0; page < m.GapPages; page++ {
 		q := url.Values{}

@@ -14,11 +14,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/pkg/wire"
-	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/livefake"
 )
 
@@ -78,8 +76,16 @@ func span(from, to int) []int {
 
 func newMastodon(f *livefake.Mastodon) (*Mastodon, *systest.Buffer) {
 	log, buf := testLog()
-	return &Mastodon{BaseURL: f.URL, Token: mastodonToken, Stream: "public", Stall: time.Minute, GapPages: 10,
-		Clock: &fakeClock{}, Watch: newManualClock(), Env: Env{Metrics: testMetrics("mastodon"), Log: log}}, buf
+	return &Mastodon{BaseURL: f.URL, Token: mastodonToken, Stream: "public", Stall: testStall, GapPages: 10,
+		Env: Env{Metrics: testMetrics("mastodon"), Log: log}}, buf
+}
+
+// onMastodonClock gives m a test clock whose back-off waits are over at
+// once.
+func onMastodonClock(t *testing.T, m *Mastodon) (*testClock, *waits) {
+	clock := newTestClock()
+	m.Clock = clock
+	return clock, waitOut(t, clock, m.Metrics)
 }
 
 // checkMastodonPosts compares ids, order and hashtags with want.
@@ -140,6 +146,7 @@ func TestMastodonFillsTheGapAfterADroppedConnectionFromTheTimelineWithoutDuplica
 		livefake.MastodonConn{Statuses: span(20, len(statuses))},
 	)
 	m, _ := newMastodon(f)
+	onMastodonClock(t, m)
 	// The gap fill reads statuses 10 to 47 (one page short of 40), the
 	// stream then sends 20 to 47 again.
 	got := collectUntil(t, m, "28 duplicates dropped", func() bool {
@@ -159,12 +166,12 @@ func TestMastodonHeartbeatsKeepTheStreamAliveAndSilenceDropsIt(t *testing.T) {
 	statuses, want := mastodonStatuses(t)
 	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{Statuses: span(0, 5)})
 	m, _ := newMastodon(f)
-	clock := newManualClock()
-	m.Watch = clock
+	m.Stall = time.Minute
+	clock, _ := onMastodonClock(t, m)
 	c, wait := collectInBackground(t, m, len(want))
 
 	systest.Await(t, "five posts", time.Minute, func() bool { return len(c.ids()) == 5 })
-	clock.awaitTimers(t, 1)
+	// The watchdog's timer was set before the connection was dialled.
 	clock.Advance(50 * time.Second)
 	f.Send(livefake.Heartbeat)
 	systest.Await(t, "the heartbeat", time.Minute, func() bool { return testutil.ToFloat64(m.Metrics.messages.WithLabelValues("keep-alive")) == 2 })
@@ -187,45 +194,6 @@ func TestMastodonHeartbeatsKeepTheStreamAliveAndSilenceDropsIt(t *testing.T) {
 	}
 }
 
-func TestMastodonBadTokenIsReportedRetriedSlowlyAndNeverLogged(t *testing.T) {
-	f := livefake.NewMastodon(t, "the-right-token", nil)
-	checkAuthFailure(t, 2, func(clock backoff.Clock) (Source, *systest.Buffer) {
-		m, logs := newMastodon(f)
-		m.Clock = clock
-		return m, logs
-	}, []string{"INGEST_MASTODON_TOKEN", "401"}, mastodonToken)
-	// Settings logged whole (as a careless line might) hide it too.
-	t.Setenv("INGEST_MASTODON_TOKEN", mastodonToken)
-	var s MastodonSettings
-	if err := config.Load(&s); err != nil {
-		t.Fatal(err)
-	}
-	log, buf := testLog()
-	log.Info("settings", "mastodon", s)
-	if strings.Contains(buf.String(), mastodonToken) {
-		t.Errorf("the settings print the token: %s", buf.String())
-	}
-}
-
-func TestMastodonCountsBadEventsLogsTheFirstAndReadsOn(t *testing.T) {
-	statuses, want := mastodonStatuses(t)
-	bad := []livefake.SSE{
-		{Name: "update", Data: "not json"},
-		{Name: "update", Data: `{"id":"1"}`},
-		{Name: "update", Data: `{"content":"` + strings.Repeat("a", 10<<20) + `"}`},
-		{Name: "delete", Data: ""},
-	}
-	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{Events: append(bad, sseUpdates(statuses)...)})
-	m, logs := newMastodon(f)
-	got := collect(t, m, len(want))
-	slices.SortFunc(got, func(a, b post.Post) int { return strings.Compare(a.ID, b.ID) })
-	sorted := slices.Clone(want)
-	slices.SortFunc(sorted, func(a, b post.Post) int { return strings.Compare(a.ID, b.ID) })
-	checkMastodonPosts(t, got, sorted)
-	checkMalformedCounted(t, m.Metrics, logs, len(bad), len(f.Streams()))
-}
-
-// sseUpdates returns the statuses as update events, in file order.
 func sseUpdates(statuses [][]byte) []livefake.SSE {
 	var out []livefake.SSE
 	for _, s := range statuses {
@@ -260,6 +228,7 @@ func TestMastodonFillsAHashtagStreamsGapFromItsTagTimeline(t *testing.T) {
 	f := livefake.NewMastodon(t, mastodonToken, statuses, livefake.MastodonConn{Statuses: []int{0}, Close: true})
 	m, _ := newMastodon(f)
 	m.Stream, m.Tags = "hashtag", []string{"caturday"}
+	onMastodonClock(t, m)
 	posts := collect(t, m, 3)
 	if got, want := ids(posts), []string{"https://cats.example/statuses/a", "https://cats.example/statuses/c", "https://cats.example/statuses/d"}; !slices.Equal(got, want) {
 		t.Errorf("posts %q, want %q", got, want)
@@ -294,7 +263,7 @@ func TestMastodonValidate(t *testing.T) {
 }
 
 func TestRateWindowLetsNRequestsThroughPerWindow(t *testing.T) {
-	clock := newManualClock()
+	clock := newTestClock()
 	w := &rateWindow{n: 3, per: 5 * time.Minute, clock: clock}
 	for i := range 3 {
 		if err := w.wait(t.Context()); err != nil {
@@ -357,7 +326,6 @@ func TestSSEReaderReadsMastodonsRecordedStreams(t *testing.T) {
 
 func TestMastodonBacksOffWhenConnectionsCloseWithoutAnEventAndStartsOverAfterOne(t *testing.T) {
 	statuses, _ := mastodonStatuses(t)
-	ms := time.Millisecond
 	f := livefake.NewMastodon(t, mastodonToken, statuses,
 		livefake.MastodonConn{Close: true}, // the greeting only
 		livefake.MastodonConn{Events: []livefake.SSE{livefake.Heartbeat}, Close: true},
@@ -368,10 +336,10 @@ func TestMastodonBacksOffWhenConnectionsCloseWithoutAnEventAndStartsOverAfterOne
 	m.GapPages = 0
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	clock := stopAfterWaits(4, cancel)
-	m.Clock = clock
+	_, w := onMastodonClock(t, m)
+	w.stopAfter(4, cancel)
 	runFor(t, ctx, m, (&collector{}).emit)
-	if got, want := clock.Waits(), []time.Duration{250 * ms, 500 * ms, 250 * ms, 250 * ms}; !slices.Equal(got, want) {
+	if got, want := w.Waits(), []time.Duration{250 * ms, 500 * ms, 250 * ms, 250 * ms}; !slices.Equal(got, want) {
 		t.Fatalf("waits %v, want %v", got, want)
 	}
 }
@@ -382,7 +350,8 @@ func TestMastodonWithoutAStreamingAPIAtTheURLSaysWhichVariableToSet(t *testing.T
 	m.StreamingURL = f.URL + "/elsewhere"
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	m.Clock = stopAfterWaits(1, cancel)
+	_, w := onMastodonClock(t, m)
+	w.stopAfter(1, cancel)
 	runFor(t, ctx, m, (&collector{}).emit)
 	if !strings.Contains(logs.String(), "404") || !strings.Contains(logs.String(), "INGEST_MASTODON_STREAMING_URL") {
 		t.Errorf("the log does not point to the setting:\n%s", logs.String())

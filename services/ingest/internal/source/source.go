@@ -5,15 +5,18 @@
 // Bluesky (bluesky.go, Jetstream over WebSocket) and Mastodon (mastodon.go,
 // server-sent events), which share live.go. Each file holds one kind of
 // source whole: its settings (its own INGEST_<NAME>_* variables, their
-// validation) and the source they build; kinds.go lists them by name.
+// validation) and the source they build; kinds.go lists them by name,
+// with the helpers their settings share.
 //
 // Every source is a Source: Run reads until the input ends or ctx is
 // cancelled and hands each post to an Emit function, which blocks while the
 // producer has no room; a source never reads ahead of what it could hand on,
-// so backpressure reaches the network connection or the file. Network
-// sources reconnect on their own with the platform's back-off (package
-// backoff) and detect stalls; the recorded sources stop at the end of their
-// input. Non-post lines (keep-alives, deletes, limits, warnings...) are
+// so backpressure reaches the network connection or the file. The four
+// network sources run one connection loop (netloop.go): it dials, reads
+// frames, drops a silent connection and reconnects with the platform's
+// back-off (package backoff), all on one Clock; each source brings only
+// its dial and its wire format (stream.go for the two Twitter APIs). The
+// recorded sources stop at the end of their input. Non-post lines (keep-alives, deletes, limits, warnings...) are
 // counted by kind, never produced.
 package source
 

@@ -84,8 +84,9 @@ type Twitter struct {
 	// Stall is how long silence lasts before the connection is dropped
 	// (the API sends a keep-alive every 30 s; 90 s is its advice).
 	Stall time.Duration
-	// Clock times the back-off waits (nil: the real clock).
-	Clock backoff.Clock
+	// Clock times the stall watchdog and the back-off waits (nil: the
+	// real clock).
+	Clock Clock
 
 	Env
 }
@@ -113,37 +114,17 @@ func (t *Twitter) Run(ctx context.Context, emit Emit) error {
 	client := oauth1.NewConfig(t.ConsumerKey, t.ConsumerSecret.Reveal()).
 		Client(context.WithValue(ctx, oauth1.HTTPClient, base), oauth1.NewToken(t.AccessToken.Reveal(), t.AccessSecret.Reveal()))
 	body := t.Params().Encode()
-	s := &stream{
-		name:     "twitter",
-		stall:    t.Stall,
-		clock:    clockOr(t.Clock),
-		env:      t.Env,
-		decode:   wire.DecodeV1,
+	request := func(ctx context.Context) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("stream request: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		t.Log.Info("connecting", "url", endpoint, "params", body)
+		return client.Do(req)
+	}
+	l := &loop{env: t.Env, name: "twitter", stall: t.Stall, clock: t.Clock, backoff: backoff.New(),
 		authHint: "INGEST_TWITTER_CONSUMER_KEY, _CONSUMER_SECRET, _ACCESS_TOKEN and _ACCESS_SECRET",
-		request: func(ctx context.Context) (*http.Response, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
-			if err != nil {
-				return nil, fmt.Errorf("stream request: %w", err)
-			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			t.Log.Info("connecting", "url", endpoint, "params", body)
-			return client.Do(req)
-		},
-	}
-	return s.run(ctx, emit)
-}
-
-func clockOr(c backoff.Clock) backoff.Clock {
-	if c == nil {
-		return backoff.System{}
-	}
-	return c
-}
-
-// checkURL checks that a base URL setting is an http(s) URL.
-func checkURL(name, u string) error {
-	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		return config.Invalid(name, "%q is not an http(s) URL", u)
-	}
-	return nil
+		dial:     dialLines(t.Env, request, wire.DecodeV1)}
+	return l.run(ctx, emit)
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hashtrend/hashtrend/pkg/systest"
-	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
 
 const (
@@ -122,24 +121,24 @@ func v1Tweet(id int, text string, tags ...string) string {
 
 // newTwitter is a twitter source with the tutorial's filter on a new
 // fake, whose script the test sets before it runs the source.
-func newTwitter(t *testing.T, clock backoff.Clock, m *Metrics) (*Twitter, *fakeTwitter, *systest.Buffer) {
+func newTwitter(t *testing.T, clock Clock, m *Metrics) (*Twitter, *fakeTwitter, *systest.Buffer) {
 	f := newFakeTwitter(t)
 	log, buf := testLog()
 	return &Twitter{BaseURL: f.URL, ConsumerKey: consumerKey, ConsumerSecret: consumerSecret,
 		AccessToken: accessToken, AccessSecret: accessSecret,
 		Track: "iphone", Locations: "-130,-20,100,50", Language: "en",
-		Stall: 90 * time.Second, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, f, buf
+		Stall: testStall, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, f, buf
 }
 
-// startTwitter is newTwitter for the stream tests.
-func startTwitter(t *testing.T, clock backoff.Clock, m *Metrics) (Source, *script, *systest.Buffer) {
+// startTwitter is newTwitter for checkBackoff.
+func startTwitter(t *testing.T, clock *testClock, m *Metrics) (Source, *script, *systest.Buffer) {
 	tw, f, logs := newTwitter(t, clock, m)
 	return tw, &f.script, logs
 }
 
 func TestTwitterSignsWithOAuth1SendsTheTutorialFilterAndCountsNotices(t *testing.T) {
 	m := testMetrics("twitter")
-	tw, f, logs := newTwitter(t, &fakeClock{}, m)
+	tw, f, logs := newTwitter(t, newTestClock(), m)
 	f.script.conns = []conn{streamLines(true,
 		v1Tweet(1, "new #iPhone", "iPhone"),
 		"",
@@ -187,5 +186,5 @@ func TestTwitterDisconnectMessagesAndRateLimitsBackOffByMeaning(t *testing.T) {
 		{"a revoked token is an auth failure", streamLines(false, `{"disconnect":{"code":6,"stream_name":"hashtrend-statuses","reason":"token revoked"}}`), []time.Duration{60 * s, 60 * s}},
 		{"a duplicate stream backs off as an HTTP error", streamLines(false, `{"disconnect":{"code":2,"stream_name":"hashtrend-statuses","reason":"duplicate stream"}}`), []time.Duration{5 * s, 5 * s}},
 		{"a server shutdown reconnects at once, almost", streamLines(false, `{"disconnect":{"code":1,"stream_name":"hashtrend-statuses","reason":"shutdown"}}`), []time.Duration{250 * time.Millisecond}},
-	}, twitterAPI.source)
+	}, startTwitter)
 }

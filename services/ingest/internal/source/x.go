@@ -50,17 +50,6 @@ func (s *XSettings) New(env Env) (Source, error) {
 		Stall: s.Stall, Env: env}, nil
 }
 
-// splitList splits a comma-separated setting, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, t := range strings.Split(s, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // X reads the X API v2 filtered stream with a bearer token. Before each
 // connection it makes the stream's rules match the configured track terms:
 // one rule per term, tagged RuleTag; rules with that tag that are no longer
@@ -78,8 +67,9 @@ type X struct {
 	// Stall is how long silence lasts before the connection is dropped
 	// (the API sends a keep-alive every 20 s).
 	Stall time.Duration
-	// Clock times the back-off waits (nil: the real clock).
-	Clock backoff.Clock
+	// Clock times the stall watchdog and the back-off waits (nil: the
+	// real clock).
+	Clock Clock
 
 	Env
 
@@ -99,24 +89,17 @@ func StreamQuery() url.Values {
 func (x *X) Run(ctx context.Context, emit Emit) error {
 	x.client = &http.Client{Transport: transport()}
 	endpoint := strings.TrimRight(x.BaseURL, "/") + "/2/tweets/search/stream?" + StreamQuery().Encode()
-	s := &stream{
-		name:     "x",
-		stall:    x.Stall,
-		clock:    clockOr(x.Clock),
-		env:      x.Env,
-		decode:   wire.DecodeV2,
-		authHint: "INGEST_X_BEARER_TOKEN",
-		prepare:  x.SyncRules,
-		request: func(ctx context.Context) (*http.Response, error) {
-			req, err := x.newRequest(ctx, http.MethodGet, endpoint, nil)
-			if err != nil {
-				return nil, err
-			}
-			x.Log.Info("connecting", "url", endpoint)
-			return x.client.Do(req)
-		},
+	request := func(ctx context.Context) (*http.Response, error) {
+		req, err := x.newRequest(ctx, http.MethodGet, endpoint, nil)
+		if err != nil {
+			return nil, err
+		}
+		x.Log.Info("connecting", "url", endpoint)
+		return x.client.Do(req)
 	}
-	return s.run(ctx, emit)
+	l := &loop{env: x.Env, name: "x", stall: x.Stall, clock: x.Clock, backoff: backoff.New(),
+		authHint: "INGEST_X_BEARER_TOKEN", prepare: x.SyncRules, dial: dialLines(x.Env, request, wire.DecodeV2)}
+	return l.run(ctx, emit)
 }
 
 func (x *X) newRequest(ctx context.Context, method, u string, body any) (*http.Request, error) {

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,10 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/systest"
-
-	"github.com/hashtrend/hashtrend/services/ingest/internal/backoff"
 )
 
 const xToken = "AAAAAAAAAAAAAAAAAAAAAtest-bearer-token-d00d"
@@ -130,14 +126,14 @@ func xPost(id int, text string) string {
 	return fmt.Sprintf(`{"data":{"id":"%d","text":%q,"created_at":"2024-05-01T10:00:%02d.000Z","author_id":"42","lang":"en","edit_history_tweet_ids":["%d"]},"matching_rules":[{"id":"101","tag":"hashtrend"}]}`, id, text, id%60, id)
 }
 
-func newX(f *fakeX, clock backoff.Clock, m *Metrics) (*X, *systest.Buffer) {
+func newX(f *fakeX, clock Clock, m *Metrics) (*X, *systest.Buffer) {
 	log, buf := testLog()
 	return &X{BaseURL: f.URL, BearerToken: xToken, Track: []string{"#golang", "kafka lang:en"}, RuleTag: "hashtrend",
-		Stall: 20 * time.Second, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, buf
+		Stall: testStall, Clock: clock, Env: Env{Metrics: m, State: &State{}, Log: log}}, buf
 }
 
-// startX is an x source on a new fake, for the stream tests.
-func startX(t *testing.T, clock backoff.Clock, m *Metrics) (Source, *script, *systest.Buffer) {
+// startX is an x source on a new fake, for checkBackoff.
+func startX(t *testing.T, clock *testClock, m *Metrics) (Source, *script, *systest.Buffer) {
 	f := newFakeX(t)
 	x, logs := newX(f, clock, m)
 	return x, &f.script, logs
@@ -172,8 +168,9 @@ func TestXStreamsPostsSkipsKeepAlivesAndReconnectsAfterADrop(t *testing.T) {
 		streamLines(false, "", xPost(1, "hello #Go"), "", xPost(2, "second")), // then the server drops it
 		streamLines(true, xPost(3, "after the reconnect")),
 	}
-	clock := &fakeClock{}
 	m := testMetrics("x")
+	clock := newTestClock()
+	w := waitOut(t, clock, m)
 	x, _ := newX(f, clock, m)
 	posts := collect(t, x, 3)
 
@@ -183,7 +180,7 @@ func TestXStreamsPostsSkipsKeepAlivesAndReconnectsAfterADrop(t *testing.T) {
 	if posts[0].Source != "x" || posts[0].Text != "hello #Go" {
 		t.Fatalf("first post decoded as %+v", posts[0])
 	}
-	if got := clock.Waits(); !reflect.DeepEqual(got, []time.Duration{250 * time.Millisecond}) {
+	if got := w.Waits(); !reflect.DeepEqual(got, []time.Duration{250 * time.Millisecond}) {
 		t.Fatalf("waits %v, want one network back-off of 250ms", got)
 	}
 	if n := testutil.ToFloat64(m.messages.WithLabelValues("keep-alive")); n != 2 {
@@ -203,35 +200,12 @@ func TestXStreamsPostsSkipsKeepAlivesAndReconnectsAfterADrop(t *testing.T) {
 	}
 }
 
+// TestXBacksOffPerErrorClass: the error objects of the v2 stream (the
+// back-off of plain HTTP errors is in the contract suite).
 func TestXBacksOffPerErrorClass(t *testing.T) {
 	s := time.Second
 	checkBackoff(t, []backoffCase{
-		{"server errors double from 5 s", status(503, `{"title":"Service Unavailable"}`), []time.Duration{5 * s, 10 * s, 20 * s, 40 * s}},
-		{"429 doubles from a minute", status(429, `{"title":"Too Many Requests"}`), []time.Duration{60 * s, 120 * s, 240 * s}},
 		{"a connection limit is a rate limit", status(429, `{"title":"ConnectionException","detail":"This stream is currently at the maximum allowed connection limit.","connection_issue":"TooManyConnections","type":"https://api.twitter.com/2/problems/streaming-connection"}`), []time.Duration{60 * s, 120 * s}},
-		{"a stream that closes at once backs off linearly", streamLines(false), []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond}},
 		{"an operational disconnect is a network error", streamLines(false, `{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect","detail":"This stream has been disconnected upstream for operational reasons.","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}`), []time.Duration{250 * time.Millisecond, 250 * time.Millisecond}},
-	}, xAPI.source)
-}
-
-func TestXSilenceWhileThePostWaitsForTheProducerIsNotAStall(t *testing.T) {
-	f := newFakeX(t)
-	f.script.conns = []conn{streamLines(true, xPost(1, "slow producer"), xPost(2, "next"))}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	m := testMetrics("x")
-	x, _ := newX(f, &fakeClock{}, m)
-	x.Stall = 200 * time.Millisecond
-	c := &collector{want: 2, cancel: cancel}
-	slow := func(ctx context.Context, p post.Post, at Position) error {
-		time.Sleep(600 * time.Millisecond) // the producer's queue is full for a while
-		return c.emit(ctx, p, at)
-	}
-	runFor(t, ctx, x, slow)
-	if n := testutil.ToFloat64(m.stalls); n != 0 {
-		t.Fatalf("%v stalls counted while emit blocked, want 0", n)
-	}
-	if f.script.connections() != 1 {
-		t.Fatalf("%d connections, want 1", f.script.connections())
-	}
+	}, startX)
 }
