@@ -173,7 +173,7 @@ func (b *Bluesky) Run(ctx context.Context, emit Emit) error {
 	l := &loop{env: b.Env, name: "bluesky", stall: b.Stall, clock: b.Clock, backoff: backoff.NewLive(),
 		authHint: "INGEST_BLUESKY_HOSTS", dial: c.dial,
 		// A failed or silent connection moves on to the next host.
-		ended: func() []any { return []any{"host", c.host, "next_host", b.Hosts[c.next]} }}
+		about: func() []any { return []any{"host", c.host, "next_host", b.Hosts[c.next]} }}
 	return l.run(ctx, emit)
 }
 

@@ -158,7 +158,7 @@ func (m *Mastodon) runFeed(ctx context.Context, f *mastodonFeed, emit Emit) erro
 	c := &mastodonConn{m: m, f: f, emit: emit}
 	l := &loop{env: m.Env, name: "mastodon", stall: m.Stall, clock: m.Clock, backoff: backoff.NewLive(),
 		authHint: "INGEST_MASTODON_TOKEN", dial: c.dial,
-		ended: func() []any { return []any{"feed", f.name} }}
+		about: func() []any { return []any{"feed", f.name} }}
 	return l.run(ctx, emit)
 }
 

@@ -77,10 +77,10 @@ type loop struct {
 	// silent handshake is a stall) and the session may hold it (a gap
 	// fill that reads elsewhere) or feed it bytes as they arrive.
 	dial func(ctx context.Context, wd *watchdog) (session, error)
-	// ended, if set, gives the attributes of the disconnect log line,
+	// about, if set, gives the attributes of the disconnect log line,
 	// after the connection it is about has ended (bluesky: the host and
 	// the next one).
-	ended func() []any
+	about func() []any
 }
 
 // run connects and reconnects until ctx ends (nil) or a post cannot be
@@ -134,29 +134,36 @@ func (l *loop) connection(ctx context.Context, emit Emit) error {
 	}
 	for {
 		fed, err := s.frame(cctx, paused)
-		var ee *emitError
-		switch {
-		case errors.As(err, &ee):
-			return err
-		case stalled.Load():
-			l.env.Metrics.stalls.Inc()
-			return fmt.Errorf("%w: silent for %s", errStall, l.stall)
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, io.EOF):
-			return errors.New("stream closed by the server")
-		case err != nil:
-			var f *failure
-			if errors.As(err, &f) {
-				return err
-			}
-			return fmt.Errorf("reading stream: %w", err)
+		if err != nil {
+			return l.ended(ctx, err, stalled.Load())
 		}
 		wd.active()
 		if fed {
 			l.backoff.Reset()
 		}
 	}
+}
+
+// ended says why a connection whose frame failed with err ended: the post
+// that could not be handed on, the watchdog, ctx, the server, or the
+// failure the stream announced or the read met.
+func (l *loop) ended(ctx context.Context, err error, stalled bool) error {
+	var ee *emitError
+	var f *failure
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case stalled:
+		l.env.Metrics.stalls.Inc()
+		return fmt.Errorf("%w: silent for %s", errStall, l.stall)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, io.EOF):
+		return errors.New("stream closed by the server")
+	case errors.As(err, &f):
+		return err
+	}
+	return fmt.Errorf("reading stream: %w", err)
 }
 
 // after decides what follows a connection that ended with err: stop (with
@@ -175,8 +182,8 @@ func (l *loop) after(ctx context.Context, err error) (stop bool, _ error) {
 	f := failed(err)
 	wait := l.backoff.Next(f.class)
 	var attrs []any
-	if l.ended != nil {
-		attrs = l.ended()
+	if l.about != nil {
+		attrs = l.about()
 	}
 	attrs = append(attrs, "class", f.class.String(), "err", f.err, "reconnect_in", wait)
 	if f.class == backoff.Auth {
