@@ -1,5 +1,7 @@
 // Package app wires the ingest service: its configuration, metrics and the
-// components it runs until the context ends.
+// parts it runs until the context ends: the source (package source), the
+// sink it hands posts to (publish.Sink, which owns the transactions, the
+// resume, the commit ticker and the flush) and the ops server.
 //
 // The stop order is the point: on SIGINT/SIGTERM the source stops reading
 // first; posts already read keep their chance to reach the producer queue
@@ -15,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -129,17 +130,6 @@ func (c *Config) Validate() error {
 	return s.Validate()
 }
 
-// publisher is where the app hands posts on: publish.Txn, or
-// publish.Publisher with INGEST_TRANSACTIONS=false.
-type publisher interface {
-	Publish(ctx context.Context, p post.Post, at any) error
-	Ready(timeout time.Duration) error
-	// Flush waits until every post handed over is confirmed, for as long
-	// as ctx allows.
-	Flush(ctx context.Context) error
-	Close() publish.Stats
-}
-
 // Run runs the service until ctx ends or the source does.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	settings := cfg.SourceSettings()
@@ -157,22 +147,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	resumable, _ := src.(source.Resumable)
-	var txn *publish.Txn
-	var pub publisher
-	pc := publish.Config{Topic: cfg.Topics.Tweets, Compression: cfg.Compression, Linger: cfg.Linger,
-		QueueMessages: cfg.QueueMessages, DeliveryTimeout: cfg.DeliveryTimeout, ClientID: "ingest"}
-	if cfg.Transactions {
-		key, tid := identities(cfg, resumable)
-		if resumable == nil {
-			key = ""
-		}
-		txn, err = publish.NewTxn(cfg.Kafka, publish.TxnConfig{Config: pc, TransactionalID: tid,
-			TransactionTimeout: cfg.TransactionTimeout, CommitInterval: cfg.CommitInterval, CommitPosts: cfg.CommitPosts,
-			PositionsTopic: cfg.Topics.Positions, PositionKey: key, Source: cfg.Source}, reg, log)
-		pub = txn
-	} else {
-		pub, err = publish.New(cfg.Kafka, pc, reg, log)
-	}
+	sink, err := publish.NewSink(cfg.Kafka, sinkConfig(cfg, resumable), resumable, reg, log)
 	if err != nil {
 		return err
 	}
@@ -180,7 +155,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if !state.Connected() {
 			return errors.New("source not connected")
 		}
-		return pub.Ready(2 * time.Second)
+		return sink.Ready(2 * time.Second)
 	}}
 
 	// The ops server outlives the source and the flush.
@@ -189,57 +164,26 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g.Go(func() error { return srv.Run(opsCtx) })
 	defer func() { stopOps(); _ = g.Wait() }()
 
-	// read counts the posts the source handed on, for the exit accounting
-	// (atomic: a stdin read abandoned at the stop may still be emitting).
-	var nRead atomic.Int64
 	srcErr := func() error {
 		if cfg.Kafka.CreateTopics {
 			if err := ensureTopic(ctx, cfg, log); err != nil {
 				return err
 			}
 		}
-		if txn != nil {
-			if err := start(ctx, cfg, txn, resumable, log); err != nil {
-				return err
-			}
-			stopTicks := commitOnTicks(ctx, txn, cfg.CommitInterval)
-			defer stopTicks()
+		if err := sink.Start(ctx); err != nil {
+			return err
 		}
-		// A post already read when the stop comes still gets into the
-		// queue: emit outlives ctx by the flush timeout, except where the
-		// source resumes from its committed position anyway.
-		emitCtx, cancelEmit := context.WithCancel(context.WithoutCancel(ctx))
-		defer cancelEmit()
-		grace := cfg.FlushTimeout
-		if txn != nil && resumable != nil {
-			grace = 0
-		}
-		stopEmit := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancelEmit) })
-		defer stopEmit()
 		return src.Run(ctx, func(_ context.Context, p post.Post, at source.Position) error {
-			nRead.Add(1)
 			metrics.PostRead()
-			return pub.Publish(emitCtx, p, at)
+			return sink.Publish(p, at)
 		})
 	}()
 	stoppedBySignal := ctx.Err() != nil
 	if srcErr != nil && !(errors.Is(srcErr, context.Canceled) && stoppedBySignal) {
 		log.Error("source failed", "err", srcErr)
 	}
-	flushErr := flush(ctx, cfg, pub, txn != nil && resumable != nil, srcErr == nil && !stoppedBySignal, log)
-	st := pub.Close()
-	read := nRead.Load()
-	unconfirmed := read - st.Delivered
-	log.Info("ingest finished", "topic", cfg.Topics.Tweets, "read", read, "produced", st.Delivered,
-		"failed", st.Failed, "unconfirmed", unconfirmed)
-	switch {
-	case unconfirmed > 0 && txn != nil && resumable != nil:
-		// Not lost: the committed position is before them.
-		log.Warn("posts not committed; the next start reads them again", "posts", unconfirmed)
-	case flushErr != nil:
-		return fmt.Errorf("flush: %w (%d posts read, not confirmed: %d)", flushErr, read, unconfirmed)
-	case unconfirmed != 0:
-		return fmt.Errorf("%d of %d posts read were not confirmed", unconfirmed, read)
+	if err := sink.Finish(ctx, srcErr == nil && !stoppedBySignal); err != nil {
+		return err
 	}
 	if srcErr != nil && !errors.Is(srcErr, context.Canceled) {
 		return srcErr
@@ -247,25 +191,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-// flush confirms what was handed over. At the end of the input it waits
-// as long as the brokers are away, until a stop signal; after a signal it
-// waits INGEST_FLUSH_TIMEOUT, or not at all for a resumable source whose
-// brokers do not answer (its posts are read again on the next start).
-func flush(ctx context.Context, cfg Config, pub publisher, resumes, ended bool, log *slog.Logger) error {
-	fctx := ctx
-	switch {
-	case ended:
-		log.Info("input ended; waiting for every post to be confirmed", "topic", cfg.Topics.Tweets)
-	case resumes && pub.Ready(2*time.Second) != nil:
-		log.Warn("brokers away at the stop: the open transaction is not committed; the next start resumes at the committed position")
-		return nil
-	default:
-		log.Info("flushing", "topic", cfg.Topics.Tweets, "timeout", cfg.FlushTimeout)
-		var cancel context.CancelFunc
-		fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cfg.FlushTimeout)
-		defer cancel()
+// sinkConfig is the sink's part of cfg, for the source r (nil when it
+// cannot resume).
+func sinkConfig(cfg Config, r source.Resumable) publish.SinkConfig {
+	sc := publish.SinkConfig{
+		Producer: publish.Config{Topic: cfg.Topics.Tweets, Compression: cfg.Compression, Linger: cfg.Linger,
+			QueueMessages: cfg.QueueMessages, DeliveryTimeout: cfg.DeliveryTimeout, ClientID: "ingest"},
+		Beginning:    cfg.From == "beginning",
+		FlushTimeout: cfg.FlushTimeout,
 	}
-	return pub.Flush(fctx)
+	if cfg.Transactions {
+		key, tid := identities(cfg, r)
+		sc.Txn = &publish.TxnConfig{TransactionalID: tid, TransactionTimeout: cfg.TransactionTimeout,
+			CommitInterval: cfg.CommitInterval, CommitPosts: cfg.CommitPosts,
+			PositionsTopic: cfg.Topics.Positions, PositionKey: key, Source: cfg.Source}
+	}
+	return sc
 }
 
 // identities returns the key of the source's position record and the
@@ -283,59 +224,6 @@ func identities(cfg Config, r source.Resumable) (key, tid string) {
 	}
 	sum := sha256.Sum256([]byte(key))
 	return key, fmt.Sprintf("ingest-%s-%x", cfg.Source, sum[:8])
-}
-
-// start initialises the transactions (fencing an earlier instance) and
-// resumes a resumable source from its committed position.
-func start(ctx context.Context, cfg Config, txn *publish.Txn, r source.Resumable, log *slog.Logger) error {
-	if err := txn.Init(ctx); err != nil {
-		return err
-	}
-	if r == nil {
-		return nil
-	}
-	key, _ := identities(cfg, r)
-	if cfg.From == "beginning" {
-		log.Warn("INGEST_FROM=beginning: starting over; the committed position is replaced at the first commit", "key", key)
-		return nil
-	}
-	rec, found, err := positions.Read(ctx, cfg.Kafka, cfg.Topics.Positions, key, log)
-	if err != nil {
-		return fmt.Errorf("read the committed position: %w", err)
-	}
-	if !found {
-		log.Info("no committed position: starting at the beginning of the input", "key", key)
-		return nil
-	}
-	if err := r.Resume(rec.At); err != nil {
-		return fmt.Errorf("resume: %w (INGEST_FROM=beginning starts over)", err)
-	}
-	txn.Resumed(rec.Posts)
-	log.Info("resuming at the committed position", "key", key, "at", string(rec.At), "posts_before", rec.Posts,
-		"committed_at", rec.CommittedAt)
-	return nil
-}
-
-// commitOnTicks commits the open transaction once it is older than the
-// commit interval, until the returned stop is called.
-func commitOnTicks(ctx context.Context, txn *publish.Txn, interval time.Duration) (stop func()) {
-	tctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(max(interval/4, 10*time.Millisecond))
-		defer tick.Stop()
-		for {
-			select {
-			case <-tctx.Done():
-				return
-			case <-tick.C:
-				// An error is the publisher's too: the next Publish returns it.
-				_ = txn.Due(tctx)
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
 }
 
 // ensureTopic creates the tweets and positions topics when missing, retrying while the

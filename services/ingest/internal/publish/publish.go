@@ -4,6 +4,10 @@
 // (package positions): what ingest runs by default. Publisher, below, is
 // the plain producer (INGEST_TRANSACTIONS=false, for clusters that do not
 // allow transactions). Both block the source rather than drop a post.
+// Sink (sink.go) is what the service hands posts to: one of the two, with
+// what depends on which it is and on whether the source resumes (the
+// start at the committed position, the commit ticker, the flush policy
+// and the final accounting).
 //
 // Publisher is idempotent with acks=all and compression; each record is
 // keyed by the post id (so a post always lands on the same partition),
