@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -318,29 +316,6 @@ func emitted(ctx context.Context, emit Emit, p post.Post, at Position) error {
 
 // errStall is a stream that went silent.
 var errStall = errors.New("stream stalled")
-
-// badMessages counts messages that could not be decoded (the "malformed"
-// kind) and logs the first at warn, the rest at debug, so that a stream of
-// broken messages cannot flood the log.
-type badMessages struct {
-	m    *Metrics
-	log  *slog.Logger
-	mu   sync.Mutex
-	seen bool
-}
-
-func (b *badMessages) add(err error, size int) {
-	b.m.message("malformed")
-	b.mu.Lock()
-	first := !b.seen
-	b.seen = true
-	b.mu.Unlock()
-	if first {
-		b.log.Warn("undecodable message skipped (further ones are logged at debug)", "err", err, "bytes", size)
-		return
-	}
-	b.log.Debug("undecodable message skipped", "err", err, "bytes", size)
-}
 
 // transport is the HTTP transport of the network sources: it bounds the
 // connection set-up but not the response, which streams for as long as the

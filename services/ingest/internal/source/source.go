@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -175,6 +176,29 @@ func (l lines) handle(ctx context.Context, emit Emit, line []byte, at Position) 
 	}
 	l.m.message(r.Kind.String())
 	return r, nil
+}
+
+// badMessages counts messages that could not be decoded (the "malformed"
+// kind) and logs the first at warn, the rest at debug, so that a stream of
+// broken messages cannot flood the log.
+type badMessages struct {
+	m    *Metrics
+	log  *slog.Logger
+	mu   sync.Mutex
+	seen bool
+}
+
+func (b *badMessages) add(err error, size int) {
+	b.m.message("malformed")
+	b.mu.Lock()
+	first := !b.seen
+	b.seen = true
+	b.mu.Unlock()
+	if first {
+		b.log.Warn("undecodable message skipped (further ones are logged at debug)", "err", err, "bytes", size)
+		return
+	}
+	b.log.Debug("undecodable message skipped", "err", err, "bytes", size)
 }
 
 // pacer spaces events out to a rate. Falling far behind (the producer was
