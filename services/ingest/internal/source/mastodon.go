@@ -180,16 +180,16 @@ type mastodonConn struct {
 	f      *mastodonFeed
 	emit   Emit // outside the loop's hold on the watchdog, for the gap fill
 	dialed bool // a connection was opened before: the next one has a gap
+	gap    bool // the open connection has a gap to fill before its first event
+	wd     *watchdog
 	body   io.ReadCloser
 	r      *sseReader
 }
 
-// dial opens the feed's stream; after a reconnect it first fills the gap
-// from the timeline, with the watchdog held meanwhile.
+// dial opens the feed's stream.
 func (c *mastodonConn) dial(ctx context.Context, wd *watchdog) (session, error) {
 	m, f := c.m, c.f
-	gap := c.dialed
-	c.dialed = true
+	c.gap, c.dialed, c.wd = c.dialed && f.lastID != "" && m.GapPages > 0, true, wd
 	base := cmp.Or(m.StreamingURL, m.BaseURL)
 	u := strings.TrimRight(base, "/") + f.stream
 	req, err := m.request(ctx, u)
@@ -211,20 +211,24 @@ func (c *mastodonConn) dial(ctx context.Context, wd *watchdog) (session, error) 
 		return nil, fail
 	}
 	c.body, c.r = resp.Body, newSSEReader(resp.Body, mastodonEventLimit)
-	if gap && f.lastID != "" && m.GapPages > 0 {
-		resume := wd.pause()
-		err := m.fillGap(ctx, f, c.emit)
-		resume()
-		var ee *emitError
-		if errors.As(err, &ee) {
-			resp.Body.Close()
-			return nil, err
-		}
-		if err != nil && ctx.Err() == nil {
-			m.Log.Warn("gap not filled", "feed", f.name, "err", err)
-		}
-	}
 	return c, nil
+}
+
+// fill fills the gap after a reconnect from the timeline, with the
+// watchdog held meanwhile, before the stream is read again.
+func (c *mastodonConn) fill(ctx context.Context) error {
+	c.gap = false
+	resume := c.wd.pause()
+	err := c.m.fillGap(ctx, c.f, c.emit)
+	resume()
+	var ee *emitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if err != nil && ctx.Err() == nil {
+		c.m.Log.Warn("gap not filled", "feed", c.f.name, "err", err)
+	}
+	return nil
 }
 
 func (c *mastodonConn) attrs() []any { return []any{"feed", c.f.name} }
@@ -235,6 +239,11 @@ func (c *mastodonConn) close()       { c.body.Close() }
 // and heartbeats alone do not).
 func (c *mastodonConn) frame(ctx context.Context, emit Emit) (bool, error) {
 	m := c.m
+	if c.gap {
+		if err := c.fill(ctx); err != nil {
+			return false, err
+		}
+	}
 	ev, err := c.r.next()
 	if err != nil {
 		return false, err
