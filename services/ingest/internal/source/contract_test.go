@@ -222,16 +222,19 @@ var blueskySource = netSource{
 		if err != nil {
 			t.Fatal(err)
 		}
-		var again func() *onFake
-		again = func() *onFake {
+		on := func(rewind time.Duration) *onFake {
 			b, logs := newBluesky(js.URL())
-			b.Rewind, b.Stall = 0, testStall
+			b.Rewind, b.Stall = rewind, testStall
 			clock, w := onTestClock(t, b.Metrics)
 			b.Clock = clock
 			return &onFake{src: b, m: b.Metrics, logs: logs, clock: clock, waits: w, ids: want,
-				streams: func() int { return len(js.Requests()) }, again: again}
+				streams: func() int { return len(js.Requests()) }}
 		}
-		return again()
+		o := on(0)
+		// Resumed, it rewinds past two events (1 ms apart), which the
+		// host of its position sends again and it must drop.
+		o.again = func() *onFake { return on(2500 * time.Microsecond) }
+		return o
 	},
 	bad:      len(blueskyBad),
 	network:  live,
