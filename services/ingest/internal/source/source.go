@@ -3,7 +3,8 @@
 // (twitter.go), recorded stream files (file.go), standard input (stdin.go),
 // the synthetic generator (synthetic.go), and the free live streams of
 // Bluesky (bluesky.go, Jetstream over WebSocket) and Mastodon (mastodon.go,
-// server-sent events), which share live.go. Each file holds one kind of
+// server-sent events), which share live.go (the memory of recent post
+// ids). Each file holds one kind of
 // source whole: its settings (its own INGEST_<NAME>_* variables, their
 // validation) and the source they build; kinds.go lists them by name,
 // with the helpers their settings share.
@@ -16,8 +17,9 @@
 // frames, drops a silent connection and reconnects with the platform's
 // back-off (package backoff), all on one Clock; each source brings only
 // its dial and its wire format (stream.go for the two Twitter APIs). The
-// recorded sources stop at the end of their input. Non-post lines (keep-alives, deletes, limits, warnings...) are
-// counted by kind, never produced.
+// recorded sources stop at the end of their input. Non-post lines
+// (keep-alives, deletes, limits, warnings...) are counted by kind, never
+// produced.
 package source
 
 import (
