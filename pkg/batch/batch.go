@@ -179,6 +179,14 @@ static int hb_fatal(hb_part *p, char *errstr, size_t errstr_size) {
 	return rd_kafka_fatal_error(p->rk, errstr, errstr_size);
 }
 
+// hb_trim gives the memory a closed client freed back to the system, as
+// the Go heap is given back after a restore.
+static void hb_trim(void) {
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static int hb_route(hb_queue *q, const char *topic, int32_t partition) {
 	rd_kafka_queue_t *pq = rd_kafka_queue_get_partition(q->rk, topic, partition);
 	if (!pq)
@@ -461,6 +469,10 @@ func ReadToEnd(ctx context.Context, c *kafka.Consumer, name string, ends map[int
 	}
 	return nil
 }
+
+// Trim hands the memory that closed clients freed (their fetch buffers)
+// back to the system: call it after closing a client that read much.
+func Trim() { C.hb_trim() }
 
 // Chunk is records read in one go: their keys and values back to back in
 // one buffer. A chunk is reused: nothing may keep a slice of its records'
