@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -16,9 +15,9 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/partition"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 )
@@ -60,27 +59,26 @@ func endOffsets(t *testing.T, brokers, topic string, parts int) []kafka.TopicPar
 }
 
 // drain reads every partition to the end offsets with a plain
-// read_committed consumer and returns the time it took and the records
+// read_committed reader and returns the time it took and the records
 // read. It reads as tally does, the best this client reads: in batches
-// (pkg/batch), with the counter's own fetch settings.
+// (pkg/partition through pkg/batch), fetching as tally does.
 func drain(t *testing.T, brokers string, ends []kafka.TopicPartition) (time.Duration, int) {
 	start := time.Now()
-	cm := kafkaconn.Fetch()
-	maps.Copy(cm, kafka.ConfigMap{
-		"bootstrap.servers": brokers, "group.id": kafkatest.Group(t),
-		"isolation.level": "read_committed", "enable.auto.commit": false,
-	})
-	c, err := kafka.NewConsumer(&cm)
+	end := map[int32]int64{}
+	from := map[int32]int64{}
+	for _, e := range ends {
+		end[e.Partition] = int64(e.Offset)
+		from[e.Partition] = partition.Beginning
+	}
+	r, err := partition.Open(partition.Config{Kafka: kafkaconn.Config{Brokers: brokers, SecurityProtocol: "plaintext"},
+		Client: kafkatest.Group(t), Topic: *ends[0].Topic,
+		Override: kafka.ConfigMap{"fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 1048576, "fetch.wait.max.ms": 500}}, from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	end := map[int32]int64{}
-	for _, e := range ends {
-		end[e.Partition] = int64(e.Offset)
-	}
+	defer r.Close()
 	n := 0
-	if err := batch.ReadToEnd(context.Background(), c, *ends[0].Topic, end, func(batch.Record) { n++ }); err != nil {
+	if err := r.ReadTo(context.Background(), end, func(partition.Record) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return time.Since(start), n

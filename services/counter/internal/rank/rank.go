@@ -416,12 +416,12 @@ func (s *Stage) restore() error {
 // one, else by a restore of the whole partition.
 func (s *Stage) load(w *standby) (t *Table, records int64, from string, err error) {
 	if w != nil {
-		n, err := w.tail.CatchUp(s.ctx, w.table.Restore)
-		s.log.Info("warm standby caught up", "records", w.tail.Records(), "caught_up", n)
+		n, err := w.catchUp(s.ctx)
+		s.log.Info("warm standby caught up", "records", w.tailed, "caught_up", n)
 		return w.table, n, "warm standby", err
 	}
 	t = NewTable()
-	records, err = state.Restore(s.ctx, s.cfg.Kafka, s.cfg.Counts, s.assigned.Partition, s.log, t.Restore)
+	records, err = s.readState(t)
 	return t, records, "state topic", err
 }
 

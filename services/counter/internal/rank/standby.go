@@ -3,6 +3,7 @@ package rank
 import (
 	"context"
 
+	"github.com/hashtrend/hashtrend/pkg/partition"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 )
 
@@ -12,7 +13,7 @@ import (
 const standbyPartition = 0
 
 // standby is a warm copy of the totals that a member without the deltas
-// partition keeps current by following the state topic (state.Tail) in a
+// partition keeps current by following the state topic (tail) in a
 // goroutine of its own, and, with trending on, of the trending buckets,
 // kept current by following the deltas topic up to what those totals hold
 // (trendFollower). When the member is assigned the partition, take stops
@@ -20,11 +21,12 @@ const standbyPartition = 0
 // up with the records written since; the state they reach is the same a
 // restore and a rebuild from the beginning would read.
 type standby struct {
-	table *Table
-	tail  *state.Tail
-	trend *trendFollower // nil with trending off, or when it failed
-	stop  context.CancelFunc
-	done  chan error
+	table  *Table
+	tail   *partition.Reader
+	tailed int64          // records the tail applied, once its goroutine is done
+	trend  *trendFollower // nil with trending off, or when it failed
+	stop   context.CancelFunc
+	done   chan error
 	// trendDone yields the follower's outcome; nil without a follower.
 	trendDone chan error
 }
@@ -32,8 +34,11 @@ type standby struct {
 // startStandby opens a tail and starts following it; nil when the tail
 // cannot be opened (an assignment then restores in full). A trending
 // follower that cannot be opened only costs a rebuild at the assignment.
+// Should compaction ever move the start past the tail's offset, reading
+// again from the beginning builds the same totals (partition.Settings
+// resets to the earliest offset).
 func (s *Stage) startStandby() {
-	tail, err := state.OpenTail(s.cfg.Kafka, s.cfg.Counts, standbyPartition, s.log)
+	tail, err := s.openReader("counter-standby", s.cfg.Counts, standbyPartition)
 	if err != nil {
 		s.log.Warn("no warm standby; an assignment restores in full", "err", err)
 		return
@@ -55,15 +60,19 @@ func (s *Stage) startStandby() {
 			go func() { w.trendDone <- f.follow(ctx, *s.cfg.Trending, s.askTweetsPartitions) }()
 		}
 	}
-	go func() { w.done <- tail.Follow(ctx, apply) }()
+	go func() {
+		n, err := partition.Decode(ctx, tail, nil, decodeState, apply)
+		w.tailed += n
+		w.done <- err
+	}()
 	s.warm = w
 	s.log.Info("warm standby following the state topic", "topic", s.cfg.Counts, "partition", standbyPartition, "trending", w.trend != nil)
 }
 
 // takeStandby stops the standby's goroutines and returns its copies for a
-// catch-up, or nil when there is none for partition or its totals failed;
+// catch-up, or nil when there is none for partition p or its totals failed;
 // its trend is nil when only the trending follower failed.
-func (s *Stage) takeStandby(partition int32) *standby {
+func (s *Stage) takeStandby(p int32) *standby {
 	w := s.warm
 	s.warm = nil
 	if w == nil {
@@ -74,11 +83,11 @@ func (s *Stage) takeStandby(partition int32) *standby {
 	if w.trend != nil {
 		if terr := <-w.trendDone; terr != nil {
 			s.log.Warn("warm trending buckets failed; rebuilding them", "err", terr)
-			w.trend.c.Close()
+			w.trend.r.Close()
 			w.trend = nil
 		}
 	}
-	if err != nil || w.tail.Partition() != partition {
+	if err != nil || p != standbyPartition {
 		w.close()
 		if err != nil {
 			s.log.Warn("warm standby failed; restoring in full", "err", err)
@@ -88,11 +97,25 @@ func (s *Stage) takeStandby(partition int32) *standby {
 	return w
 }
 
+// catchUp applies the records of the state topic from where the tail
+// stopped to the partition's high watermark as it stands now, as a
+// restore would read them, and returns how many it applied. Records past
+// that end are not applied: it is the tail's last read.
+func (w *standby) catchUp(ctx context.Context) (int64, error) {
+	end, err := w.tail.HighWatermark(ctx, standbyPartition)
+	if err != nil {
+		return 0, err
+	}
+	n, err := partition.Decode(ctx, w.tail, map[int32]int64{standbyPartition: end}, decodeState, w.table.Restore)
+	w.tailed += n
+	return n, err
+}
+
 // close releases the standby's consumers.
 func (w *standby) close() {
 	w.tail.Close()
 	if w.trend != nil {
-		w.trend.c.Close()
+		w.trend.r.Close()
 	}
 }
 

@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/hashtrend/hashtrend/pkg/partition"
 	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
-	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
-	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 )
 
 // addTrend adds d's buckets and watermarks to tr. A delta whose buckets
@@ -52,11 +50,7 @@ func (s *Stage) rebuildTrend() error {
 	start := time.Now()
 	tr := trend.NewTracker(*s.cfg.Trending, s.tweetsPartitions())
 	skipped := 0
-	n, err := state.ReadTo(s.ctx, s.cfg.Kafka, s.cfg.Deltas, s.assigned.Partition, int64(s.next), s.log, func(_, value []byte) error {
-		d, err := delta.Decode(value)
-		if err != nil {
-			return err
-		}
+	n, err := s.readDeltas(int64(s.next), func(d delta.Delta) error {
 		if !addTrend(tr, d) {
 			skipped++
 		}
@@ -74,6 +68,23 @@ func (s *Stage) rebuildTrend() error {
 	return nil
 }
 
+// readDeltas applies the deltas of the assigned partition, decoded, from
+// its first retained record up to end.
+func (s *Stage) readDeltas(end int64, apply func(delta.Delta) error) (int64, error) {
+	if end <= 0 {
+		return 0, nil
+	}
+	p := s.assigned.Partition
+	r, err := s.openReader("counter-restore", s.cfg.Deltas, p)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	return partition.Decode(s.ctx, r, map[int32]int64{p: end}, func(rec partition.Record) (delta.Delta, error) {
+		return delta.Decode(rec.Value)
+	}, apply)
+}
+
 // trendFollower keeps a standby's trending buckets current, the way the
 // state tail keeps its totals: it follows the deltas partition
 // read_committed from its beginning and adds each delta to its tracker,
@@ -86,44 +97,23 @@ func (s *Stage) rebuildTrend() error {
 // buckets a rebuild from the beginning (rebuildTrend) builds, and reads
 // only the last windows' deltas to get there.
 type trendFollower struct {
-	c          *kafka.Consumer
+	r          *partition.Reader
 	topic      string
 	partition  int32
 	partitions int // of the posts topic, when the tracker was made
 	tr         *trend.Tracker
 	bound      atomic.Int64
-	next       int64 // the offset after the last delta added
 	added      int64
 	skipped    int
 }
 
-// newTrendFollower starts a follower of partition of the deltas topic.
-func (s *Stage) newTrendFollower(partition int32) (*trendFollower, error) {
-	c, err := kafka.NewConsumer(s.cfg.Kafka.ConsumerConfigMap("counter-trend-standby", kafka.ConfigMap{
-		"group.id":             "counter-standby-unused", // required by the client; never joined
-		"isolation.level":      "read_committed",
-		"enable.auto.commit":   false,
-		"enable.partition.eof": true,
-		"auto.offset.reset":    "earliest",
-		// As for the state readers: the catch-up at a takeover waits
-		// for no fetch held at the broker for 500 ms, and a follower
-		// opened while the broker was down reads again soon after it
-		// is back.
-		"fetch.wait.max.ms":        state.ReaderFetchWait,
-		"reconnect.backoff.max.ms": txn.ReconnectBackoffMax,
-	}))
+// newTrendFollower starts a follower of partition p of the deltas topic.
+func (s *Stage) newTrendFollower(p int32) (*trendFollower, error) {
+	r, err := s.openReader("counter-trend-standby", s.cfg.Deltas, p)
 	if err != nil {
-		return nil, fmt.Errorf("trending standby consumer: %w", err)
+		return nil, fmt.Errorf("trending standby: %w", err)
 	}
-	f := &trendFollower{c: c, topic: s.cfg.Deltas, partition: partition}
-	// Offset 0 rather than OffsetBeginning, whose lookup librdkafka
-	// retries only 500 ms later when the new client knows no leader yet;
-	// auto.offset.reset moves a fetch below the log's start to it.
-	if err := c.Assign([]kafka.TopicPartition{{Topic: &f.topic, Partition: partition, Offset: 0}}); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("trending standby assign %s[%d]: %w", f.topic, partition, err)
-	}
-	return f, nil
+	return &trendFollower{r: r, topic: s.cfg.Deltas, partition: p}, nil
 }
 
 // holds raises bound to the delta offset that a state record says the
@@ -152,49 +142,36 @@ func (f *trendFollower) follow(ctx context.Context, cfg trend.Config, partitions
 		}
 	}
 	f.tr = trend.NewTracker(cfg, f.partitions)
-	for ctx.Err() == nil {
-		switch ev := f.c.Poll(100).(type) {
-		case *kafka.Message:
-			for int64(ev.TopicPartition.Offset) >= f.bound.Load() {
-				// Not yet in the owner's totals. The catch-up seeks back
-				// to f.next, so a delta dropped here is read again.
-				if retry.Sleep(ctx, 20*time.Millisecond) != nil {
-					return nil
-				}
-			}
-			if err := f.add(ev); err != nil {
+	return f.r.Follow(ctx, func(rec partition.Record) error {
+		for rec.Offset >= f.bound.Load() {
+			// Not yet in the owner's totals. A delta not added here is
+			// read again by the catch-up, which starts at the first one
+			// not added.
+			if err := retry.Sleep(ctx, 20*time.Millisecond); err != nil {
 				return err
 			}
-		case kafka.Error:
-			if ev.IsFatal() {
-				return fmt.Errorf("trending standby consumer: %w", ev)
-			}
 		}
-	}
-	return nil
+		return f.add(rec)
+	})
 }
 
-func (f *trendFollower) add(m *kafka.Message) error {
-	if m.TopicPartition.Error != nil {
-		return fmt.Errorf("trending standby read %s[%d]: %w", f.topic, f.partition, m.TopicPartition.Error)
-	}
-	d, err := delta.Decode(m.Value)
+func (f *trendFollower) add(rec partition.Record) error {
+	d, err := delta.Decode(rec.Value)
 	if err != nil {
-		return fmt.Errorf("trending standby %s[%d]@%d: %w", f.topic, f.partition, m.TopicPartition.Offset, err)
+		return fmt.Errorf("trending standby %s[%d]@%d: %w", f.topic, f.partition, rec.Offset, err)
 	}
 	if !addTrend(f.tr, d) {
 		f.skipped++
 	}
-	f.next = int64(m.TopicPartition.Offset) + 1
 	f.added++
 	return nil
 }
 
 // catchUp adds the deltas from where follow stopped up to end, the first
 // delta the restored totals do not hold, and returns how many it added.
-func (f *trendFollower) catchUp(ctx context.Context, end int64, log *slog.Logger) (int64, error) {
+func (f *trendFollower) catchUp(ctx context.Context, end int64) (int64, error) {
 	before := f.added
-	err := topic.ReadToEndFrom(ctx, f.c, f.topic, map[int32]int64{f.partition: f.next}, map[int32]int64{f.partition: end}, log, f.add)
+	err := f.r.ReadTo(ctx, map[int32]int64{f.partition: end}, f.add)
 	return f.added - before, err
 }
 
@@ -206,7 +183,7 @@ func (s *Stage) takeTrend(f *trendFollower) error {
 		return s.rebuildTrend()
 	}
 	start := time.Now()
-	n, err := f.catchUp(s.ctx, int64(s.next), s.log)
+	n, err := f.catchUp(s.ctx, int64(s.next))
 	if err != nil {
 		return fmt.Errorf("catch the trending buckets up with %s: %w", s.cfg.Deltas, err)
 	}

@@ -2,25 +2,18 @@
 // one record per hashtag key holding its running total and spellings, and
 // one reserved meta record holding what a snapshot needs to continue after
 // a restart (the batch number and the running post figures). rank writes
-// them in the same transaction as its snapshot and consumed offsets;
-// Restore reads them back, read_committed, up to the end of the partition.
+// them in the same transaction as its snapshot and consumed offsets, and
+// reads them back (package partition) with DecodeRecord: the whole
+// partition at an assignment, or as they come in a warm standby.
 package state
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
-	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
-	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/strict"
-	"github.com/hashtrend/hashtrend/pkg/topic"
-	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 )
 
 // Version is the schema version of Total and Meta values.
@@ -117,92 +110,34 @@ func DecodeMeta(b []byte) (Meta, error) {
 	return m, nil
 }
 
-// ReaderFetchWait is the readers' fetch.wait.max.ms (the trending
-// follower's too): a follower at the end of a partition costs the broker
-// one empty fetch per ReaderFetchWait.
-const ReaderFetchWait = 20
-
-// The readers and their admin clients reconnect within
-// txn.ReconnectBackoffMax, as the stages' clients do: a standby opened
-// while the broker was down otherwise read nothing for up to half a
-// second after it came back.
-
-// readerConfig is the consumer that Restore, Tail and ReadTo read a
-// partition with: assigned, never a group member, read_committed, with
-// large fetches; role names it ("restore", "standby"). They start at
-// offset 0 (see batch.Open), and a log that starts later is read from its
-// start. The broker answers a fetch at the partition's end after
-// fetch.wait.max.ms when nothing new comes (500 ms by default), and only
-// that answer tells a read that it reached the end (the end-of-partition
-// past trailing transaction markers): a rank taking over waited for it
-// once per read.
-func readerConfig(kc kafkaconn.Config, role string) kafka.ConfigMap {
-	return *kc.ConsumerConfigMap("counter-"+role, kafka.ConfigMap{
-		"group.id":                  "counter-" + role + "-unused", // required by the client; never joined
-		"isolation.level":           "read_committed",
-		"enable.auto.commit":        false,
-		"enable.partition.eof":      true,
-		"fetch.max.bytes":           64 << 20,
-		"max.partition.fetch.bytes": 16 << 20,
-		"fetch.wait.max.ms":         ReaderFetchWait,
-		"auto.offset.reset":         "earliest",
-		"reconnect.backoff.max.ms":  txn.ReconnectBackoffMax,
-	})
+// Record is one decoded record of the state topic: a hashtag's Total, the
+// meta record (Meta set), or a tombstone (Deleted).
+type Record struct {
+	Key     []byte
+	Total   Total
+	Meta    *Meta
+	Deleted bool
 }
 
-func newReader(kc kafkaconn.Config) (*kafka.Consumer, error) {
-	conf := readerConfig(kc, "restore")
-	c, err := kafka.NewConsumer(&conf)
-	if err != nil {
-		return nil, fmt.Errorf("restore consumer: %w", err)
-	}
-	return c, nil
-}
-
-// ReadTo reads partition of topic read_committed from its first retained
-// record and calls load for each record before offset end (rank rebuilds
-// its trending buckets from the deltas topic this way).
-func ReadTo(ctx context.Context, kc kafkaconn.Config, name string, partition int32, end int64, log *slog.Logger, load func(key, value []byte) error) (records int64, err error) {
-	if end <= 0 {
-		return 0, nil
-	}
-	c, err := newReader(kc)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	err = topic.ReadToEndFrom(ctx, c, name, map[int32]int64{partition: 0}, map[int32]int64{partition: end}, log, func(m *kafka.Message) error {
-		records++
-		if err := load(m.Key, m.Value); err != nil {
-			return fmt.Errorf("restore %s[%d]@%d: %w", name, partition, m.TopicPartition.Offset, err)
-		}
-		return nil
-	})
-	return records, err
-}
-
-// adminConfig is the admin client that asks for end offsets.
-func adminConfig(kc kafkaconn.Config, clientID string) *kafka.ConfigMap {
-	return kc.ConfigMap(clientID, kafka.ConfigMap{"reconnect.backoff.max.ms": txn.ReconnectBackoffMax})
-}
-
-// endOffset asks for the high watermark of partition until it gets an
-// answer. Each attempt uses a new admin client: one whose metadata predates
-// a broker restart keeps sending a stale leader epoch and is refused for
-// good.
-func endOffset(ctx context.Context, kc kafkaconn.Config, name string, partition int32, log *slog.Logger) (end int64, err error) {
-	err = retry.Do(ctx, retry.Policy{Wait: 500 * time.Millisecond, Attempt: 30 * time.Second}, func(err error, _ time.Duration) bool {
-		log.Warn("restore: end offset, retrying", "topic", name, "partition", partition, "err", err)
-		return true
-	}, func(ctx context.Context) error {
-		admin, err := kafka.NewAdminClient(adminConfig(kc, "counter-restore"))
+// DecodeRecord decodes the record key holds value; a nil value is a
+// tombstone.
+func DecodeRecord(key, value []byte) (Record, error) {
+	r := Record{Key: key}
+	switch {
+	case string(key) == MetaKey:
+		m, err := DecodeMeta(value)
 		if err != nil {
-			return err
+			return Record{}, err
 		}
-		defer admin.Close()
-		ends, err := topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadUncommitted, partition)
-		end = ends[partition]
-		return err
-	})
-	return end, err
+		r.Meta = &m
+	case value == nil:
+		r.Deleted = true
+	default:
+		t, err := DecodeTotal(value)
+		if err != nil {
+			return Record{}, err
+		}
+		r.Total = t
+	}
+	return r, nil
 }
