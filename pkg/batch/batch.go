@@ -2,7 +2,8 @@
 // batch interface: one cgo call copies thousands of records into a buffer
 // of the caller's, where confluent-kafka-go's Poll takes several cgo calls
 // and allocations per record. Tally reads millions of small posts; Poll's
-// cost per record was most of what its polling goroutine did.
+// cost per record was most of what its polling goroutine did. The
+// partition readers (package partition) read through it too.
 //
 // The consumer stays a confluent-kafka-go Consumer: its group membership,
 // rebalance callback, assignment, seeks, committed offsets and group
@@ -115,70 +116,6 @@ static hb_queue *hb_new(void *rk) {
 	return q;
 }
 
-// hb_part is a client of its own with one partition assigned from its
-// beginning, and its consumer queue.
-typedef struct {
-	rd_kafka_t *rk;
-	rd_kafka_topic_partition_list_t *parts;
-	hb_queue *q;
-} hb_part;
-
-static hb_part *hb_open(rd_kafka_conf_t *conf, const char *topic, int32_t partition, char *errstr, size_t errstr_size) {
-	rd_kafka_t *rk = rd_kafka_new(hb_consumer, conf, errstr, errstr_size);
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	hb_part *p = calloc(1, sizeof(*p));
-	p->rk = rk;
-	p->parts = rd_kafka_topic_partition_list_new(1);
-	// Offset 0, not OFFSET_BEGINNING: a logical offset must be looked up,
-	// and librdkafka, which has no leader yet for the partition of a new
-	// client, retries that lookup only 500 ms later. Where the log starts
-	// past 0, auto.offset.reset (earliest, set by Open) moves the fetch to
-	// its start.
-	rd_kafka_topic_partition_list_add(p->parts, topic, partition)->offset = 0;
-	int err = rd_kafka_assign(rk, p->parts);
-	if (err) {
-		snprintf(errstr, errstr_size, "assign: %s", rd_kafka_err2str(err));
-		rd_kafka_topic_partition_list_destroy(p->parts);
-		rd_kafka_destroy(rk);
-		free(p);
-		return NULL;
-	}
-	p->q = calloc(1, sizeof(*p->q));
-	p->q->rk = rk;
-	p->q->q = rd_kafka_queue_get_consumer(rk);
-	return p;
-}
-
-static void hb_close(hb_queue *q);
-
-static void hb_part_close(hb_part *p) {
-	hb_close(p->q);
-	rd_kafka_topic_partition_list_destroy(p->parts);
-	rd_kafka_consumer_close(p->rk);
-	rd_kafka_destroy(p->rk);
-	free(p);
-#ifdef __GLIBC__
-	// Give the freed fetch buffers back to the system, as the Go heap
-	// is given back after a restore.
-	malloc_trim(0);
-#endif
-}
-
-// hb_position is the partition's position, or -1 when it has none yet.
-static int64_t hb_position(hb_part *p) {
-	if (rd_kafka_position(p->rk, p->parts))
-		return -1;
-	return p->parts->elems[0].offset;
-}
-
-static int hb_fatal(hb_part *p, char *errstr, size_t errstr_size) {
-	return rd_kafka_fatal_error(p->rk, errstr, errstr_size);
-}
-
 // hb_trim gives the memory a closed client freed back to the system, as
 // the Go heap is given back after a restore.
 static void hb_trim(void) {
@@ -256,12 +193,8 @@ static int hb_read(hb_queue *q, int timeout_ms, hb_rec *recs, int n, int nrecs, 
 import "C"
 
 import (
-	"context"
 	"fmt"
-	"maps"
 	"reflect"
-	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -349,125 +282,6 @@ func (q *Queue) Read(c *Chunk, timeoutMs int) bool {
 	}
 	c.recs = c.recs[:n]
 	return n > 0
-}
-
-// Partition is one partition read from its beginning by a client of its
-// own (assigned, no group), through its consumer queue.
-type Partition struct {
-	q Queue
-	p *C.hb_part
-}
-
-// Open assigns partition of the topic name, from its beginning, to a new
-// client made from conf (librdkafka properties; values as
-// confluent-kafka-go takes them). It sets auto.offset.reset to earliest:
-// the client starts at offset 0 (see hb_open) and moves to the log's start
-// from there.
-func Open(conf kafka.ConfigMap, name string, partition int32) (*Partition, error) {
-	conf = maps.Clone(conf)
-	conf["auto.offset.reset"] = "earliest"
-	cconf := C.rd_kafka_conf_new()
-	errstr := make([]byte, 512)
-	cerr := (*C.char)(unsafe.Pointer(&errstr[0]))
-	for _, k := range slices.Sorted(maps.Keys(conf)) {
-		ck, cv := C.CString(k), C.CString(fmt.Sprint(conf[k]))
-		res := C.rd_kafka_conf_set(cconf, ck, cv, cerr, C.size_t(len(errstr)))
-		C.free(unsafe.Pointer(ck))
-		C.free(unsafe.Pointer(cv))
-		if res != 0 {
-			C.rd_kafka_conf_destroy(cconf)
-			// librdkafka's message repeats the value, which may be a secret.
-			return nil, fmt.Errorf("consumer of %s[%d]: property %s not accepted", name, partition, k)
-		}
-	}
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
-	p := C.hb_open(cconf, cname, C.int32_t(partition), cerr, C.size_t(len(errstr)))
-	if p == nil {
-		return nil, fmt.Errorf("consumer of %s[%d]: %s", name, partition, C.GoString(cerr))
-	}
-	return &Partition{q: Queue{q: p.q, topic: name}, p: p}, nil
-}
-
-// Read is Queue.Read on the partition's consumer queue.
-func (p *Partition) Read(c *Chunk, timeoutMs int) bool { return p.q.Read(c, timeoutMs) }
-
-// Close stops the client and hands the memory it freed back to the system.
-func (p *Partition) Close() { C.hb_part_close(p.p) }
-
-// Position is the partition's position, or -1 when it has none yet.
-func (p *Partition) Position() int64 { return int64(C.hb_position(p.p)) }
-
-// Fatal returns the client's fatal error, if it has one.
-func (p *Partition) Fatal() (string, bool) {
-	errstr := make([]byte, 512)
-	if C.hb_fatal(p.p, (*C.char)(unsafe.Pointer(&errstr[0])), C.size_t(len(errstr))) == 0 {
-		return "", false
-	}
-	return strings.TrimRight(string(errstr), "\x00"), true
-}
-
-// ReadToEnd is topic.ReadToEnd through a queue: it assigns c, a
-// read_committed consumer, every partition of the topic name in ends from
-// its beginning, routed to a queue, and hands fn each record below its
-// partition's end, in order within a partition, until every partition's
-// position is at its end (past trailing transaction markers too). A fatal
-// client error ends the read; fn's record aliases a chunk read into again.
-// c must not have enable.partition.eof set: after an end-of-partition read
-// through this interface, librdkafka 2.2 to 2.11 report a position one past
-// the real one (librdkafka#4844), and a read would end a record early.
-func ReadToEnd(ctx context.Context, c *kafka.Consumer, name string, ends map[int32]int64, fn func(Record)) error {
-	q, err := New(c, name)
-	if err != nil {
-		return err
-	}
-	defer q.Close()
-	var parts []kafka.TopicPartition
-	for p, end := range ends {
-		if end > 0 {
-			parts = append(parts, kafka.TopicPartition{Topic: &name, Partition: p, Offset: kafka.OffsetBeginning})
-		}
-	}
-	if err := q.Route(parts); err != nil {
-		return err
-	}
-	if err := c.Assign(parts); err != nil {
-		return err
-	}
-	chunk := NewChunk(512<<10, 4096)
-	for len(parts) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if ev, ok := c.Poll(0).(kafka.Error); ok && ev.IsFatal() {
-			return ev
-		}
-		if q.Read(chunk, 100) {
-			last := false
-			chunk.Each(func(r Record) {
-				if r.Err == 0 && r.Offset < ends[r.Partition] {
-					fn(r)
-					last = last || r.Offset+1 == ends[r.Partition]
-				}
-			})
-			if !last {
-				continue // records flow: no need to look at positions
-			}
-		}
-		// Idle, or a partition's last record read: drop the partitions
-		// whose positions are at their ends (past trailing markers too).
-		pos, err := c.Position(parts)
-		if err != nil {
-			return err
-		}
-		parts = parts[:0]
-		for _, tp := range pos {
-			if int64(tp.Offset) < ends[tp.Partition] {
-				parts = append(parts, tp)
-			}
-		}
-	}
-	return nil
 }
 
 // Trim hands the memory that closed clients freed (their fetch buffers)

@@ -1,4 +1,4 @@
-package batch
+package batch_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 )
 
@@ -16,7 +17,7 @@ import (
 // counts records Poll returned, which must be none.
 type consumer struct {
 	c        *kafka.Consumer
-	q        *Queue
+	q        *batch.Queue
 	polled   int
 	assigned map[int32]bool
 	revoked  int // partitions revoked so far
@@ -32,7 +33,7 @@ func newConsumer(t *testing.T, topic, group string) *consumer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := New(c, topic)
+	q, err := batch.New(c, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func (cs *consumer) close() {
 
 // step serves the events at hand and reads one chunk, waiting up to 10 ms
 // for it, calling fn for every record.
-func (cs *consumer) step(t *testing.T, c *Chunk, fn func(Record)) {
+func (cs *consumer) step(t *testing.T, c *batch.Chunk, fn func(batch.Record)) {
 	t.Helper()
 	for ev := cs.c.Poll(0); ev != nil; ev = cs.c.Poll(0) {
 		switch e := ev.(type) {
@@ -105,7 +106,7 @@ func (cs *consumer) step(t *testing.T, c *Chunk, fn func(Record)) {
 
 // read serves events and reads chunks until done says stop, calling fn
 // for every record and then, when not nil, after for every chunk.
-func (cs *consumer) read(t *testing.T, c *Chunk, within time.Duration, fn func(Record), after func(), done func() bool) {
+func (cs *consumer) read(t *testing.T, c *batch.Chunk, within time.Duration, fn func(batch.Record), after func(), done func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !done() {
@@ -139,11 +140,11 @@ func TestQueueReadsWhatIsRouted(t *testing.T) {
 	kafkatest.Produce(t, topic, records...)
 	cs := newConsumer(t, topic, kafkatest.Group(t))
 	ends := cs.ends(t, topic, 3)
-	c := NewChunk(1<<10, 64) // the big record needs more than the buffer holds
+	c := batch.NewChunk(1<<10, 64) // the big record needs more than the buffer holds
 	got := map[string]bool{}
 	next := map[int32]int64{}
 	sought, seek, seekNow := int32(-1), int64(0), false
-	cs.read(t, c, time.Minute, func(r Record) {
+	cs.read(t, c, time.Minute, func(r batch.Record) {
 		if r.Err != 0 {
 			t.Fatalf("error record: %s", r.Value)
 		}
@@ -203,9 +204,9 @@ func TestRouteAgainAfterARevoke(t *testing.T) {
 	group := kafkatest.Group(t)
 	a := newConsumer(t, topic, group)
 	ends := a.ends(t, topic, 2)
-	c := NewChunk(4<<10, 64)
+	c := batch.NewChunk(4<<10, 64)
 	next := map[int32]int64{} // a's next offset per partition
-	read := func(r Record) {
+	read := func(r batch.Record) {
 		if r.Offset != next[r.Partition] {
 			t.Fatalf("partition %d: offset %d where %d was next", r.Partition, r.Offset, next[r.Partition])
 		}
@@ -225,10 +226,10 @@ func TestRouteAgainAfterARevoke(t *testing.T) {
 		func() { a.step(t, c, read) })
 
 	b := newConsumer(t, topic, group)
-	cb := NewChunk(4<<10, 64)
+	cb := batch.NewChunk(4<<10, 64)
 	wait("b takes a partition from a", func() bool { return a.revoked > 0 && len(b.assigned) > 0 && len(a.assigned) > 0 }, func() {
 		a.step(t, c, read)
-		b.step(t, cb, func(Record) {})
+		b.step(t, cb, func(batch.Record) {})
 	})
 	var moved int32
 	for p := range b.assigned {
@@ -246,7 +247,7 @@ func TestRouteAgainAfterARevoke(t *testing.T) {
 // TestRouteOnAClosedQueueFails: the rebalance callback may run while a
 // stage closes; a route then fails instead of touching freed memory.
 func TestRouteOnAClosedQueueFails(t *testing.T) {
-	var q *Queue
+	var q *batch.Queue
 	if err := q.Route([]kafka.TopicPartition{{Partition: 0}}); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("route on a closed queue: %v", err)
 	}

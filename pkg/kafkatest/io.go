@@ -3,13 +3,13 @@ package kafkatest
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-	"github.com/hashtrend/hashtrend/pkg/topic"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/partition"
 )
 
 // Record is a key and value to produce.
@@ -95,29 +95,10 @@ func ReadAllFrom(t testing.TB, brokers, name string, timeout time.Duration) []*k
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": brokers})
-	if err != nil {
-		t.Fatalf("admin client: %v", err)
-	}
-	ends, err := topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadCommitted)
-	admin.Close()
-	if err != nil {
-		t.Fatalf("reading %s: %v", name, err)
-	}
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers":    brokers,
-		"group.id":             Group(t),
-		"isolation.level":      "read_committed",
-		"enable.auto.commit":   false,
-		"enable.partition.eof": true,
-	})
-	if err != nil {
-		t.Fatalf("consumer: %v", err)
-	}
-	defer c.Close()
 	var out []*kafka.Message
-	err = topic.ReadToEnd(ctx, c, name, ends, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
-		out = append(out, m)
+	err := partition.ReadAll(ctx, partition.Config{Kafka: kafkaconn.Config{Brokers: brokers, SecurityProtocol: "plaintext"},
+		Client: Group(t), Topic: name, Messages: true}, kafka.IsolationLevelReadCommitted, func(rec partition.Record) error {
+		out = append(out, rec.Message)
 		return nil
 	})
 	if err != nil {

@@ -4,11 +4,11 @@
 // at start, touches nothing but the value length, and prints one JSON line:
 // {"posts":N,"bytes":B,"seconds":S}. It is as fast as a Go consumer can
 // take posts off this broker, the ceiling every contender is measured
-// against: it fetches with the counter's settings (kafkaconn.Fetch) and
-// reads through librdkafka's batch interface (pkg/batch), as the counter's
-// tally does; -poll reads with confluent-kafka-go's Poll instead, one
-// record per call, and -set key=value overrides any librdkafka setting,
-// to measure others.
+// against: it reads with the project's partition reader (pkg/partition)
+// through librdkafka's batch interface, fetching as the counter's tally
+// does; -poll reads with confluent-kafka-go's Poll instead, one record per
+// call, and -set key=value overrides any librdkafka setting, to measure
+// others.
 package main
 
 import (
@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"maps"
 	"os"
 	"os/signal"
@@ -25,10 +24,8 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-	"github.com/hashtrend/hashtrend/bench/internal/progress"
-	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
-	"github.com/hashtrend/hashtrend/pkg/topic"
+	"github.com/hashtrend/hashtrend/pkg/partition"
 )
 
 func main() {
@@ -52,48 +49,21 @@ func main() {
 
 func run(ctx context.Context, brokers, name string, set settings, poll bool) error {
 	start := time.Now()
-	pc, err := progress.NewChecker(brokers)
-	if err != nil {
-		return err
-	}
-	end, err := pc.EndOffsets(ctx, name)
-	pc.Close()
-	if err != nil {
-		return err
-	}
-	// The counter's own fetch settings, the best measured, so that this
-	// stays the ceiling of a Go consumer rather than of librdkafka's
-	// defaults.
-	cm := kafkaconn.Fetch()
-	maps.Copy(cm, kafka.ConfigMap{
-		"bootstrap.servers":  brokers,
-		"group.id":           fmt.Sprintf("bench-drain-%d", time.Now().UnixNano()),
-		"isolation.level":    "read_committed",
-		"enable.auto.commit": false,
-		// topic.ReadToEnd watches end-of-partition events; through the
-		// batch interface they would make librdkafka report positions one
-		// past the real one (librdkafka#4844), which batch.ReadToEnd reads.
-		"enable.partition.eof": poll,
-	})
-	maps.Copy(cm, set)
-	c, err := kafka.NewConsumer(&cm)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	// The reader's settings with tally's fetch sizes and wait (librdkafka's
+	// defaults) over them, so that this stays the ceiling of a Go consumer
+	// fetching as tally does; -set over those.
+	override := kafka.ConfigMap{"fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 1048576, "fetch.wait.max.ms": 500}
+	maps.Copy(override, set)
 	var posts, bytes int64
-	if poll {
-		err = topic.ReadToEnd(ctx, c, name, end, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
-			posts++
-			bytes += int64(len(m.Value))
-			return nil
-		})
-	} else {
-		err = batch.ReadToEnd(ctx, c, name, end, func(r batch.Record) {
-			posts++
-			bytes += int64(len(r.Value))
-		})
-	}
+	err := partition.ReadAll(ctx, partition.Config{
+		Kafka:  kafkaconn.Config{Brokers: brokers, SecurityProtocol: "plaintext"},
+		Client: fmt.Sprintf("bench-drain-%d", time.Now().UnixNano()), Topic: name,
+		Messages: poll, Override: override,
+	}, kafka.IsolationLevelReadUncommitted, func(rec partition.Record) error {
+		posts++
+		bytes += int64(len(rec.Value))
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/hashtrend/hashtrend/bench/internal/measure"
 	"github.com/hashtrend/hashtrend/bench/internal/progress"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/partition"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
@@ -296,20 +297,9 @@ func (e *Env) waitGroups(ctx context.Context, p *measure.Proc, targets ...progre
 // readCounts reads topic to its end (read_committed) and returns the last
 // value per key; keys starting with '#' are metadata and skipped.
 func (e *Env) readCounts(ctx context.Context, t string, decode func([]byte) (int64, bool)) (map[string]int64, error) {
-	end, err := e.progress.EndOffsets(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers": e.Brokers, "group.id": "bench-check", "isolation.level": "read_committed",
-		"enable.auto.commit": false, "enable.partition.eof": true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
 	out := map[string]int64{}
-	err = topic.ReadToEnd(ctx, c, t, end, slog.New(slog.DiscardHandler), func(m *kafka.Message) error {
+	err := partition.ReadAll(ctx, partition.Config{Kafka: kafkaconn.Config{Brokers: e.Brokers, SecurityProtocol: "plaintext"},
+		Client: "bench-check", Topic: t}, kafka.IsolationLevelReadUncommitted, func(m partition.Record) error {
 		if k := string(m.Key); !strings.HasPrefix(k, "#") {
 			if n, ok := decode(m.Value); ok {
 				out[k] = n

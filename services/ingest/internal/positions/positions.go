@@ -18,6 +18,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/partition"
 	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 )
@@ -102,23 +103,19 @@ func Read(ctx context.Context, kc kafkaconn.Config, name, key string, log *slog.
 	if err != nil {
 		return Record{}, false, err
 	}
-	c, err := kafka.NewConsumer(kc.ConfigMap("ingest-positions", kafka.ConfigMap{
-		"group.id":             "ingest-positions-unused", // required by the client; never joined
-		"isolation.level":      "read_committed",
-		"enable.auto.commit":   false,
-		"enable.partition.eof": true,
-	}))
+	reader, err := partition.Open(partition.Config{Kafka: kc, Client: "ingest-positions", Topic: name, Log: log},
+		map[int32]int64{0: partition.Beginning})
 	if err != nil {
-		return Record{}, false, fmt.Errorf("positions consumer: %w", err)
+		return Record{}, false, fmt.Errorf("positions: %w", err)
 	}
-	defer c.Close()
-	err = topic.ReadToEnd(ctx, c, name, ends, log, func(m *kafka.Message) error {
+	defer reader.Close()
+	err = reader.ReadTo(ctx, ends, func(m partition.Record) error {
 		if string(m.Key) != key {
 			return nil
 		}
 		r, err := Decode(m.Value)
 		if err != nil {
-			return fmt.Errorf("%s@%d: %w", name, m.TopicPartition.Offset, err)
+			return fmt.Errorf("%s@%d: %w", name, m.Offset, err)
 		}
 		rec, found = r, true
 		return nil
