@@ -109,3 +109,28 @@ func BenchmarkDecodeTotal(b *testing.B) {
 		}
 	})
 }
+
+func TestDecodeRecordTellsTotalsMetaAndTombstones(t *testing.T) {
+	total, _ := state.EncodeTotal(state.Total{Count: 3, Spelling: "Go"})
+	meta, _ := state.EncodeMeta(state.Meta{Batch: 9})
+	tests := []struct {
+		name       string
+		key, value []byte
+		check      func(state.Record) bool
+	}{
+		{"a total is a hashtag's count", []byte("go"), total, func(r state.Record) bool { return r.Total.Count == 3 && r.Meta == nil && !r.Deleted }},
+		{"the meta key is the meta record", []byte(state.MetaKey), meta, func(r state.Record) bool { return r.Meta != nil && r.Meta.Batch == 9 }},
+		{"a null value is a tombstone", []byte("go"), nil, func(r state.Record) bool { return r.Deleted && string(r.Key) == "go" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := state.DecodeRecord(tt.key, tt.value)
+			if err != nil || !tt.check(r) {
+				t.Fatalf("DecodeRecord(%q, %q) = %+v, %v", tt.key, tt.value, r, err)
+			}
+		})
+	}
+	if _, err := state.DecodeRecord([]byte(state.MetaKey), total); !errors.Is(err, state.ErrInvalid) {
+		t.Fatalf("a total under the meta key: %v, want ErrInvalid", err)
+	}
+}
