@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -120,3 +121,16 @@ func DeleteAfter(t testing.TB, names ...string) {
 
 // Group returns a unique consumer group name.
 func Group(t testing.TB) string { return Name(t, "group") }
+
+// Unreachable returns a broker address where nothing listens (a port
+// that was free a moment ago), for tests of a broker that cannot be
+// reached.
+func Unreachable(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -2,7 +2,6 @@ package partition_test
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,12 +74,7 @@ func TestFollowAtTheEndIsNotAway(t *testing.T) {
 // TestAnUnreachableBrokerIsAway: every failed attempt to reach a broker
 // that does not listen is told to the watcher, until the context ends.
 func TestAnUnreachableBrokerIsAway(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := kafkatest.Unreachable(t)
 	var w watcher
 	r, err := partition.Open(partition.Config{Kafka: kafkaconn.Config{Brokers: addr, SecurityProtocol: "plaintext"},
 		Client: "watch-test", Topic: "top-hashtags", Watch: w.watch()}, nil)

@@ -3,7 +3,6 @@ package follow_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -126,12 +125,7 @@ func TestLatestOfATopicHoldingOnlyAbortedRecordsShowsNothingUntilANewOne(t *test
 }
 
 func TestAnUnreachableBrokerIsReportedOnce(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := kafkatest.Unreachable(t)
 	c := follow.Config{
 		Kafka: kafkaconn.Config{Brokers: addr, SecurityProtocol: "plaintext", Replication: 1},
 		Topic: "top-hashtags", Retry: 100 * time.Millisecond, Timeout: 500 * time.Millisecond,
