@@ -121,8 +121,9 @@ type Reader struct {
 
 // part is where an assigned partition stands.
 type part struct {
-	next int64 // the offset after the last record handed over (or the start)
-	eof  int64 // the last end-of-partition reported (-1: none since assigned)
+	next  int64 // the offset after the last record handed over (or the start)
+	taken int64 // the offset after the last record taken (the reading goroutine's)
+	eof   int64 // the last end-of-partition reported (-1: none since assigned)
 }
 
 // Open makes a reader of cfg.Topic and assigns it the partitions in from,
@@ -219,7 +220,7 @@ func (r *Reader) Assign(from map[int32]int64) error {
 	}
 	r.parts = map[int32]*part{}
 	for p, at := range from {
-		r.parts[p] = &part{next: at, eof: -1}
+		r.parts[p] = &part{next: at, taken: at, eof: -1}
 	}
 	r.stale = false
 	return nil

@@ -109,7 +109,7 @@ func (r *Reader) read(ctx context.Context, ends map[int32]int64, next func() *ch
 			warned = time.Now()
 			for p := range left {
 				r.log.Warn("reading to the end: still below it", "topic", r.cfg.Topic, "partition", p,
-					"next", r.parts[p].next, "end", ends[p], "waited", time.Since(began).Round(time.Second))
+					"read_to", r.parts[p].taken, "end", ends[p], "waited", time.Since(began).Round(time.Second))
 			}
 		}
 	}
@@ -208,6 +208,7 @@ func (r *Reader) sift(c *chunk, ends map[int32]int64, left map[int32]bool) (hear
 			if ok && e.Offset+1 >= end {
 				delete(left, e.Partition)
 			}
+			st.taken = e.Offset + 1
 			return true
 		}
 		return false
