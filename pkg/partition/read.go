@@ -83,11 +83,9 @@ func (r *Reader) read(ctx context.Context, ends map[int32]int64, next func() *ch
 		if c == nil {
 			continue // next waited for a chunk and ctx ended
 		}
-		if err := r.take(c, 100); err != nil {
-			return err
-		}
-		heard, err := r.sift(c, ends, left)
+		heard, err := r.fill(c, ends, left)
 		if err != nil {
+			r.stale = true // what was taken is not handed over
 			return err
 		}
 		if heard {
@@ -114,6 +112,14 @@ func (r *Reader) read(ctx context.Context, ends map[int32]int64, next func() *ch
 		}
 	}
 	return nil
+}
+
+// fill is take and sift.
+func (r *Reader) fill(c *chunk, ends map[int32]int64, left map[int32]bool) (heard bool, err error) {
+	if err := r.take(c, 100); err != nil {
+		return false, err
+	}
+	return r.sift(c, ends, left)
 }
 
 // take fills c with what the client has at hand, waiting up to timeoutMs
