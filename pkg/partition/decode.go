@@ -103,13 +103,15 @@ func Decode[T any](ctx context.Context, r *Reader, ends map[int32]int64, decode 
 		for p := range order {
 			<-p.done // decoders finish every chunk they are given
 			if failed == nil {
-				for i, v := range p.decoded {
+				applied := 0
+				for _, v := range p.decoded {
 					if failed = apply(v); failed != nil {
 						break
 					}
-					r.parts[p.at[i].partition].next = p.at[i].offset + 1
-					records++
+					applied++
 				}
+				records += int64(applied)
+				r.advance(p.at[:applied])
 				if failed == nil && p.err != nil {
 					failed = p.err
 				}
@@ -128,4 +130,15 @@ func Decode[T any](ctx context.Context, r *Reader, ends map[int32]int64, decode 
 		r.stale = true
 	}
 	return records, err
+}
+
+// advance notes the records at as handed over, in order.
+func (r *Reader) advance(at []at) {
+	var st *part
+	for i, a := range at {
+		if i == 0 || a.partition != at[i-1].partition {
+			st = r.parts[a.partition]
+		}
+		st.next = a.offset + 1
+	}
 }
