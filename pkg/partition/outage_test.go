@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/partition"
 	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // TestFollowOutlastsTheBrokerGoingAway: a follower at the end of its
@@ -22,7 +25,16 @@ import (
 func TestFollowOutlastsTheBrokerGoingAway(t *testing.T) {
 	b := kafkatest.Disposable(t)
 	const name = "watched"
-	kafkatest.ProduceTo(t, b.Addr, name, kafkatest.Record{Value: []byte("1")}) // auto-created
+	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": b.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = topic.Ensure(t.Context(), a, topic.Spec{Name: name, Partitions: 1, ReplicationFactor: 1})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.ProduceTo(t, b.Addr, name, kafkatest.Record{Value: []byte("1")})
 	var w watcher
 	r, err := partition.Open(partition.Config{Kafka: kafkaconn.Config{Brokers: b.Addr, SecurityProtocol: "plaintext"},
 		Client: "outage-test", Topic: name, Watch: w.watch()}, map[int32]int64{0: partition.Beginning})
