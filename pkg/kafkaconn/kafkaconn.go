@@ -54,16 +54,16 @@ func (c Config) Validate() error {
 }
 
 // ConfigMap returns the librdkafka configuration for this connection with
-// the given client-specific settings layered on top.
+// the given client-specific settings layered on top. The client's own log
+// lines go through the service's logger (logs.go).
 func (c Config) ConfigMap(clientID string, extra kafka.ConfigMap) *kafka.ConfigMap {
 	if c.ClientID != "" {
 		clientID = c.ClientID
 	}
-	m := kafka.ConfigMap{
-		"bootstrap.servers": c.Brokers,
-		"client.id":         clientID,
-		"security.protocol": strings.ToLower(c.SecurityProtocol),
-	}
+	m := logSettings()
+	m["bootstrap.servers"] = c.Brokers
+	m["client.id"] = clientID
+	m["security.protocol"] = strings.ToLower(c.SecurityProtocol)
 	set := func(k, v string) {
 		if v != "" {
 			m[k] = v

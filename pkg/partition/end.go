@@ -25,12 +25,12 @@ func HighWatermark(ctx context.Context, kc kafkaconn.Config, client, name string
 		log.Warn("end offset, retrying", "topic", name, "partition", p, "err", err)
 		return true
 	}, func(ctx context.Context) error {
-		admin, err := kafka.NewAdminClient(kc.ConfigMap(client, kafka.ConfigMap{"reconnect.backoff.max.ms": ReconnectBackoffMax}))
+		admin, err := kc.NewAdmin(client, kafka.ConfigMap{"reconnect.backoff.max.ms": ReconnectBackoffMax})
 		if err != nil {
 			return err
 		}
 		defer admin.Close()
-		ends, err := topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadUncommitted, p)
+		ends, err := topic.EndOffsets(ctx, admin.AdminClient, name, kafka.IsolationLevelReadUncommitted, p)
 		end = ends[p]
 		return err
 	})

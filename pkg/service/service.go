@@ -71,6 +71,9 @@ func Run(name string, cfg Config, args []string, stdout, stderr io.Writer, run R
 		return ExitConfig
 	}
 	log := logging.New(cfg.Logging(), stderr).With("service", name)
+	// What logs through slog's default, librdkafka's own lines among them
+	// (kafkaconn), does so in the service's format.
+	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

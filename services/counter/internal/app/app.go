@@ -151,18 +151,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	m := metrics.New(reg)
 	log = log.With("instance", cfg.Instance)
 
-	admin, err := kafka.NewAdminClient(cfg.Kafka.ConfigMap("counter-admin", nil))
+	admin, err := cfg.Kafka.NewAdmin("counter-admin", nil)
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)
 	}
 	defer admin.Close()
 	if cfg.Kafka.CreateTopics {
-		if err := ensureTopics(ctx, admin, cfg); err != nil {
+		if err := ensureTopics(ctx, admin.AdminClient, cfg); err != nil {
 			return err
 		}
 	}
 	if tc := cfg.trend(); tc != nil {
-		checkRetention(ctx, admin, cfg.Topics.Deltas, *tc, log)
+		checkRetention(ctx, admin.AdminClient, cfg.Topics.Deltas, *tc, log)
 	}
 
 	rc := rank.Config{

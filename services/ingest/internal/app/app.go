@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
@@ -229,7 +228,7 @@ func identities(cfg Config, r source.Resumable) (key, tid string) {
 // ensureTopic creates the tweets and positions topics when missing, retrying while the
 // brokers do not answer (ingest starts before Kafka in some deployments).
 func ensureTopic(ctx context.Context, cfg Config, log *slog.Logger) error {
-	admin, err := kafka.NewAdminClient(cfg.Kafka.ConfigMap("ingest-admin", nil))
+	admin, err := cfg.Kafka.NewAdmin("ingest-admin", nil)
 	if err != nil {
 		return fmt.Errorf("kafka admin client: %w", err)
 	}
@@ -244,5 +243,5 @@ func ensureTopic(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		log.Warn("cannot create topics yet", "topic", specs[0].Name, "err", err, "retry_in", pause)
 		return true
-	}, func(ctx context.Context) error { return topic.Ensure(ctx, admin, specs...) })
+	}, func(ctx context.Context) error { return topic.Ensure(ctx, admin.AdminClient, specs...) })
 }

@@ -84,7 +84,7 @@ func Decode(b []byte) (Record, error) {
 // until that writer commits or the broker aborts it. It retries while the
 // brokers do not answer, until ctx ends.
 func Read(ctx context.Context, kc kafkaconn.Config, name, key string, log *slog.Logger) (rec Record, found bool, err error) {
-	admin, err := kafka.NewAdminClient(kc.ConfigMap("ingest-positions", nil))
+	admin, err := kc.NewAdmin("ingest-positions", nil)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("positions admin client: %w", err)
 	}
@@ -97,7 +97,7 @@ func Read(ctx context.Context, kc kafkaconn.Config, name, key string, log *slog.
 			log.Warn("cannot read the positions topic yet", "topic", name, "err", err, "retry_in", pause)
 			return true
 		}, func(ctx context.Context) error {
-			ends, err = topic.EndOffsets(ctx, admin, name, kafka.IsolationLevelReadUncommitted, 0)
+			ends, err = topic.EndOffsets(ctx, admin.AdminClient, name, kafka.IsolationLevelReadUncommitted, 0)
 			return err
 		})
 	if err != nil {

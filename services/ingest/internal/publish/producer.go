@@ -30,22 +30,20 @@ func (c Config) withDefaults() Config {
 }
 
 // newProducer connects a producer with the settings both publishers share
-// (idempotent, acks=all, cfg's codec and linger) and extra on top, and
-// forwards the client's log lines to log until it closes.
-func newProducer(kc kafkaconn.Config, cfg Config, extra kafka.ConfigMap, log *slog.Logger) (*kafka.Producer, error) {
+// (idempotent, acks=all, cfg's codec and linger) and extra on top; its own
+// log lines go through the service's logger (kafkaconn).
+func newProducer(kc kafkaconn.Config, cfg Config, extra kafka.ConfigMap) (*kafka.Producer, error) {
 	settings := kafka.ConfigMap{
-		"enable.idempotence":     true,
-		"acks":                   "all",
-		"compression.type":       cfg.Compression,
-		"linger.ms":              int(cfg.Linger / time.Millisecond),
-		"go.logs.channel.enable": true,
+		"enable.idempotence": true,
+		"acks":               "all",
+		"compression.type":   cfg.Compression,
+		"linger.ms":          int(cfg.Linger / time.Millisecond),
 	}
 	maps.Copy(settings, extra)
 	prod, err := kafka.NewProducer(kc.ConfigMap(cfg.ClientID, settings))
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	go forwardLogs(prod, log)
 	return prod, nil
 }
 
@@ -74,16 +72,6 @@ func clientError(log *slog.Logger, e kafka.Error) (fatal bool) {
 	}
 	log.Warn("kafka client", "err", e, "code", e.Code().String())
 	return false
-}
-
-// forwardLogs forwards the client's own log lines (connection failures and
-// the like) to the service's logger until the producer closes, at debug
-// level: every state that matters also arrives as an error event and is
-// logged there.
-func forwardLogs(prod *kafka.Producer, log *slog.Logger) {
-	for ev := range prod.Logs() {
-		log.Debug("kafka client log", "facility", ev.Tag, "message", ev.Message, "level", ev.Level)
-	}
 }
 
 // producedMetric counts the posts the brokers confirmed, by source; help

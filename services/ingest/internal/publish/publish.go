@@ -93,7 +93,7 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 	prod, err := newProducer(kc, cfg, kafka.ConfigMap{
 		"queue.buffering.max.messages": cfg.QueueMessages,
 		"message.timeout.ms":           int(cfg.DeliveryTimeout / time.Millisecond),
-	}, log)
+	})
 	if err != nil {
 		return nil, err
 	}

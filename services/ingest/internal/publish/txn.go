@@ -136,7 +136,7 @@ func (t *Txn) connect() error {
 		"transaction.timeout.ms":       int(cfg.TransactionTimeout / time.Millisecond),
 		"queue.buffering.max.messages": max(cfg.QueueMessages, cfg.CommitPosts+1),
 		"go.delivery.reports":          false,
-	}, t.log)
+	})
 	if err != nil {
 		return err
 	}
