@@ -32,6 +32,7 @@ type Metrics struct {
 	SnapshotSeconds prometheus.Histogram
 	DeltasApplied   prometheus.Counter
 	Restored        prometheus.Gauge
+	RankPhase       *prometheus.GaugeVec
 	Top             *prometheus.GaugeVec
 	Restarts        *prometheus.CounterVec
 
@@ -71,6 +72,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 		DeltasApplied: prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_deltas_applied_total", Help: "Delta records applied by rank."}),
 		Restored:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_rank_restored", Help: "1 while this instance's rank holds restored totals."}),
+		RankPhase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hashtrend_counter_rank_phase",
+			Help: "1 for the phase this instance's rank is in (standby, restoring, active), 0 for the others."}, []string{"phase"}),
 		Top: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hashtrend_counter_top_count",
 			Help: "Running total of each hashtag in the last published snapshot's top list, by rank and display spelling; only the active rank member reports it."}, []string{"rank", "hashtag"}),
 		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hashtrend_counter_stage_restarts_total",
@@ -86,7 +89,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		TrendingDeltas:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_rebuild_deltas", Help: "Delta records read by the last rebuild of the trending buckets."}),
 	}
 	reg.MustRegister(m.Posts, m.PostsWithTags, m.Hashtags, m.Invalid, m.Duplicates, m.DedupeIDs, m.DedupeRestored, m.WindowsClosed, m.Transactions, m.TxnSeconds,
-		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.Top, m.Restarts,
+		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.RankPhase, m.Top, m.Restarts,
 		m.LatePosts, m.TrendingScore, m.TrendingCells, m.TrendingBytes, m.TrendingMark, m.TrendingRebuild, m.TrendingDeltas)
 	// Every stage and outcome series exists from the start, at zero, so
 	// that rate() and the dashboard see it before its first event.
@@ -98,7 +101,24 @@ func New(reg prometheus.Registerer) *Metrics {
 			m.Transactions.WithLabelValues(stage, outcome)
 		}
 	}
+	for _, p := range RankPhases {
+		m.RankPhase.WithLabelValues(p)
+	}
 	return m
+}
+
+// RankPhases are the phases of rank that RankPhase reports.
+var RankPhases = []string{"standby", "restoring", "active"}
+
+// SetRankPhase makes the rank phase gauge say phase, one of RankPhases.
+func (m *Metrics) SetRankPhase(phase string) {
+	for _, p := range RankPhases {
+		v := 0.0
+		if p == phase {
+			v = 1
+		}
+		m.RankPhase.WithLabelValues(p).Set(v)
+	}
 }
 
 // SetTop makes the top-list gauge show entries, and nothing else.

@@ -46,3 +46,23 @@ func TestSetTopReplacesTheWholeList(t *testing.T) {
 		t.Fatalf("%d top series after a revoke, want 0", n)
 	}
 }
+
+func TestTheRankPhaseIsOneAtATime(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	for _, p := range RankPhases {
+		if got := testutil.ToFloat64(m.RankPhase.WithLabelValues(p)); got != 0 {
+			t.Fatalf("phase %s = %v before any, want 0", p, got)
+		}
+	}
+	m.SetRankPhase("restoring")
+	m.SetRankPhase("active")
+	for _, p := range RankPhases {
+		want := 0.0
+		if p == "active" {
+			want = 1
+		}
+		if got := testutil.ToFloat64(m.RankPhase.WithLabelValues(p)); got != want {
+			t.Errorf("phase %s = %v, want %v", p, got, want)
+		}
+	}
+}
