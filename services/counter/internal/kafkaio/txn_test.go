@@ -1,4 +1,4 @@
-package txn_test
+package kafkaio
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
-	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 )
 
 func TestStartOffsets(t *testing.T) {
@@ -30,17 +29,17 @@ func TestStartOffsets(t *testing.T) {
 		// An unstable answer carries offset -1001 too: taking it for
 		// "nothing committed" read the partition again from offset 0.
 		{"an unstable offset is asked again, never taken for nothing committed",
-			tp(kafka.OffsetInvalid, kafka.NewError(kafka.ErrUnstableOffsetCommit, "unstable", false)), 0, txn.ErrUnstable},
+			tp(kafka.OffsetInvalid, kafka.NewError(kafka.ErrUnstableOffsetCommit, "unstable", false)), 0, ErrUnstable},
 		{"another error is an error",
 			tp(kafka.OffsetInvalid, kafka.NewError(kafka.ErrGroupAuthorizationFailed, "denied", false)), 0, errors.New("any")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := txn.StartOffsets([]kafka.TopicPartition{tt.in})
+			got, err := startOffsets([]kafka.TopicPartition{tt.in})
 			switch {
 			case tt.wantErr == nil && err != nil:
 				t.Fatalf("StartOffsets: %v", err)
-			case tt.wantErr == txn.ErrUnstable && !errors.Is(err, txn.ErrUnstable):
+			case tt.wantErr == ErrUnstable && !errors.Is(err, ErrUnstable):
 				t.Fatalf("StartOffsets: %v, want ErrUnstable", err)
 			case tt.wantErr != nil && err == nil:
 				t.Fatalf("StartOffsets = %v, want an error", got)
@@ -57,8 +56,8 @@ func TestStartOffsets(t *testing.T) {
 // partition, and its assignment changes again before that transaction is
 // resolved. librdkafka's own lookup of the committed offset (IncrementalAssign
 // without offsets) then starts the partition at auto.offset.reset, offset 0,
-// and everything before the committed offset is counted twice. txn.Assign
-// waits for the stable offset and starts there.
+// and everything before the committed offset is counted twice.
+// Consumer.Committed waits for the stable offset and Assign starts there.
 func TestAssignWaitsForTheDeadOwnersTransaction(t *testing.T) {
 	for _, outcome := range []string{"aborted", "committed"} {
 		t.Run("the transaction is "+outcome, func(t *testing.T) {
@@ -91,7 +90,7 @@ func TestAssignWaitsForTheDeadOwnersTransaction(t *testing.T) {
 			if err := p.InitTransactions(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := txn.Commit(p, nil, nil, time.Minute, func() error { return p.SendOffsetsToTransaction(ctx, offsets(10), md) }); err != nil {
+			if err := (&Producer{p: p}).Commit(nil, nil, time.Minute, func() error { return p.SendOffsetsToTransaction(ctx, offsets(10), md) }); err != nil {
 				t.Fatal(err)
 			}
 			if err := p.BeginTransaction(); err != nil {
@@ -118,16 +117,20 @@ func TestAssignWaitsForTheDeadOwnersTransaction(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			parts := offsets(kafka.OffsetInvalid)
-			if err := txn.Assign(ctx, c, parts[:1], log, nil); err != nil {
-				t.Fatal(err)
+			cons := &Consumer{c: c, name: "tally", topic: topic, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			assign := func(p int32) {
+				start, err := cons.Committed(ctx, []int32{p})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cons.Assign(start); err != nil {
+					t.Fatal(err)
+				}
 			}
+			assign(0)
 			// The assignment changes: another partition comes.
 			time.Sleep(500 * time.Millisecond)
-			if err := txn.Assign(ctx, c, parts[1:], log, nil); err != nil {
-				t.Fatal(err)
-			}
+			assign(1)
 			if err := <-resolved; err != nil {
 				t.Fatal(err)
 			}
@@ -157,24 +160,25 @@ func TestAssignWaitsForTheDeadOwnersTransaction(t *testing.T) {
 func TestCommitsGoOnWhileNobodyReadsTheProducersEvents(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Topic(t, "deltas", 1, nil)
-	cm := txn.ProducerConfig(kafkatest.Name(t, "tally"), 10*time.Second, 1<<20)
+	cm := ProducerConfig(kafkatest.Name(t, "tally"), 10*time.Second, 1<<20)
 	cm["bootstrap.servers"] = brokers
 	cm["go.events.channel.size"] = 10
-	p, err := kafka.NewProducer(&cm)
+	kp, err := kafka.NewProducer(&cm)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &Producer{p: kp}
 	defer p.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := txn.Init(ctx, p, log); err != nil {
+	if err := p.Init(ctx, log); err != nil {
 		t.Fatal(err)
 	}
 	for round := range 3 {
-		err := txn.Commit(p, nil, nil, time.Minute, func() error {
+		err := p.Commit(nil, nil, time.Minute, func() error {
 			for range 20 {
-				if err := txn.Produce(p, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0}, Value: []byte("delta")}); err != nil {
+				if err := p.Produce(Message{Topic: topic, Partition: 0, Value: []byte("delta")}); err != nil {
 					return err
 				}
 			}

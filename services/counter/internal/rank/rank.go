@@ -24,6 +24,11 @@
 // caught up to it from the warm standby's copy, which follows the deltas
 // no further than the state topic's totals hold them (trending.go), so
 // they never depend on when rank ran.
+//
+// The transactional loop, the clients and the rebalance callback are the
+// stage runner's (package stage); rank supplies what happens at an
+// assignment (a restore), a revoke, each delta, each publish time and an
+// abort, and is in one of the phases of phase.go.
 package rank
 
 import (
@@ -35,15 +40,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
+	"github.com/hashtrend/hashtrend/services/counter/internal/stage"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
-	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 	"github.com/hashtrend/hashtrend/services/counter/internal/window"
 )
 
@@ -76,124 +80,91 @@ type Stage struct {
 	cfg Config
 	log *slog.Logger
 	m   *metrics.Metrics
-	c   *kafka.Consumer
-	p   *kafka.Producer
+	r   *stage.Runner
 	ctx context.Context
 
-	ready    atomic.Bool
-	table    *Table
-	assigned *kafka.TopicPartition // the deltas partition, while this member holds it
-	// next is the delta offset the next snapshot commits, and writes into
-	// the meta record beside the totals: the first delta not in the
-	// totals. It starts where the restored totals end and advances only
-	// with a delta applied, so a skipped message is never committed as
-	// consumed. It is sent even when unchanged, so that a member that
-	// lost the partition without noticing yet is fenced by the group
-	// generation (KIP-447) rather than publish a stale snapshot.
-	next  kafka.Offset
-	fatal error
-	// trend holds the trending buckets beside table (nil with trending
-	// off); trendAt is the watermark of the last list published.
-	trend   *trend.Tracker
+	// phase is the member's phase (phase.go), this goroutine's; phaseName
+	// is its name for readiness.
+	phase     phase
+	phaseName atomic.Value
+	// due is the window published next, at its end plus the grace.
+	due window.Window
+	// trendAt is the watermark of the last trending list published.
 	trendAt time.Time
-	warm    *standby // while no partition is assigned
-	// stopping is set when Run returns, before the consumer closes.
-	stopping bool
-	// late is a window whose publish time passed before this member took
-	// the partition over and that its predecessor did not publish: it is
-	// published as soon as the deltas read reach lateEnd, the deltas'
-	// end when the partition was assigned, or at lateBy at the latest.
-	late    *window.Window
-	lateEnd int64
-	lateBy  time.Time
 }
 
 // New returns a stage; Run runs it. Ready reports its readiness before Run.
 func New(cfg Config, log *slog.Logger, m *metrics.Metrics) *Stage {
-	return &Stage{cfg: cfg, log: log.With("stage", "rank", "group", cfg.Group), m: m, next: -1}
+	s := &Stage{cfg: cfg, log: log.With("stage", "rank", "group", cfg.Group), m: m, phase: &standby{}}
+	s.phaseName.Store("")
+	s.r = stage.New(stage.Config{
+		Name: "rank", Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.Group, Topic: cfg.Deltas,
+		TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
+		MaxRecordBytes: cfg.MaxRecordBytes,
+		Settings:       map[string]any{"max.poll.interval.ms": 600000},
+		MaxWait:        100 * time.Millisecond,
+		Committed:      cfg.Committed,
+		Started:        []any{"window", cfg.Window, "grace", cfg.Grace},
+	}, s.log, m)
+	return s
 }
 
-// Ready is nil once the totals of an assigned partition are restored, and
-// on a standby, which has nothing to restore.
+// Ready is nil once the stage has joined its group, except while it
+// restores the totals of an assigned partition; a standby is ready, as it
+// has nothing to restore.
 func (s *Stage) Ready() error {
-	if !s.ready.Load() {
+	if s.r.Ready() != nil || s.phaseName.Load() == "restoring" {
 		return errors.New("rank: restoring the running totals")
 	}
 	return nil
 }
 
+// Phase is the name of the stage's phase: standby, restoring or active;
+// "" before it runs.
+func (s *Stage) Phase() string { return s.phaseName.Load().(string) }
+
 // Run runs the stage until ctx ends or a fatal error.
-func (s *Stage) Run(ctx context.Context) (err error) {
+func (s *Stage) Run(ctx context.Context) error {
 	s.ctx = ctx
-	cfg := s.cfg
 	// Registered first so that it runs last.
 	defer s.stopStandby()
-	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-rank",
-		txn.ProducerConfig(cfg.Instance+"-rank", cfg.TxnTimeout, cfg.MaxRecordBytes)))
-	if err != nil {
-		return fmt.Errorf("rank producer: %w", err)
+	return s.r.Run(ctx, s)
+}
+
+// Opened starts the standby, which follows the state topic while the
+// producer initialises, so that a restarted instance, which is assigned
+// the partition at once, has read most of it by then. It cannot read past
+// a crashed predecessor's open transaction, which the producer's
+// initialisation aborts at once when the predecessor had the same id.
+func (s *Stage) Opened() { s.enter(s.startStandby()) }
+
+// Stop leaves the open snapshot uncommitted: the next owner reads its
+// deltas again.
+func (s *Stage) Stop() error { return nil }
+
+// Due publishes the window due, and the window a predecessor missed once
+// its deltas are read.
+func (s *Stage) Due(now time.Time) (time.Time, error) {
+	if s.due.End.IsZero() { // the first turn
+		s.due = window.Of(now, s.cfg.Window)
 	}
-	defer s.p.Close()
-	// The standby follows the state topic while the producer initialises,
-	// so that a restarted instance, which is assigned the partition at
-	// once, has read most of it by then. It cannot read past a crashed
-	// predecessor's open transaction, which Init aborts at once when the
-	// predecessor had the same id.
-	s.startStandby()
-	if err := txn.Init(ctx, s.p, s.log); err != nil {
-		return err
-	}
-	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-rank", txn.ConsumerConfig(cfg.Group, cfg.Instance+"-rank", cfg.SessionTimeout, cfg.StatsInterval,
-		kafka.ConfigMap{"max.poll.interval.ms": 600000})))
-	if err != nil {
-		return fmt.Errorf("rank consumer: %w", err)
-	}
-	defer func() {
-		s.stopping = true // the revoke that closing brings starts no standby
-		if cerr := txn.CloseConsumer(s.c, []string{cfg.Deltas}, s.rebalance, s.log); cerr != nil && err == nil {
-			err = fmt.Errorf("rank consumer close: %w", cerr)
-		}
-	}()
-	s.ready.Store(true) // a standby is ready; an assignment makes it restore
-	if err := s.c.SubscribeTopics([]string{cfg.Deltas}, s.rebalance); err != nil {
-		return fmt.Errorf("subscribe %s: %w", cfg.Deltas, err)
-	}
-	s.log.Info("rank started", "topic", cfg.Deltas, "window", cfg.Window, "grace", cfg.Grace)
-	due := window.Of(time.Now(), cfg.Window)
-	for {
-		if s.fatal != nil {
-			return s.fatal
-		}
-		if ctx.Err() != nil {
-			return nil // the open snapshot was never committed: the next owner reads its deltas again
-		}
-		if !time.Now().Before(due.End.Add(cfg.Grace)) {
-			s.late = nil // the window due now holds its deltas too
-			if s.table != nil {
-				if err := s.publish(due); err != nil {
-					return err
-				}
-			}
-			due = nextDue(time.Now(), cfg.Window, cfg.Grace)
-		}
-		if s.late != nil && s.table != nil && s.caughtUp() {
-			w := *s.late
-			s.late = nil
-			if err := s.publish(w); err != nil {
-				return err
+	if !now.Before(s.due.End.Add(s.cfg.Grace)) {
+		if a, ok := s.phase.(*active); ok {
+			a.late = nil // the window due now holds its deltas too
+			if err := s.publish(a, s.due); err != nil {
+				return time.Time{}, err
 			}
 		}
-		wait := min(time.Until(due.End.Add(cfg.Grace)), 100*time.Millisecond)
-		ev := s.c.Poll(max(int(wait.Milliseconds()), 1))
-		if m, ok := ev.(*kafka.Message); ok {
-			err = s.apply(m)
-		} else {
-			err = txn.Event("rank", ev, s.m, s.log)
-		}
-		if err != nil {
-			return err
+		s.due = nextDue(time.Now(), s.cfg.Window, s.cfg.Grace)
+	}
+	if a, ok := s.phase.(*active); ok && a.late != nil && s.caughtUp(a) {
+		w := *a.late
+		a.late = nil
+		if err := s.publish(a, w); err != nil {
+			return time.Time{}, err
 		}
 	}
+	return s.due.End.Add(s.cfg.Grace), nil
 }
 
 // missed is the last window whose publish time (end plus grace) had passed
@@ -209,12 +180,12 @@ func missed(now, published time.Time, length, grace time.Duration) (w window.Win
 // caughtUp tells whether the deltas read reach the end the partition had
 // when it was assigned (or lateBy has passed): the late window's snapshot
 // then holds the deltas its predecessor did not publish.
-func (s *Stage) caughtUp() bool {
-	if int64(s.next) >= s.lateEnd || !time.Now().Before(s.lateBy) {
+func (s *Stage) caughtUp(a *active) bool {
+	if a.next >= a.lateEnd || !time.Now().Before(a.lateBy) {
 		return true
 	}
-	pos, err := s.c.Position([]kafka.TopicPartition{*s.assigned})
-	return err == nil && int64(pos[0].Offset) >= s.lateEnd
+	pos, err := s.r.Consumer().Position(a.partition)
+	return err == nil && pos >= a.lateEnd
 }
 
 // nextDue is the window to publish next after a publish that ended at now:
@@ -231,38 +202,39 @@ func nextDue(now time.Time, length, grace time.Duration) window.Window {
 	return window.Of(now.Add(-grace), length)
 }
 
-func (s *Stage) apply(m *kafka.Message) error {
-	if s.table == nil || s.assigned == nil {
-		// A message fetched before a revoke; s.next does not move, so
-		// it is read again by whoever restores next.
+// Record applies a delta to the totals of the active phase.
+func (s *Stage) Record(r kafkaio.Record) error {
+	a, ok := s.phase.(*active)
+	if !ok {
+		// A message fetched before a revoke; nothing moves, so it is
+		// read again by whoever restores next.
 		return nil
 	}
-	d, err := delta.Decode(m.Value)
+	d, err := delta.Decode(r.Value)
 	if err != nil {
 		// Only tally writes this topic, transactionally: a bad delta is a
 		// bug or a foreign writer, and skipping it would make totals wrong.
-		return fmt.Errorf("%s[%d]@%d: %w", *m.TopicPartition.Topic, m.TopicPartition.Partition, m.TopicPartition.Offset, err)
+		return fmt.Errorf("%s[%d]@%d: %w", s.cfg.Deltas, r.Partition, r.Offset, err)
 	}
-	s.table.Apply(d)
-	if s.trend != nil && !addTrend(s.trend, d) {
-		s.log.Warn("delta with another trending bucket length left out of the trending view", "offset", m.TopicPartition.Offset, "bucket_ms", d.BucketMillis)
+	a.table.Apply(d)
+	if a.trend != nil && !addTrend(a.trend, d) {
+		s.log.Warn("delta with another trending bucket length left out of the trending view", "offset", r.Offset, "bucket_ms", d.BucketMillis)
 	}
-	s.log.Debug("delta applied", "offset", m.TopicPartition.Offset, "key", string(m.Key), "posts", d.Posts)
-	s.next = m.TopicPartition.Offset + 1
+	s.log.Debug("delta applied", "offset", r.Offset, "key", string(r.Key), "posts", d.Posts)
+	a.next = r.Offset + 1
 	s.m.DeltasApplied.Inc()
 	return nil
 }
 
 // publish commits the snapshot of w with the changed totals, the meta
-// record and the delta offsets. After an abort it rebuilds from the state
-// topic and rewinds the deltas.
-func (s *Stage) publish(w window.Window) error {
-	start := time.Now()
-	t := s.table
+// record and the delta offsets. After an abort the runner calls Aborted,
+// which rebuilds from the state topic and rewinds the deltas.
+func (s *Stage) publish(a *active, w window.Window) error {
+	t := a.table
 	batch := t.Meta().Batch + 1
 	meta := t.Meta()
 	meta.Batch = batch
-	next := int64(s.next)
+	next := a.next
 	meta.NextDelta = &next // the same offset as the transaction commits
 	meta.WindowEnd = w.End
 	snap := snapshot.Snapshot{
@@ -271,15 +243,16 @@ func (s *Stage) publish(w window.Window) error {
 		Posts: meta.Posts, PostsWithTags: meta.PostsWithHashtags, DistinctHashtags: int64(t.Len()),
 		ProducedAt: time.Now().UTC(),
 	}
-	snap.Trending, snap.Watermark = s.trending(t)
-	offsets := []kafka.TopicPartition{{Topic: &s.cfg.Deltas, Partition: s.assigned.Partition, Offset: s.next}}
-	err := txn.Commit(s.p, s.c, offsets, s.cfg.TxnTimeout, func() error {
+	snap.Trending, snap.Watermark = s.trending(a.trend, t)
+	offsets := []kafkaio.Offset{{Partition: a.partition, Offset: a.next}}
+	a.publishing = w
+	committed, err := s.r.Commit(offsets, func(p *kafkaio.Producer) error {
 		err := t.Changed(func(key string, v state.Total) error {
 			b, err := state.EncodeTotal(v)
 			if err != nil {
 				return fmt.Errorf("encode total: %w", err)
 			}
-			return s.produce(s.cfg.Counts, s.assigned.Partition, []byte(key), b)
+			return p.Produce(kafkaio.Message{Topic: s.cfg.Counts, Partition: a.partition, Key: []byte(key), Value: b})
 		})
 		if err != nil {
 			return err
@@ -288,114 +261,100 @@ func (s *Stage) publish(w window.Window) error {
 		if err != nil {
 			return fmt.Errorf("encode meta: %w", err)
 		}
-		if err := s.produce(s.cfg.Counts, s.assigned.Partition, []byte(state.MetaKey), mb); err != nil {
+		if err := p.Produce(kafkaio.Message{Topic: s.cfg.Counts, Partition: a.partition, Key: []byte(state.MetaKey), Value: mb}); err != nil {
 			return err
 		}
 		sb, err := snapshot.Encode(snap)
 		if err != nil {
 			return fmt.Errorf("encode snapshot: %w", err)
 		}
-		return s.produce(s.cfg.Top, 0, []byte("top"), sb)
+		return p.Produce(kafkaio.Message{Topic: s.cfg.Top, Partition: 0, Key: []byte("top"), Value: sb})
 	})
-	switch {
-	case errors.Is(err, txn.ErrAborted):
-		s.m.Transactions.WithLabelValues("rank", "aborted").Inc()
-		s.log.Warn("snapshot aborted, restoring from the state topic", "window", w, "batch", batch, "err", err)
-		if err := s.restore(); err != nil || s.table == nil {
-			return err
-		}
-		// The partition is being fetched: move it to where the restored
-		// totals end, past nothing they do not hold.
-		if err := s.c.Seek(kafka.TopicPartition{Topic: &s.cfg.Deltas, Partition: s.assigned.Partition, Offset: s.next}, 0); err != nil {
-			return fmt.Errorf("seek %s[%d] to %v: %w", s.cfg.Deltas, s.assigned.Partition, s.next, err)
-		}
-		return nil
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("rank snapshot %d: %w", batch, err)
 	}
-	t.Published(batch)
-	s.m.Transactions.WithLabelValues("rank", "committed").Inc()
-	if s.cfg.Committed != nil {
-		s.cfg.Committed()
+	if !committed {
+		return nil
 	}
-	s.m.TxnSeconds.WithLabelValues("rank").Observe(time.Since(start).Seconds())
+	t.Published(batch)
 	s.m.SnapshotSeconds.Observe(time.Since(w.End).Seconds())
 	s.m.WindowsClosed.WithLabelValues("rank").Inc()
 	s.m.Batch.Set(float64(batch))
 	s.m.StateHashtags.Set(float64(t.Len()))
 	s.m.SetTop(snap.Top)
 	s.m.SetTrending(snap.Trending)
-	s.log.Info("snapshot committed", "window", w, "batch", batch, "posts", meta.Posts, "distinct", t.Len(), "offset", s.next)
+	s.log.Info("snapshot committed", "window", w, "batch", batch, "posts", meta.Posts, "distinct", t.Len(), "offset", a.next)
 	return nil
 }
 
-func (s *Stage) produce(topic string, partition int32, key, value []byte) error {
-	return txn.Produce(s.p, &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: partition},
-		Key:            key, Value: value,
-	})
+// Aborted restores the totals from the state topic after an aborted
+// snapshot, and moves the deltas partition, which is being fetched, to
+// where the restored totals end, past nothing they do not hold.
+func (s *Stage) Aborted(cause error) ([]kafkaio.Offset, error) {
+	a := s.phase.(*active) // only the active member publishes
+	s.log.Warn("snapshot aborted, restoring from the state topic", "window", a.publishing, "batch", a.table.Meta().Batch+1, "err", cause)
+	restored, err := s.restore(a.partition)
+	if err != nil || restored == nil {
+		return nil, err
+	}
+	return []kafkaio.Offset{{Partition: restored.partition, Offset: restored.next}}, nil
 }
 
-// restore rebuilds the totals of the assigned partition from the state
-// topic and sets s.next to the first delta they do not hold; the caller
-// positions the deltas consumer there. After a restore interrupted by a
-// shutdown s.table stays nil.
+// restore rebuilds the totals of partition from the warm standby or the
+// state topic, and the trending buckets beside them, and enters the active
+// phase with them, next set to the first delta they do not hold; the
+// caller positions the deltas consumer there. It returns nil, nil after a
+// restore interrupted by a shutdown (the phase stays restoring).
 //
 // The offset comes from the meta record read with the totals: rank writes
 // totals, meta (with that offset) and its consumed offset in one
 // transaction, so the last meta record of a read_committed restore is
 // exactly as current as the totals. The group's committed offset is only
 // the fallback for state written before the meta record carried it; it is
-// asked for as a stable offset (txn.Committed), never taken from an answer
-// with an error.
-func (s *Stage) restore() error {
-	s.ready.Store(false)
+// asked for as a stable offset (kafkaio.Consumer.Committed), never taken
+// from an answer with an error.
+func (s *Stage) restore(partition int32) (*active, error) {
+	w := s.takeStandby(partition)
+	s.enter(restoring{})
 	s.m.Restored.Set(0)
-	s.table, s.next, s.trend = nil, -1, nil
-	if s.assigned == nil {
-		s.ready.Store(true)
-		return nil
-	}
 	start := time.Now()
-	w := s.takeStandby(s.assigned.Partition)
 	if w != nil {
 		defer w.close()
 	}
-	t, n, source, err := s.load(w)
+	t, n, source, err := s.load(w, partition)
 	if err != nil {
 		if s.ctx.Err() != nil {
-			return nil
+			return nil, nil
 		}
-		return fmt.Errorf("restore %s: %w", s.cfg.Counts, err)
+		return nil, fmt.Errorf("restore %s: %w", s.cfg.Counts, err)
 	}
 	next, from := ResumeAt(t.Meta())
 	if next < 0 {
-		committed, err := txn.Committed(s.ctx, s.c, []kafka.TopicPartition{*s.assigned}, s.log)
+		committed, err := s.r.Consumer().Committed(s.ctx, []int32{partition})
 		if err != nil {
 			if s.ctx.Err() != nil {
-				return nil
+				return nil, nil
 			}
-			return err
+			return nil, err
 		}
 		next, from = 0, "committed offset" // nothing committed yet: from the beginning
 		if committed[0].Offset >= 0 {
 			next = committed[0].Offset
 		}
 	}
-	s.next = next
+	a := &active{partition: partition, table: t, next: next}
 	if s.cfg.Trending != nil {
 		var f *trendFollower
 		if w != nil {
 			f = w.trend
 		}
-		if err := s.takeTrend(f); err != nil {
+		if err := s.takeTrend(a, f); err != nil {
 			if s.ctx.Err() != nil {
-				return nil
+				return nil, nil
 			}
-			return err
+			return nil, err
 		}
 	}
-	s.table = t
 	// The restore's garbage (every record read was a few allocations)
 	// would otherwise stay resident until the heap grew into it again.
 	debug.FreeOSMemory()
@@ -404,24 +363,24 @@ func (s *Stage) restore() error {
 	s.m.StateHashtags.Set(float64(t.Len()))
 	s.m.Batch.Set(float64(t.Meta().Batch))
 	s.m.Restored.Set(1)
-	s.ready.Store(true)
-	s.log.Info("totals restored", "topic", s.cfg.Counts, "partition", s.assigned.Partition,
+	s.enter(a)
+	s.log.Info("totals restored", "topic", s.cfg.Counts, "partition", partition,
 		"records", n, "from", source, "hashtags", t.Len(), "batch", t.Meta().Batch, "posts", t.Meta().Posts,
-		"offset", s.next, "offset_from", from, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+		"offset", next, "offset_from", from, "took", time.Since(start).Round(time.Millisecond))
+	return a, nil
 }
 
-// load builds the totals of the assigned partition: from the warm
-// standby's table w, caught up with the state topic's end, when there is
-// one, else by a restore of the whole partition.
-func (s *Stage) load(w *standby) (t *Table, records int64, from string, err error) {
+// load builds the totals of partition: from the warm standby's table w,
+// caught up with the state topic's end, when there is one, else by a
+// restore of the whole partition.
+func (s *Stage) load(w *warm, partition int32) (t *Table, records int64, from string, err error) {
 	if w != nil {
 		n, err := w.catchUp(s.ctx)
 		s.log.Info("warm standby caught up", "records", w.tailed, "caught_up", n)
 		return w.table, n, "warm standby", err
 	}
 	t = NewTable()
-	records, err = s.readState(t)
+	records, err = s.readState(t, partition)
 	return t, records, "state topic", err
 }
 
@@ -432,17 +391,17 @@ func (s *Stage) load(w *standby) (t *Table, records int64, from string, err erro
 // publish are read, instead of at the next window's publish time: a
 // takeover then costs the time to take the partition, not that plus up to
 // a window.
-func (s *Stage) takeOver() {
-	w, ok := missed(time.Now(), s.table.Meta().WindowEnd, s.cfg.Window, s.cfg.Grace)
+func (s *Stage) takeOver(a *active) {
+	w, ok := missed(time.Now(), a.table.Meta().WindowEnd, s.cfg.Window, s.cfg.Grace)
 	if !ok {
 		return
 	}
-	_, hi, err := s.c.QueryWatermarkOffsets(s.cfg.Deltas, s.assigned.Partition, 1000)
+	hi, err := s.r.Consumer().End(a.partition)
 	if err != nil {
 		s.log.Warn("deltas end unknown; the missed window goes into the next snapshot", "err", err)
 		return
 	}
-	s.late, s.lateEnd, s.lateBy = &w, hi, time.Now().Add(s.cfg.Window)
+	a.late, a.lateEnd, a.lateBy = &w, hi, time.Now().Add(s.cfg.Window)
 	s.log.Info("publishing the window the predecessor missed once its deltas are read", "window", w, "deltas_end", hi)
 }
 
@@ -450,52 +409,51 @@ func (s *Stage) takeOver() {
 // where it comes from; -1 when m does not carry it (state written before the
 // meta record held it, or no state at all), for the caller to ask the
 // group's committed offset instead.
-func ResumeAt(m state.Meta) (kafka.Offset, string) {
+func ResumeAt(m state.Meta) (int64, string) {
 	if m.NextDelta == nil {
 		return -1, ""
 	}
-	return kafka.Offset(*m.NextDelta), "meta record"
+	return *m.NextDelta, "meta record"
 }
 
-// rebalance runs inside Poll. An assignment restores before the first delta
-// is read; a revoke or a loss drops the totals, whose uncommitted part the
-// next owner rebuilds from the state topic and the deltas.
-func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
-	switch e := ev.(type) {
-	case kafka.AssignedPartitions:
-		if len(e.Partitions) == 0 {
-			return c.IncrementalAssign(e.Partitions)
-		}
-		tp := e.Partitions[0]
-		s.assigned = &tp
-		s.log.Info("deltas partition assigned, restoring", "topic", s.cfg.Deltas, "partition", tp.Partition)
-		if err := s.restore(); err != nil && s.fatal == nil {
-			s.fatal = err
-		}
-		if s.table == nil {
-			// Failed or shut down: nothing is applied without a table.
-			return c.IncrementalAssign(e.Partitions)
-		}
-		s.takeOver()
-		// Start the deltas exactly where the restored totals end. The
-		// offset is given explicitly so that librdkafka never looks a
-		// start offset up itself (see txn.Assign).
-		start := tp
-		start.Offset = s.next
-		return c.IncrementalAssign([]kafka.TopicPartition{start})
-	case kafka.RevokedPartitions:
-		s.log.Info("deltas partition revoked", "lost", c.AssignmentLost())
-		s.assigned, s.table, s.next, s.trend, s.late = nil, nil, -1, nil, nil
-		s.m.Restored.Set(0)
-		s.m.SetTop(nil)
-		s.m.SetTrending(nil)
-		s.ready.Store(true)
-		if !s.stopping && s.ctx.Err() == nil && s.warm == nil {
-			// The totals held were ahead of the state topic (deltas
-			// applied since the last snapshot): follow it anew.
-			s.startStandby()
-		}
-		return c.IncrementalUnassign(e.Partitions)
+// Assigned runs inside Poll: the member leaves the standby phase and
+// restores before the first delta is read.
+func (s *Stage) Assigned(parts []int32) ([]kafkaio.Offset, error) {
+	if len(parts) == 0 {
+		return nil, nil
 	}
+	p := parts[0]
+	s.log.Info("deltas partition assigned, restoring", "topic", s.cfg.Deltas, "partition", p)
+	a, err := s.restore(p)
+	if err != nil || a == nil {
+		// Failed or shut down: nothing is applied outside the active
+		// phase.
+		return nil, err
+	}
+	s.takeOver(a)
+	// Start the deltas exactly where the restored totals end. The offset
+	// is given explicitly so that librdkafka never looks a start offset
+	// up itself (see kafkaio.Consumer.Assign).
+	return []kafkaio.Offset{{Partition: p, Offset: a.next}}, nil
+}
+
+// Revoked runs inside Poll: a revoke or a loss drops the totals, whose
+// uncommitted part the next owner rebuilds from the state topic and the
+// deltas, and the member is a standby again.
+func (s *Stage) Revoked(parts []int32, lost bool) error {
+	s.log.Info("deltas partition revoked", "lost", lost)
+	s.m.Restored.Set(0)
+	s.m.SetTop(nil)
+	s.m.SetTrending(nil)
+	if sb, ok := s.phase.(*standby); ok && sb.warm != nil {
+		return nil // already following
+	}
+	if s.r.Closing() || s.ctx.Err() != nil {
+		s.enter(&standby{}) // the revoke that closing brings starts no standby
+		return nil
+	}
+	// The totals held were ahead of the state topic (deltas applied since
+	// the last snapshot): follow it anew.
+	s.enter(s.startStandby())
 	return nil
 }

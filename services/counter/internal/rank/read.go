@@ -18,13 +18,12 @@ func (s *Stage) openReader(client, name string, p int32) (*partition.Reader, err
 // the record's.
 func decodeState(r partition.Record) (state.Record, error) { return state.DecodeRecord(r.Key, r.Value) }
 
-// readState reads the assigned partition of the state topic into t, from
+// readState reads partition p of the state topic into t, from
 // its beginning to its high watermark as it stands now: a predecessor's
 // transaction still open there holds the restore back until it is
 // resolved (at once when its transactional.id was initialised again,
 // otherwise when it times out), so that its outcome is never missed.
-func (s *Stage) readState(t *Table) (int64, error) {
-	p := s.assigned.Partition
+func (s *Stage) readState(t *Table, p int32) (int64, error) {
 	end, err := partition.HighWatermark(s.ctx, s.cfg.Kafka, "counter-restore", s.cfg.Counts, p, s.log)
 	if err != nil || end == 0 {
 		return 0, err

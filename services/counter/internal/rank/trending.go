@@ -41,16 +41,16 @@ func addTrend(tr *trend.Tracker, d delta.Delta) bool {
 
 // rebuildTrend builds the trending buckets again from the deltas that the
 // restored totals hold: the deltas topic from its first retained record up
-// to s.next. The deltas are exactly once, and the trending list depends on
+// to a.next. The deltas are exactly once, and the trending list depends on
 // which deltas were applied in which order, not on when, so the rebuilt
 // buckets are those an uninterrupted run holds at the same offset. The
 // deltas topic's retention must cover the trending horizon (checked at
 // start, see app).
-func (s *Stage) rebuildTrend() error {
+func (s *Stage) rebuildTrend(a *active) error {
 	start := time.Now()
 	tr := trend.NewTracker(*s.cfg.Trending, s.tweetsPartitions())
 	skipped := 0
-	n, err := s.readDeltas(int64(s.next), func(d delta.Delta) error {
+	n, err := s.readDeltas(a.partition, a.next, func(d delta.Delta) error {
 		if !addTrend(tr, d) {
 			skipped++
 		}
@@ -59,7 +59,7 @@ func (s *Stage) rebuildTrend() error {
 	if err != nil {
 		return fmt.Errorf("rebuild the trending buckets from %s: %w", s.cfg.Deltas, err)
 	}
-	s.trend = tr
+	a.trend = tr
 	w, _ := tr.Watermark()
 	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
 	s.m.TrendingDeltas.Set(float64(n))
@@ -68,13 +68,12 @@ func (s *Stage) rebuildTrend() error {
 	return nil
 }
 
-// readDeltas applies the deltas of the assigned partition, decoded, from
+// readDeltas applies the deltas of partition p, decoded, from
 // its first retained record up to end.
-func (s *Stage) readDeltas(end int64, apply func(delta.Delta) error) (int64, error) {
+func (s *Stage) readDeltas(p int32, end int64, apply func(delta.Delta) error) (int64, error) {
 	if end <= 0 {
 		return 0, nil
 	}
-	p := s.assigned.Partition
 	r, err := s.openReader("counter-restore", s.cfg.Deltas, p)
 	if err != nil {
 		return 0, err
@@ -176,18 +175,18 @@ func (f *trendFollower) catchUp(ctx context.Context, end int64) (int64, error) {
 }
 
 // takeTrend makes the trending buckets for the restored totals: from the
-// warm standby's follower caught up to s.next when it has one for the same
+// warm standby's follower caught up to a.next when it has one for the same
 // posts topic, else by a rebuild from the beginning.
-func (s *Stage) takeTrend(f *trendFollower) error {
-	if f == nil || f.tr == nil || f.partition != s.assigned.Partition || f.partitions != s.tweetsPartitions() {
-		return s.rebuildTrend()
+func (s *Stage) takeTrend(a *active, f *trendFollower) error {
+	if f == nil || f.tr == nil || f.partition != a.partition || f.partitions != s.tweetsPartitions() {
+		return s.rebuildTrend(a)
 	}
 	start := time.Now()
-	n, err := f.catchUp(s.ctx, int64(s.next))
+	n, err := f.catchUp(s.ctx, a.next)
 	if err != nil {
 		return fmt.Errorf("catch the trending buckets up with %s: %w", s.cfg.Deltas, err)
 	}
-	s.trend = f.tr
+	a.trend = f.tr
 	w, _ := f.tr.Watermark()
 	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
 	s.m.TrendingDeltas.Set(float64(n))
@@ -210,23 +209,20 @@ func (s *Stage) tweetsPartitions() int {
 // askTweetsPartitions is tweetsPartitions with the reason when it is only
 // the configured number: the topic does not exist yet, or no answer.
 func (s *Stage) askTweetsPartitions() (int, error) {
-	md, err := s.p.GetMetadata(&s.cfg.Tweets, false, 10_000)
+	n, err := s.r.Producer().Partitions(s.cfg.Tweets)
 	if err != nil {
 		return s.cfg.TweetsPartitions, err
 	}
-	if t, ok := md.Topics[s.cfg.Tweets]; ok && t.Error.Code() == kafka.ErrNoError && len(t.Partitions) > 0 {
-		return len(t.Partitions), nil
-	}
-	return s.cfg.TweetsPartitions, errors.New("no such topic yet")
+	return n, nil
 }
 
-// trending is the trending list of the snapshot, spelled as the totals
-// spell it, and its watermark; nil, nil before the stream has one.
-func (s *Stage) trending(t *Table) ([]snapshot.Trend, *time.Time) {
-	if s.trend == nil {
+// trending is the trending list of tr for the snapshot, spelled as the
+// totals t spell it, and its watermark; nil, nil before the stream has one.
+func (s *Stage) trending(tr *trend.Tracker, t *Table) ([]snapshot.Trend, *time.Time) {
+	if tr == nil {
 		return nil, nil
 	}
-	top, at := s.trend.Top(s.cfg.TopN)
+	top, at := tr.Top(s.cfg.TopN)
 	if at.IsZero() {
 		return nil, nil
 	}
@@ -237,8 +233,8 @@ func (s *Stage) trending(t *Table) ([]snapshot.Trend, *time.Time) {
 	}
 	if !at.Equal(s.trendAt) {
 		s.trendAt = at
-		s.m.TrendingCells.Set(float64(s.trend.Cells()))
-		s.m.TrendingBytes.Set(float64(s.trend.Bytes()))
+		s.m.TrendingCells.Set(float64(tr.Cells()))
+		s.m.TrendingBytes.Set(float64(tr.Bytes()))
 		s.m.TrendingMark.Set(float64(at.Unix()))
 	}
 	return out, &at

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
@@ -28,13 +28,12 @@ import (
 func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 	topic := "tweets"
 	s := &Stage{cfg: Config{Tweets: topic, DLQ: "dlq"}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: metrics.New(prometheus.NewRegistry()),
-		counts: map[string]*hashtag.Spellings{}, next: map[int32]kafka.Offset{}, dedupe: newDedupe(0),
+		counts: map[string]*hashtag.Spellings{}, next: map[int32]int64{}, dedupe: newDedupe(0),
 		trend: newBuckets(trend.Config{Bucket: time.Minute, Lateness: time.Hour, Recent: 10 * time.Minute, Baseline: 6 * time.Hour, Min: 5})}
-	s.trend.load([]kafka.TopicPartition{{Topic: &topic, Partition: 0}})
+	s.trend.load([]kafkaio.Offset{{Partition: 0}})
 
 	want := map[string]map[string]int64{} // key → spelling → count
 	buf := make([]byte, 0, 64<<10)
-	var m kafka.Message
 	for i, p := range synthetic.New(synthetic.Config{Seed: 3}).Take(3000) {
 		v, err := post.Encode(p)
 		if err != nil {
@@ -47,13 +46,11 @@ func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 			want[tag.Key][tag.Spelling]++
 		}
 		buf = append(append(buf[:0], p.ID...), v...)
-		m = kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Offset: kafka.Offset(i)}, Key: buf[:len(p.ID)], Value: buf[len(p.ID):]}
-		s.add(&m)
+		s.add(kafkaio.Record{Offset: int64(i), Key: buf[:len(p.ID)], Value: buf[len(p.ID):]})
 	}
 	invalid := []byte(`{"v":1,"id":`)
 	buf = append(buf[:0], invalid...)
-	m = kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Offset: 3000}, Value: buf}
-	s.add(&m)
+	s.add(kafkaio.Record{Offset: 3000, Value: buf})
 	for i := range buf[:cap(buf)] {
 		buf[:cap(buf)][i] = 'X'
 	}
@@ -99,29 +96,27 @@ func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 // Every pass over the posts starts a new window and new horizons.
 func BenchmarkAdd(b *testing.B) {
 	const parts, n = 6, 60_000
-	topic := "tweets"
-	msgs := make([]*kafka.Message, n)
+	msgs := make([]kafkaio.Record, n)
 	for i, p := range synthetic.New(synthetic.Config{Seed: 1}).Take(n) {
 		v, err := post.Encode(p)
 		if err != nil {
 			b.Fatal(err)
 		}
-		msgs[i] = &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: int32(i % parts), Offset: kafka.Offset(i / parts)},
-			Key: []byte(p.ID), Value: v}
+		msgs[i] = kafkaio.Record{Partition: int32(i % parts), Offset: int64(i / parts), Key: []byte(p.ID), Value: v}
 	}
 	for _, trending := range []bool{false, true} {
 		b.Run(fmt.Sprintf("trending=%v", trending), func(b *testing.B) {
 			s := &Stage{log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: metrics.New(prometheus.NewRegistry()),
-				counts: map[string]*hashtag.Spellings{}, next: map[int32]kafka.Offset{}}
+				counts: map[string]*hashtag.Spellings{}, next: map[int32]int64{}}
 			if trending {
 				s.trend = newBuckets(trend.Config{Bucket: time.Minute, Lateness: time.Minute, Recent: 10 * time.Minute, Baseline: 6 * time.Hour, Min: 5})
 			}
 			fresh := func() {
 				s.reset()
 				s.dedupe = newDedupe(100_000)
-				var tps []kafka.TopicPartition
+				var tps []kafkaio.Offset
 				for p := range int32(parts) {
-					tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p})
+					tps = append(tps, kafkaio.Offset{Partition: p})
 				}
 				s.dedupe.from(tps)
 				if s.trend != nil {

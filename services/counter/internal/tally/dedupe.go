@@ -5,7 +5,7 @@ import (
 	"math/bits"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 
 	"github.com/hashtrend/hashtrend/pkg/post"
 )
@@ -40,10 +40,10 @@ type horizon struct {
 	size  int64
 	ring  []uint64
 	table []entry
-	n     int          // ids held
-	until kafka.Offset // offsets below it are read only to be remembered
-	began time.Time    // when the restore up to until began
-	read  int64        // records read by that restore
+	n     int       // ids held
+	until int64     // offsets below it are read only to be remembered
+	began time.Time // when the restore up to until began
+	read  int64     // records read by that restore
 }
 
 func newHorizon(size int) *horizon {
@@ -140,17 +140,17 @@ func newDedupe(size int) *dedupe {
 // about to read from there (assigned, or rewound after an abort) and
 // returns where to read them from instead: size offsets earlier, so that
 // their horizons are rebuilt before anything is counted.
-func (d *dedupe) from(committed []kafka.TopicPartition) []kafka.TopicPartition {
+func (d *dedupe) from(committed []kafkaio.Offset) []kafkaio.Offset {
 	if d.size == 0 {
 		return committed
 	}
-	out := make([]kafka.TopicPartition, len(committed))
+	out := make([]kafkaio.Offset, len(committed))
 	for i, tp := range committed {
 		h := newHorizon(d.size)
 		d.parts[tp.Partition] = h
 		if tp.Offset > 0 {
 			h.until, h.began = tp.Offset, time.Now()
-			tp.Offset = max(tp.Offset-kafka.Offset(d.size), 0)
+			tp.Offset = max(tp.Offset-int64(d.size), 0)
 		}
 		out[i] = tp
 	}
@@ -158,28 +158,28 @@ func (d *dedupe) from(committed []kafka.TopicPartition) []kafka.TopicPartition {
 }
 
 // forget drops the horizons of partitions the stage no longer reads.
-func (d *dedupe) forget(parts []kafka.TopicPartition) {
-	for _, tp := range parts {
-		delete(d.parts, tp.Partition)
+func (d *dedupe) forget(parts []int32) {
+	for _, p := range parts {
+		delete(d.parts, p)
 	}
 }
 
-// restoring tells whether m was read only to rebuild its partition's
+// restoring tells whether r was read only to rebuild its partition's
 // horizon, and remembers its post if so. done is set to the partition's
-// restore figures when m is the last such record.
-func (d *dedupe) restoring(m *kafka.Message) (yes bool, done *horizon) {
-	h := d.parts[m.TopicPartition.Partition]
+// restore figures when r is the last such record.
+func (d *dedupe) restoring(r kafkaio.Record) (yes bool, done *horizon) {
+	h := d.parts[r.Partition]
 	if h == nil || h.until == 0 {
 		return false, nil
 	}
-	o := m.TopicPartition.Offset
+	o := r.Offset
 	if o >= h.until { // the records before it were markers or aborted
 		h.until = 0
 		return false, h
 	}
 	h.read++
-	if k, ok := d.key(m, ""); ok {
-		h.repeated(k, int64(o))
+	if k, ok := d.key(r, ""); ok {
+		h.repeated(k, o)
 	}
 	if o+1 == h.until {
 		h.until = 0
@@ -188,28 +188,28 @@ func (d *dedupe) restoring(m *kafka.Message) (yes bool, done *horizon) {
 	return true, nil
 }
 
-// repeated tells whether the post id at m's offset is a duplicate within
+// repeated tells whether the post id at r's offset is a duplicate within
 // its partition's horizon, and remembers it.
-func (d *dedupe) repeated(m *kafka.Message, id string) bool {
-	h := d.parts[m.TopicPartition.Partition]
+func (d *dedupe) repeated(r kafkaio.Record, id string) bool {
+	h := d.parts[r.Partition]
 	if h == nil {
 		return false
 	}
-	k, _ := d.key(m, id)
-	return h.repeated(k, int64(m.TopicPartition.Offset))
+	k, _ := d.key(r, id)
+	return h.repeated(k, r.Offset)
 }
 
-// key is the hash that stands for m's post in a horizon: of the record key,
+// key is the hash that stands for r's post in a horizon: of the record key,
 // which ingest sets to the post id (so a restore reads the horizon back
 // without decoding a single post), or of the post id for a record without
 // a key. id is the decoded post id where the caller has it; without it a
 // keyless record is decoded here, and ok is false when it is no post.
-func (d *dedupe) key(m *kafka.Message, id string) (k uint64, ok bool) {
-	if len(m.Key) > 0 {
-		return nonzero(maphash.Bytes(d.seed, m.Key)), true
+func (d *dedupe) key(r kafkaio.Record, id string) (k uint64, ok bool) {
+	if len(r.Key) > 0 {
+		return nonzero(maphash.Bytes(d.seed, r.Key)), true
 	}
 	if id == "" {
-		p, err := post.Decode(m.Value)
+		p, err := post.Decode(r.Value)
 		if err != nil {
 			return 0, false
 		}
@@ -242,13 +242,13 @@ func (d *dedupe) remembered() int {
 	return n
 }
 
-// restoring tells whether m was read only to rebuild its partition's
+// restoring tells whether r was read only to rebuild its partition's
 // dedupe horizon, and logs the end of each partition's restore.
-func (s *Stage) restoring(m *kafka.Message) bool {
-	yes, done := s.dedupe.restoring(m)
+func (s *Stage) restoring(r kafkaio.Record) bool {
+	yes, done := s.dedupe.restoring(r)
 	if done != nil {
 		s.m.DedupeRestored.Add(float64(done.read))
-		s.log.Info("dedupe horizon restored", "partition", m.TopicPartition.Partition,
+		s.log.Info("dedupe horizon restored", "partition", r.Partition,
 			"records", done.read, "ids", done.n, "took", time.Since(done.began).Round(time.Millisecond))
 	}
 	return yes

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 
 	"github.com/hashtrend/hashtrend/pkg/post"
 )
@@ -118,22 +118,21 @@ func TestHorizonMemoryIsBounded(t *testing.T) {
 }
 
 func TestDedupeRestoresBeforeTheCommittedOffset(t *testing.T) {
-	topic := "tweets"
 	d := newDedupe(1000)
-	got := d.from([]kafka.TopicPartition{
-		{Topic: &topic, Partition: 0, Offset: 5000},
-		{Topic: &topic, Partition: 1, Offset: 300},
-		{Topic: &topic, Partition: 2, Offset: kafka.OffsetBeginning},
+	got := d.from([]kafkaio.Offset{
+		{Partition: 0, Offset: 5000},
+		{Partition: 1, Offset: 300},
+		{Partition: 2, Offset: kafkaio.Beginning},
 	})
-	want := []kafka.Offset{4000, 0, kafka.OffsetBeginning}
+	want := []int64{4000, 0, kafkaio.Beginning}
 	for i, tp := range got {
 		if tp.Offset != want[i] || tp.Partition != int32(i) {
 			t.Errorf("partition %d starts at %v, want %v", tp.Partition, tp.Offset, want[i])
 		}
 	}
-	msg := func(part int32, o kafka.Offset, id string) *kafka.Message {
+	msg := func(part int32, o int64, id string) kafkaio.Record {
 		v := `{"v":1,"id":"` + id + `","source":"s","created_at":"2024-01-01T00:00:00Z","text":"#x"}`
-		return &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: part, Offset: o}, Value: []byte(v)}
+		return kafkaio.Record{Partition: part, Offset: o, Value: []byte(v)}
 	}
 	// Partition 0: offsets 4000..4999 are only remembered.
 	if yes, done := d.restoring(msg(0, 4000, "a")); !yes || done != nil {
@@ -164,7 +163,7 @@ func TestDedupeRestoresBeforeTheCommittedOffset(t *testing.T) {
 	if yes, done := d.restoring(msg(2, 0, "a")); yes || done != nil {
 		t.Fatalf("partition without a committed offset: restoring %v, done %v", yes, done)
 	}
-	d.forget(got[:1])
+	d.forget([]int32{got[0].Partition})
 	if d.repeated(msg(0, 5002, "a"), "a") {
 		t.Fatal("a forgotten partition still dedupes")
 	}
@@ -174,13 +173,12 @@ func TestDedupeRestoresBeforeTheCommittedOffset(t *testing.T) {
 }
 
 func TestDedupeOffChangesNothing(t *testing.T) {
-	topic := "tweets"
 	d := newDedupe(0)
-	in := []kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: 5000}}
+	in := []kafkaio.Offset{{Partition: 0, Offset: 5000}}
 	if got := d.from(in); got[0].Offset != 5000 {
 		t.Fatalf("with dedupe off partition 0 starts at %v, want the committed 5000", got[0].Offset)
 	}
-	m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0, Offset: 5000}}
+	m := kafkaio.Record{Partition: 0, Offset: 5000}
 	if yes, _ := d.restoring(m); yes || d.repeated(m, "a") || d.repeated(m, "a") {
 		t.Fatal("dedupe off skipped a record")
 	}
@@ -204,12 +202,11 @@ func BenchmarkHorizon(b *testing.B) {
 // rewinds to the committed offset through from, and the posts of the
 // aborted window, read again, are counted, not taken for duplicates.
 func TestARewoundPartitionForgetsTheAbortedWindow(t *testing.T) {
-	topic := "tweets"
 	d := newDedupe(1000)
-	committed := []kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: 100}}
-	msg := func(o kafka.Offset, id string) *kafka.Message {
+	committed := []kafkaio.Offset{{Partition: 0, Offset: 100}}
+	msg := func(o int64, id string) kafkaio.Record {
 		v := `{"v":1,"id":"` + id + `","source":"s","created_at":"2024-01-01T00:00:00Z","text":"#x"}`
-		return &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0, Offset: o}, Value: []byte(v)}
+		return kafkaio.Record{Partition: 0, Offset: o, Value: []byte(v)}
 	}
 	read := func(what string) {
 		from := d.from(committed)
@@ -237,16 +234,16 @@ func TestAPostIsTheSameIDWhetherReadByKeyOrDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyed, ok := d.key(&kafka.Message{Key: []byte(p.ID), Value: []byte("not even json")}, "")
+	keyed, ok := d.key(kafkaio.Record{Key: []byte(p.ID), Value: []byte("not even json")}, "")
 	if !ok {
 		t.Fatal("a keyed record was decoded")
 	}
-	counted, _ := d.key(&kafka.Message{Key: []byte(p.ID), Value: value}, p.ID)
-	keyless, ok := d.key(&kafka.Message{Value: value}, "")
+	counted, _ := d.key(kafkaio.Record{Key: []byte(p.ID), Value: value}, p.ID)
+	keyless, ok := d.key(kafkaio.Record{Value: value}, "")
 	if !ok || keyed != counted || keyed != keyless || keyed != d.hash(p.ID) {
 		t.Fatalf("hashes differ: keyed %x, counted %x, keyless %x (ok %v)", keyed, counted, keyless, ok)
 	}
-	if _, ok := d.key(&kafka.Message{Value: []byte("{")}, ""); ok {
+	if _, ok := d.key(kafkaio.Record{Value: []byte("{")}, ""); ok {
 		t.Fatal("a keyless record that is no post gave an id")
 	}
 }

@@ -3,7 +3,7 @@ package tally
 import (
 	"sync"
 
-	"github.com/hashtrend/hashtrend/pkg/batch"
+	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 )
 
 // feed hands the chunks of records the poll loop reads to a goroutine of
@@ -21,9 +21,9 @@ import (
 // so the counting keeps nothing that aliases a chunk (add copies what it
 // keeps).
 type feed struct {
-	todo  chan *batch.Chunk // chunks to count, in reading order
-	free  chan *batch.Chunk // counted chunks, for reuse
-	busy  sync.WaitGroup    // chunks sent and not yet counted
+	todo  chan *kafkaio.Chunk // chunks to count, in reading order
+	free  chan *kafkaio.Chunk // counted chunks, for reuse
+	busy  sync.WaitGroup      // chunks sent and not yet counted
 	ended chan struct{}
 }
 
@@ -37,14 +37,14 @@ const (
 )
 
 // startFeed starts the goroutine that calls count for every chunk sent.
-func startFeed(count func(*batch.Chunk)) *feed {
+func startFeed(count func(*kafkaio.Chunk)) *feed {
 	f := &feed{
-		todo:  make(chan *batch.Chunk, feedDepth),
-		free:  make(chan *batch.Chunk, feedDepth+2),
+		todo:  make(chan *kafkaio.Chunk, feedDepth),
+		free:  make(chan *kafkaio.Chunk, feedDepth+2),
 		ended: make(chan struct{}),
 	}
 	for range feedDepth + 2 {
-		f.free <- batch.NewChunk(feedBytes, feedRecords)
+		f.free <- kafkaio.NewChunk(feedBytes, feedRecords)
 	}
 	go func() {
 		defer close(f.ended)
@@ -59,16 +59,16 @@ func startFeed(count func(*batch.Chunk)) *feed {
 
 // chunk returns a chunk to read into, waiting while every chunk is still
 // to be counted. Give it back with send or unused.
-func (f *feed) chunk() *batch.Chunk { return <-f.free }
+func (f *feed) chunk() *kafkaio.Chunk { return <-f.free }
 
 // send hands c to the counting goroutine.
-func (f *feed) send(c *batch.Chunk) {
+func (f *feed) send(c *kafkaio.Chunk) {
 	f.busy.Add(1)
 	f.todo <- c
 }
 
 // unused gives back a chunk nothing was read into.
-func (f *feed) unused(c *batch.Chunk) { f.free <- c }
+func (f *feed) unused(c *kafkaio.Chunk) { f.free <- c }
 
 // drain waits until every chunk sent so far is counted.
 func (f *feed) drain() { f.busy.Wait() }

@@ -3,7 +3,7 @@ package tally
 import (
 	"testing"
 
-	"github.com/hashtrend/hashtrend/pkg/batch"
+	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 )
 
 // TestFeedCountsEverythingInOrderBeforeDrainReturns sends runs of chunks
@@ -12,9 +12,9 @@ import (
 // counted slice is read without a lock: the race detector fails the test
 // if drain returned while the counting goroutine could still write.
 func TestFeedCountsEverythingInOrderBeforeDrainReturns(t *testing.T) {
-	var counted []*batch.Chunk
-	f := startFeed(func(c *batch.Chunk) { counted = append(counted, c) })
-	var sent []*batch.Chunk
+	var counted []*kafkaio.Chunk
+	f := startFeed(func(c *kafkaio.Chunk) { counted = append(counted, c) })
+	var sent []*kafkaio.Chunk
 	for _, run := range []int{0, 1, feedDepth - 1, feedDepth, feedDepth + 1, 5*feedDepth + 3, 2} {
 		for i := range run {
 			c := f.chunk()

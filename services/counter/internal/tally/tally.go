@@ -22,23 +22,20 @@ package tally
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
-	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
+	"github.com/hashtrend/hashtrend/services/counter/internal/stage"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
-	"github.com/hashtrend/hashtrend/services/counter/internal/txn"
 	"github.com/hashtrend/hashtrend/services/counter/internal/window"
 )
 
@@ -78,170 +75,111 @@ type Stage struct {
 	cfg Config
 	log *slog.Logger
 	m   *metrics.Metrics
-	c   *kafka.Consumer
-	p   *kafka.Producer
+	r   *stage.Runner
 
 	win      window.Window
 	counts   map[string]*hashtag.Spellings
 	posts    int64
 	withTags int64
 	dups     int64 // duplicates skipped, this window
-	dlq      []*kafka.Message
-	next     map[int32]kafka.Offset // partition → next offset to read, this window
-	tags     []hashtag.Tag          // scratch
-	trend    *buckets               // nil with trending off
-	fatal    error                  // set by the rebalance callback
+	dlq      []kafkaio.Message
+	next     map[int32]int64 // partition → next offset to read, this window
+	tags     []hashtag.Tag   // scratch
+	trend    *buckets        // nil with trending off
 	dedupe   *dedupe
-	q        *batch.Queue // where the assigned partitions' records go
-	feed     *feed        // counts what the poll loop reads; drained before the window state is touched
+	feed     *feed // counts what the poll loop reads; drained before the window state is touched
 }
 
 // Run runs the stage until ctx ends (then it commits the open window and
 // leaves the group) or a fatal error.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) (err error) {
+func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) error {
 	log = log.With("stage", "tally", "group", cfg.Group)
-	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*hashtag.Spellings{}, next: map[int32]kafka.Offset{},
+	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*hashtag.Spellings{}, next: map[int32]int64{},
 		dedupe: newDedupe(cfg.DedupeRecords)}
-	s.p, err = kafka.NewProducer(cfg.Kafka.ConfigMap("counter-tally",
-		txn.ProducerConfig(cfg.Instance+"-tally", cfg.TxnTimeout, cfg.MaxRecordBytes)))
-	if err != nil {
-		return fmt.Errorf("tally producer: %w", err)
-	}
 	if cfg.Trending != nil {
 		s.trend = newBuckets(*cfg.Trending)
 	}
-	defer s.p.Close()
-	if err := txn.Init(ctx, s.p, log); err != nil {
-		return err
-	}
-	s.c, err = kafka.NewConsumer(cfg.Kafka.ConsumerConfigMap("counter-tally", txn.ConsumerConfig(cfg.Group, cfg.Instance+"-tally", cfg.SessionTimeout, cfg.StatsInterval,
-		kafka.ConfigMap{"fetch.max.bytes": max(50<<20, cfg.MaxRecordBytes*2)})))
-	if err != nil {
-		return fmt.Errorf("tally consumer: %w", err)
-	}
+	s.r = stage.New(stage.Config{
+		Name: "tally", Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.Group, Topic: cfg.Tweets,
+		TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
+		MaxRecordBytes: cfg.MaxRecordBytes,
+		Settings:       map[string]any{"fetch.max.bytes": max(50<<20, cfg.MaxRecordBytes*2)},
+		MaxWait:        eventWait,
+		Committed:      cfg.Committed,
+		Started:        []any{"window", cfg.Window},
+	}, log, m)
 	s.feed = startFeed(s.count)
 	defer s.feed.stop() // after the consumer's close, whose rebalance drains it
-	defer func() {
-		// Closing revokes the partitions, and the rebalance callback
-		// commits what is left (a static member stays in the group until
-		// its session times out or it joins again).
-		if cerr := txn.CloseConsumer(s.c, []string{cfg.Tweets}, s.rebalance, log); cerr != nil && err == nil {
-			err = fmt.Errorf("tally consumer close: %w", cerr)
-		}
-		if s.fatal != nil && err == nil {
-			err = s.fatal
-		}
-	}()
-	if s.q, err = batch.New(s.c, cfg.Tweets); err != nil {
-		return fmt.Errorf("tally: %w", err)
-	}
-	defer func() { // before the consumer's close, while its client lives
-		s.q.Close()
-		s.q = nil
-	}()
-	if err := s.c.SubscribeTopics([]string{cfg.Tweets}, s.rebalance); err != nil {
-		return fmt.Errorf("subscribe %s: %w", cfg.Tweets, err)
-	}
-	log.Info("tally started", "topic", cfg.Tweets, "window", cfg.Window)
-	s.win = window.Of(time.Now(), cfg.Window)
-	for {
-		if s.fatal != nil {
-			return s.fatal
-		}
-		if ctx.Err() != nil {
-			return s.close()
-		}
-		now := time.Now()
-		if !now.Before(s.win.End) {
-			if err := s.close(); err != nil {
-				return err
-			}
-			s.m.WindowsClosed.WithLabelValues("tally").Inc()
-			s.win = window.Of(now, cfg.Window)
-		}
-		if err := s.events(); err != nil {
-			return err
-		}
-		if s.fatal != nil || ctx.Err() != nil {
-			// Nothing more is counted after a fatal error, nor once
-			// stopping: a rebalance that ran meanwhile may have assigned
-			// partitions at offsets librdkafka looked up itself.
-			continue
-		}
-		wait := min(time.Until(s.win.End), eventWait)
-		c := s.feed.chunk()
-		if s.q.Read(c, max(int(wait.Milliseconds()), 1)) {
-			s.feed.send(c)
-		} else {
-			s.feed.unused(c)
-		}
-	}
+	return s.r.Run(ctx, s)
 }
 
 // eventWait is the longest the poll loop waits for records before it looks
 // for events again: a rebalance waits for it at most this long.
 const eventWait = 20 * time.Millisecond
 
-// events serves what the consumer queue holds, without waiting:
-// rebalances (the callback runs inside Poll), statistics and errors. It
-// holds no records: every assigned partition is routed to the batch queue
-// first (rebalance).
-func (s *Stage) events() error {
-	for {
-		ev := s.c.Poll(0)
-		if ev == nil {
-			return nil
-		}
-		if m, ok := ev.(*kafka.Message); ok {
-			return fmt.Errorf("tally: record %v came through the consumer queue; its partition was assigned without a route", m.TopicPartition)
-		}
-		if err := txn.Event("tally", ev, s.m, s.log); err != nil {
-			return err
-		}
+// Due closes the window once it has ended and opens the next.
+func (s *Stage) Due(now time.Time) (time.Time, error) {
+	if s.win.End.IsZero() { // the first turn
+		s.win = window.Of(now, s.cfg.Window)
+	}
+	if now.Before(s.win.End) {
+		return s.win.End, nil
+	}
+	if err := s.close(); err != nil {
+		return time.Time{}, err
+	}
+	s.m.WindowsClosed.WithLabelValues("tally").Inc()
+	s.win = window.Of(now, s.cfg.Window)
+	return s.win.End, nil
+}
+
+// Stop commits the open window.
+func (s *Stage) Stop() error { return s.close() }
+
+// Read reads a chunk of records for the feed's goroutine to count.
+func (s *Stage) Read(read func(*kafkaio.Chunk) bool) {
+	c := s.feed.chunk()
+	if read(c) {
+		s.feed.send(c)
+	} else {
+		s.feed.unused(c)
 	}
 }
 
 // count counts the records of c. It runs on the feed's goroutine.
-func (s *Stage) count(c *batch.Chunk) {
-	var m kafka.Message // each record in turn
-	c.Each(func(r batch.Record) {
-		if r.Err != 0 { // about the partition; the client goes on by itself
-			s.log.Warn("tally consumer", "partition", r.Partition, "err", string(r.Value))
-			return
-		}
-		m = kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &s.cfg.Tweets, Partition: r.Partition, Offset: kafka.Offset(r.Offset)},
-			Key: r.Key, Value: r.Value}
-		s.add(&m)
+func (s *Stage) count(c *kafkaio.Chunk) {
+	c.Each(s.add, func(partition int32, err string) {
+		s.log.Warn("tally consumer", "partition", partition, "err", err)
 	})
 }
 
 // add counts one record of the window, or keeps a copy of it for the
-// dead-letter topic when it is not a valid post. m's key and value are
+// dead-letter topic when it is not a valid post. r's key and value are
 // read into again after add returns: what the window keeps of them is
 // copied (keys and spellings when first seen).
-func (s *Stage) add(m *kafka.Message) {
-	if s.restoring(m) {
+func (s *Stage) add(r kafkaio.Record) {
+	if s.restoring(r) {
 		return
 	}
-	s.next[m.TopicPartition.Partition] = m.TopicPartition.Offset + 1
-	p, err := post.DecodeShared(m.Value) // the post shares the record's bytes until add returns
+	s.next[r.Partition] = r.Offset + 1
+	p, err := post.DecodeShared(r.Value) // the post shares the record's bytes until add returns
 	if err != nil {
 		s.m.Invalid.Inc()
-		s.log.Debug("invalid record", "partition", m.TopicPartition.Partition, "offset", m.TopicPartition.Offset, "err", err)
-		s.dlq = append(s.dlq, &kafka.Message{
-			TopicPartition: kafka.TopicPartition{Topic: &s.cfg.DLQ, Partition: kafka.PartitionAny},
-			Key:            bytes.Clone(m.Key),
-			Value:          bytes.Clone(m.Value),
-			Headers: []kafka.Header{
+		s.log.Debug("invalid record", "partition", r.Partition, "offset", r.Offset, "err", err)
+		s.dlq = append(s.dlq, kafkaio.Message{
+			Topic: s.cfg.DLQ, Partition: kafkaio.AnyPartition,
+			Key:   bytes.Clone(r.Key),
+			Value: bytes.Clone(r.Value),
+			Headers: []kafkaio.Header{
 				{Key: HeaderError, Value: []byte(err.Error())},
-				{Key: HeaderTopic, Value: []byte(*m.TopicPartition.Topic)},
-				{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(m.TopicPartition.Partition)))},
-				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(int64(m.TopicPartition.Offset), 10))},
+				{Key: HeaderTopic, Value: []byte(s.cfg.Tweets)},
+				{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+				{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
 			},
 		})
 		return
 	}
-	if s.dedupe.repeated(m, p.ID) {
+	if s.dedupe.repeated(r, p.ID) {
 		s.dups++
 		return
 	}
@@ -251,7 +189,7 @@ func (s *Stage) add(m *kafka.Message) {
 		s.withTags++
 	}
 	if s.trend != nil {
-		s.trend.add(m.TopicPartition.Partition, &p, s.tags)
+		s.trend.add(r.Partition, &p, s.tags)
 	}
 	for _, t := range s.tags {
 		c := s.counts[t.Key]
@@ -264,15 +202,14 @@ func (s *Stage) add(m *kafka.Message) {
 }
 
 // close commits the window: deltas, dead letters and offsets in one
-// transaction. After an abort it rewinds to the committed offsets. Either
-// way the window's state is dropped.
+// transaction. After an abort it rewinds to the committed offsets
+// (Aborted). Either way the window's state is dropped.
 func (s *Stage) close() error {
 	s.feed.drain()
 	defer s.reset()
 	if len(s.next) == 0 {
 		return nil
 	}
-	start := time.Now()
 	d := delta.Delta{WindowStart: s.win.Start, WindowEnd: s.win.End, Instance: s.cfg.Instance,
 		Posts: s.posts, PostsWithHashtags: s.withTags, Counts: make([]delta.Count, 0, len(s.counts))}
 	tags := int64(0)
@@ -286,15 +223,15 @@ func (s *Stage) close() error {
 		s.trend.fill(&d, s.next)
 		late = d.Late
 	}
-	offsets := make([]kafka.TopicPartition, 0, len(s.next))
+	offsets := make([]kafkaio.Offset, 0, len(s.next))
 	for p, o := range s.next {
-		tp := kafka.TopicPartition{Topic: &s.cfg.Tweets, Partition: p, Offset: o}
+		tp := kafkaio.Offset{Partition: p, Offset: o}
 		if s.trend != nil {
 			tp.Metadata = s.trend.metadata(p)
 		}
 		offsets = append(offsets, tp)
 	}
-	err := txn.Commit(s.p, s.c, offsets, s.cfg.TxnTimeout, func() error {
+	committed, err := s.r.Commit(offsets, func(pr *kafkaio.Producer) error {
 		if d.Posts > 0 {
 			for _, part := range delta.Split(d, s.cfg.MaxDeltaBytes) {
 				b, err := delta.Encode(part)
@@ -302,43 +239,27 @@ func (s *Stage) close() error {
 					return fmt.Errorf("encode delta: %w", err)
 				}
 				key := []byte(s.cfg.Instance + "/" + strconv.FormatInt(s.win.Start.UnixMilli(), 10) + "/" + strconv.Itoa(part.Part))
-				if err := txn.Produce(s.p, &kafka.Message{
-					TopicPartition: kafka.TopicPartition{Topic: &s.cfg.Deltas, Partition: kafka.PartitionAny},
-					Key:            key, Value: b, Timestamp: s.win.End,
+				if err := pr.Produce(kafkaio.Message{
+					Topic: s.cfg.Deltas, Partition: kafkaio.AnyPartition,
+					Key: key, Value: b, Time: s.win.End,
 				}); err != nil {
 					return err
 				}
 			}
 		}
 		for _, m := range s.dlq {
-			if err := txn.Produce(s.p, m); err != nil {
+			if err := pr.Produce(m); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	switch {
-	case errors.Is(err, txn.ErrAborted):
-		s.m.Transactions.WithLabelValues("tally", "aborted").Inc()
-		s.log.Warn("window aborted, rewinding to the committed offsets", "window", s.win, "err", err)
-		parts, err := s.c.Assignment()
-		if err != nil {
-			return fmt.Errorf("tally assignment: %w", err)
-		}
-		// Our own abort's markers follow shortly: a deadline of its own,
-		// not the stage's context, so that a shutdown still rewinds.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, err = txn.Rewind(ctx, s.c, parts, s.log, s.startFrom)
-		return err
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("tally window %s: %w", s.win, err)
 	}
-	s.m.Transactions.WithLabelValues("tally", "committed").Inc()
-	if s.cfg.Committed != nil {
-		s.cfg.Committed()
+	if !committed {
+		return nil
 	}
-	s.m.TxnSeconds.WithLabelValues("tally").Observe(time.Since(start).Seconds())
 	s.m.Posts.Add(float64(s.posts))
 	s.m.PostsWithTags.Add(float64(s.withTags))
 	s.m.Hashtags.Add(float64(tags))
@@ -363,70 +284,69 @@ func (s *Stage) reset() {
 // is about to read from there (assigned, or rewound after an abort): it
 // sets their trending clocks from the offsets' metadata and returns where
 // to read them from (the dedupe reads some records again first).
-func (s *Stage) startFrom(committed []kafka.TopicPartition) []kafka.TopicPartition {
+func (s *Stage) startFrom(committed []kafkaio.Offset) []kafkaio.Offset {
 	if s.trend != nil {
 		s.trend.load(committed)
 	}
 	return s.dedupe.from(committed)
 }
 
-// rebalance runs inside Poll. Before revoked partitions go, the window is
-// committed with their offsets; a lost assignment drops the window, whose
-// offsets may no longer be committed by this member.
-//
-// Assigned partitions start at their committed offsets looked up here and
-// passed explicitly (txn.Assign), never at offsets librdkafka looks up by
-// itself: a partition's last owner may have died inside the transaction
-// that commits its offsets, and until the coordinator aborts it (the
-// transaction timeout) the committed offset is unstable. librdkafka's own
-// lookup then started the partition at auto.offset.reset, the beginning,
-// when the assignment changed again meanwhile, and the window counted the
-// partition's whole history a second time. So the callback waits here for
-// stable offsets; the other partitions' windows close late meanwhile, but
-// nothing is counted twice.
-func (s *Stage) rebalance(c *kafka.Consumer, ev kafka.Event) error {
+// Assigned runs inside Poll. Assigned partitions start at their committed
+// offsets looked up here and passed explicitly, never at offsets
+// librdkafka looks up by itself: a partition's last owner may have died
+// inside the transaction that commits its offsets, and until the
+// coordinator aborts it (the transaction timeout) the committed offset is
+// unstable. librdkafka's own lookup then started the partition at
+// auto.offset.reset, the beginning, when the assignment changed again
+// meanwhile, and the window counted the partition's whole history a
+// second time. So the callback waits here for stable offsets
+// (kafkaio.Consumer.Committed); the other partitions' windows close late
+// meanwhile, but nothing is counted twice.
+func (s *Stage) Assigned(parts []int32) ([]kafkaio.Offset, error) {
 	s.feed.drain() // the window state is this goroutine's now
-	switch e := ev.(type) {
-	case kafka.AssignedPartitions:
-		s.log.Info("partitions assigned", "topic", s.cfg.Tweets, "partitions", partitions(e.Partitions))
-		err := s.q.Route(e.Partitions) // before the assignment starts their fetch
-		if err == nil {
-			err = txn.Assign(s.ctx, c, e.Partitions, s.log, s.startFrom)
-		}
-		if err == nil {
-			return nil
-		}
-		if s.ctx.Err() == nil && s.fatal == nil {
-			s.fatal = fmt.Errorf("tally: %w", err)
-		}
-		// Stopping (shutdown or the fatal error just set): assign them as
-		// they are so that the rebalance completes; nothing is counted
-		// after a fatal error, and a shutdown returns before the next
-		// message.
-		return c.IncrementalAssign(e.Partitions)
-	case kafka.RevokedPartitions:
-		if c.AssignmentLost() {
-			s.log.Warn("assignment lost, dropping the window", "partitions", partitions(e.Partitions))
-			s.reset()
-		} else {
-			s.log.Info("partitions revoked, committing the window", "partitions", partitions(e.Partitions))
-			if err := s.close(); err != nil && s.fatal == nil {
-				s.fatal = err
-			}
-		}
-		s.dedupe.forget(e.Partitions)
-		if s.trend != nil {
-			s.trend.forget(e.Partitions)
-		}
-		return c.IncrementalUnassign(e.Partitions)
+	s.log.Info("partitions assigned", "topic", s.cfg.Tweets, "partitions", parts)
+	committed, err := s.r.Consumer().Committed(s.ctx, parts)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return s.startFrom(committed), nil
 }
 
-func partitions(tps []kafka.TopicPartition) []int32 {
-	out := make([]int32, len(tps))
-	for i, tp := range tps {
-		out[i] = tp.Partition
+// Revoked runs inside Poll. Before revoked partitions go, the window is
+// committed with their offsets; a lost assignment drops the window, whose
+// offsets may no longer be committed by this member.
+func (s *Stage) Revoked(parts []int32, lost bool) error {
+	s.feed.drain() // the window state is this goroutine's now
+	var err error
+	if lost {
+		s.log.Warn("assignment lost, dropping the window", "partitions", parts)
+		s.reset()
+	} else {
+		s.log.Info("partitions revoked, committing the window", "partitions", parts)
+		err = s.close()
 	}
-	return out
+	s.dedupe.forget(parts)
+	if s.trend != nil {
+		s.trend.forget(parts)
+	}
+	return err
+}
+
+// Aborted rewinds every assigned partition to its committed offset (as
+// startFrom maps it); close drops the window's state.
+func (s *Stage) Aborted(cause error) ([]kafkaio.Offset, error) {
+	s.log.Warn("window aborted, rewinding to the committed offsets", "window", s.win, "err", cause)
+	parts, err := s.r.Consumer().Assignment()
+	if err != nil {
+		return nil, err
+	}
+	// Our own abort's markers follow shortly: a deadline of its own,
+	// not the stage's context, so that a shutdown still rewinds.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	committed, err := s.r.Consumer().Committed(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
+	return s.startFrom(committed), nil
 }

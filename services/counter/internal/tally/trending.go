@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/post"
@@ -82,7 +82,7 @@ func appendAuthor(b []byte, p *post.Post) []byte {
 
 // fill adds the window's buckets to d's counts and the watermarks of the
 // partitions read in the window.
-func (b *buckets) fill(d *delta.Delta, read map[int32]kafka.Offset) {
+func (b *buckets) fill(d *delta.Delta, read map[int32]int64) {
 	d.BucketMillis = b.cfg.Bucket.Milliseconds()
 	d.Late = b.late
 	byKey := map[string][]delta.Bucket{}
@@ -109,23 +109,22 @@ type offsetMeta struct {
 }
 
 // metadata is partition's clock as offset metadata.
-func (b *buckets) metadata(partition int32) *string {
+func (b *buckets) metadata(partition int32) string {
 	k := b.clocks[partition]
 	if k == nil || k.Newest == 0 {
-		return nil
+		return ""
 	}
 	j, _ := json.Marshal(offsetMeta{NewestPostMillis: k.Newest})
-	s := string(j)
-	return &s
+	return string(j)
 }
 
 // load sets the clocks of the partitions the consumer starts at tps from
 // the metadata committed with those offsets; without any, from scratch.
-func (b *buckets) load(tps []kafka.TopicPartition) {
+func (b *buckets) load(tps []kafkaio.Offset) {
 	for _, tp := range tps {
 		k := &trend.Clock{}
 		var m offsetMeta
-		if tp.Metadata != nil && json.Unmarshal([]byte(*tp.Metadata), &m) == nil {
+		if tp.Metadata != "" && json.Unmarshal([]byte(tp.Metadata), &m) == nil {
 			k.Newest = m.NewestPostMillis
 		}
 		b.clocks[tp.Partition] = k
@@ -133,9 +132,9 @@ func (b *buckets) load(tps []kafka.TopicPartition) {
 }
 
 // forget drops the clocks of partitions that are no longer assigned.
-func (b *buckets) forget(tps []kafka.TopicPartition) {
-	for _, tp := range tps {
-		delete(b.clocks, tp.Partition)
+func (b *buckets) forget(parts []int32) {
+	for _, p := range parts {
+		delete(b.clocks, p)
 	}
 }
 
