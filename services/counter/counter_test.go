@@ -46,10 +46,12 @@ func TestExactCountsOfASyntheticStream(t *testing.T) {
 	}
 	resp.Body.Close()
 	for name, want := range map[string]int64{
-		"hashtrend_counter_posts_total":               e.Posts,
-		"hashtrend_counter_posts_with_hashtags_total": e.WithTags,
-		"hashtrend_counter_state_hashtags":            int64(len(e.Counts)),
-		"hashtrend_counter_rank_restored":             1,
+		"hashtrend_counter_posts_total":                 e.Posts,
+		"hashtrend_counter_posts_with_hashtags_total":   e.WithTags,
+		"hashtrend_counter_state_hashtags":              int64(len(e.Counts)),
+		"hashtrend_counter_rank_restored":               1,
+		`hashtrend_counter_rank_phase{phase="active"}`:  1,
+		`hashtrend_counter_rank_phase{phase="standby"}`: 0,
 	} {
 		if got, err := c.metric(name); err != nil || int64(got) != want {
 			t.Errorf("%s = %v (%v), want %d", name, got, err, want)

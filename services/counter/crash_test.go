@@ -22,7 +22,7 @@ func TestCrash(t *testing.T) {
 		kill func(t *testing.T, p pipeline, c *counter) *counter
 	}{
 		{"mid-window", 11, func(t *testing.T, p pipeline, c *counter) *counter {
-			c.waitLog("posts=", 2, 2*time.Minute)
+			c.waitCommitted("tally", 2, 2*time.Minute)
 			// Somewhere inside the next window: its posts are counted in
 			// memory only. The moment is drawn at random, so that repeated
 			// trials (make counter-crash-trials) hit different instants.
@@ -31,18 +31,18 @@ func TestCrash(t *testing.T) {
 			return c
 		}},
 		{"right after a delta commit", 12, func(t *testing.T, p pipeline, c *counter) *counter {
-			c.waitMore("msg=\"window committed\"", 3, 2*time.Minute)
+			c.waitMoreCommitted("tally", 3, 2*time.Minute)
 			c.Kill()
 			return c
 		}},
 		{"right after a snapshot commit", 13, func(t *testing.T, p pipeline, c *counter) *counter {
-			c.waitLog("posts=", 1, 2*time.Minute)
-			c.waitMore("msg=\"snapshot committed\"", 2, 2*time.Minute)
+			c.waitCommitted("tally", 1, 2*time.Minute)
+			c.waitMoreCommitted("rank", 2, 2*time.Minute)
 			c.Kill()
 			return c
 		}},
 		{"during restore", 14, func(t *testing.T, p pipeline, c *counter) *counter {
-			c.waitLog("posts=", 4, 2*time.Minute)
+			c.waitCommitted("tally", 4, 2*time.Minute)
 			c.Kill()
 			// Kill restarts as soon as they say they restore, until one is
 			// caught before it finished (the state is tens of thousands of
@@ -52,7 +52,8 @@ func TestCrash(t *testing.T) {
 			const attempts = 10
 			for range attempts {
 				c = start(t, p, "crash")
-				c.waitLog("restoring", 1, 2*time.Minute)
+				// Restoring, or already past it: then the kill is late.
+				c.waitPhase(2*time.Minute, "restoring", "active")
 				c.Kill()
 				if !strings.Contains(c.Output(), "totals restored") {
 					return c

@@ -164,7 +164,9 @@ func (c *counter) waitMore(substr string, n int, timeout time.Duration) {
 	c.WaitOutput(substr, strings.Count(c.Output(), substr)+n, timeout)
 }
 
-// metric returns the value of an unlabelled metric from /metrics.
+// metric returns the value of a series from /metrics: an unlabelled
+// metric's name, or a name with its labels as /metrics writes them
+// (sorted by name), such as hashtrend_counter_rank_phase{phase="active"}.
 func (c *counter) metric(name string) (float64, error) {
 	resp, err := http.Get("http://" + c.ops + "/metrics")
 	if err != nil {
@@ -180,6 +182,61 @@ func (c *counter) metric(name string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("metric %s not found", name)
+}
+
+// waitMetric waits until the series name (as for metric) satisfies ok.
+func (c *counter) waitMetric(name string, ok func(float64) bool, timeout time.Duration) {
+	c.t.Helper()
+	var v float64
+	var err error
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if v, err = c.metric(name); err == nil && ok(v) {
+			return
+		}
+	}
+	c.t.Fatalf("%s did not reach the value waited for within %s: last %v (%v)\n%s", name, timeout, v, err, c.Output())
+}
+
+// committed is the series of a stage's committed transactions: a window
+// closed with posts (tally), a snapshot published (rank).
+func committed(stage string) string {
+	return `hashtrend_counter_transactions_total{outcome="committed",stage="` + stage + `"}`
+}
+
+// waitCommitted waits until the stage has committed n transactions.
+func (c *counter) waitCommitted(stage string, n int, timeout time.Duration) {
+	c.t.Helper()
+	c.waitMetric(committed(stage), func(v float64) bool { return v >= float64(n) }, timeout)
+}
+
+// waitMoreCommitted waits for n more transactions of the stage than it has
+// committed so far.
+func (c *counter) waitMoreCommitted(stage string, n int, timeout time.Duration) {
+	c.t.Helper()
+	before, _ := c.metric(committed(stage)) // 0 before the ops server answers
+	c.waitCommitted(stage, int(before)+n, timeout)
+}
+
+// phase is the series of rank's phase p: 1 while rank is in it.
+func phase(p string) string { return `hashtrend_counter_rank_phase{phase="` + p + `"}` }
+
+// inPhase tells whether c's rank is in phase p now.
+func (c *counter) inPhase(p string) bool {
+	v, err := c.metric(phase(p))
+	return err == nil && v == 1
+}
+
+// waitPhase waits until c's rank is in one of phases.
+func (c *counter) waitPhase(timeout time.Duration, phases ...string) {
+	c.t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, p := range phases {
+			if c.inPhase(p) {
+				return
+			}
+		}
+	}
+	c.t.Fatalf("rank was in none of the phases %v within %s\n%s", phases, timeout, c.Output())
 }
 
 // records pairs keys and values for kafkatest.

@@ -361,7 +361,7 @@ func TestTrendingIsTheSameAfterACrash(t *testing.T) {
 	fedB := feed(b.brokers, b.tweets, keys, values, 1000, 100*time.Millisecond)
 	ca := start(t, a, "steady", trendingEnv...)
 	cb := start(t, b, "crash", trendingEnv...)
-	cb.waitLog("msg=\"snapshot committed\"", 6, 2*time.Minute)
+	cb.waitCommitted("rank", 6, 2*time.Minute)
 	time.Sleep(time.Duration(rand.Int64N(1000)) * time.Millisecond) // somewhere mid-window
 	cb.Kill()
 	if last, _ := sb.last(); last.Posts >= int64(len(posts)) {
