@@ -119,10 +119,6 @@ func (s *Stage) Ready() error {
 	return nil
 }
 
-// Phase is the name of the stage's phase: standby, restoring or active;
-// "" before it runs.
-func (s *Stage) Phase() string { return s.phaseName.Load().(string) }
-
 // Run runs the stage until ctx ends or a fatal error.
 func (s *Stage) Run(ctx context.Context) error {
 	s.ctx = ctx
