@@ -227,7 +227,7 @@ func TestBenchRestore(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		p := newPipeline(t, 1)
 		c := start(t, p, "idle", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
-		c.waitLog("totals restored", 1, 5*time.Minute)
+		c.waitPhase(5*time.Minute, "active")
 		idleRSS, _ = rss(c.Pid())
 		heap, _ := c.metric("go_memstats_heap_alloc_bytes")
 		idleHeap = heap / (1 << 20)
@@ -310,7 +310,7 @@ func TestBenchLatency(t *testing.T) {
 	p := newPipeline(t, 6)
 	snaps := follow(t, p)
 	c := start(t, p, "latency", "COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s")
-	c.waitLog("totals restored", 1, 2*time.Minute)
+	c.waitPhase(2*time.Minute, "active")
 	c.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
 
 	prod, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": p.brokers, "enable.idempotence": true, "linger.ms": 5})

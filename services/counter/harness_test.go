@@ -158,12 +158,6 @@ func (c *counter) waitLog(substr string, n int, timeout time.Duration) {
 	c.WaitOutput(substr, n, timeout)
 }
 
-// waitMore waits for n more lines holding substr than c has logged so far.
-func (c *counter) waitMore(substr string, n int, timeout time.Duration) {
-	c.t.Helper()
-	c.WaitOutput(substr, strings.Count(c.Output(), substr)+n, timeout)
-}
-
 // metric returns the value of a series from /metrics: an unlabelled
 // metric's name, or a name with its labels as /metrics writes them
 // (sorted by name), such as hashtrend_counter_rank_phase{phase="active"}.
