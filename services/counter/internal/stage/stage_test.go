@@ -30,6 +30,7 @@ type summer struct {
 	sum      int64
 	read     atomic.Int64 // records read in the run, committed or not
 	summed   atomic.Int64 // the sums committed
+	assigned atomic.Bool
 	started  []kafkaio.Offset
 	aborted  int
 	revokes  int
@@ -40,6 +41,9 @@ type summer struct {
 func (s *summer) Assigned(parts []int32) ([]kafkaio.Offset, error) {
 	start, err := s.r.Consumer().Committed(context.Background(), parts)
 	s.started = append(s.started, start...)
+	if len(parts) > 0 {
+		s.assigned.Store(true)
+	}
 	return start, err
 }
 
@@ -154,8 +158,8 @@ func TestARunCommitsWhatItReadAndTheNextStartsThere(t *testing.T) {
 				TxnTimeout: 10 * time.Second, SessionTimeout: 6 * time.Second, MaxRecordBytes: 1 << 20,
 				MaxWait: 20 * time.Millisecond,
 			}
-			// run runs the stage until it has committed sums adding up to
-			// upTo, then a second more.
+			// run runs the stage until it has partitions and has committed
+			// sums adding up to upTo, then a second more.
 			run := func(failFirst bool, upTo int64) *summer {
 				m := metrics.New(prometheus.NewRegistry())
 				s := &summer{t: t, out: out, next: map[int32]int64{}, failNext: failFirst}
@@ -167,7 +171,7 @@ func TestARunCommitsWhatItReadAndTheNextStartsThere(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
 				go func() { done <- s.r.Run(ctx, st) }()
-				for deadline := time.Now().Add(time.Minute); s.summed.Load() < upTo && time.Now().Before(deadline); {
+				for deadline := time.Now().Add(time.Minute); (!s.assigned.Load() || s.summed.Load() < upTo) && time.Now().Before(deadline); {
 					time.Sleep(50 * time.Millisecond)
 				}
 				time.Sleep(time.Second) // a few windows more, with nothing to read
