@@ -31,26 +31,13 @@ package batch
 
 // The part of librdkafka's public API (rdkafka.h) that the queue uses,
 // declared here: the library is the one confluent-kafka-go links into the
-// binary, and these declarations are its stable ABI.
+// binary, and these declarations are its stable ABI. Check refuses a
+// library outside the versions they were checked against, and
+// TestDeclarationsMatchLibrdkafkasHeader holds them to the rdkafka.h that
+// confluent-kafka-go ships with the library.
 typedef struct rd_kafka_s rd_kafka_t;
-typedef struct rd_kafka_conf_s rd_kafka_conf_t;
 typedef struct rd_kafka_queue_s rd_kafka_queue_t;
 typedef struct rd_kafka_topic_s rd_kafka_topic_t;
-typedef struct rd_kafka_topic_partition_s {
-	char *topic;
-	int32_t partition;
-	int64_t offset;
-	void *metadata;
-	size_t metadata_size;
-	void *opaque;
-	int err;
-	void *_private;
-} rd_kafka_topic_partition_t;
-typedef struct rd_kafka_topic_partition_list_s {
-	int cnt;
-	int size;
-	rd_kafka_topic_partition_t *elems;
-} rd_kafka_topic_partition_list_t;
 typedef struct rd_kafka_message_s {
 	int err;
 	rd_kafka_topic_t *rkt;
@@ -63,21 +50,6 @@ typedef struct rd_kafka_message_s {
 	void *_private;
 } rd_kafka_message_t;
 
-rd_kafka_conf_t *rd_kafka_conf_new(void);
-int rd_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr, size_t errstr_size);
-void rd_kafka_conf_destroy(rd_kafka_conf_t *conf);
-rd_kafka_t *rd_kafka_new(int type, rd_kafka_conf_t *conf, char *errstr, size_t errstr_size);
-void rd_kafka_destroy(rd_kafka_t *rk);
-int rd_kafka_consumer_close(rd_kafka_t *rk);
-int rd_kafka_poll_set_consumer(rd_kafka_t *rk);
-rd_kafka_topic_partition_list_t *rd_kafka_topic_partition_list_new(int size);
-rd_kafka_topic_partition_t *rd_kafka_topic_partition_list_add(rd_kafka_topic_partition_list_t *list, const char *topic, int32_t partition);
-void rd_kafka_topic_partition_list_destroy(rd_kafka_topic_partition_list_t *list);
-int rd_kafka_assign(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *partitions);
-int rd_kafka_position(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *partitions);
-rd_kafka_queue_t *rd_kafka_queue_get_consumer(rd_kafka_t *rk);
-const char *rd_kafka_err2str(int err);
-int rd_kafka_fatal_error(rd_kafka_t *rk, char *errstr, size_t errstr_size);
 rd_kafka_queue_t *rd_kafka_queue_new(rd_kafka_t *rk);
 rd_kafka_queue_t *rd_kafka_queue_get_partition(rd_kafka_t *rk, const char *topic, int32_t partition);
 void rd_kafka_queue_forward(rd_kafka_queue_t *src, rd_kafka_queue_t *dst);
@@ -87,7 +59,7 @@ void rd_kafka_message_destroy(rd_kafka_message_t *rkmessage);
 
 // hb_take is the most messages taken from the queue at once: what a
 // buffer may have to grow for past its size.
-enum { hb_consumer = 1, hb_take = 256 };
+enum { hb_take = 256 };
 
 // hb_queue is a queue and the messages taken from it but not yet copied
 // out (only while hb_read waits for a larger buffer).
@@ -193,6 +165,7 @@ static int hb_read(hb_queue *q, int timeout_ms, hb_rec *recs, int n, int nrecs, 
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"unsafe"
@@ -214,6 +187,38 @@ func New(c *kafka.Consumer, topic string) (*Queue, error) {
 		return nil, err
 	}
 	return &Queue{q: C.hb_new(rk), topic: topic}, nil
+}
+
+// The librdkafka versions the declarations above were checked against, in
+// RD_KAFKA_VERSION's form (0xMMmmrrxx): 2.x, whose rdkafka.h has kept
+// rd_kafka_message_t and the queue calls as declared.
+const (
+	minVersion = 0x02000000
+	maxVersion = 0x03000000
+)
+
+// Check says, without a broker, whether the queue can work in this build:
+// confluent-kafka-go's Consumer still carries the librdkafka client where
+// handle looks for it, and the librdkafka linked in is of a version the
+// declarations above were checked against. Every service calls it at
+// start and stops with its error, rather than read wrong memory later.
+func Check() error {
+	v, s := kafka.LibraryVersion()
+	return check(reflect.TypeFor[kafka.Consumer](), v, s)
+}
+
+func check(consumer reflect.Type, version int, name string) error {
+	h, ok := consumer.FieldByName("handle")
+	if !ok || h.Type.Kind() != reflect.Struct {
+		return errors.New("batch: confluent-kafka-go's Consumer has no handle field, where the batch queue finds the librdkafka client")
+	}
+	if rk, ok := h.Type.FieldByName("rk"); !ok || rk.Type.Kind() != reflect.Pointer {
+		return errors.New("batch: confluent-kafka-go's consumer handle has no client pointer rk, which the batch queue reads")
+	}
+	if version < minVersion || version >= maxVersion {
+		return fmt.Errorf("batch: librdkafka %s is not a 2.x version, against whose rdkafka.h the batch queue's declarations were checked", name)
+	}
+	return nil
 }
 
 // handle is the librdkafka client (rd_kafka_t *) inside c.

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/logging"
@@ -70,6 +71,13 @@ func Run(name string, cfg Config, args []string, stdout, stderr io.Writer, run R
 		fmt.Fprintf(stderr, "%s: bad configuration: %v\n", name, err)
 		return ExitConfig
 	}
+	// Every service reads records through pkg/batch (tally's queue, the
+	// partition readers), which reaches into librdkafka past
+	// confluent-kafka-go: a build where it cannot stops here, in one line.
+	if err := batch.Check(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return ExitFailed
+	}
 	log := logging.New(cfg.Logging(), stderr).With("service", name)
 	// What logs through slog's default, librdkafka's own lines among them
 	// (kafkaconn), does so in the service's format.
@@ -100,6 +108,13 @@ func healthcheck(name string, cfg Config, stderr io.Writer) int {
 	if err := config.Load(cfg); err != nil {
 		fmt.Fprintf(stderr, "%s: bad configuration: %v\n", name, err)
 		return ExitConfig
+	}
+	// Every service reads records through pkg/batch (tally's queue, the
+	// partition readers), which reaches into librdkafka past
+	// confluent-kafka-go: a build where it cannot stops here, in one line.
+	if err := batch.Check(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return ExitFailed
 	}
 	addr := cfg.OpsAddress()
 	if addr == "" || addr == "off" {
