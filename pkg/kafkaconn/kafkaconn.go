@@ -135,7 +135,7 @@ func Classify(err error) Class {
 		return Fatal
 	}
 	switch {
-	case ke.IsFatal():
+	case ke.IsFatal(), ke.Code() == kafka.ErrFatal: // the latter: a call refused by a client already fatal
 		return Fatal
 	case ke.Code() == kafka.ErrFenced, ke.Code() == kafka.ErrProducerFenced, ke.Code() == kafka.ErrInvalidProducerEpoch:
 		return Fatal
@@ -146,6 +146,16 @@ func Classify(err error) Class {
 	default:
 		return Abortable
 	}
+}
+
+// IsFatal reports whether err ends the client (Classify).
+func IsFatal(err error) bool { return Classify(err) == Fatal }
+
+// QueueFull reports whether err is a produce refused because the client's
+// local queue is full: wait for deliveries and produce again.
+func QueueFull(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull
 }
 
 // Fenced reports whether err holds a Kafka error saying that another

@@ -19,12 +19,23 @@ func TestClassifySortsKafkaErrors(t *testing.T) {
 		{"a fatal error is fatal", kafka.NewError(kafka.ErrInvalidTxnState, "invalid state", true), Fatal},
 		{"an error that is not Kafka's is fatal", errors.New("bug"), Fatal},
 		{"a wrapped timeout is still retried", fmt.Errorf("commit: %w", kafka.NewError(kafka.ErrTimedOut, "timed out", false)), Retriable},
+		{"a call refused by a fatal client is fatal", kafka.NewError(kafka.ErrFatal, "fatal error", false), Fatal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Classify(tc.err); got != tc.want {
 				t.Fatalf("Classify(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestQueueFullLooksThroughWrapping(t *testing.T) {
+	full := kafka.NewError(kafka.ErrQueueFull, "queue full", false)
+	if !QueueFull(full) || !QueueFull(fmt.Errorf("produce: %w", full)) {
+		t.Error("a full queue, bare or wrapped, is not taken for one")
+	}
+	if QueueFull(kafka.NewError(kafka.ErrMsgTimedOut, "timed out", false)) || QueueFull(errors.New("bug")) {
+		t.Error("another error is taken for a full queue")
 	}
 }
 

@@ -65,7 +65,7 @@ func ProduceE(brokers, topic string, records ...Record) error {
 			if err == nil {
 				break
 			}
-			if ke, ok := err.(kafka.Error); ok && ke.Code() == kafka.ErrQueueFull {
+			if kafkaconn.QueueFull(err) {
 				p.Flush(100)
 				continue
 			}

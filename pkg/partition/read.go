@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 )
 
 // waitWarning is how often a read says that it is still below its end.
@@ -170,7 +172,7 @@ func (r *Reader) event(ev kafka.Event) error {
 		return nil
 	}
 	switch {
-	case e.IsFatal():
+	case kafkaconn.IsFatal(e):
 		return fmt.Errorf("read %s: %w", r.cfg.Topic, e)
 	case r.cfg.Watch != nil:
 		r.watchError(e)

@@ -9,6 +9,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/retry"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // Watch is the option of a reader that must tell "the broker is away"
@@ -84,15 +85,15 @@ func (r *Reader) WaitForTopic(ctx context.Context) (partitions int, err error) {
 		if err != nil {
 			return err
 		}
-		tm, ok := md.Topics[r.cfg.Topic]
-		if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
+		parts, ok := topic.Found(md, r.cfg.Topic)
+		if !ok {
 			missing = true
 			if r.cfg.Watch != nil {
 				r.cfg.Watch.missing(fmt.Errorf("topic %s does not exist", r.cfg.Topic))
 			}
 			return errNoTopic
 		}
-		partitions = len(tm.Partitions)
+		partitions = len(parts)
 		return nil
 	})
 	if err == nil && missing && r.cfg.Watch != nil && r.cfg.Watch.Found != nil {

@@ -7,6 +7,17 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
+// Found returns the partitions of the topic name as md describes them, and
+// whether it exists: known to the broker, without an error, with at least
+// one partition (a topic just created may have none yet).
+func Found(md *kafka.Metadata, name string) ([]kafka.PartitionMetadata, bool) {
+	tm, ok := md.Topics[name]
+	if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
+		return nil, false
+	}
+	return tm.Partitions, true
+}
+
 // EndOffsets returns the end offset of each partition of topic (of the
 // partitions named, or of all when none is): the high watermark with
 // kafka.IsolationLevelReadUncommitted, the last stable offset, where a
@@ -18,11 +29,11 @@ func EndOffsets(ctx context.Context, admin *kafka.AdminClient, topic string, iso
 		if err != nil {
 			return nil, fmt.Errorf("metadata of %s: %w", topic, err)
 		}
-		tm, ok := md.Topics[topic]
-		if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
-			return nil, fmt.Errorf("topic %s: not found (%v)", topic, tm.Error)
+		parts, ok := Found(md, topic)
+		if !ok {
+			return nil, fmt.Errorf("topic %s: not found (%v)", topic, md.Topics[topic].Error)
 		}
-		for _, p := range tm.Partitions {
+		for _, p := range parts {
 			partitions = append(partitions, p.ID)
 		}
 	}

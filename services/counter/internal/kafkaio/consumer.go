@@ -166,7 +166,7 @@ func (c *Consumer) event(ev kafka.Event) error {
 			c.stats(ev.String())
 		}
 	case kafka.Error:
-		if ev.IsFatal() {
+		if kafkaconn.IsFatal(ev) {
 			return fmt.Errorf("%s: %w", c.name, &ConsumerFailed{Err: ev})
 		}
 		c.log.Warn(c.name+" consumer", "err", ev)

@@ -71,7 +71,7 @@ func (c *Consumer) Committed(ctx context.Context, parts []int32) ([]Offset, erro
 		}
 		if !errors.Is(err, ErrUnstable) && kafkaconn.Classify(err) != kafkaconn.Retriable {
 			var ke kafka.Error
-			if errors.As(err, &ke) && (ke.IsFatal() || ke.Code() == kafka.ErrFatal) {
+			if errors.As(err, &ke) && kafkaconn.IsFatal(ke) {
 				err = &ConsumerFailed{Err: ke}
 			}
 			return nil, fmt.Errorf("committed offsets: %w", err)

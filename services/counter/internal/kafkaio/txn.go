@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/retry"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // ErrAborted is returned when the transaction was aborted: nothing of it is
@@ -191,8 +192,7 @@ func (p *Producer) Produce(msg Message) error {
 		if err == nil {
 			return nil
 		}
-		var ke kafka.Error
-		if errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull {
+		if kafkaconn.QueueFull(err) {
 			p.p.Flush(100)
 			continue
 		}
@@ -203,16 +203,16 @@ func (p *Producer) Produce(msg Message) error {
 // ErrNoTopic is Partitions' answer for a topic the broker does not know.
 var ErrNoTopic = errors.New("no such topic yet")
 
-// Partitions is the number of partitions of topic as the broker tells
+// Partitions is the number of partitions of the topic name as the broker tells
 // it: an error from the client (a kafka error) when it does not answer,
 // ErrNoTopic when the topic does not exist.
-func (p *Producer) Partitions(topic string) (int, error) {
-	md, err := p.p.GetMetadata(&topic, false, 10_000)
+func (p *Producer) Partitions(name string) (int, error) {
+	md, err := p.p.GetMetadata(&name, false, 10_000)
 	if err != nil {
 		return 0, err
 	}
-	if t, ok := md.Topics[topic]; ok && t.Error.Code() == kafka.ErrNoError && len(t.Partitions) > 0 {
-		return len(t.Partitions), nil
+	if parts, ok := topic.Found(md, name); ok {
+		return len(parts), nil
 	}
 	return 0, ErrNoTopic
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
 // What both publishers share: the client's settings, a post's record, the
@@ -66,7 +67,7 @@ func record(topic *string, p post.Post) (*kafka.Message, error) {
 // clientError logs an error event of the client and reports whether it is
 // fatal: the producer can do nothing more.
 func clientError(log *slog.Logger, e kafka.Error) (fatal bool) {
-	if e.IsFatal() {
+	if kafkaconn.IsFatal(e) {
 		log.Error("producer failed", "err", e)
 		return true
 	}
@@ -91,13 +92,13 @@ func queueDepthMetric(prod func() *kafka.Producer) prometheus.GaugeFunc {
 }
 
 // topicReady is nil when the topic's metadata can be read within timeout.
-func topicReady(prod *kafka.Producer, topic string, timeout time.Duration) error {
-	md, err := prod.GetMetadata(&topic, false, int(timeout/time.Millisecond))
+func topicReady(prod *kafka.Producer, name string, timeout time.Duration) error {
+	md, err := prod.GetMetadata(&name, false, int(timeout/time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("kafka unreachable: %w", err)
 	}
-	if tm, ok := md.Topics[topic]; !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
-		return fmt.Errorf("topic %s has no metadata", topic)
+	if _, ok := topic.Found(md, name); !ok {
+		return fmt.Errorf("topic %s has no metadata", name)
 	}
 	return nil
 }

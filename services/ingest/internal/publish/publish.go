@@ -26,7 +26,6 @@ package publish
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -181,8 +180,7 @@ func (p *Publisher) Publish(ctx context.Context, pt post.Post, _ any) error {
 			p.enqueued.Add(1)
 			return nil
 		}
-		var ke kafka.Error
-		if !errors.As(err, &ke) || ke.Code() != kafka.ErrQueueFull {
+		if !kafkaconn.QueueFull(err) {
 			return fmt.Errorf("produce post %s: %w", pt.ID, err)
 		}
 		// Full: wait for a delivery report, with a poll as a safety net.
