@@ -31,7 +31,9 @@ type Broker struct {
 // Disposable starts a broker for this test on free ports in a temporary
 // folder and stops it when the test ends. The jars must have been fetched
 // (make kafka-fetch; make test does it); without them the test is skipped,
-// or fails under REQUIRE_KAFKA=1.
+// or fails under REQUIRE_KAFKA=1. With KAFKATEST_KEEP_FAILED set to a
+// folder, a failed test's broker data and logs are kept there, with what
+// the broker says of its transactions (transactions.txt).
 func Disposable(t testing.TB) *Broker {
 	t.Helper()
 	Brokers(t) // the test needs Kafka at all; honours REQUIRE_KAFKA
@@ -49,7 +51,7 @@ func Disposable(t testing.TB) *Broker {
 	var err error
 	for range 3 {
 		port := freePortPair(t)
-		data := t.TempDir()
+		data := dataDir(t)
 		b := &Broker{
 			Addr:   fmt.Sprintf("127.0.0.1:%d", port),
 			t:      t,
@@ -60,6 +62,10 @@ func Disposable(t testing.TB) *Broker {
 		}
 		if err = b.run("up"); err == nil {
 			t.Cleanup(func() { _ = b.run("down") })
+			t.Cleanup(b.reportSkippedMarkers)
+			if os.Getenv("KAFKATEST_KEEP_FAILED") != "" {
+				t.Cleanup(b.describeTransactions)
+			}
 			return b
 		}
 		_ = b.run("down")
@@ -154,6 +160,87 @@ func (b *Broker) run(arg string) error {
 		return fmt.Errorf("kafka.sh %s: %v\n%s", arg, err, out)
 	}
 	return nil
+}
+
+// dataDir is the broker's data folder: a temporary one, or with
+// KAFKATEST_KEEP_FAILED set, a folder under it that is kept when the test
+// fails, so that the logs and the broker's log segments can be examined.
+func dataDir(t testing.TB) string {
+	t.Helper()
+	keep := os.Getenv("KAFKATEST_KEEP_FAILED")
+	if keep == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(keep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	dir, err := os.MkdirTemp(keep, name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("broker data kept in %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
+	return dir
+}
+
+// skippedMarkers is what the broker's transaction coordinator logs when it
+// completes a transaction without writing its markers to some partitions,
+// taking them for deleted. Kafka 4.4.0 also does that to a partition that
+// exists but has no leader for a moment (KAFKA-20734), as each partition
+// of a single broker restarted after a SIGKILL has while the controller
+// takes it out of the ISR for its unclean shutdown: the coordinator,
+// resuming a commit from before the kill, records the transaction as
+// complete, and each partition left without a marker holds every
+// read_committed reader below it for good (a hanging transaction).
+const skippedMarkers = "these partitions are likely deleted already and hence can be skipped"
+
+// reportSkippedMarkers says, when the test failed, whether the broker
+// skipped transaction markers, so that a test failing on the broker's
+// fault says so.
+func (b *Broker) reportSkippedMarkers() {
+	if !b.t.Failed() {
+		return
+	}
+	log, err := os.ReadFile(filepath.Join(b.data, "logs", "server.log"))
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(log), "\n") {
+		if strings.Contains(line, skippedMarkers) {
+			b.t.Logf("the broker completed a transaction without writing all its markers (KAFKA-20734: a partition without a leader taken for deleted); its partitions hold read_committed readers back for good:\n%s", line)
+		}
+	}
+}
+
+// describeTransactions writes, when the test failed, what the broker says
+// of its transactions into its data folder (transactions.txt).
+func (b *Broker) describeTransactions() {
+	if !b.t.Failed() || !b.answers() {
+		return
+	}
+	tool := func(args ...string) string {
+		cmd := exec.Command(b.script, append([]string{"tool", "org.apache.kafka.tools.TransactionsCommand", "--bootstrap-server", b.Addr}, args...)...)
+		// The tool's own log goes elsewhere than the broker's.
+		cmd.Env = append(b.env[:len(b.env):len(b.env)], "KAFKA_DATA_DIR="+filepath.Join(b.data, "tool"))
+		out, err := cmd.CombinedOutput()
+		return fmt.Sprintf("$ %s (%v)\n%s\n", strings.Join(args, " "), err, out)
+	}
+	var report strings.Builder
+	list := tool("list")
+	report.WriteString(list)
+	report.WriteString(tool("find-hanging", "--broker-id", "1"))
+	for _, line := range strings.Split(list, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] != "TransactionalId" && !strings.HasPrefix(f[0], "$") {
+			report.WriteString(tool("describe", "--transactional-id", f[0]))
+		}
+	}
+	_ = os.WriteFile(filepath.Join(b.data, "transactions.txt"), []byte(report.String()), 0o644)
 }
 
 // freePortPair finds a free port whose successor (the controller's) is free
