@@ -14,6 +14,14 @@ import (
 // waitWarning is how often a read says that it is still below its end.
 const waitWarning = 10 * time.Second
 
+// hangingAfter is how long a read held below an end waits before it says
+// so as an error: the broker's transaction.max.timeout.ms (15 minutes by
+// default), the longest a transaction may stay open before the broker
+// aborts it. Held back longer, the transaction is most likely not open but
+// hanging: the broker decided it and lost its marker on this partition
+// (docs/ingest.md, "A hanging transaction"), and only an operator ends it.
+const hangingAfter = 15 * time.Minute
+
 // ReadTo hands fn each record below ends[p] of every partition p of ends
 // (each must be assigned), in order within a partition, until every one
 // is at its end (see the package comment); a partition already at its end
@@ -107,9 +115,16 @@ func (r *Reader) read(ctx context.Context, ends map[int32]int64, next func() *ch
 			// Held back, most likely by a transaction open below the end:
 			// say where, so that a read that never ends is seen.
 			warned = time.Now()
+			waited := time.Since(began)
 			for p := range left {
-				r.log.Warn("reading to the end: still below it", "topic", r.cfg.Topic, "partition", p,
-					"read_to", r.parts[p].taken, "end", ends[p], "waited", time.Since(began).Round(time.Second))
+				attrs := []any{"topic", r.cfg.Topic, "partition", p, "read_to", r.parts[p].taken, "end", ends[p],
+					"waited", waited.Round(time.Second)}
+				if waited >= hangingAfter {
+					r.log.Error("reading to the end: still below it for longer than a transaction may stay open: "+
+						"most likely a hanging transaction, which only an operator ends (kafka-transactions.sh)", attrs...)
+				} else {
+					r.log.Warn("reading to the end: still below it", attrs...)
+				}
 			}
 		}
 	}
