@@ -17,7 +17,7 @@
 // end-of-partition, librdkafka 2.2 to 2.11's batch consume reports it one
 // past the real one (librdkafka#4844), which ended reads a record early.
 // An end-of-partition is reported once per offset, so a reader remembers
-// it from one read to the next: a CatchUp after a Follow that reached the
+// it from one read to the next: a ReadTo after a Follow that reached the
 // end ends on the one the Follow saw.
 //
 // Records come through librdkafka's batch interface (package batch): the

@@ -19,7 +19,7 @@ type Jetstream struct {
 	Cashtags bool
 }
 
-// MaxJetstreamFrame is the largest event DecodeJetstream reads. A Bluesky
+// MaxJetstreamFrame is the largest event Jetstream.Decode reads. A Bluesky
 // record is at most 1 MiB and an event wraps one record, so a longer frame
 // is not an event.
 const MaxJetstreamFrame = 2 << 20

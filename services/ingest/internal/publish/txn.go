@@ -224,7 +224,7 @@ func (t *Txn) Publish(ctx context.Context, p post.Post, at any) error {
 }
 
 // Due commits the open transaction when it is older than the commit
-// interval; the app calls it on a ticker.
+// interval; the sink calls it on a ticker (commitOnTicks).
 func (t *Txn) Due(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -334,7 +334,7 @@ func (t *Txn) commit(ctx context.Context) error {
 	return t.finish(began)
 }
 
-// committed_ counts the committed transaction and closes it (mu held).
+// finish counts the committed transaction and closes it (mu held).
 func (t *Txn) finish(began time.Time) error {
 	if waited := time.Since(began); waited > 5*time.Second {
 		t.log.Info("committed after waiting", "posts", len(t.pending), "waited", waited.Round(100*time.Millisecond))
