@@ -1,15 +1,15 @@
 package kafkaconn
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
 func TestLogLevelFollowsSyslogSeverity(t *testing.T) {
@@ -19,25 +19,6 @@ func TestLogLevelFollowsSyslogSeverity(t *testing.T) {
 			t.Errorf("severity %d: %v, want %v", sev, got, want)
 		}
 	}
-}
-
-// lockedBuffer is a log destination written by the forwarding goroutine
-// and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // A client built from ConfigMap, pointed at a port where nothing listens,
@@ -52,7 +33,7 @@ func TestClientLogLinesGoThroughTheServiceLogger(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 
-	var out lockedBuffer
+	var out systest.Buffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(func() { slog.SetDefault(prev) })
