@@ -34,11 +34,13 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
@@ -251,10 +253,18 @@ func (r *Reader) Next(p int32) int64 {
 // Ends asks for the end offsets of the topic's partitions (of those named,
 // or of all), on the reader's own client: the high watermark with
 // kafka.IsolationLevelReadUncommitted, the last stable offset with
-// kafka.IsolationLevelReadCommitted (topic.EndOffsets). Unlike the
-// reader's other methods it may be called from any goroutine.
-func (r *Reader) Ends(ctx context.Context, iso kafka.IsolationLevel, partitions ...int32) (map[int32]int64, error) {
-	return topic.EndOffsets(ctx, r.admin, r.cfg.Topic, iso, partitions...)
+// kafka.IsolationLevelReadCommitted (topic.EndOffsets). A partition whose
+// leader is not known yet (a topic just created) is asked again until ctx
+// ends. Unlike the reader's other methods it may be called from any
+// goroutine.
+func (r *Reader) Ends(ctx context.Context, iso kafka.IsolationLevel, partitions ...int32) (ends map[int32]int64, err error) {
+	err = retry.Do(ctx, retry.Policy{Wait: 50 * time.Millisecond, MaxWait: time.Second}, func(err error, _ time.Duration) bool {
+		return topic.LeaderMoving(err)
+	}, func(ctx context.Context) error {
+		ends, err = topic.EndOffsets(ctx, r.admin, r.cfg.Topic, iso, partitions...)
+		return err
+	})
+	return ends, err
 }
 
 // Close stops the client and hands the memory it freed back to the system.

@@ -2,6 +2,7 @@ package topic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -16,6 +17,17 @@ func Found(md *kafka.Metadata, name string) ([]kafka.PartitionMetadata, bool) {
 		return nil, false
 	}
 	return tm.Partitions, true
+}
+
+// LeaderMoving reports whether err says that a partition's leader is not
+// known where it was asked (just created, or moving): asked again a moment
+// later, the answer comes.
+func LeaderMoving(err error) bool {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return false
+	}
+	return ke.Code() == kafka.ErrNotLeaderForPartition || ke.Code() == kafka.ErrLeaderNotAvailable
 }
 
 // EndOffsets returns the end offset of each partition of topic (of the
