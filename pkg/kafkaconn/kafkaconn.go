@@ -82,6 +82,15 @@ func (c Config) ConfigMap(clientID string, extra kafka.ConfigMap) *kafka.ConfigM
 	return &m
 }
 
+// ReconnectBackoffMax caps librdkafka's back-off between attempts to
+// reach a broker, in ms (10 s by default, doubling from 100 ms): after a
+// broker restart of 20 s the counter's stage clients would otherwise
+// reconnect up to 10 s after the broker answers again, and a reader opened
+// while the broker was down read nothing for up to half a second after it
+// came back. The stages' clients, the partition readers and their admin
+// clients use it.
+const ReconnectBackoffMax = 250
+
 // Fetch is the fetch tuning of every hashtrend consumer, chosen by
 // measurement on a 1,000,000-post topic (docs/benchmarks.md, "Fetch
 // settings"). librdkafka (since 2.3) stops fetching a partition for

@@ -25,7 +25,7 @@ func HighWatermark(ctx context.Context, kc kafkaconn.Config, client, name string
 		log.Warn("end offset, retrying", "topic", name, "partition", p, "err", err)
 		return true
 	}, func(ctx context.Context) error {
-		admin, err := kc.NewAdmin(client, kafka.ConfigMap{"reconnect.backoff.max.ms": ReconnectBackoffMax})
+		admin, err := kc.NewAdmin(client, kafka.ConfigMap{"reconnect.backoff.max.ms": kafkaconn.ReconnectBackoffMax})
 		if err != nil {
 			return err
 		}

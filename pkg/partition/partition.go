@@ -52,12 +52,6 @@ import (
 // empty fetch per FetchWait.
 const FetchWait = 20
 
-// ReconnectBackoffMax caps the readers' back-off between attempts to
-// reach a broker (ms), as the counter's stage clients are capped: a reader
-// opened while the broker was down otherwise read nothing for up to half a
-// second after it came back.
-const ReconnectBackoffMax = 250
-
 // Beginning starts a partition at its first retained record.
 //
 // It is offset 0, not kafka.OffsetBeginning: a logical offset must be
@@ -84,7 +78,7 @@ func Settings(kc kafkaconn.Config, client string) kafka.ConfigMap {
 		"fetch.wait.max.ms":         FetchWait,
 		"auto.offset.reset":         "earliest",
 		"allow.auto.create.topics":  false,
-		"reconnect.backoff.max.ms":  ReconnectBackoffMax,
+		"reconnect.backoff.max.ms":  kafkaconn.ReconnectBackoffMax,
 	})
 }
 

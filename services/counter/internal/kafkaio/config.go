@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 )
 
 // ProducerConfig is the transactional producer's librdkafka settings:
@@ -28,17 +30,10 @@ func ProducerConfig(transactionalID string, txnTimeout time.Duration, maxMessage
 		"linger.ms":                5,
 		"compression.type":         "lz4",
 		"message.max.bytes":        maxMessageBytes,
-		"reconnect.backoff.max.ms": ReconnectBackoffMax,
+		"reconnect.backoff.max.ms": kafkaconn.ReconnectBackoffMax,
 		"retry.backoff.max.ms":     retryBackoffMax,
 	}
 }
-
-// ReconnectBackoffMax caps librdkafka's back-off between attempts to
-// reach a broker, in ms (10 s by default, doubling from 100 ms): after a
-// broker restart of 20 s the stages' clients would otherwise reconnect up
-// to 10 s after the broker answers again. The state readers, the trending
-// follower and their admin clients use it too (package state, rank).
-const ReconnectBackoffMax = 250
 
 // retryBackoffMax caps librdkafka's back-off between retries of a request
 // (1 s by default, doubling from 100 ms): a restarted broker answers
@@ -82,7 +77,7 @@ func ConsumerConfig(group, instance string, sessionTimeout, statsInterval time.D
 		"partition.assignment.strategy": "cooperative-sticky",
 		"session.timeout.ms":            int(sessionTimeout.Milliseconds()),
 		"heartbeat.interval.ms":         heartbeatInterval(sessionTimeout),
-		"reconnect.backoff.max.ms":      ReconnectBackoffMax,
+		"reconnect.backoff.max.ms":      kafkaconn.ReconnectBackoffMax,
 		"retry.backoff.max.ms":          retryBackoffMax,
 		"statistics.interval.ms":        int(statsInterval.Milliseconds()),
 	}
