@@ -169,7 +169,44 @@ const BaselineName = "hashtrend counter, baseline build"
 // counterFrom launches the counter binary bin names.
 func counterFrom(bin func(*Env) string) func(ctx context.Context, e *Env, in, id string, mode Mode) (*launched, error) {
 	return func(ctx context.Context, e *Env, in, id string, mode Mode) (*launched, error) {
+		if mode == Drain {
+			if err := startOfWindow(ctx, time.Now()); err != nil {
+				return nil, err
+			}
+		}
 		return launchCounter(ctx, e, bin(e), in, id)
+	}
+}
+
+// counterWindow is the counter's window length in these runs, its default.
+const counterWindow = 2 * time.Second
+
+// launchPhase is how far into a window a drained counter is launched.
+const launchPhase = 50 * time.Millisecond
+
+// startOfWindow waits until launchPhase past the next start of a window.
+//
+// The counter commits what it counted at window ends (tally) and half a
+// second later (rank), and windows are aligned to the epoch: "caught up"
+// is the first window end plus grace after the last post was counted. A
+// drain of 1.5 s launched just after a window's start is caught up at 2.5
+// s, the same drain launched 0.6 s later at 4.5 s. Launched at a random
+// phase, a run's time would move by a whole window with the phase, and a
+// baseline and a build compared in one invocation would differ by the
+// luck of their launch times. Every counter run starts at the same phase,
+// so both see the same windows, and a difference between them is one of
+// speed. The figure is the time a user who starts the counter at a
+// window's start waits; at a random phase it would be up to one window
+// more.
+func startOfWindow(ctx context.Context, now time.Time) error {
+	at := now.Truncate(counterWindow).Add(counterWindow + launchPhase)
+	t := time.NewTimer(at.Sub(now))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -184,6 +221,7 @@ func launchCounter(ctx context.Context, e *Env, bin, in, id string) (*launched, 
 		"TOPIC_DELTAS=" + names.Deltas, "TOPIC_COUNTS=" + names.Counts, "TOPIC_TOP=" + names.Top,
 		"COUNTER_GROUP_TALLY=" + id + "-tally", "COUNTER_GROUP_RANK=" + id + "-rank",
 		"COUNTER_INSTANCE_ID=" + id, "COUNTER_OPS_ADDR=off", "LOG_LEVEL=warn",
+		"COUNTER_WINDOW=" + counterWindow.String(),
 	}
 	p, err := measure.Start(bin, nil, env, e.logPath(id))
 	if err != nil {
