@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -186,7 +187,10 @@ func (t *Txn) Init(ctx context.Context) error {
 // Publish adds p to the open transaction (beginning one when none is),
 // with at, the source's position after p; it commits when the transaction
 // is full. It returns an error only when the post cannot be handed on:
-// ctx ended while a commit waited, or the producer failed for good.
+// ctx ended while a commit waited, the producer failed for good, or the
+// producer refused the record itself (larger than message.max.bytes): the
+// post is then in no transaction and its position in no record, so a
+// restart reads it again rather than pass over it.
 func (t *Txn) Publish(ctx context.Context, p post.Post, at any) error {
 	msg, err := record(&t.cfg.Topic, p)
 	if err != nil {
@@ -209,18 +213,58 @@ func (t *Txn) Publish(ctx context.Context, p post.Post, at any) error {
 			return err
 		}
 	}
+	if err := t.produce(ctx, msg); err != nil {
+		if refused(err) {
+			// Nothing of it reached the transaction, nor does its position:
+			// the post is neither counted nor passed over.
+			return fmt.Errorf("produce post %s (%d bytes): %w", p.ID, len(msg.Key)+len(msg.Value), err)
+		}
+		// The transaction cannot take it (an abortable state, or a
+		// producer that failed): a commit could succeed without it, so
+		// the transaction is aborted and all of its posts, this one
+		// included, are produced again.
+		t.pending = append(t.pending, msg)
+		t.at = at
+		t.log.Warn("produce failed; the transaction will be redone", "err", err)
+		return t.redo(ctx)
+	}
 	t.pending = append(t.pending, msg)
 	t.at = at
-	if err := t.prod.Load().Produce(msg, nil); err != nil {
-		// The transaction cannot take it (an abortable state): the commit
-		// below sorts that out and produces it again with the others.
-		t.log.Warn("produce failed; the transaction will be redone", "err", err)
-		return t.commit(ctx)
-	}
 	if len(t.pending) >= t.cfg.CommitPosts {
 		return t.commit(ctx)
 	}
 	return nil
+}
+
+// produce hands msg to the producer (mu held). A full local queue is
+// waited out, for as long as ctx allows: the source slows down, the post
+// is never dropped.
+func (t *Txn) produce(ctx context.Context, msg *kafka.Message) error {
+	for {
+		err := t.prod.Load().Produce(msg, nil)
+		if err == nil || !kafkaconn.QueueFull(err) {
+			return err
+		}
+		t.prod.Load().Flush(100)
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for room in the producer queue: %w", ctx.Err())
+		}
+	}
+}
+
+// refused tells whether the producer refused the record itself, not the
+// transaction: a record over message.max.bytes or one it cannot send.
+// Produced again it would be refused again.
+func refused(err error) bool {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	}
+	switch ke.Code() {
+	case kafka.ErrMsgSizeTooLarge, kafka.ErrInvalidArg, kafka.ErrInvalidMsg, kafka.ErrInvalidMsgSize:
+		return true
+	}
+	return false
 }
 
 // Due commits the open transaction when it is older than the commit
