@@ -17,6 +17,7 @@ import (
 	"github.com/hashtrend/hashtrend/bench/internal/progress"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/partition"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
@@ -200,14 +201,7 @@ const launchPhase = 50 * time.Millisecond
 // more.
 func startOfWindow(ctx context.Context, now time.Time) error {
 	at := now.Truncate(counterWindow).Add(counterWindow + launchPhase)
-	t := time.NewTimer(at.Sub(now))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.Sleep(ctx, at.Sub(now))
 }
 
 func launchCounter(ctx context.Context, e *Env, bin, in, id string) (*launched, error) {
