@@ -17,7 +17,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 .PHONY: bench bench-kafka compose-test help build run run-ingest run-counter run-printer test unit fuzz-smoke fuzz lint fmt vet clean kafka-up kafka-down kafka-status kafka-log kafka-fetch
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^(broker/)?[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's|^broker/||' | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 BIN_DIR ?= $(CURDIR)/bin
 
@@ -59,9 +59,9 @@ fuzz-smoke:
 
 bench: ## Go benchmarks: decoding and extraction, replay into Kafka, the counter (see docs/benchmarks.md)
 	cd pkg && go test -run '^$$' -bench . -benchmem ./wire ./hashtag ./post
-	deploy/kafka/with-broker.sh $(MAKE) --no-print-directory bench-kafka
+	$(MAKE) --no-print-directory bench-kafka
 
-bench-kafka:
+broker/bench-kafka:
 	cd services/ingest && REQUIRE_KAFKA=1 go test -run '^$$' -bench Replay -benchtime 3x ./internal/app/
 	$(MAKE) --no-print-directory counter-bench
 
@@ -95,6 +95,23 @@ kafka-status: ## is the local broker running?
 
 kafka-log: ## print the local broker's log
 	deploy/kafka/kafka.sh log
+
+# The targets that talk to the broker at KAFKA_BROKERS start the local one
+# when none answers there and stop it after, as `make test` does. Each is
+# listed here and its recipe is written as broker/<target>; the rule below
+# runs that under with-broker.sh. A broker target that makes another finds
+# the broker answering, so one broker serves the whole run. (bench-peers
+# and page-test start brokers of their own.) `make -n` runs a recipe that
+# calls $(MAKE), so under -n the wrapper is left out: a dry run prints the
+# recipes and starts no broker.
+BROKER_TARGETS := bench-kafka counter-crash-trials counter-failover-trials counter-bench \
+  counter-trending-trials counter-trending-bench ingest-trials printer-outage
+WITH_BROKER = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),,deploy/kafka/with-broker.sh)
+
+.PHONY: $(BROKER_TARGETS) $(addprefix broker/,$(BROKER_TARGETS))
+
+$(BROKER_TARGETS): %:
+	$(WITH_BROKER) $(MAKE) --no-print-directory broker/$*
 
 include services/printer/printer.mk
 include services/counter/trials.mk

@@ -1,5 +1,7 @@
 # Longer counter trials, kept out of `make test`. Include from the root
-# Makefile (include services/counter/trials.mk).
+# Makefile (include services/counter/trials.mk). Each recipe is named
+# broker/<target>: the Makefile's BROKER_TARGETS rule runs it with a broker
+# at KAFKA_BROKERS, starting the local one when none answers.
 #
 #   make counter-crash-trials [TRIALS=10]   every SIGKILL point TRIALS times, then
 #                                           the failover gaps, TRIALS failovers of each kind
@@ -12,22 +14,22 @@ TRIALS ?= 10
 
 .PHONY: counter-crash-trials counter-failover-trials counter-bench
 
-counter-crash-trials: ## kill the counter at every crash point TRIALS times and check exact totals
+broker/counter-crash-trials: ## kill the counter at every crash point TRIALS times and check exact totals
 	cd services/counter && REQUIRE_KAFKA=1 go test -count=$(TRIALS) -timeout 120m -run 'TestCrash|TestScaleOutAndIn' .
 	$(MAKE) --no-print-directory counter-failover-trials
 
-counter-failover-trials: ## snapshot gaps across SIGKILL+restart, standby takeover, broker SIGKILL (TRIALS each: min/median/max)
+broker/counter-failover-trials: ## snapshot gaps across SIGKILL+restart, standby takeover, broker SIGKILL (TRIALS each: min/median/max)
 	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 FAILOVER_TRIALS=$(TRIALS) go test -tags bench -count=1 -timeout 120m -run 'TestFailoverGaps' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 
-counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency, dedupe on vs off
+broker/counter-bench: ## counter benchmarks: tally vs a raw consumer, restore of 1,000,000 hashtags, latency, dedupe on vs off
 	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBench' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 	cd services/counter && go test -run '^$$' -bench 'Table|DecodeTotal' -benchmem ./internal/rank ./internal/state
 
 .PHONY: counter-trending-trials counter-trending-bench
 
-counter-trending-trials: ## the trending crash and replay-speed trials TRIALS times
+broker/counter-trending-trials: ## the trending crash and replay-speed trials TRIALS times
 	cd services/counter && REQUIRE_KAFKA=1 go test -count=$(TRIALS) -timeout 120m -run 'TestTrending' .
 
-counter-trending-bench: ## throughput with trending on against off, and memory per tag-bucket at 1,000,000 tags
+broker/counter-trending-bench: ## throughput with trending on against off, and memory per tag-bucket at 1,000,000 tags
 	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBenchTrending' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 	cd services/counter && go test -run '^$$' -bench 'Memory' -benchtime 1x ./internal/trend

@@ -1,4 +1,6 @@
-# printer targets, included from the top-level Makefile.
+# printer targets, included from the top-level Makefile. A recipe named
+# broker/<target> runs with a broker at KAFKA_BROKERS: the Makefile's
+# BROKER_TARGETS rule starts the local one when none answers.
 
 .PHONY: tail
 
@@ -7,8 +9,8 @@ tail: ## tail the raw top-hashtags topic as JSON lines, from the beginning
 
 .PHONY: printer-outage
 
-printer-outage: ## stop and restart a disposable broker under a running printer (about a minute)
-	cd services/printer && go test -tags outage -count=1 -run TestOutlastsTheBrokerGoingAway -v ./internal/app/
+broker/printer-outage: ## stop and restart a disposable broker under a running printer (about a minute)
+	cd services/printer && REQUIRE_KAFKA=1 go test -tags outage -count=1 -run TestOutlastsTheBrokerGoingAway -v ./internal/app/
 
 .PHONY: page-test
 
