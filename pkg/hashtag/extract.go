@@ -15,7 +15,11 @@ type Match struct {
 	Start, End int
 }
 
-// Extract returns the hashtags of text in order, by the twitter-text rules.
+// Extract returns the hashtags of text in order, by the twitter-text rules
+// with one exception: in a text that ends in an ellipsis (…, U+2026), a
+// hashtag that runs into that final ellipsis is not one. That is how a
+// platform marks a text it cut short, and the tag before it is a fragment
+// ("#Stre…" of "#Streaming") that the platform's own entities leave out.
 func Extract(text string) []Match {
 	return ExtractAppend(nil, text)
 }
@@ -47,6 +51,7 @@ const (
 	textStyle     = '\uFE0E' // VARIATION SELECTOR-15
 	emojiStyle    = '\uFE0F' // VARIATION SELECTOR-16
 	keycap        = '\u20E3' // COMBINING ENCLOSING KEYCAP
+	ellipsis      = "\u2026" // HORIZONTAL ELLIPSIS, the end of a text cut short
 )
 
 // scanner walks a text from hash sign to hash sign. It keeps the byte
@@ -100,7 +105,7 @@ func (s *scanner) next() (Match, bool) {
 			n++
 		}
 		s.pos, s.cp = end, start+1+n
-		if !letter || invalidAfter(s.text[end:]) || s.inURL(h) {
+		if !letter || invalidAfter(s.text[end:]) || s.text[end:] == ellipsis || s.inURL(h) {
 			continue
 		}
 		return Match{Tag: s.text[body:end], Start: start, End: start + 1 + n}, true

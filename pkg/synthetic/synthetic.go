@@ -292,7 +292,13 @@ func (g *Generator) compose(p *post.Post) {
 	}
 	text := strings.Join(words, " ")
 	if g.rnd.Float64() < 0.4 {
-		text += punct[g.rnd.Intn(len(punct))]
+		end := punct[g.rnd.Intn(len(punct))]
+		// A hashtag running into a final ellipsis is a cut-off fragment,
+		// not a tag (package hashtag); this one is whole.
+		if end == "…" && len(words) > 0 && strings.HasPrefix(words[len(words)-1], "#") {
+			end = " …"
+		}
+		text += end
 	}
 	p.Text = text
 	if g.rnd.Float64() < g.cfg.EntityShare {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,48 @@ func TestRealV1TweetsDecodeAndTheExtractorAgreesWithTheirEntities(t *testing.T) 
 	}
 	if share < 0.99 {
 		t.Errorf("agreement %.1f%%, want at least 99%%", 100*share)
+	}
+}
+
+// A v1.1 retweet's own text is the original's cut at 140 characters with
+// "…", at times inside a hashtag. The platform's entities of such a text
+// never hold the fragment, and the extractor leaves it out as well (and
+// nothing else): the rule in package hashtag, on the real texts that show it.
+func TestRealTextsCutInsideAHashtagLoseOnlyTheFragment(t *testing.T) {
+	lines := systest.SharedLines(t, "tweets", "ctit-dutch-tweets.json.gz")
+	cutInTag := regexp.MustCompile(`[#＃]([\p{L}\p{M}\p{Nd}_]+)…$`)
+	cut := 0
+	for i, line := range lines {
+		var l v1Line
+		if err := unmarshal(line, &l); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		own, entities := l.v1Tweet.content()
+		m := cutInTag.FindStringSubmatch(own)
+		if m == nil {
+			continue
+		}
+		cut++
+		fragment := m[1]
+		if slices.Contains(entities, fragment) {
+			t.Errorf("line %d: the platform's entities %q hold the fragment %q of %q", i+1, entities, fragment, own)
+		}
+		got := hashtag.Extract(own)
+		// The same text without its ellipsis ends in the fragment, which
+		// twitter-text takes for a tag: that list, less its last, is the
+		// text's own.
+		want := hashtag.Extract(strings.TrimSuffix(own, "…"))
+		if len(want) == 0 || want[len(want)-1].Tag != fragment {
+			t.Fatalf("line %d: %q without its ellipsis gives %+v, which does not end in %q", i+1, own, want, fragment)
+		}
+		want = want[:len(want)-1]
+		if !slices.Equal(got, want) {
+			t.Errorf("line %d: Extract(%q) = %+v, want %+v", i+1, own, got, want)
+		}
+		t.Logf("line %d: %q: entities %q, extracted %d tags, the fragment %q left out", i+1, own, entities, len(got), fragment)
+	}
+	if cut == 0 {
+		t.Fatal("no text in the recording ends inside a hashtag; the test checks nothing")
 	}
 }
 
