@@ -253,6 +253,26 @@ func (l *Lifecycle) MemberAt(key string, end int64) bool {
 	return false
 }
 
+// membersAt is every key MemberAt says was listed at end.
+func (l *Lifecycle) membersAt(end int64) []string {
+	var out []string
+	for key, e := range l.eps {
+		if e.since <= end && end <= l.at {
+			out = append(out, key)
+		}
+	}
+	for _, x := range l.ended {
+		if x.since <= end && end < x.until {
+			out = append(out, x.key)
+		}
+	}
+	return out
+}
+
+// idle says the lifecycle has nothing to step: nothing listed or
+// remembered.
+func (l *Lifecycle) idle() bool { return len(l.eps) == 0 && len(l.ended) == 0 }
+
 // Start is when a tag's current episode began in one network's facet.
 type Start struct {
 	Network string
