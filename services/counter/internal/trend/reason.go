@@ -15,10 +15,11 @@ type Origin struct {
 }
 
 // Detail is who posted a tag in one bucket and where: the input of the
-// reason beside a Cell. tally would make one per tag and bucket in a
-// window (an authors summary fed with each post's author hash, the one
-// its author sketch takes, and the posts per network and language) and
-// rank merges those of every delta (Tracker.AddDetail).
+// reason beside a Cell, an authors summary fed with each post's author
+// hash (the one the author sketch takes) and the posts per network and
+// language. tally would write it per network and language (Part), rank
+// would merge the parts of each facet (DetailOf) and add them to the
+// facet's tracker (Tracker.AddDetail), which merges those of every delta.
 type Detail struct {
 	Authors Heavy
 	Origins map[Origin]int64
@@ -42,6 +43,34 @@ func (d *Detail) Merge(o *Detail) {
 	for k, n := range o.Origins {
 		d.Origins[k] += n
 	}
+}
+
+// Part is a tag's posts in one bucket from one network in one language,
+// with their authors (Authors.N() is the posts): the unit a delta would
+// carry, so that every facet (all, source:X, lang:Y, source:X/lang:Y)
+// gets its own details by merging the parts it holds (DetailOf).
+type Part struct {
+	Origin
+	Authors Heavy
+}
+
+// DetailOf merges the parts that in holds (nil: every part) into one
+// Detail, the details of a facet's tag in the bucket, with summaries of
+// k counters; false when no part is in the facet.
+func DetailOf(parts []Part, in func(Origin) bool, k int) (Detail, bool) {
+	d := Detail{Authors: NewHeavy(k)}
+	for i := range parts {
+		p := &parts[i]
+		if in != nil && !in(p.Origin) || p.Authors.N() == 0 {
+			continue
+		}
+		d.Authors.Merge(&p.Authors)
+		if d.Origins == nil {
+			d.Origins = map[Origin]int64{}
+		}
+		d.Origins[p.Origin] += p.Authors.N()
+	}
+	return d, d.Origins != nil
 }
 
 // Share is posts from one network or in one language.

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -612,4 +613,74 @@ func lifecycleAt(t *testing.T, deltas []tdelta, lc LifecycleConfig, m int) (Entr
 	}
 	t.Fatalf("minute %d never stepped alone", m)
 	return Entry{}, false
+}
+
+// Each facet's details merged from the parts a delta would carry are
+// those made from the facet's posts directly: exact while the facet's
+// authors fit the summary, within its bounds past it.
+func TestAFacetsDetailsAreTheMergeOfItsParts(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	nets, langs := []string{"bluesky", "mastodon", "x"}, []string{"en", "ja", "de"}
+	type post struct {
+		author uint64
+		o      Origin
+	}
+	for _, c := range []struct {
+		name    string
+		authors int
+	}{{"a tag with few authors", 20}, {"a tag with more authors than counters", 2000}} {
+		t.Run(c.name, func(t *testing.T) {
+			var posts []post
+			for range 3000 {
+				a := uint64(math.Pow(r.Float64(), 2) * float64(c.authors))
+				posts = append(posts, post{a*0x9E3779B97F4A7C15 + 1, Origin{nets[a%3], langs[(a/3)%3]}})
+			}
+			// The parts, as tally would fill them.
+			byOrigin := map[Origin]*Heavy{}
+			for _, p := range posts {
+				if byOrigin[p.o] == nil {
+					h := NewHeavy(DefaultCounters)
+					byOrigin[p.o] = &h
+				}
+				byOrigin[p.o].Add(p.author, 1)
+			}
+			var parts []Part
+			for _, o := range slices.SortedFunc(maps.Keys(byOrigin), func(a, b Origin) int {
+				return strings.Compare(a.Source+"/"+a.Lang, b.Source+"/"+b.Lang)
+			}) {
+				parts = append(parts, Part{o, *byOrigin[o]})
+			}
+			facets := []struct {
+				name string
+				in   func(Origin) bool
+			}{
+				{"all", nil},
+				{"source:bluesky", func(o Origin) bool { return o.Source == "bluesky" }},
+				{"lang:ja", func(o Origin) bool { return o.Lang == "ja" }},
+				{"source:bluesky/lang:ja", func(o Origin) bool { return o == Origin{"bluesky", "ja"} }},
+				{"source:twitter", func(o Origin) bool { return o.Source == "twitter" }},
+			}
+			for _, f := range facets {
+				got, ok := DetailOf(parts, f.in, DefaultCounters)
+				truth := exact{}
+				origins := map[Origin]int64{}
+				for _, p := range posts {
+					if f.in == nil || f.in(p.o) {
+						truth[p.author]++
+						origins[p.o]++
+					}
+				}
+				if ok != (len(truth) > 0) || !maps.Equal(got.Origins, origins) && len(origins) > 0 {
+					t.Fatalf("%s: %v, origins %v; want %v", f.name, ok, got.Origins, origins)
+				}
+				if !ok {
+					continue
+				}
+				checkBounds(t, f.name, &got.Authors, truth)
+				if len(truth) <= DefaultCounters && got.Authors.Err() != 0 {
+					t.Fatalf("%s: %d authors, Err %d", f.name, len(truth), got.Authors.Err())
+				}
+			}
+		})
+	}
 }
