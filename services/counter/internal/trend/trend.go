@@ -31,6 +31,45 @@
 // has); until one whole baseline window of history exists the list is
 // empty. Buckets older than the horizon (Recent + Baseline) are dropped, so
 // memory is bounded by the tag-buckets in the horizon.
+//
+// # Lifecycle
+//
+// A Lifecycle attached to the Tracker follows its list from one bucket
+// end to the next, every closed bucket end in order, so that a watermark
+// that closes several buckets at once steps it as many times. With s a
+// tag's score at the bucket end e:
+//
+//   - A tag not listed enters when s > 0 and s ≥ MinScore (it is in Top's
+//     list). An episode begins: since = e, peak P = s, reached at p = e.
+//   - A listed tag's peak P is its highest score of the episode, reached at
+//     bucket end p (the first on a tie); decayed = P·2^(−(e−p)/HalfLife);
+//     its value, the list's order, is max(s, decayed), ties by key.
+//   - Its status is rising when s is above the episode's peak so far (a new
+//     peak, the first bucket end included), else peaking when s ≥
+//     Peaking·P, else cooling: below the band, fallen from its peak. The
+//     status follows the level against the peak, not the change since the
+//     last bucket, so a noisy score does not flicker between rising and
+//     cooling: a cooling tag that climbs back into the band is peaking
+//     again, past its peak rising.
+//   - A listed tag leaves when it would not enter on its score (s = 0 or
+//     s < MinScore) and its decayed peak is below the floor,
+//     max(MinScore, 1). Coming back later begins a new episode, with a
+//     new since.
+//
+// Everything is in post time and a function of the closed buckets, so a
+// replay at any speed gives the same lifecycles. Its state (Encode,
+// DecodeLifecycle) is checkpointed with rank's, as the deltas the buckets
+// are rebuilt from do not reach back to a long episode's since.
+//
+// # Reasons
+//
+// Reasons keeps, for each candidate (a tag with a positive score or
+// listed), who posted it and where over the recent window, from the
+// details (Detail: an authors summary, Heavy, and posts per network and
+// language) that come beside the cells; Tracker.Reason adds the figures
+// and the authors per bucket. A tag's details are kept only while it is a
+// candidate, so a reason covers the buckets since it became one, at most
+// the recent window.
 package trend
 
 import (
@@ -130,7 +169,10 @@ type Tracker struct {
 	dropped    int64           // posts of cells that arrived for closed buckets
 
 	cacheAt  int64
-	cacheTop []Trend
+	cacheTop []Trend // the scores of at least MinScore at cacheAt
+
+	life *Lifecycle // stepped at every closed bucket end; nil: none
+	why  *Reasons   // the candidates' details; nil: none
 }
 
 // NewTracker returns an empty tracker for a stream of the given number of
@@ -184,8 +226,111 @@ func (t *Tracker) Advance(partition int32, watermark int64) {
 		return
 	}
 	if e := t.cfg.BucketOf(time.UnixMilli(w)); e > t.closed {
-		t.closed = e
+		if t.life == nil && t.why == nil {
+			t.closed = e
+			t.prune()
+			return
+		}
+		t.closeTo(e)
+	}
+}
+
+// Attach makes t step l at every bucket end it closes and keep r's
+// candidates' details; either may be nil. A lifecycle restored from a
+// checkpoint (DecodeLifecycle) is attached to a tracker that then
+// replays the deltas from the beginning, as rank's rebuild does: the
+// bucket ends up to the lifecycle's At do not step it again, and those of
+// the last Recent before it give r the candidates that the uninterrupted
+// run had, from the rebuilt scores and the lifecycle's MemberAt. Attach
+// replaces what was attached: a standby's tracker takes each lifecycle
+// checkpoint of its owner this way.
+func (t *Tracker) Attach(l *Lifecycle, r *Reasons) { t.life, t.why = l, r }
+
+// Lifecycle returns the attached lifecycle, nil without one.
+func (t *Tracker) Lifecycle() *Lifecycle { return t.life }
+
+// closeTo closes every bucket up to the end e, one bucket end at a time,
+// so that the lifecycle and the reasons see each one whatever the
+// watermark's steps. The first close starts after the earliest bucket
+// held or the lifecycle's last bucket end, whichever is earlier; while
+// nothing at all is held, the bucket ends in between are skipped.
+func (t *Tracker) closeTo(e int64) {
+	b := t.cfg.Bucket.Milliseconds()
+	next := t.closed
+	if next == 0 {
+		next = e - b
+		if t.first != 0 {
+			next = min(next, t.first)
+		}
+		if t.life != nil && t.life.at > 0 {
+			next = min(next, t.life.at)
+		}
+	}
+	for next < e {
+		next += b
+		if t.idle() {
+			next = e
+		}
+		t.closed = next
 		t.prune()
+		t.step(next)
+	}
+}
+
+// idle says nothing is held that a bucket end would change.
+func (t *Tracker) idle() bool {
+	return len(t.tags) == 0 && (t.life == nil || t.life.idle()) && (t.why == nil || t.why.idle())
+}
+
+// step scores the tags at the bucket end e (t.closed) when the lifecycle
+// has not seen e, or the reasons need e's candidates (in the last Recent
+// before the lifecycle's At, or always without one), and hands them on.
+func (t *Tracker) step(e int64) {
+	l, r := t.life, t.why
+	recent := t.cfg.Recent.Milliseconds()
+	stepLife := l != nil && e > l.at
+	explain := r != nil && (l == nil || e > l.at-recent)
+	if !stepLife && !explain {
+		if r != nil {
+			r.close(e, t.cfg.Bucket.Milliseconds(), recent, nil)
+		}
+		return
+	}
+	all := t.scores(e)
+	t.setCache(e, all)
+	scored := make(map[string]bool, len(all))
+	for _, tr := range all {
+		scored[tr.Key] = true
+	}
+	if stepLife {
+		in := all[:len(all):len(all)]
+		var sk hll.Sketch
+		usable := t.usable(e)
+		for key := range l.eps {
+			if !scored[key] {
+				in = append(in, t.figures(key, t.tags[key], e, usable, &sk))
+			}
+		}
+		l.Step(e, in)
+	}
+	if r != nil {
+		cands := make([]string, 0, len(all))
+		for _, tr := range all {
+			cands = append(cands, tr.Key)
+		}
+		if l != nil {
+			cands = append(cands, l.membersAt(e)...)
+		}
+		r.close(e, t.cfg.Bucket.Milliseconds(), recent, cands)
+	}
+}
+
+// AddDetail adds the details of key's posts in the bucket starting at
+// bucket (Unix ms) to the attached reasons; without them, or when the
+// bucket is closed, they are dropped.
+func (t *Tracker) AddDetail(key string, bucket int64, d *Detail) {
+	if t.why != nil {
+		t.why.add(key, bucket, d, t.closed)
 	}
 }
 
@@ -258,54 +403,61 @@ func (t *Tracker) Top(n int) ([]Trend, time.Time) {
 		return nil, time.Time{}
 	}
 	if t.cacheAt != t.closed {
-		t.cacheAt, t.cacheTop = t.closed, t.rank()
+		t.setCache(t.closed, t.scores(t.closed))
 	}
 	return t.cacheTop[:min(n, len(t.cacheTop))], time.UnixMilli(t.closed).UTC()
 }
 
-// rank scores every tag at t.closed, best first. Only tags with at least
-// Min posts in the recent window can have Min authors there, so the
-// others are not scored.
-func (t *Tracker) rank() []Trend {
-	e := t.closed
-	r := t.cfg.Recent.Milliseconds()
-	windows := int(t.cfg.Baseline / t.cfg.Recent)
-	usable := 0 // baseline windows wholly inside the stream's history
-	for j := range windows {
-		if e-r*int64(j+2) >= t.first {
-			usable++
+// setCache keeps Top's list at e from all the positive scores there.
+func (t *Tracker) setCache(e int64, all []Trend) {
+	t.cacheAt, t.cacheTop = e, nil
+	for _, tr := range all {
+		if tr.Score >= t.cfg.MinScore {
+			t.cacheTop = append(t.cacheTop, tr)
 		}
 	}
-	if usable == 0 {
+}
+
+// Trending returns the first n rows of the attached lifecycle's list and
+// the bucket end it is at; nil and zero without a lifecycle or before its
+// first bucket end.
+func (t *Tracker) Trending(n int) ([]Entry, time.Time) {
+	if t.life == nil || t.life.at == 0 {
+		return nil, time.Time{}
+	}
+	return t.life.List(n), t.life.At()
+}
+
+// usable is the number of baseline windows wholly inside the stream's
+// history at the bucket end e.
+func (t *Tracker) usable(e int64) int {
+	r := t.cfg.Recent.Milliseconds()
+	n := 0
+	for j := range int(t.cfg.Baseline / t.cfg.Recent) {
+		if e-r*int64(j+2) >= t.first {
+			n++
+		}
+	}
+	return n
+}
+
+// scores scores every tag at the bucket end e and returns those with a
+// positive score, best first, ties by key. Only tags with at least Min
+// posts in the recent window can have Min authors there, so the others
+// are not scored.
+func (t *Tracker) scores(e int64) []Trend {
+	usable := t.usable(e)
+	if usable == 0 || t.first == 0 {
 		return nil
 	}
 	var out []Trend
 	var sk hll.Sketch
 	for key, s := range t.tags {
-		posts := int64(0)
-		i := len(s.cells)
-		for i > 0 && s.cells[i-1].Bucket >= e-r {
-			i--
-			if s.cells[i].Bucket < e {
-				posts += s.cells[i].Posts
-			}
-		}
-		if posts < int64(t.cfg.Min) {
+		if recentPosts(s, e, t.cfg.Recent.Milliseconds()) < int64(t.cfg.Min) {
 			continue
 		}
-		observed := authors(s.cells, e-r, e, posts, &sk)
-		sum := 0.0
-		for j := range usable {
-			end := e - r*int64(j+1)
-			sum += authors(s.cells, end-r, end, math.MaxInt64, &sk)
-		}
-		expected := max(1, sum/float64(usable))
-		if observed <= expected || observed < float64(t.cfg.Min) {
-			continue
-		}
-		d := observed - expected
-		if score := d * d / expected; score >= t.cfg.MinScore {
-			out = append(out, Trend{Key: key, Score: score, Observed: observed, Expected: expected, Posts: posts})
+		if tr := t.figures(key, s, e, usable, &sk); tr.Score > 0 {
+			out = append(out, tr)
 		}
 	}
 	slices.SortFunc(out, func(a, b Trend) int {
@@ -315,6 +467,79 @@ func (t *Tracker) rank() []Trend {
 		return cmp.Compare(a.Key, b.Key)
 	})
 	return out
+}
+
+// recentPosts is the posts of s in the recent window before e.
+func recentPosts(s *series, e, r int64) int64 {
+	posts := int64(0)
+	for i := len(s.cells); i > 0 && s.cells[i-1].Bucket >= e-r; i-- {
+		if s.cells[i-1].Bucket < e {
+			posts += s.cells[i-1].Posts
+		}
+	}
+	return posts
+}
+
+// figures is key's Trend at the bucket end e with usable baseline
+// windows: its score when it scores, else 0 with its figures (expected 1
+// without a usable window); s may be nil (no cell in the horizon). sk is
+// scratch.
+func (t *Tracker) figures(key string, s *series, e int64, usable int, sk *hll.Sketch) Trend {
+	tr := Trend{Key: key, Expected: 1}
+	if s == nil {
+		return tr
+	}
+	r := t.cfg.Recent.Milliseconds()
+	tr.Posts = recentPosts(s, e, r)
+	tr.Observed = authors(s.cells, e-r, e, tr.Posts, sk)
+	if usable == 0 {
+		return tr
+	}
+	sum := 0.0
+	for j := range usable {
+		end := e - r*int64(j+1)
+		sum += authors(s.cells, end-r, end, math.MaxInt64, sk)
+	}
+	tr.Expected = max(1, sum/float64(usable))
+	if tr.Observed > tr.Expected && tr.Observed >= float64(t.cfg.Min) {
+		d := tr.Observed - tr.Expected
+		tr.Score = d * d / tr.Expected
+	}
+	return tr
+}
+
+// Reason says why key trends at the end of the last closed bucket: its
+// figures and its authors per bucket from the cells, the rest from the
+// attached reasons' details when it is a candidate. False when nothing is
+// known of key: no cell in the horizon and no details.
+func (t *Tracker) Reason(key string) (Reason, bool) {
+	if t.closed == 0 {
+		return Reason{}, false
+	}
+	e, r, b := t.closed, t.cfg.Recent.Milliseconds(), t.cfg.Bucket.Milliseconds()
+	s := t.tags[key]
+	var out Reason
+	explained := t.why != nil && t.why.explain(key, e, r, &out)
+	if s == nil && !explained {
+		return Reason{}, false
+	}
+	var sk hll.Sketch
+	tr := t.figures(key, s, e, t.usable(e), &sk)
+	out.Observed, out.Expected, out.Posts = tr.Observed, tr.Expected, tr.Posts
+	if tr.Observed > 0 {
+		out.PostsPerAuthor = float64(tr.Posts) / tr.Observed
+	}
+	out.Authors = make([]int64, r/b)
+	if s != nil {
+		for i := range out.Authors {
+			from := e - r + int64(i)*b
+			c, found := slices.BinarySearchFunc(s.cells, from, func(c Cell, b int64) int { return cmp.Compare(c.Bucket, b) })
+			if found {
+				out.Authors[i] = int64(authors(s.cells[c:c+1], from, from+b, s.cells[c].Posts, &sk))
+			}
+		}
+	}
+	return out, true
 }
 
 // authors is the distinct authors of cells in [from, to), rounded, at most
@@ -341,6 +566,9 @@ func (t *Tracker) Bytes() int {
 				n += 64
 			}
 		}
+	}
+	if t.why != nil {
+		n += t.why.Bytes()
 	}
 	return n
 }
