@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // SSE is one server-sent event of the fake Mastodon: a name and its data,
@@ -46,6 +47,18 @@ type Mastodon struct {
 
 	timelines []string // the path and query of each timeline request (under mu)
 	live      chan SSE // events for the open connection
+	rate      *mastodonRate
+}
+
+// mastodonRate is the fake's rate limiter, as Mastodon's: limit
+// requests per period, periods aligned to the epoch (under mu).
+type mastodonRate struct {
+	limit   int
+	period  time.Duration
+	now     func() time.Time
+	start   time.Time // of the current period
+	count   int       // requests in it
+	refused int
 }
 
 type mastodonStatus struct {
@@ -96,6 +109,57 @@ func (m *Mastodon) Timelines() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.timelines)
+}
+
+// RateLimit makes the timelines answer as Mastodon's rate limiter does
+// (the API's 300 requests per 5 minutes): limit requests per period, the
+// periods aligned to the epoch on the clock now, every answer with
+// X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (an ISO
+// 8601 time with microseconds), and a request over the limit refused
+// with 429.
+func (m *Mastodon) RateLimit(limit int, period time.Duration, now func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rate = &mastodonRate{limit: limit, period: period, now: now}
+}
+
+// Refused returns how many timeline requests the rate limit refused.
+func (m *Mastodon) Refused() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rate == nil {
+		return 0
+	}
+	return m.rate.refused
+}
+
+// limited counts a timeline request against the rate limit, if any, and
+// writes its headers; false: refused, answered with 429.
+func (m *Mastodon) limited(w http.ResponseWriter) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.rate
+	if r == nil {
+		w.Header().Set("X-RateLimit-Limit", "300")
+		return true
+	}
+	now := r.now()
+	if start := now.Truncate(r.period); !start.Equal(r.start) {
+		r.start, r.count = start, 0
+	}
+	r.count++
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(r.limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(0, r.limit-r.count)))
+	h.Set("X-RateLimit-Reset", r.start.Add(r.period).UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
+	if r.count <= r.limit {
+		return true
+	}
+	r.refused++
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	fmt.Fprint(w, `{"error":"Too many requests"}`)
+	return false
 }
 
 // Send sends ev on the open stream connection, waiting for one.
@@ -181,6 +245,9 @@ func (m *Mastodon) timeline(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	m.timelines = append(m.timelines, r.URL.RequestURI())
 	m.mu.Unlock()
+	if !m.limited(w) {
+		return
+	}
 	limit := 20
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -203,6 +270,5 @@ func (m *Mastodon) timeline(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Reverse(page)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-RateLimit-Limit", "300")
 	fmt.Fprint(w, "["+strings.Join(page, ",")+"]")
 }

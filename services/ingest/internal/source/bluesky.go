@@ -35,7 +35,13 @@ type BlueskySettings struct {
 	Compress bool          `envconfig:"INGEST_BLUESKY_COMPRESS" default:"false" desc:"bluesky: ask Jetstream for zstd-compressed messages (about half the bandwidth)"`
 	Rewind   time.Duration `envconfig:"INGEST_BLUESKY_REWIND" default:"5s" desc:"bluesky: how far before its position a reconnect resumes; the overlap is dropped by post id"`
 	Stall    time.Duration `envconfig:"INGEST_BLUESKY_STALL" default:"60s" desc:"bluesky: silence after which the connection is dropped and the next host tried"`
+	Backfill time.Duration `envconfig:"INGEST_BLUESKY_BACKFILL" default:"0s" desc:"bluesky: on a first start (no committed position), start this far back, e.g. 6h20m, replayed as fast as Jetstream sends it, then live (at most 36h, Jetstream's replay window; 0: live only)"`
 }
+
+// jetstreamLookback is how far back Jetstream's cursor replay reaches by
+// default, on v1 and v2 alike (docs/ingest.md cites where it says so): a
+// longer backfill would be cut to it without a word from the server.
+const jetstreamLookback = 36 * time.Hour
 
 // Validate checks the settings.
 func (s *BlueskySettings) Validate() error {
@@ -53,16 +59,20 @@ func (s *BlueskySettings) Validate() error {
 			return config.Invalid("INGEST_BLUESKY_DIDS", "%q is not a DID (did:plc:... or did:web:...)", d)
 		}
 	}
+	if s.Backfill > jetstreamLookback {
+		return config.Invalid("INGEST_BLUESKY_BACKFILL", "%s is further back than Jetstream replays (%s)", s.Backfill, jetstreamLookback)
+	}
 	return config.First(
 		config.NotNegative("INGEST_BLUESKY_REWIND", s.Rewind),
 		config.Positive("INGEST_BLUESKY_STALL", s.Stall),
+		config.NotNegative("INGEST_BLUESKY_BACKFILL", s.Backfill),
 	)
 }
 
 // New builds the source.
 func (s *BlueskySettings) New(env Env) (Source, error) {
 	return &Bluesky{Hosts: splitList(s.Hosts), Langs: splitList(s.Langs), DIDs: splitList(s.DIDs),
-		Cashtags: s.Cashtags, Compress: s.Compress, Rewind: s.Rewind, Stall: s.Stall, Env: env}, nil
+		Cashtags: s.Cashtags, Compress: s.Compress, Rewind: s.Rewind, Stall: s.Stall, Backfill: s.Backfill, Env: env}, nil
 }
 
 // Bluesky reads Bluesky's posts from Jetstream's v1 /subscribe WebSocket,
@@ -79,6 +89,14 @@ func (s *BlueskySettings) New(env Env) (Source, error) {
 // left to the counter's dedupe by post id. A failed or silent connection
 // (no message for Stall) moves on to the next host, after a back-off of
 // 250 ms doubling to 30 s that starts over once a connection delivers.
+//
+// A first start (no position to resume) with Backfill asks for cursor =
+// now − Backfill instead of the live tail: Jetstream replays from there
+// as fast as it sends, then goes on live on the same connection, and the
+// positions are the events' time_us as for any other start. Jetstream
+// replays only what it still holds and says nothing when a cursor is
+// older: the first event then comes later than the cursor, and the
+// source logs once how far back the instance served (see checkReplay).
 type Bluesky struct {
 	// Hosts are the Jetstream instances, tried in turn: host names
 	// (wss://NAME/subscribe) or ws:// and wss:// URLs.
@@ -96,6 +114,9 @@ type Bluesky struct {
 	Rewind time.Duration
 	// Stall is how long a connection may be silent before it is dropped.
 	Stall time.Duration
+	// Backfill, on a first start, is how far back the first cursor is
+	// (0: the live tail).
+	Backfill time.Duration
 	// Clock times the stall watchdog and the back-off waits (nil: the
 	// real clock).
 	Clock Clock
@@ -157,6 +178,7 @@ func (b *Bluesky) Run(ctx context.Context, emit Emit) error {
 		defer zr.Close()
 	}
 	b.position.Store(b.from.TimeUS)
+	clock := clockOr(b.Clock)
 	c := &jetstreamConn{
 		b:      b,
 		dec:    wire.Jetstream{Cashtags: b.Cashtags},
@@ -166,9 +188,16 @@ func (b *Bluesky) Run(ctx context.Context, emit Emit) error {
 		bad:    &badMessages{m: b.Metrics, log: b.Log},
 		client: &http.Client{Transport: transport()},
 		next:   max(0, slices.Index(b.Hosts, b.from.Host)),
+		clock:  clock,
 	}
-	if b.from.TimeUS > 0 {
+	switch {
+	case b.from.TimeUS > 0:
+		c.replaying = true
 		b.Log.Info("resuming", "host", b.Hosts[c.next], "time_us", b.from.TimeUS, "rewind", b.Rewind)
+	case b.Backfill > 0:
+		from := clock.Now().Add(-b.Backfill)
+		c.start, c.replaying = from.UnixMicro(), true
+		b.Log.Info("first start: backfilling", "backfill", b.Backfill, "from", from.UTC(), "cursor", c.start)
 	}
 	l := &loop{env: b.Env, name: "bluesky", stall: b.Stall, clock: b.Clock, backoff: backoff.NewLive(),
 		authHint: "INGEST_BLUESKY_HOSTS", dial: c.dial,
@@ -219,17 +248,42 @@ type jetstreamConn struct {
 	client *http.Client
 	ws     *websocket.Conn
 	buf    []byte
+	clock  Clock
+	start  int64 // the backfill's cursor: the first one, and the earliest any reconnect asks for
+	// check is the cursor the next event is compared with (0: none), and
+	// checked says that the run's first cursor has been checked.
+	check   int64
+	checked bool
+	// replaying is set while a backfill or a resume is behind the live
+	// tail, for the one log line that says it has caught up.
+	replaying bool
 }
 
+// replaySlack is how much later than its cursor the first event of a
+// replay may come before the source takes the cursor for older than what
+// the instance holds: the public firehose has events every few
+// milliseconds, a host's clock may be a little off.
+const replaySlack = time.Minute
+
 // dial opens a connection to the next host, resuming at the position
-// minus the rewind.
+// minus the rewind (not before the backfill's cursor), or at the
+// backfill's cursor before any event.
 func (c *jetstreamConn) dial(ctx context.Context, _ *watchdog) (session, error) {
 	b := c.b
 	c.host = b.Hosts[c.next]
 	c.next = (c.next + 1) % len(b.Hosts)
-	cursor := int64(0)
+	cursor := c.start
 	if pos := b.position.Load(); pos > 0 {
-		cursor = max(1, pos-b.Rewind.Microseconds())
+		// Never before the backfill's cursor: what is older was not
+		// asked for.
+		cursor = max(1, pos-b.Rewind.Microseconds(), c.start)
+	}
+	// The run's first cursor (the backfill's or the resumed position's)
+	// is checked against the first event it brings, unless the DIDs
+	// filter makes events rare enough that a late first one says nothing.
+	c.check = 0
+	if !c.checked && cursor > 0 && len(b.DIDs) == 0 {
+		c.check = cursor
 	}
 	u, err := b.URL(c.host, cursor)
 	if err != nil {
@@ -272,7 +326,28 @@ func (c *jetstreamConn) frame(ctx context.Context, emit Emit) (bool, error) {
 		c.bad.add(err, len(msg))
 		return false, nil
 	}
+	if c.check > 0 {
+		c.checkReplay(r.TimeUS)
+	}
 	return true, c.handle(ctx, emit, r)
+}
+
+// checkReplay compares the first event of the run's first replay with
+// its cursor. Jetstream replays what it still holds from the cursor on
+// and starts at the oldest it holds when the cursor is older, without a
+// word: an event more than replaySlack after the cursor says so, and the
+// source logs once how far back the instance served.
+func (c *jetstreamConn) checkReplay(first int64) {
+	cursor := c.check
+	c.check, c.checked = 0, true
+	if time.Duration(first-cursor)*time.Microsecond <= replaySlack {
+		return
+	}
+	now := c.clock.Now()
+	asked, served := time.UnixMicro(cursor), time.UnixMicro(first)
+	c.b.Log.Warn("the Jetstream instance replays less than asked: it holds nothing older",
+		"host", c.host, "asked", now.Sub(asked).Round(time.Second), "served", now.Sub(served).Round(time.Second),
+		"cursor", cursor, "first_time_us", first)
 }
 
 // handle emits a post that is new and wanted, counts anything else, and
@@ -293,6 +368,10 @@ func (c *jetstreamConn) handle(ctx context.Context, emit Emit, r wire.Result) er
 	}
 	if r.TimeUS > b.position.Load() {
 		b.position.Store(r.TimeUS)
+	}
+	if c.replaying && time.UnixMicro(r.TimeUS).After(c.clock.Now().Add(-replaySlack)) {
+		c.replaying = false
+		b.Log.Info("replay caught up: reading live", "host", c.host, "time_us", r.TimeUS)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,6 +178,142 @@ func TestBlueskyDropsASilentConnectionAfterTheStallTimeAndResumesOnTheNextHost(t
 	}
 }
 
+// backfilling returns a Bluesky source on host whose clock reads now and
+// whose backfill reaches back to cursor, its back-off waits over at once.
+func backfilling(t *testing.T, host string, now time.Time, cursor int64) (*Bluesky, *systest.Buffer) {
+	b, logs := newBluesky(host)
+	clock := newTestClockAt(now)
+	b.Clock = clock
+	waitOut(t, clock, b.Metrics)
+	b.Backfill = now.Sub(time.UnixMicro(cursor))
+	return b, logs
+}
+
+// since returns the times of times from cursor on: what Jetstream
+// replays from a cursor (time_us >= cursor, as its v1 and v2 servers
+// do).
+func since(times []int64, cursor int64) []int64 {
+	var out []int64
+	for _, ts := range times {
+		if ts >= cursor {
+			out = append(out, ts)
+		}
+	}
+	return out
+}
+
+const replayTooShort = "the Jetstream instance replays less than asked"
+
+func TestABlueskyFirstStartWithABackfillReadsEveryPostFromItsCursorOnOnce(t *testing.T) {
+	events, posts := livefake.RecordedJetstream(t)
+	// The cursor falls between two posts, half of them before it.
+	k := len(posts) / 2
+	cursor := (posts[k-1].TimeUS + posts[k].TimeUS) / 2
+	if !(posts[k-1].TimeUS < cursor && cursor <= posts[k].TimeUS) {
+		t.Fatalf("no room for a cursor between posts %d and %d", k-1, k)
+	}
+	var want []expect.JetstreamPost
+	for _, p := range posts {
+		if p.TimeUS >= cursor {
+			want = append(want, p)
+		}
+	}
+	from := since(passedTimes(t, events), cursor)
+	const first = 4 // events the first connection sends before it drops
+	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: first, Close: true})
+	last := from[len(from)-1]
+	b, logs := backfilling(t, js.URL(), time.UnixMicro(last).Add(time.Hour), cursor)
+	b.Rewind = time.Second // longer than the whole recording
+
+	got := collectUntil(t, b, "the last event", func() bool { return b.Position() == last })
+	checkPosts(t, got, want)
+
+	// The reconnect rewinds from its position, but not to before the
+	// backfill's cursor: nothing older is read.
+	pos := from[first-1]
+	if pos-b.Rewind.Microseconds() >= cursor {
+		t.Fatal("the rewind does not reach before the cursor: the test proves nothing")
+	}
+	reqs := js.Requests()
+	if len(reqs) != 2 || reqs[0].Cursor != cursor || reqs[1].Cursor != cursor {
+		t.Fatalf("requests %+v, want two at the backfill's cursor %d", reqs, cursor)
+	}
+	var again float64
+	for _, p := range want {
+		if p.TimeUS <= pos {
+			again++
+		}
+	}
+	if got := testutil.ToFloat64(b.Metrics.messages.WithLabelValues("duplicate")); got != again || again == 0 {
+		t.Errorf("%v duplicates dropped, want the %v posts the reconnect sent again", got, again)
+	}
+	if strings.Contains(logs.String(), replayTooShort) {
+		t.Errorf("a cursor within what the instance holds was taken for older:\n%s", logs.String())
+	}
+}
+
+func TestABlueskyBackfillOlderThanWhatTheInstanceHoldsIsLoggedOnceWithHowFarBackItServed(t *testing.T) {
+	events, posts := livefake.RecordedJetstream(t)
+	passed := passedTimes(t, events)
+	// The fake holds the recording (a third of a second); the backfill
+	// asks for two hours before its first event.
+	cursor := passed[0] - (2 * time.Hour).Microseconds()
+	js := livefake.NewJetstream(t, events, livefake.JetstreamConn{Events: 5, Close: true})
+	last := passed[len(passed)-1]
+	now := time.UnixMicro(last).Add(30 * time.Minute)
+	b, logs := backfilling(t, js.URL(), now, cursor)
+
+	got := collectUntil(t, b, "the last event", func() bool { return b.Position() == last })
+	checkPosts(t, got, posts)
+	var warned []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, replayTooShort) {
+			warned = append(warned, l)
+		}
+	}
+	if len(warned) != 1 {
+		t.Fatalf("%d lines say the replay was short, want 1 (two connections):\n%s", len(warned), logs.String())
+	}
+	asked := now.Sub(time.UnixMicro(cursor)).Round(time.Second)
+	served := now.Sub(time.UnixMicro(passed[0])).Round(time.Second)
+	for _, kv := range []string{"level=WARN", "asked=" + asked.String(), "served=" + served.String()} {
+		if !strings.Contains(warned[0], kv) {
+			t.Errorf("the line does not say %s: %s", kv, warned[0])
+		}
+	}
+}
+
+func TestABlueskyResumedFromACommittedPositionDoesNotBackfill(t *testing.T) {
+	events, posts := livefake.RecordedJetstream(t)
+	js := livefake.NewJetstream(t, events)
+	passed := passedTimes(t, events)
+	last := passed[len(passed)-1]
+	at := posts[len(posts)/2].TimeUS
+	// A backfill would reach an hour before the whole recording.
+	b, logs := backfilling(t, js.URL(), time.UnixMicro(last), passed[0]-time.Hour.Microseconds())
+	raw, err := json.Marshal(BlueskyPosition{TimeUS: at, Host: js.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Resume(raw); err != nil {
+		t.Fatal(err)
+	}
+	got := collectUntil(t, b, "the last event", func() bool { return b.Position() == last })
+	var want []expect.JetstreamPost
+	for _, p := range posts {
+		if p.TimeUS > at {
+			want = append(want, p)
+		}
+	}
+	checkPosts(t, got, want)
+	if reqs := js.Requests(); len(reqs) != 1 || reqs[0].Cursor != at-b.Rewind.Microseconds() {
+		t.Errorf("requests %+v, want one at the position %d − the rewind", reqs, at)
+	}
+	if strings.Contains(logs.String(), "backfilling") {
+		t.Errorf("a resumed start backfilled:\n%s", logs.String())
+	}
+}
+
 func TestBlueskyURLs(t *testing.T) {
 	b := &Bluesky{DIDs: []string{"did:plc:a", "did:plc:b"}, Compress: true}
 	for _, tt := range []struct {
@@ -223,6 +360,10 @@ func TestBlueskyValidate(t *testing.T) {
 		{"a DID that is not one", map[string]string{"INGEST_BLUESKY_DIDS": "alice.bsky.social"}, "INGEST_BLUESKY_DIDS"},
 		{"a negative rewind", map[string]string{"INGEST_BLUESKY_REWIND": "-1s"}, "INGEST_BLUESKY_REWIND"},
 		{"a zero stall", map[string]string{"INGEST_BLUESKY_STALL": "0s"}, "INGEST_BLUESKY_STALL"},
+		{"a backfill of 6h20m", map[string]string{"INGEST_BLUESKY_BACKFILL": "6h20m"}, ""},
+		{"a backfill of Jetstream's whole replay window", map[string]string{"INGEST_BLUESKY_BACKFILL": "36h"}, ""},
+		{"a backfill further back than Jetstream replays", map[string]string{"INGEST_BLUESKY_BACKFILL": "36h1s"}, "INGEST_BLUESKY_BACKFILL"},
+		{"a negative backfill", map[string]string{"INGEST_BLUESKY_BACKFILL": "-1h"}, "INGEST_BLUESKY_BACKFILL"},
 		{"compression that is not a boolean", map[string]string{"INGEST_BLUESKY_COMPRESS": "zstd"}, "INGEST_BLUESKY_COMPRESS"},
 	})
 }

@@ -268,10 +268,16 @@ func expectedJetstreamIDs(events [][]byte) ([]string, error) {
 func mastodonContractStatuses(n int) [][]byte {
 	var out [][]byte
 	for i := range n {
-		out = append(out, []byte(fmt.Sprintf(`{"id":"1130000000000%05d","uri":"https://example.social/users/tom/statuses/%d","created_at":"2026-03-14T09:30:00.000Z","content":"<p>post %d</p>","account":{"acct":"tom"},"tags":[]}`, i, i, i)))
+		out = append(out, []byte(fmt.Sprintf(`{"id":%q,"uri":"https://example.social/users/tom/statuses/%d","created_at":"2026-03-14T09:30:00.000Z","content":"<p>post %d</p>","account":{"acct":"tom"},"tags":[]}`, mastodonContractID(i), i, i)))
 	}
 	return out
 }
+
+// mastodonContractID is the id of the i-th contract status.
+func mastodonContractID(i int) string { return fmt.Sprintf("1130000000000%05d", i) }
+
+// mastodonContractPosts is how many statuses the suite's fake holds.
+const mastodonContractPosts = 8
 
 // mastodonBad are events a streaming server could send that do not decode.
 var mastodonBad = []livefake.SSE{
@@ -284,7 +290,7 @@ var mastodonBad = []livefake.SSE{
 var mastodonSource = netSource{
 	name: "mastodon",
 	start: func(t *testing.T, feeds ...feed) *onFake {
-		statuses := mastodonContractStatuses(8)
+		statuses := mastodonContractStatuses(mastodonContractPosts)
 		script := scriptOf(feeds, func(code int) livefake.MastodonConn { return livefake.MastodonConn{Status: code} }, func(f feed, sent int) livefake.MastodonConn {
 			c := livefake.MastodonConn{Statuses: span(sent, sent+f.posts), Close: f.close}
 			if f.bad {
@@ -294,16 +300,23 @@ var mastodonSource = netSource{
 			return c
 		})
 		fake := livefake.NewMastodon(t, mastodonToken, statuses, script...)
-		m, logs := newMastodon(fake)
-		m.Stall, m.GapPages = testStall, 0
-		clock, w := onTestClock(t, m.Metrics)
-		m.Clock = clock
 		var ids []string
 		for i := range statuses {
 			ids = append(ids, fmt.Sprintf("https://example.social/users/tom/statuses/%d", i))
 		}
-		return &onFake{src: m, m: m.Metrics, logs: logs, clock: clock, waits: w, ids: ids,
-			streams: func() int { return len(fake.Streams()) }}
+		on := func(gapPages int) *onFake {
+			m, logs := newMastodon(fake)
+			m.Stall, m.GapPages = testStall, gapPages
+			clock, w := onTestClock(t, m.Metrics)
+			m.Clock = clock
+			return &onFake{src: m, m: m.Metrics, logs: logs, clock: clock, waits: w, ids: ids,
+				streams: func() int { return len(fake.Streams()) }}
+		}
+		o := on(0)
+		// Resumed, it fills the gap from its position: the stream, its
+		// script used up, sends nothing.
+		o.again = func() *onFake { return on(10) }
+		return o
 	},
 	bad:     len(mastodonBad),
 	network: live,
@@ -312,6 +325,9 @@ var mastodonSource = netSource{
 	refuse:  func(s Source) { s.(*Mastodon).Token = "not-the-" + mastodonToken },
 	says:    []string{"authentication failed: check INGEST_MASTODON_TOKEN", "401"},
 	secrets: map[string]string{"INGEST_MASTODON_TOKEN": mastodonToken},
+	caughtUp: func(s Source) bool {
+		return s.(*Mastodon).newestSeen("public") == mastodonContractID(mastodonContractPosts-1)
+	},
 }
 
 var networkSources = []netSource{xSource, twitterSource, blueskySource, mastodonSource}

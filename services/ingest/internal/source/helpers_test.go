@@ -41,8 +41,11 @@ type testTimer struct {
 	ch chan time.Time
 }
 
-func newTestClock() *testClock {
-	return &testClock{now: time.Unix(1_700_000_000, 0), set: make(chan struct{})}
+func newTestClock() *testClock { return newTestClockAt(time.Unix(1_700_000_000, 0)) }
+
+// newTestClockAt returns a test clock that starts at now.
+func newTestClockAt(now time.Time) *testClock {
+	return &testClock{now: now, set: make(chan struct{})}
 }
 
 func (c *testClock) Now() time.Time {

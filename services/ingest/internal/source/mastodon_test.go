@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +82,13 @@ func newMastodon(f *livefake.Mastodon) (*Mastodon, *systest.Buffer) {
 	log, buf := testLog()
 	return &Mastodon{BaseURL: f.URL, Token: mastodonToken, Stream: "public", Stall: testStall, GapPages: 10,
 		Env: Env{Metrics: testMetrics("mastodon"), Log: log}}, buf
+}
+
+// newestSeen is the newest status id m has seen on feed.
+func (m *Mastodon) newestSeen(feed string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.newest[feed]
 }
 
 // onMastodonClock gives m a test clock whose back-off waits are over at
@@ -259,6 +270,9 @@ func TestMastodonValidate(t *testing.T) {
 		{"the hashtag stream without tags", with("INGEST_MASTODON_STREAM", "hashtag"), "INGEST_MASTODON_TAGS"},
 		{"a zero stall", with("INGEST_MASTODON_STALL", "0s"), "INGEST_MASTODON_STALL"},
 		{"negative gap pages", with("INGEST_MASTODON_GAP_PAGES", "-1"), "INGEST_MASTODON_GAP_PAGES"},
+		{"a backfill of 6h20m in at most 100 pages", with("INGEST_MASTODON_BACKFILL", "6h20m", "INGEST_MASTODON_BACKFILL_PAGES", "100"), ""},
+		{"a negative backfill", with("INGEST_MASTODON_BACKFILL", "-1h"), "INGEST_MASTODON_BACKFILL"},
+		{"a backfill of no page", with("INGEST_MASTODON_BACKFILL", "1h", "INGEST_MASTODON_BACKFILL_PAGES", "0"), "INGEST_MASTODON_BACKFILL_PAGES"},
 	})
 }
 
@@ -355,5 +369,291 @@ func TestMastodonWithoutAStreamingAPIAtTheURLSaysWhichVariableToSet(t *testing.T
 	runFor(t, ctx, m, (&collector{}).emit)
 	if !strings.Contains(logs.String(), "404") || !strings.Contains(logs.String(), "INGEST_MASTODON_STREAMING_URL") {
 		t.Errorf("the log does not point to the setting:\n%s", logs.String())
+	}
+}
+
+// timelineStatuses are n statuses of a few accounts, the i-th created at
+// t0 + i seconds, with the id Mastodon gives a status created then (the
+// milliseconds since the epoch shifted left by 16 bits, a sequence in
+// the low bits), from the first-th on. It returns them and their ids and
+// URIs, in id order.
+func timelineStatuses(t0 time.Time, first, n int) (raw [][]byte, localIDs, uris []string) {
+	for i := first; i < first+n; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		id := fmt.Sprint(uint64(at.UnixMilli())<<16 + uint64(i))
+		uri := fmt.Sprintf("https://example.social/users/u%d/statuses/%s", i%7, id)
+		raw = append(raw, []byte(fmt.Sprintf(`{"id":%q,"uri":%q,"created_at":%q,"content":"<p>post %d #tag%d</p>","language":"en","account":{"acct":"u%d"},"tags":[{"name":"tag%d"}]}`,
+			id, uri, at.UTC().Format("2006-01-02T15:04:05.000Z"), i, i%5, i%7, i%5)))
+		localIDs, uris = append(localIDs, id), append(uris, uri)
+	}
+	return raw, localIDs, uris
+}
+
+// passResets moves clock on to each rate-limit reset a source waits for:
+// a timer due at the start of a period (the fake's periods are aligned
+// to the epoch). It returns how many it passed so far.
+func passResets(t *testing.T, clock *testClock, period time.Duration) (passed func() int) {
+	var mu sync.Mutex
+	n := 0
+	ctx := t.Context()
+	go func() {
+		for armed := clock.armed(); ; armed = clock.armed() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-armed:
+			}
+			clock.mu.Lock()
+			var next time.Time
+			for _, tm := range clock.timers {
+				if tm.at.After(clock.now) && tm.at.Truncate(period).Equal(tm.at) {
+					next = tm.at
+				}
+			}
+			d := next.Sub(clock.now)
+			clock.mu.Unlock()
+			if !next.IsZero() {
+				mu.Lock()
+				n++
+				mu.Unlock()
+				clock.Advance(d)
+			}
+		}
+	}()
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// backfillCase is a fake Mastodon whose public timeline holds 120
+// statuses, one a second, up to a second before now, and whose stream
+// sends again the last 10 and then 10 statuses the timeline does not
+// hold, live.
+type backfillCase struct {
+	f     *livefake.Mastodon
+	m     *Mastodon
+	logs  *systest.Buffer
+	clock *testClock
+	now   time.Time
+	ids   []string // local ids: the timeline's, then the live ones
+	uris  []string // the same statuses' URIs
+}
+
+const (
+	timelineHeld = 120
+	liveOnly     = 10 // and as many streamed again
+	ratePeriod   = 5 * time.Minute
+)
+
+func newBackfillCase(t *testing.T) *backfillCase {
+	// A period of the rate limit starts 100 s before now.
+	start := time.Unix(1_700_000_100, 0)
+	if !start.Truncate(ratePeriod).Equal(start) {
+		t.Fatal("not the start of a period")
+	}
+	now := start.Add(100 * time.Second)
+	t0 := now.Add(-timelineHeld * time.Second)
+	held, ids, uris := timelineStatuses(t0, 0, timelineHeld)
+	live, liveIDs, liveURIs := timelineStatuses(t0, timelineHeld, liveOnly)
+	f := livefake.NewMastodon(t, mastodonToken, held, livefake.MastodonConn{
+		Statuses: span(timelineHeld-liveOnly, timelineHeld), // sent again
+		Events:   sseUpdates(live),
+	})
+	m, logs := newMastodon(f)
+	clock := newTestClockAt(now)
+	m.Clock = clock
+	m.BackfillPages = 300
+	return &backfillCase{f: f, m: m, logs: logs, clock: clock, now: now,
+		ids: append(ids, liveIDs...), uris: append(uris, liveURIs...)}
+}
+
+// run runs the source until it has read the last live status and the
+// repeats, and returns what it emitted.
+func (bc *backfillCase) run(t *testing.T) *collector {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c := &collector{}
+	wait := runInBackground(t, ctx, bc.m, c.emit)
+	last := bc.ids[len(bc.ids)-1]
+	systest.Await(t, "the last live status and the repeats", time.Minute, func() bool {
+		return bc.m.newestSeen("public") == last &&
+			testutil.ToFloat64(bc.m.Metrics.messages.WithLabelValues("duplicate")) == liveOnly
+	})
+	cancel()
+	wait()
+	return c
+}
+
+// checkAscending checks that the positions emitted name ever newer
+// statuses of the public feed.
+func checkAscending(t *testing.T, c *collector) {
+	t.Helper()
+	prev := ""
+	for i, at := range c.at {
+		pos, ok := at.(MastodonPosition)
+		if !ok || pos.Newest["public"] == "" {
+			t.Fatalf("post %d emitted with position %#v", i+1, at)
+		}
+		if !newerID(pos.Newest["public"], prev) {
+			t.Fatalf("post %d: position %s after %s", i+1, pos.Newest["public"], prev)
+		}
+		prev = pos.Newest["public"]
+	}
+}
+
+func TestAMastodonFirstStartBackfillsOldestFirstWithinTheRateLimitAndJoinsTheStreamOnce(t *testing.T) {
+	bc := newBackfillCase(t)
+	bc.f.RateLimit(2, ratePeriod, bc.clock.Now)
+	resets := passResets(t, bc.clock, ratePeriod)
+	const back = 100 * time.Second
+	bc.m.Backfill = back
+	c := bc.run(t)
+
+	// Every status from 100 s before now on, the live ones after them,
+	// each once, oldest first.
+	from := bc.now.Add(-back)
+	var want []string
+	for i, uri := range bc.uris {
+		if i >= timelineHeld || !bc.now.Add(time.Duration(i-timelineHeld)*time.Second).Before(from) {
+			want = append(want, uri)
+		}
+	}
+	if got := c.ids(); !slices.Equal(got, want) {
+		t.Fatalf("posts\n got %q\nwant %q", got, want)
+	}
+	if len(want) >= len(bc.uris) {
+		t.Fatal("no status before the backfill's start: the test proves nothing")
+	}
+	checkAscending(t, c)
+
+	// The newest page first (how busy the timeline is), then pages from
+	// the id of 100 s ago on, each after the newest of the one before,
+	// then the gap fill of the first connection.
+	reqs := bc.f.Timelines()
+	var minIDs []string
+	for _, r := range reqs {
+		u, err := url.Parse(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		minIDs = append(minIDs, u.Query().Get("min_id"))
+	}
+	startID := strconv.FormatUint(uint64(from.UnixMilli())<<16, 10)
+	if len(minIDs) < 3 || minIDs[0] != "" || minIDs[1] != startID {
+		t.Fatalf("timeline requests %q: want the newest page, then min_id=%s", reqs, startID)
+	}
+	for i := 2; i < len(minIDs); i++ {
+		if !newerID(minIDs[i], minIDs[i-1]) {
+			t.Fatalf("timeline requests %q: not oldest first", reqs)
+		}
+	}
+	if minIDs[len(minIDs)-1] != bc.ids[timelineHeld-1] {
+		t.Errorf("timeline requests %q: the last one is not the join's, after %s", reqs, bc.ids[timelineHeld-1])
+	}
+	// Within the fake's 2 requests per 5 minutes: no refusal, and the
+	// source waited for the resets.
+	if n := bc.f.Refused(); n != 0 {
+		t.Errorf("%d timeline requests refused by the rate limit", n)
+	}
+	if want := (len(reqs) - 1) / 2; resets() != want {
+		t.Errorf("%d resets waited for, want %d for %d requests", resets(), want, len(reqs))
+	}
+}
+
+func TestAMastodonBackfillThatItsPagesCannotReachStartsLaterAndReachesNow(t *testing.T) {
+	bc := newBackfillCase(t)
+	bc.m.Backfill, bc.m.BackfillPages = 100*time.Second, 1
+	c := bc.run(t)
+
+	// One page of 40 a second apart holds 40 s: the backfill is the
+	// newest statuses, up to the last the timeline holds, then the live
+	// ones.
+	got := c.ids()
+	first := slices.Index(bc.uris, got[0])
+	if first < 0 || !slices.Equal(got, bc.uris[first:]) {
+		t.Fatalf("posts %q: not the newest statuses in order", got)
+	}
+	if n := timelineHeld - first; n > mastodonPage || n < mastodonPage/2 {
+		t.Errorf("%d statuses backfilled, want one page's worth at most and more than half of it", n)
+	}
+	if !strings.Contains(bc.logs.String(), "backfill shortened") {
+		t.Errorf("the log does not say the backfill was shortened:\n%s", bc.logs.String())
+	}
+	checkAscending(t, c)
+}
+
+func TestAMastodonResumedFromACommittedPositionFillsItsGapInsteadOfBackfilling(t *testing.T) {
+	bc := newBackfillCase(t)
+	bc.m.Backfill = time.Hour
+	const k = 99
+	raw, err := json.Marshal(MastodonPosition{Newest: map[string]string{"public": bc.ids[k]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bc.m.Resume(raw); err != nil {
+		t.Fatal(err)
+	}
+	c := bc.run(t)
+	if got, want := c.ids(), bc.uris[k+1:]; !slices.Equal(got, want) {
+		t.Fatalf("posts\n got %q\nwant %q", got, want)
+	}
+	want := "/api/v1/timelines/public?" + url.Values{"limit": {"40"}, "min_id": {bc.ids[k]}}.Encode()
+	if got := bc.f.Timelines(); !slices.Equal(got, []string{want}) {
+		t.Errorf("timeline requests %q, want the gap fill from the position only: %s", got, want)
+	}
+	if strings.Contains(bc.logs.String(), "backfilling") {
+		t.Errorf("a resumed start backfilled:\n%s", bc.logs.String())
+	}
+}
+
+func TestAMastodonPositionForAnotherInputIsRefused(t *testing.T) {
+	m := &Mastodon{Stream: "hashtag", Tags: []string{"caturday"}}
+	for _, at := range []string{
+		`{"newest":{"hashtag:caturday":"113000000000000001"}}`,
+		`{"newest":{"public":"113000000000000001"}}`,
+		`{"newest":{"hashtag:caturday":"abc"}}`,
+		`{"newest":{}}`,
+		`{"time_us":1}`,
+		`not json`,
+	} {
+		err := m.Resume(json.RawMessage(at))
+		if ok := at == `{"newest":{"hashtag:caturday":"113000000000000001"}}`; ok != (err == nil) {
+			t.Errorf("Resume(%s): %v", at, err)
+		}
+	}
+}
+
+func TestRateWindowWaitsForTheResetTheInstanceAnnounces(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		header http.Header
+		status int
+		wait   time.Duration
+	}{
+		{"no request left until the reset", http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {"2023-11-14T22:15:00.000000Z"}}, 200, 100 * time.Second},
+		{"refused, with a reset", http.Header{"X-Ratelimit-Remaining": {"3"}, "X-Ratelimit-Reset": {"2023-11-14T22:14:00.000000Z"}}, 429, 40 * time.Second},
+		{"refused without a reset: a minute", nil, 429, time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newTestClock() // 2023-11-14T22:13:20Z
+			w := &rateWindow{n: 300, per: 5 * time.Minute, clock: clock}
+			w.observe(tt.header, tt.status)
+			done := make(chan error, 1)
+			go func() { done <- w.wait(t.Context()) }()
+			clock.awaitTimers(t, 1)
+			clock.Advance(tt.wait - time.Second)
+			clock.awaitTimers(t, 1)
+			select {
+			case err := <-done:
+				t.Fatalf("a request went before the reset (%v)", err)
+			default:
+			}
+			clock.Advance(time.Second)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

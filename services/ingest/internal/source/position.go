@@ -24,7 +24,7 @@ import "encoding/json"
 //     operator then chooses INGEST_FROM=beginning rather than the service
 //     guessing.
 //
-// A source that does not implement it (x, twitter, mastodon, stdin) emits nil
+// A source that does not implement it (x, twitter, stdin) emits nil
 // positions; its posts are still written in transactions, and duplicates
 // across its restarts are left to the counter's dedupe by post id.
 type Resumable interface {
