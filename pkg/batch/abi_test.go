@@ -20,22 +20,36 @@ func TestCheckAcceptsTheLinkedLibrary(t *testing.T) {
 
 func TestCheckRefusesWhatTheQueueCannotUse(t *testing.T) {
 	v, s := kafka.LibraryVersion()
-	// Consumers as a confluent-kafka-go that moved the client would have:
-	// only check reads them, by reflection.
-	type noHandle struct{ Other int }
-	//lint:ignore U1000 read by reflection only
-	type noClient struct{ handle struct{ Name string } }
-	for _, tc := range []struct {
+	consumer := reflect.TypeFor[kafka.Consumer]()
+	// Every unexported field of confluent-kafka-go's Consumer that the
+	// queue (the client) and Destroy (the steps of the Consumer's Close:
+	// consumer.go and handle.go's cleanup) reach. A Consumer as a
+	// confluent-kafka-go that dropped one, or changed its kind, would
+	// have it: only check reads these types, by reflection.
+	reached := []string{
+		"handle.rk", "handle.rkq", "handle.logq", "handle.logs", "handle.closeLogsChan",
+		"handle.rktCache", "handle.rktCacheLock", "handle.waitGroup",
+		"readerTermChan", "events", "eventsChanEnable", "isClosed", "isClosing",
+	}
+	type variant struct {
 		name     string
 		consumer reflect.Type
 		version  int
 		want     string
-	}{
-		{"no handle field", reflect.TypeFor[noHandle](), v, "no handle field"},
-		{"no client pointer", reflect.TypeFor[noClient](), v, "no client pointer rk"},
-		{"librdkafka 1.x", reflect.TypeFor[kafka.Consumer](), 0x010903ff, "librdkafka 1.9.3"},
-		{"librdkafka 3.x", reflect.TypeFor[kafka.Consumer](), 0x030000ff, "librdkafka 3.0.0"},
-	} {
+	}
+	variants := []variant{
+		{"no handle at all", altered(consumer, []string{"handle"}, nil), v, "handle.rk"},
+		{"librdkafka 1.x", consumer, 0x010903ff, "librdkafka 1.9.3"},
+		{"librdkafka 3.x", consumer, 0x030000ff, "librdkafka 3.0.0"},
+	}
+	integer := reflect.TypeFor[int]()
+	for _, path := range reached {
+		at := strings.Split(path, ".")
+		variants = append(variants,
+			variant{"no " + path, altered(consumer, at, nil), v, path},
+			variant{path + " an int", altered(consumer, at, integer), v, path})
+	}
+	for _, tc := range variants {
 		name := s
 		if tc.version != v {
 			name = strings.TrimPrefix(tc.want, "librdkafka ")
@@ -45,6 +59,28 @@ func TestCheckRefusesWhatTheQueueCannotUse(t *testing.T) {
 			t.Errorf("%s: want one line with %q, got %v", tc.name, tc.want, err)
 		}
 	}
+}
+
+// altered is the struct type t with the field at path (a field of a
+// field of ... t) dropped, when to is nil, or of type to, the structs on
+// the way made again around it.
+func altered(t reflect.Type, path []string, to reflect.Type) reflect.Type {
+	var fields []reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Name == path[0] {
+			switch {
+			case len(path) > 1:
+				f.Type = altered(f.Type, path[1:], to)
+			case to == nil:
+				continue
+			default:
+				f.Type = to
+			}
+		}
+		fields = append(fields, f)
+	}
+	return reflect.StructOf(fields)
 }
 
 // cComment matches C comments, which the comparison ignores.
@@ -61,12 +97,14 @@ func normal(decl string) string {
 	return strings.NewReplacer(" ,", ",", "( ", "(", " )", ")", " ;", ";").Replace(decl)
 }
 
-// structDecl and protoDecl match a typedef'd struct with its body and a
-// function prototype of librdkafka's; name is the struct's tag or the
-// function's name, filled in by declared.
+// structDecl, protoDecl and defineDecl match a typedef'd struct with its
+// body, a function prototype and a constant of librdkafka's; name is the
+// struct's tag, the function's or the constant's name, filled in by
+// declared.
 const (
 	structDecl = `(?s)typedef struct NAME \{[^}]*\}\s*\w+\s*;`
 	protoDecl  = `(?s)\b\w+[\s*]+NAME\s*\([^;]*?\)\s*;`
+	defineDecl = `#define NAME[ \t]+\S+`
 )
 
 // declared finds the declaration of name in C text, of the kind pattern.
@@ -75,8 +113,8 @@ func declared(text, pattern, name string) string {
 }
 
 // declarations returns the declarations of librdkafka's API in batch.go's
-// preamble, by name: the typedef'd structs with a body and the function
-// prototypes, each with the pattern that finds it.
+// preamble, by name: the typedef'd structs with a body, the function
+// prototypes and the constants, each with the pattern that finds it.
 func declarations(t *testing.T) map[string][2]string {
 	t.Helper()
 	text := string(mustRead(t, "batch.go"))
@@ -93,14 +131,17 @@ func declarations(t *testing.T) map[string][2]string {
 	for _, m := range regexp.MustCompile(`(rd_kafka_\w+)\s*\(`).FindAllStringSubmatch(block, -1) {
 		decls[m[1]] = [2]string{protoDecl, declared(block, protoDecl, m[1])}
 	}
+	for _, m := range regexp.MustCompile(`#define (RD_KAFKA_\w+)`).FindAllStringSubmatch(block, -1) {
+		decls[m[1]] = [2]string{defineDecl, declared(block, defineDecl, m[1])}
+	}
 	return decls
 }
 
 // TestDeclarationsMatchLibrdkafkasHeader holds the hand-written
 // declarations of batch.go to the rdkafka.h that confluent-kafka-go ships
 // with the librdkafka it links (its librdkafka_vendor folder): a struct
-// whose fields moved, or a call whose parameters changed, fails here and
-// not as wrong memory reads at run time.
+// whose fields moved, a call whose parameters changed, or a flag whose
+// value changed fails here and not as wrong memory reads at run time.
 func TestDeclarationsMatchLibrdkafkasHeader(t *testing.T) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/confluentinc/confluent-kafka-go/v2").Output()
 	if err != nil {
@@ -112,7 +153,7 @@ func TestDeclarationsMatchLibrdkafkasHeader(t *testing.T) {
 	}
 	h := cComment.ReplaceAllString(string(header), " ")
 	decls := declarations(t)
-	if len(decls) < 5 {
+	if len(decls) < 10 {
 		t.Fatalf("found only %d declarations in batch.go: %v", len(decls), decls)
 	}
 	for name, d := range decls {

@@ -17,6 +17,12 @@
 // from this queue as from the consumer queue. An unassign clears the
 // forward but not that flag, so a partition assigned again without a new
 // Route would be forwarded nowhere: route it before every assignment.
+//
+// The same hold on the client frees a consumer that librdkafka refuses to
+// close after a fatal error (Destroy). Everything that goes past
+// confluent-kafka-go's API, the unexported fields reached and the
+// declarations of rdkafka.h, is in this file, and Check says at start
+// whether it still fits the library linked in.
 package batch
 
 /*
@@ -56,6 +62,11 @@ void rd_kafka_queue_forward(rd_kafka_queue_t *src, rd_kafka_queue_t *dst);
 void rd_kafka_queue_destroy(rd_kafka_queue_t *rkqu);
 ssize_t rd_kafka_consume_batch_queue(rd_kafka_queue_t *rkqu, int timeout_ms, rd_kafka_message_t **rkmessages, size_t rkmessages_size);
 void rd_kafka_message_destroy(rd_kafka_message_t *rkmessage);
+
+// What Destroy uses besides.
+void rd_kafka_topic_destroy(rd_kafka_topic_t *rkt);
+void rd_kafka_destroy_flags(rd_kafka_t *rk, int flags);
+#define RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE 0x8
 
 // hb_take is the most messages taken from the queue at once: what a
 // buffer may have to grow for past its size.
@@ -168,6 +179,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -182,11 +196,14 @@ type Queue struct {
 
 // New makes a queue for c's records of topic. c must outlive it.
 func New(c *kafka.Consumer, topic string) (*Queue, error) {
-	rk, err := handle(c)
+	rk, err := clientRK.at(c)
 	if err != nil {
 		return nil, err
 	}
-	return &Queue{q: C.hb_new(rk), topic: topic}, nil
+	if rk.IsNil() {
+		return nil, errors.New("batch: the consumer has no librdkafka client")
+	}
+	return &Queue{q: C.hb_new(rk.UnsafePointer()), topic: topic}, nil
 }
 
 // The librdkafka versions the declarations above were checked against, in
@@ -197,45 +214,172 @@ const (
 	maxVersion = 0x03000000
 )
 
-// Check says, without a broker, whether the queue can work in this build:
-// confluent-kafka-go's Consumer still carries the librdkafka client where
-// handle looks for it, and the librdkafka linked in is of a version the
-// declarations above were checked against. Every service calls it at
-// start and stops with its error, rather than read wrong memory later.
+// Check says, without a broker, whether this package can work in this
+// build: confluent-kafka-go's Consumer still has every unexported field
+// the package reaches (reached), each of the type or kind it is used as,
+// and the librdkafka linked in is of a version the declarations above
+// were checked against. Every service calls it at start and stops with
+// its error, rather than read wrong memory later.
 func Check() error {
 	v, s := kafka.LibraryVersion()
 	return check(reflect.TypeFor[kafka.Consumer](), v, s)
 }
 
 func check(consumer reflect.Type, version int, name string) error {
-	h, ok := consumer.FieldByName("handle")
-	if !ok || h.Type.Kind() != reflect.Struct {
-		return errors.New("batch: confluent-kafka-go's Consumer has no handle field, where the batch queue finds the librdkafka client")
-	}
-	if rk, ok := h.Type.FieldByName("rk"); !ok || rk.Type.Kind() != reflect.Pointer {
-		return errors.New("batch: confluent-kafka-go's consumer handle has no client pointer rk, which the batch queue reads")
+	for _, f := range reached {
+		if err := f.in(consumer); err != nil {
+			return err
+		}
 	}
 	if version < minVersion || version >= maxVersion {
-		return fmt.Errorf("batch: librdkafka %s is not a 2.x version, against whose rdkafka.h the batch queue's declarations were checked", name)
+		return fmt.Errorf("batch: librdkafka %s is not a 2.x version, against whose rdkafka.h this package's declarations were checked", name)
 	}
 	return nil
 }
 
-// handle is the librdkafka client (rd_kafka_t *) inside c.
-// confluent-kafka-go does not export it; it is the field rk of the
-// consumer's handle, read here by reflection, and a version of the
-// library without that field makes New fail, not misbehave
-// (TestQueueReadsWhatIsRouted).
-func handle(c *kafka.Consumer) (unsafe.Pointer, error) {
-	h := reflect.ValueOf(c).Elem().FieldByName("handle")
-	if !h.IsValid() || h.Kind() != reflect.Struct {
-		return nil, fmt.Errorf("batch: confluent-kafka-go's Consumer has no handle field")
+// field is an unexported field of confluent-kafka-go's Consumer that this
+// package reaches: the queue reads the librdkafka client, and Destroy
+// takes the steps of the Consumer's Close on the client's own fields.
+type field struct {
+	path string // from the Consumer, as handle.rk
+	want string // what it must be, for the error
+	fits func(reflect.Type) bool
+	use  string // what reaches it, for the error
+}
+
+// The fields reached, as confluent-kafka-go v2 has them (consumer.go: the
+// Consumer; handle.go: the handle struct it holds).
+var (
+	clientRK    = field{"handle.rk", "a pointer", isPointer, "where the batch queue and Destroy find the librdkafka client"}
+	consumerRKQ = field{"handle.rkq", "a pointer", isPointer, "the consumer queue, which Destroy destroys"}
+	logQueue    = field{"handle.logq", "a pointer", isPointer, "the log queue, which Destroy destroys"}
+	logChan     = field{"handle.logs", "a chan kafka.LogEvent", is[chan kafka.LogEvent], "the log channel, which Destroy closes when the client made it"}
+	ownLogChan  = field{"handle.closeLogsChan", "a bool", is[bool], "which says whether Destroy closes the log channel"}
+	topics      = field{"handle.rktCache", "a map of pointers", isMapOfPointers, "the cached topic handles, which Destroy destroys"}
+	topicsLock  = field{"handle.rktCacheLock", "a sync.Mutex", is[sync.Mutex], "which Destroy holds while it destroys the topic handles"}
+	goroutines  = field{"handle.waitGroup", "a sync.WaitGroup", is[sync.WaitGroup], "which Destroy waits on for the client's goroutines"}
+	readerTerm  = field{"readerTermChan", "a chan bool", is[chan bool], "which Destroy closes to stop the client's goroutines"}
+	eventsChan  = field{"events", "a chan kafka.Event", is[chan kafka.Event], "the events channel, which Destroy closes when the client has one"}
+	eventsOn    = field{"eventsChanEnable", "a bool", is[bool], "which says whether Destroy closes the events channel"}
+	closedFlag  = field{"isClosed", "a uint32", is[uint32], "which Destroy sets so that later calls fail"}
+	closingFlag = field{"isClosing", "a uint32", is[uint32], "which Destroy sets as the Consumer's Close does"}
+	reached     = []field{clientRK, consumerRKQ, logQueue, logChan, ownLogChan, topics, topicsLock, goroutines, readerTerm, eventsChan, eventsOn, closedFlag, closingFlag}
+)
+
+func isPointer(t reflect.Type) bool { return t.Kind() == reflect.Pointer }
+
+func isMapOfPointers(t reflect.Type) bool {
+	return t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Pointer
+}
+
+func is[T any](t reflect.Type) bool { return t == reflect.TypeFor[T]() }
+
+func (f field) missing() error {
+	return fmt.Errorf("batch: confluent-kafka-go's Consumer has no field %s that is %s, %s", f.path, f.want, f.use)
+}
+
+// in says whether the struct type consumer has f.
+func (f field) in(consumer reflect.Type) error {
+	t := consumer
+	for name := range strings.SplitSeq(f.path, ".") {
+		if t.Kind() != reflect.Struct {
+			return f.missing()
+		}
+		sf, ok := t.FieldByName(name)
+		if !ok {
+			return f.missing()
+		}
+		t = sf.Type
 	}
-	rk := h.FieldByName("rk")
-	if !rk.IsValid() || rk.Kind() != reflect.Pointer || rk.IsNil() {
-		return nil, fmt.Errorf("batch: confluent-kafka-go's consumer handle has no client pointer rk")
+	if !f.fits(t) {
+		return f.missing()
 	}
-	return rk.UnsafePointer(), nil
+	return nil
+}
+
+// at is f in c, as a value that may be read and set: reflect refuses both
+// on a value reached through unexported fields, so it is made again at
+// the field's address. A version of confluent-kafka-go without f makes
+// it fail, not misbehave (Check says so at start).
+func (f field) at(c *kafka.Consumer) (reflect.Value, error) {
+	v := reflect.ValueOf(c).Elem()
+	for name := range strings.SplitSeq(f.path, ".") {
+		if v.Kind() != reflect.Struct {
+			return reflect.Value{}, f.missing()
+		}
+		if v = v.FieldByName(name); !v.IsValid() {
+			return reflect.Value{}, f.missing()
+		}
+	}
+	if !f.fits(v.Type()) {
+		return reflect.Value{}, f.missing()
+	}
+	return reflect.NewAt(v.Type(), unsafe.Pointer(v.UnsafeAddr())).Elem(), nil
+}
+
+// Destroy frees the consumer c without closing it as a group member: a
+// consumer that raised a fatal error (a static member fenced by another
+// under its group.instance.id), which librdkafka refuses to close
+// (rd_kafka_consumer_close_queue returns _FATAL and
+// rd_kafka_consumer_closed never becomes true, so confluent-kafka-go's
+// Close would wait for it forever). It takes the steps of that Close but
+// the consumer close: it stops the client's goroutines (the log reader and
+// the events reader) and waits for them, closes the events channel if
+// there is one, marks the client closed, destroys the consumer queue, the
+// log queue (and closes the log channel if the client made it) and the
+// cached topic handles, and then the client with
+// RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE: librdkafka ends its group handler
+// without leaving the group or calling a rebalance callback, and returns
+// once every thread of the client has ended.
+//
+// Once it is called, the calls of c that check whether the client is
+// closed fail; Poll does not check (as after Close) and must not be
+// called. No other call of c may run meanwhile; close a Queue of c
+// before. A consumer that has not failed is closed with Close instead:
+// Destroy neither leaves the group nor revokes the partitions.
+func Destroy(c *kafka.Consumer) error {
+	v := map[string]reflect.Value{}
+	for _, f := range reached {
+		fv, err := f.at(c)
+		if err != nil {
+			return err
+		}
+		v[f.path] = fv
+	}
+	closed := v[closedFlag.path].Addr().Interface().(*uint32)
+	closing := v[closingFlag.path].Addr().Interface().(*uint32)
+	if atomic.LoadUint32(closed) == 1 {
+		return errors.New("batch: destroy: the consumer is closed")
+	}
+	if !atomic.CompareAndSwapUint32(closing, 0, 1) {
+		return errors.New("batch: destroy: the consumer is already closing")
+	}
+	v[readerTerm.path].Close()
+	v[goroutines.path].Addr().Interface().(*sync.WaitGroup).Wait()
+	if v[eventsOn.path].Bool() {
+		v[eventsChan.path].Close()
+	}
+	atomic.StoreUint32(closed, 1)
+
+	rkq := v[consumerRKQ.path]
+	if !rkq.IsNil() {
+		C.rd_kafka_queue_destroy((*C.rd_kafka_queue_t)(rkq.UnsafePointer()))
+		rkq.SetZero()
+	}
+	if logs := v[logChan.path]; !logs.IsNil() {
+		C.rd_kafka_queue_destroy((*C.rd_kafka_queue_t)(v[logQueue.path].UnsafePointer()))
+		if v[ownLogChan.path].Bool() {
+			logs.Close()
+		}
+	}
+	lock := v[topicsLock.path].Addr().Interface().(*sync.Mutex)
+	lock.Lock()
+	for it := v[topics.path].MapRange(); it.Next(); {
+		C.rd_kafka_topic_destroy((*C.rd_kafka_topic_t)(it.Value().UnsafePointer()))
+	}
+	lock.Unlock()
+	C.rd_kafka_destroy_flags((*C.rd_kafka_t)(v[clientRK.path].UnsafePointer()), C.RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
+	return nil
 }
 
 // Route sends the records of the queue's topic's partitions parts to the

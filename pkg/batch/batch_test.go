@@ -2,6 +2,8 @@ package batch_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/batch"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
 // consumer is a group member whose rebalance callback routes each
@@ -250,5 +253,108 @@ func TestRouteOnAClosedQueueFails(t *testing.T) {
 	var q *batch.Queue
 	if err := q.Route([]kafka.TopicPartition{{Partition: 0}}); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("route on a closed queue: %v", err)
+	}
+}
+
+// librdkafkaThreads counts the process's OS threads that librdkafka named
+// its own (rdk:main, rdk:broker1 and so on).
+func librdkafkaThreads(t *testing.T) int {
+	t.Helper()
+	comms, err := filepath.Glob("/proc/self/task/*/comm")
+	if err != nil || len(comms) == 0 {
+		t.Fatalf("no threads listed in /proc/self/task: %v", err)
+	}
+	n := 0
+	for _, comm := range comms {
+		if name, err := os.ReadFile(comm); err == nil && strings.HasPrefix(string(name), "rdk:") {
+			n++
+		}
+	}
+	return n
+}
+
+// closes says whether ch is closed within d, once what it holds is read.
+func closes[T any](ch <-chan T, d time.Duration) bool {
+	timeout := time.After(d)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return true
+			}
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// TestDestroyEndsWhatCloseWould destroys a consumer that has every part
+// confluent-kafka-go's Close ends: a goroutine reading events into the
+// Events channel, a log channel of its own, a topic handle cached by a
+// seek, a partition fetching with records buffered, and a batch queue.
+// Both channels are closed, the client says it is closed and refuses
+// later calls (a second Destroy and Close among them, which return at
+// once), and its librdkafka threads have ended.
+func TestDestroyEndsWhatCloseWould(t *testing.T) {
+	topic := kafkatest.Topic(t, "batch", 1, nil)
+	var records []kafkatest.Record
+	for i := range 100 {
+		records = append(records, kafkatest.Record{Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte("v")})
+	}
+	kafkatest.Produce(t, topic, records...)
+	before := librdkafkaThreads(t)
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+		"bootstrap.servers": kafkatest.Brokers(t), "group.id": kafkatest.Group(t),
+		"go.events.channel.enable": true, "go.logs.channel.enable": true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if librdkafkaThreads(t) <= before {
+		t.Fatal("the consumer started no librdkafka thread that the test could see end")
+	}
+	q, err := batch.New(c, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := []kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: kafka.OffsetBeginning}}
+	if err := c.Assign(at); err != nil {
+		t.Fatal(err)
+	}
+	//lint:ignore SA1019 Destroy ends the events reader as Close does: the test has one to see it end
+	events := c.Events()
+	systest.Await(t, "a record on the events channel", time.Minute, func() bool {
+		select {
+		case ev := <-events:
+			_, ok := ev.(*kafka.Message)
+			return ok
+		default:
+			return false
+		}
+	})
+	if err := c.Seek(kafka.TopicPartition{Topic: &topic, Partition: 0, Offset: 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	if err := batch.Destroy(c); err != nil {
+		t.Fatal(err)
+	}
+	if !closes(events, 10*time.Second) || !closes(c.Logs(), 10*time.Second) {
+		t.Fatal("the events or the logs channel is still open")
+	}
+	if !c.IsClosed() {
+		t.Fatal("the destroyed consumer does not say it is closed")
+	}
+	if _, err := c.Assignment(); err == nil {
+		t.Fatal("the destroyed consumer told its assignment")
+	}
+	if err := batch.Destroy(c); err == nil {
+		t.Fatal("a second Destroy did not fail")
+	}
+	if err := c.Close(); err == nil {
+		t.Fatal("Close of the destroyed consumer did not fail")
+	}
+	if after := librdkafkaThreads(t); after != before {
+		t.Fatalf("%d librdkafka threads after the destroy, %d before the consumer", after, before)
 	}
 }

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -78,7 +79,7 @@ func TestBrokerRestart(t *testing.T) {
 // restart times its session out: the broker fences the counter's member
 // for good. The stage must take that as a failure and run again with new
 // clients, which take the partitions back; snapshots go on and the totals
-// are exact.
+// are exact. The fenced consumers are destroyed, none left unclosed.
 func TestFencedStaticMemberRecovers(t *testing.T) {
 	p := newPipeline(t, 3)
 	posts := syntheticPosts(51, 20_000)
@@ -100,6 +101,14 @@ func TestFencedStaticMemberRecovers(t *testing.T) {
 	snaps.waitPosts(t, int64(len(posts)), 3*time.Minute, c)
 	verify(t, p, snaps, expect.Of(posts))
 	c.stop()
+	for _, stage := range []string{"rank", "tally"} {
+		if !strings.Contains(c.Output(), stage+" consumer destroyed after its fatal error") {
+			t.Errorf("%s's fenced consumer was not destroyed", stage)
+		}
+	}
+	if strings.Contains(c.Output(), "left unclosed") {
+		t.Error("a fenced consumer was left unclosed")
+	}
 }
 
 // impersonate joins group as the static member instance on topic and stays

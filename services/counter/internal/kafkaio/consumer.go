@@ -112,6 +112,9 @@ func (c *Consumer) route(parts []int32) error {
 // Poll waits up to wait for a record and returns it, serving the events
 // that come meanwhile (Event). ok is false when no record came.
 func (c *Consumer) Poll(wait time.Duration) (r Record, ok bool, err error) {
+	if err := c.closed(); err != nil {
+		return Record{}, false, err
+	}
 	switch ev := c.c.Poll(max(int(wait.Milliseconds()), 1)).(type) {
 	case nil:
 		return Record{}, false, nil
@@ -127,6 +130,9 @@ func (c *Consumer) Poll(wait time.Duration) (r Record, ok bool, err error) {
 // batched consumer's queue holds no records: every assigned partition is
 // routed to the batch queue first (Assign).
 func (c *Consumer) Events() error {
+	if err := c.closed(); err != nil {
+		return err
+	}
 	for {
 		ev := c.c.Poll(0)
 		if ev == nil {
@@ -139,6 +145,15 @@ func (c *Consumer) Events() error {
 			return err
 		}
 	}
+}
+
+// closed is an error once the consumer is closed: confluent-kafka-go's
+// Poll does not ask, and would reach the client's freed queue.
+func (c *Consumer) closed() error {
+	if c.c.IsClosed() {
+		return fmt.Errorf("%s consumer: closed", c.name)
+	}
+	return nil
 }
 
 // Read fills chunk with the records of the batch queue at hand, waiting
@@ -184,9 +199,10 @@ func (c *Consumer) event(ev kafka.Event) error {
 // asked for: librdkafka refuses a subscription with ErrFatal once the
 // consumer is fatal, and subscribing again to the same topics changes
 // nothing otherwise (cooperative rebalancing: nothing is revoked). A fatal
-// consumer sends nothing more to its group and the stage's next consumer,
-// under the same group.instance.id, takes its partitions back; what it
-// holds (threads, buffers) is left behind once per fatal error.
+// consumer is destroyed instead (batch.Destroy): its goroutines, queues,
+// threads and buffers go, without a revoke, a leave or a rebalance
+// callback. It sends nothing more to its group, and the stage's next
+// consumer, under the same group.instance.id, takes its partitions back.
 func (c *Consumer) Close() error {
 	if c.q != nil { // before the consumer's close, while its client lives
 		c.q.Close()
@@ -195,7 +211,11 @@ func (c *Consumer) Close() error {
 	err := c.c.SubscribeTopics([]string{c.topic}, c.cb)
 	var ke kafka.Error
 	if errors.As(err, &ke) && ke.Code() == kafka.ErrFatal {
-		c.log.Warn("consumer left unclosed after its fatal error; librdkafka cannot close it", "err", err)
+		if derr := batch.Destroy(c.c); derr != nil {
+			c.log.Error(c.name+" consumer left unclosed after its fatal error", "err", derr)
+			return fmt.Errorf("%s consumer after its fatal error: %w", c.name, derr)
+		}
+		c.log.Info(c.name + " consumer destroyed after its fatal error")
 		return nil
 	}
 	return c.c.Close()
