@@ -252,3 +252,11 @@ func TestTheSameSeedGivesTheSameDemoStreamAndTruthWhateverTheTimes(t *testing.T)
 		}
 	}
 }
+
+func BenchmarkNextDemo(b *testing.B) {
+	g := synthetic.New(demo(1, 5*time.Millisecond))
+	b.ReportAllocs()
+	for b.Loop() {
+		g.Next()
+	}
+}
