@@ -2,6 +2,7 @@ package synthetic_test
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -30,6 +31,12 @@ const (
 type authors struct {
 	start time.Time // the first bucket
 	cells map[string]map[string]map[time.Time]map[string]bool
+	memo  map[window]int // the counts of windows one recent window long
+}
+
+type window struct {
+	key, facet string
+	from       time.Time
 }
 
 func facetsOf(p post.Post) []string {
@@ -37,7 +44,7 @@ func facetsOf(p post.Post) []string {
 }
 
 func countAuthors(posts []post.Post, keys map[string]bool) *authors {
-	a := &authors{start: posts[0].CreatedAt.Truncate(bucket), cells: map[string]map[string]map[time.Time]map[string]bool{}}
+	a := &authors{start: posts[0].CreatedAt.Truncate(bucket), cells: map[string]map[string]map[time.Time]map[string]bool{}, memo: map[window]int{}}
 	for _, p := range posts {
 		b := p.CreatedAt.Truncate(bucket)
 		for _, tg := range hashtag.Of(p) {
@@ -61,14 +68,19 @@ func countAuthors(posts []post.Post, keys map[string]bool) *authors {
 	return a
 }
 
-// in is the distinct authors of key in facet over [from, to).
-func (a *authors) in(key, facet string, from, to time.Time) int {
+// in is the distinct authors of key in facet over [from, from+recent).
+func (a *authors) in(key, facet string, from time.Time) int {
+	w := window{key, facet, from}
+	if n, ok := a.memo[w]; ok {
+		return n
+	}
 	seen := map[string]bool{}
-	for b := from; b.Before(to); b = b.Add(bucket) {
+	for b := from; b.Before(from.Add(recent)); b = b.Add(bucket) {
 		for au := range a.cells[key][facet][b] {
 			seen[au] = true
 		}
 	}
+	a.memo[w] = len(seen)
 	return len(seen)
 }
 
@@ -76,10 +88,10 @@ func (a *authors) in(key, facet string, from, to time.Time) int {
 // closed: observed in the recent window against the mean of the baseline
 // windows the stream has.
 func (a *authors) score(key, facet string, e time.Time) (float64, int, float64) {
-	observed := a.in(key, facet, e.Add(-recent), e)
+	observed := a.in(key, facet, e.Add(-recent))
 	sum, n := 0, 0
 	for end := e.Add(-recent); !end.Add(-recent).Before(a.start) && e.Sub(end) < recent+baseline; end = end.Add(-recent) {
-		sum += a.in(key, facet, end.Add(-recent), end)
+		sum += a.in(key, facet, end.Add(-recent))
 		n++
 	}
 	expected := 1.0
@@ -108,43 +120,31 @@ func inScope(r synthetic.Rise, p post.Post) bool {
 	return (r.Network == "" || p.Source == r.Network) && (r.Lang == "" || p.Lang == r.Lang)
 }
 
-// The rises the generator reports are in the stream, where and when it
-// says, carried by many authors; each one trends in its facet by the
-// counter's score within minutes of its start and at its peak, and not in
-// a facet it does not rise in. The ten busiest steady tags never reach the
-// list, in the whole stream or in their language; a flood has one author.
-func TestRisesTrendWhereTheGeneratorSaysAndTheSteadyHeadNever(t *testing.T) {
-	for _, tc := range []struct {
-		rate  int
-		hours float64
-	}{{20, 3}, {200, 1}} {
-		t.Run(fmt.Sprintf("%d posts per second", tc.rate), func(t *testing.T) {
-			if testing.Short() && tc.rate > 20 {
-				t.Skip("a million posts")
-			}
-			interval := time.Second / time.Duration(tc.rate)
-			cfg := demo(11, interval)
-			g := synthetic.New(cfg)
-			posts := g.Take(int(tc.hours * float64(time.Hour/interval)))
-			rises, floods := g.Rises(), g.Floods()
-			checkTruth(t, g.Config(), posts, rises, floods)
-		})
-	}
+// stream is a demo stream with its ground truth and what the tests
+// compute from its posts alone.
+type stream struct {
+	cfg    synthetic.Config
+	posts  []post.Post
+	rises  []synthetic.Rise
+	floods []synthetic.Flood
+	head   []string          // the ten keys with most mentions no event uses
+	langOf map[string]string // a head key's main language
+	a      *authors
+	last   time.Time // the last bucket
 }
 
-func checkTruth(t *testing.T, cfg synthetic.Config, posts []post.Post, rises []synthetic.Rise, floods []synthetic.Flood) {
-	t.Helper()
+func newStream(cfg synthetic.Config, n int) *stream {
+	g := synthetic.New(cfg)
+	s := &stream{cfg: g.Config(), posts: g.Take(n), rises: g.Rises(), floods: g.Floods(), langOf: map[string]string{}}
 	events := map[string]bool{}
-	for _, r := range rises {
+	for _, r := range s.rises {
 		events[hashtag.Key(r.Tag)] = true
 	}
-	for _, f := range floods {
+	for _, f := range s.floods {
 		events[hashtag.Key(f.Tag)] = true
 	}
-	// The head: the ten keys with the most mentions that no event uses,
-	// and the language most of each one's mentions are in.
 	mentions, langs := map[string]int{}, map[string]map[string]int{}
-	for _, p := range posts {
+	for _, p := range s.posts {
 		for _, tg := range hashtag.Of(p) {
 			if !events[tg.Key] {
 				mentions[tg.Key]++
@@ -155,130 +155,213 @@ func checkTruth(t *testing.T, cfg synthetic.Config, posts []post.Post, rises []s
 			}
 		}
 	}
-	var head []string
 	for k := range mentions {
-		head = append(head, k)
+		s.head = append(s.head, k)
 	}
-	slices.SortFunc(head, func(a, b string) int { return mentions[b] - mentions[a] })
-	head = head[:10]
-	keys := map[string]bool{}
-	for k := range events {
+	slices.SortFunc(s.head, func(a, b string) int { return mentions[b] - mentions[a] })
+	s.head = s.head[:10]
+	keys := maps.Clone(events)
+	for _, k := range s.head {
 		keys[k] = true
+		s.langOf[k] = top(langs[k])
 	}
-	for _, k := range head {
-		keys[k] = true
-	}
-	a := countAuthors(posts, keys)
-	last := posts[len(posts)-1].CreatedAt.Truncate(bucket)
+	s.a = countAuthors(s.posts, keys)
+	s.last = s.posts[len(s.posts)-1].CreatedAt.Truncate(bucket)
+	return s
+}
 
-	kinds := map[string]int{}
-	for _, r := range rises {
-		key, facet := hashtag.Key(r.Tag), riseFacet(r)
-		if !r.From.Equal(posts[r.First].CreatedAt) {
-			t.Errorf("#%s: From %s, but post %d is created at %s", r.Tag, r.From, r.First, posts[r.First].CreatedAt)
+// peaked are the rises whose peak is in the stream, with a bucket to spare.
+func (s *stream) peaked() []synthetic.Rise {
+	var out []synthetic.Rise
+	for _, r := range s.rises {
+		if !r.PeakAt.IsZero() && r.PeakAt.Add(2*bucket).Before(s.last) {
+			out = append(out, r)
 		}
-		if r.PeakAt.IsZero() || r.PeakAt.Add(2*bucket).After(last) {
-			continue // not at its peak yet: only the rises that got there
+	}
+	return out
+}
+
+func has(p post.Post, key string) bool {
+	return slices.ContainsFunc(hashtag.Of(p), func(tg hashtag.Tag) bool { return tg.Key == key })
+}
+
+// The demo stream at 20 posts/s for 3 hours and at 200 posts/s for one
+// (the demo's rate) against its ground truth: the rises and floods the
+// generator reports, checked with what the posts say and with the
+// counter's trending score computed from them.
+func TestTheGroundTruthIsWhatTheStreamHolds(t *testing.T) {
+	for _, tc := range []struct {
+		rate  int
+		hours float64
+	}{{20, 3}, {200, 1}} {
+		t.Run(fmt.Sprintf("%d posts per second", tc.rate), func(t *testing.T) {
+			if testing.Short() && tc.rate > 20 {
+				t.Skip("a million posts")
+			}
+			interval := time.Second / time.Duration(tc.rate)
+			s := newStream(demo(11, interval), int(tc.hours*float64(time.Hour/interval)))
+			kinds := map[string]int{}
+			for _, r := range s.peaked() {
+				kinds[riseFacet(r)[:3]]++
+			}
+			if kinds["all"] == 0 || kinds["lan"] == 0 || kinds["sou"] == 0 {
+				t.Fatalf("the rises that peaked are not of every kind (all, lang, source): %v", kinds)
+			}
+			t.Run("each rise is carried by many authors where and when the generator says", s.risesAreInTheStream)
+			t.Run("each rise trends in its facet soon after it starts and at its peak", s.risesTrend)
+			t.Run("a rise on one network is on that network alone", s.networkRisesStayOnTheirNetwork)
+			t.Run("the ten busiest steady tags never trend", s.headNeverTrends)
+			t.Run("a flood is one author's, never retweeted, and never trends", s.floodsHaveOneAuthor)
+			t.Logf("%d posts; %d rises, %v at their peak; %d flood waves; head %v", len(s.posts), len(s.rises), kinds, len(s.floods), s.head)
+		})
+	}
+}
+
+func (s *stream) risesAreInTheStream(t *testing.T) {
+	for _, r := range s.rises {
+		if !r.From.Equal(s.posts[r.First].CreatedAt) {
+			t.Errorf("#%s: From %s, but post %d is created at %s", r.Tag, r.From, r.First, s.posts[r.First].CreatedAt)
 		}
-		kinds[facet[:3]]++
-		if !r.PeakAt.Equal(posts[r.Peak].CreatedAt) {
-			t.Errorf("#%s: PeakAt %s, but post %d is created at %s", r.Tag, r.PeakAt, r.Peak, posts[r.Peak].CreatedAt)
+	}
+	for _, r := range s.peaked() {
+		key := hashtag.Key(r.Tag)
+		if !r.PeakAt.Equal(s.posts[r.Peak].CreatedAt) {
+			t.Errorf("#%s: PeakAt %s, but post %d is created at %s", r.Tag, r.PeakAt, r.Peak, s.posts[r.Peak].CreatedAt)
 		}
-		// In the stream: posts with its key up to the peak, in its scope
-		// and out of it, and as many posts before its start.
+		// Posts with its key up to the peak, in its scope and out of it,
+		// and in as many posts before its start.
 		in, out, before := 0, 0, 0
 		by := map[string]bool{}
 		length := r.Peak - r.First + 1
 		for i := r.First - min(r.First, length); i <= r.Peak; i++ {
-			if !slices.ContainsFunc(hashtag.Of(posts[i]), func(tg hashtag.Tag) bool { return tg.Key == key }) {
-				continue
-			}
 			switch {
+			case !has(s.posts[i], key):
 			case i < r.First:
 				before++
-			case inScope(r, posts[i]):
+			case inScope(r, s.posts[i]):
 				in++
-				by[posts[i].Author] = true
+				by[s.posts[i].Author] = true
 			default:
 				out++
 			}
 		}
 		// Up to its peak a rise's share grows linearly to RisePeak.
-		want := cfg.RisePeak * float64(length) / 2
+		want := s.cfg.RisePeak * float64(length) / 2
 		if float64(in) < 0.7*want || len(by) < in*4/5 || out > in/10 || before > in/10 {
 			t.Errorf("#%s (%s) from %s to its peak: %d posts by %d authors in its scope (want about %.0f, nearly one each), %d out of it, %d in as long before",
-				r.Tag, facet, r.From.Format(time.TimeOnly), in, len(by), want, out, before)
-		}
-		// Trending: soon after it starts, and at its peak.
-		for _, e := range []time.Time{r.From.Truncate(bucket).Add(8 * bucket), r.PeakAt.Truncate(bucket).Add(bucket)} {
-			if s, o, x := a.score(key, facet, e); s < minScore {
-				t.Errorf("#%s (%s, from %s) at %s: score %.1f (%d authors, %.1f expected), below the list's %d",
-					r.Tag, facet, r.From.Format(time.TimeOnly), e.Format(time.TimeOnly), s, o, x, minScore)
-			}
-			// It does not rise on the other networks, or in the other
-			// languages.
-			for f := range a.cells[key] {
-				if facet == "all" || f == facet || !strings.HasPrefix(f, facet[:strings.Index(facet, ":")+1]) {
-					continue
-				}
-				if s, o, x := a.score(key, f, e); s >= minScore {
-					t.Errorf("#%s rises in %s, and at %s trends in %s too: %d authors, %.1f expected", r.Tag, facet, e.Format(time.TimeOnly), f, o, x)
-				}
-			}
+				r.Tag, riseFacet(r), r.From.Format(time.TimeOnly), in, len(by), want, out, before)
 		}
 	}
-	for _, k := range []string{"all", "lan", "sou"} {
-		if kinds[k] == 0 {
-			t.Errorf("no rise in a facet %s...: %v", k, kinds)
-		}
-	}
+}
 
-	// The steady head, and the floods, at every minute after the first
-	// baseline window.
-	for e := a.start.Add(2 * recent); !e.After(last); e = e.Add(bucket) {
-		for _, k := range head {
-			for _, f := range []string{"all", "lang:" + top(langs[k])} {
-				if s, o, x := a.score(k, f, e); s >= minScore {
-					t.Errorf("steady #%s in %s at %s: score %.1f, %d authors against %.1f expected", k, f, e.Format(time.TimeOnly), s, o, x)
+func (s *stream) risesTrend(t *testing.T) {
+	for _, r := range s.peaked() {
+		key, facet := hashtag.Key(r.Tag), riseFacet(r)
+		for _, e := range []time.Time{r.From.Truncate(bucket).Add(8 * bucket), r.PeakAt.Truncate(bucket).Add(bucket)} {
+			if sc, o, x := s.a.score(key, facet, e); sc < minScore {
+				t.Errorf("#%s (%s, from %s) at %s: score %.1f (%d authors, %.1f expected), below the list's %d",
+					r.Tag, facet, r.From.Format(time.TimeOnly), e.Format(time.TimeOnly), sc, o, x, minScore)
+			}
+			if r.Lang == "" {
+				continue
+			}
+			// A rise in one language does not trend in another.
+			for f := range s.a.cells[key] {
+				if f != facet && strings.HasPrefix(f, "lang:") {
+					if sc, o, x := s.a.score(key, f, e); sc >= minScore {
+						t.Errorf("#%s rises in %s, and at %s trends in %s too: %d authors, %.1f expected", r.Tag, facet, e.Format(time.TimeOnly), f, o, x)
+					}
 				}
 			}
 		}
+	}
+}
+
+func (s *stream) networkRisesStayOnTheirNetwork(t *testing.T) {
+	checked := 0
+	for _, r := range s.peaked() {
+		if r.Network == "" {
+			continue
+		}
+		checked++
+		key := hashtag.Key(r.Tag)
+		on := map[string]int{}
+		last := min(r.Last, uint64(len(s.posts)-1))
+		for i := r.First; i <= last; i++ {
+			if has(s.posts[i], key) {
+				on[s.posts[i].Source]++
+			}
+		}
+		for _, n := range s.cfg.Networks {
+			if n != r.Network && on[n]*20 > on[r.Network] {
+				t.Errorf("#%s rises on %s: %v posts per network in its window", r.Tag, r.Network, on)
+			}
+		}
+		// Elsewhere it never has the authors to trend.
+		for e := r.From.Truncate(bucket).Add(bucket); !e.After(s.last) && !e.After(r.To.Add(recent)); e = e.Add(bucket) {
+			for _, n := range s.cfg.Networks {
+				if sc, o, x := s.a.score(key, "source:"+n, e); n != r.Network && sc >= minScore {
+					t.Errorf("#%s rises on %s, and at %s trends on %s: %d authors, %.1f expected", r.Tag, r.Network, e.Format(time.TimeOnly), n, o, x)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no rise on one network reached its peak")
+	}
+}
+
+func (s *stream) headNeverTrends(t *testing.T) {
+	for e := s.a.start.Add(2 * recent); !e.After(s.last); e = e.Add(bucket) {
+		for _, k := range s.head {
+			for _, f := range []string{"all", "lang:" + s.langOf[k]} {
+				if sc, o, x := s.a.score(k, f, e); sc >= minScore {
+					t.Errorf("steady #%s in %s at %s: score %.1f, %d authors against %.1f expected", k, f, e.Format(time.TimeOnly), sc, o, x)
+				}
+			}
+		}
+	}
+}
+
+func (s *stream) floodsHaveOneAuthor(t *testing.T) {
+	if len(s.floods) < 3 {
+		t.Fatalf("%d flood waves", len(s.floods))
 	}
 	ids := map[string]string{} // flood post id → tag
-	for _, f := range floods {
+	for _, f := range s.floods {
 		key, n := hashtag.Key(f.Tag), 0
-		for i := f.First; i <= min(f.Last, uint64(len(posts)-1)); i++ {
-			if slices.ContainsFunc(hashtag.Of(posts[i]), func(tg hashtag.Tag) bool { return tg.Key == key }) {
+		for i := f.First; i <= min(f.Last, uint64(len(s.posts)-1)); i++ {
+			if has(s.posts[i], key) {
 				n++
-				ids[posts[i].ID] = f.Tag
+				ids[s.posts[i].ID] = f.Tag
 			}
 		}
-		if f.Last < uint64(len(posts)) && float64(n) < 0.7*cfg.FloodShare*float64(f.Last-f.First+1) {
+		if f.Last < uint64(len(s.posts)) && float64(n) < 0.7*s.cfg.FloodShare*float64(f.Last-f.First+1) {
 			t.Errorf("flood of #%s by %s: %d posts in %d", f.Tag, f.Author, n, f.Last-f.First+1)
 		}
 	}
-	fl := map[string]synthetic.Flood{}
-	for _, f := range floods {
-		fl[hashtag.Key(f.Tag)] = f
+	byKey := map[string]synthetic.Flood{}
+	for _, f := range s.floods {
+		byKey[hashtag.Key(f.Tag)] = f
 	}
-	for _, p := range posts {
+	for _, p := range s.posts {
 		if tag, ok := ids[p.RetweetOf]; ok {
 			t.Fatalf("post %s retweets %s, a flood post of #%s", p.ID, p.RetweetOf, tag)
 		}
 		for _, tg := range hashtag.Of(p) {
-			f, ok := fl[tg.Key]
-			if !ok {
-				continue
-			}
-			if p.Author != f.Author || p.Source != f.Network || p.Lang != f.Lang || ids[p.ID] == "" {
+			f, ok := byKey[tg.Key]
+			if ok && (p.Author != f.Author || p.Source != f.Network || p.Lang != f.Lang || ids[p.ID] == "") {
 				t.Fatalf("post %s (%s, %s, by %s) carries #%s of the flooder %s (%s, %s) outside its waves", p.ID, p.Source, p.Lang, p.Author, tg.Spelling, f.Author, f.Network, f.Lang)
 			}
 		}
 	}
-	if len(floods) < 3 || len(ids) == 0 {
-		t.Errorf("%d flood waves, %d flood posts", len(floods), len(ids))
+	for key, f := range byKey {
+		for e := s.a.start.Add(2 * recent); !e.After(s.last); e = e.Add(bucket) {
+			if sc, o, _ := s.a.score(key, "all", e); sc > 0 || o > 1 {
+				t.Fatalf("the flood of #%s by %s at %s: score %.1f with %d authors", f.Tag, f.Author, e.Format(time.TimeOnly), sc, o)
+			}
+		}
 	}
-	t.Logf("%d posts; %d rises (%v reached their peak); %d flood waves of %d posts; head %v", len(posts), len(rises), kinds, len(floods), len(ids), head)
 }
 
 // top is the key of m with the largest value.
