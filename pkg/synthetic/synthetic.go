@@ -265,7 +265,7 @@ func New(cfg Config) *Generator {
 // Config returns the settings in use, defaults filled in.
 func (g *Generator) Config() Config { return g.cfg }
 
-// Count returns how many posts Next has returned.
+// Count returns how many posts Next and NextAt have returned.
 func (g *Generator) Count() uint64 { return g.n }
 
 // Rising returns the old-style rising tags as the next post will draw
