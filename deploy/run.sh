@@ -18,6 +18,11 @@ first=${KAFKA_BROKERS%%,*}
 export KAFKA_PORT=${first##*:}
 export INGEST_SOURCE=${INGEST_SOURCE:-synthetic}
 export INGEST_SYNTHETIC_RATE=${INGEST_SYNTHETIC_RATE:-${INGEST_RATE:-200}}
+# A first run of the synthetic source begins with 6 h 20 min of history: the
+# counter's trending horizon (COUNTER_TRENDING_RECENT 10m + _BASELINE 6h),
+# its lateness and a few minutes to spare, so that the trending list has
+# its whole baseline once the history is read.
+export INGEST_SYNTHETIC_HISTORY=${INGEST_SYNTHETIC_HISTORY:-6h20m}
 export PRINTER_HTTP_ADDR=${PRINTER_HTTP_ADDR:-:8080}
 mkdir -p "$logs"
 

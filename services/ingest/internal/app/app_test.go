@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/ingest/internal/publish"
 )
 
@@ -282,4 +284,84 @@ func TestTheOldFileVariableStillReplaysWithADeprecationWarning(t *testing.T) {
 	if got := len(kafkatest.ReadAll(t, name, 60*time.Second)); got != 1000 {
 		t.Fatalf("%d records in the topic, the file holds 1000 posts", got)
 	}
+}
+
+// TestSyntheticHistoryBeginsAHorizonBackAndReachesTheWallClock runs the
+// synthetic source with a history of one minute at 500 posts a second: its
+// posts begin one minute before the start, one step of post time apart,
+// for at least the horizon's worth of posts (and no more than the horizon
+// plus the time it took to write them), then go on stamped with the wall
+// clock; created_at never goes back.
+func TestSyntheticHistoryBeginsAHorizonBackAndReachesTheWallClock(t *testing.T) {
+	const rate, horizon = 500, time.Minute
+	step := time.Second / rate
+	name := kafkatest.Topic(t, "tweets", 1, nil) // one partition: the topic's order is the source's
+	cfg := load(t, map[string]string{
+		"KAFKA_BROKERS": kafkatest.Brokers(t), "INGEST_OPS_ADDR": "off", "TOPIC_TWEETS": name,
+		"INGEST_SOURCE": "synthetic", "INGEST_SYNTHETIC_SEED": "8",
+		"INGEST_SYNTHETIC_RATE": strconv.Itoa(rate), "INGEST_SYNTHETIC_HISTORY": horizon.String(),
+	})
+	var logs systest.Buffer
+	began := time.Now()
+	stop := systest.RunInBackground(t, "ingest", func(ctx context.Context) error {
+		return Run(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	})
+	written := regexp.MustCompile(`msg="history written" .*posts=([0-9]+) `)
+	var n int
+	systest.Await(t, "the history's log line", 2*time.Minute, func() bool {
+		m := written.FindStringSubmatch(logs.String())
+		if m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		return m != nil
+	}, logs.String)
+	wrote := time.Now()
+	// Then live posts, at the rate: a second's worth committed.
+	admin := kafkatest.Admin(t)
+	systest.Await(t, "live posts after the history", time.Minute, func() bool {
+		end, err := topic.EndOffsets(t.Context(), admin, name, kafka.IsolationLevelReadCommitted)
+		return err == nil && end[0] >= int64(n+rate)
+	})
+	stop()
+	stopped := time.Now()
+
+	msgs := kafkatest.ReadAll(t, name, time.Minute)
+	posts := make([]post.Post, len(msgs))
+	for i, m := range msgs {
+		p, err := post.Decode(m.Value)
+		if err != nil {
+			t.Fatalf("offset %d: %v", m.TopicPartition.Offset, err)
+		}
+		posts[i] = p
+	}
+	if min, max := int(horizon/step), int((horizon+wrote.Sub(began))/step)+1; n < min || n > max {
+		t.Errorf("%d history posts; the horizon at the rate is %d, with the %s it took %d", n, min, wrote.Sub(began).Round(time.Millisecond), max)
+	}
+	if len(posts) < n+rate {
+		t.Fatalf("%d posts in the topic, %d of them history", len(posts), n)
+	}
+	first := posts[0].CreatedAt
+	if first.Before(began.Add(-horizon).Add(-time.Millisecond)) || first.After(wrote.Add(-horizon)) {
+		t.Errorf("the first post is created at %s, not a horizon of %s before the start (%s)", first, horizon, began.UTC())
+	}
+	for j, p := range posts {
+		if j > 0 && p.CreatedAt.Before(posts[j-1].CreatedAt) {
+			t.Fatalf("post %d created at %s, before post %d at %s", j, p.CreatedAt, j-1, posts[j-1].CreatedAt)
+		}
+		if j >= n {
+			continue
+		}
+		if d := p.CreatedAt.Sub(first) - time.Duration(j)*step; d < -time.Millisecond || d > time.Millisecond {
+			t.Fatalf("history post %d is created %s after the first, want %s", j, p.CreatedAt.Sub(first), time.Duration(j)*step)
+		}
+	}
+	// The history reaches the time it was written at; the live posts are
+	// stamped with the wall clock as they go.
+	if last := posts[n-1].CreatedAt; last.Before(began) || last.After(wrote) {
+		t.Errorf("the last history post is created at %s, not between the start %s and the log line %s", last, began.UTC(), wrote.UTC())
+	}
+	if live := posts[len(posts)-1].CreatedAt; live.Before(wrote) || live.After(stopped) {
+		t.Errorf("the last post is created at %s, not between the history's end %s and the stop %s", live, wrote.UTC(), stopped.UTC())
+	}
+	t.Logf("%d history posts written in %s; %d posts in all", n, wrote.Sub(began).Round(time.Millisecond), len(posts))
 }

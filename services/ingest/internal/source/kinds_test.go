@@ -182,5 +182,18 @@ func TestSyntheticValidate(t *testing.T) {
 		{"a start that is not RFC 3339", map[string]string{"INGEST_SYNTHETIC_START": "June 1st"}, "INGEST_SYNTHETIC_START"},
 		{"a negative rate", map[string]string{"INGEST_SYNTHETIC_RATE": "-5"}, "INGEST_SYNTHETIC_RATE"},
 		{"a negative rate by its old name", map[string]string{"INGEST_RATE": "-5"}, "INGEST_SYNTHETIC_RATE"},
+		{"a history at a rate", map[string]string{"INGEST_SYNTHETIC_HISTORY": "6h20m", "INGEST_SYNTHETIC_RATE": "200"}, ""},
+		{"a history with a count, which has none", map[string]string{"INGEST_SYNTHETIC_HISTORY": "1h", "INGEST_SYNTHETIC_COUNT": "10"}, ""},
+		{"a history without a rate", map[string]string{"INGEST_SYNTHETIC_HISTORY": "1h"}, "INGEST_SYNTHETIC_HISTORY"},
+		{"a history with a fixed start", map[string]string{"INGEST_SYNTHETIC_HISTORY": "1h", "INGEST_SYNTHETIC_RATE": "200", "INGEST_SYNTHETIC_START": "2025-06-01T00:00:00Z"}, "INGEST_SYNTHETIC_HISTORY"},
+		{"a negative history", map[string]string{"INGEST_SYNTHETIC_HISTORY": "-1h", "INGEST_SYNTHETIC_RATE": "200"}, "INGEST_SYNTHETIC_HISTORY"},
+		{"no networks", map[string]string{"INGEST_SYNTHETIC_NETWORKS": ""}, ""},
+		{"a network name in capitals", map[string]string{"INGEST_SYNTHETIC_NETWORKS": "bluesky,Mastodon"}, "INGEST_SYNTHETIC_NETWORKS"},
+		{"a network twice", map[string]string{"INGEST_SYNTHETIC_NETWORKS": "x,bluesky,x"}, "INGEST_SYNTHETIC_NETWORKS"},
+		{"an author skew of 1", map[string]string{"INGEST_SYNTHETIC_AUTHOR_SKEW": "1"}, "INGEST_SYNTHETIC_AUTHOR_SKEW"},
+		{"all authors alike", map[string]string{"INGEST_SYNTHETIC_AUTHOR_SKEW": "0"}, ""},
+		{"no authors", map[string]string{"INGEST_SYNTHETIC_AUTHORS": "0"}, "INGEST_SYNTHETIC_AUTHORS"},
+		{"a negative rise interval", map[string]string{"INGEST_SYNTHETIC_RISE_EVERY": "-10m"}, "INGEST_SYNTHETIC_RISE_EVERY"},
+		{"negative flooders", map[string]string{"INGEST_SYNTHETIC_FLOODERS": "-1"}, "INGEST_SYNTHETIC_FLOODERS"},
 	})
 }

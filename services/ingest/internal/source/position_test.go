@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
 )
@@ -103,5 +105,47 @@ func TestIdentityNamesTheInputNotTheRun(t *testing.T) {
 		s == (&Synthetic{Config: synthetic.Config{Seed: 2}}).Identity() ||
 		s == (&Synthetic{Config: synthetic.Config{Seed: 1, Vocabulary: 10}}).Identity() {
 		t.Errorf("synthetic identity %s", s)
+	}
+}
+
+func TestASyntheticHistoryResumedMidwayGoesOnInPostTime(t *testing.T) {
+	const rate, horizon = 100, 2 * time.Second
+	step := time.Second / rate
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	want := int(horizon / step) // posts in [now − horizon, now) at the rate
+	log, _ := testLog()
+	newSrc := func() *Synthetic {
+		return &Synthetic{Config: synthetic.Config{Seed: 5, WallClock: true}, Rate: rate, History: horizon,
+			Now: func() time.Time { return now }, Env: Env{Metrics: testMetrics("synthetic"), Log: log}}
+	}
+	full := &collector{want: want + 5}
+	ctx, cancel := context.WithCancel(t.Context())
+	full.cancel = cancel
+	runFor(t, ctx, newSrc(), full.emit)
+	for j, p := range full.posts {
+		at := now // the live posts: the clock
+		if j < want {
+			at = now.Add(-horizon + time.Duration(j)*step)
+		}
+		if !p.CreatedAt.Equal(at) {
+			t.Fatalf("post %d created at %s, want %s (%d history posts)", j, p.CreatedAt, at, want)
+		}
+	}
+	for _, k := range []int{0, 57, want - 1, want} {
+		raw, err := json.Marshal(full.at[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := newSrc()
+		if err := src.Resume(raw); err != nil {
+			t.Fatalf("resume after post %d (%s): %v", k, raw, err)
+		}
+		c := &collector{want: len(full.posts) - k - 1}
+		ctx, cancel := context.WithCancel(t.Context())
+		c.cancel = cancel
+		runFor(t, ctx, src, c.emit)
+		if !reflect.DeepEqual(c.posts, full.posts[k+1:]) {
+			t.Fatalf("resumed after post %d (%s): the posts differ from the uninterrupted run's", k, raw)
+		}
 	}
 }
