@@ -372,7 +372,9 @@ func (s *Stage) restore(partition int32) (*active, error) {
 func (s *Stage) load(w *warm, partition int32) (t *Table, records int64, from string, err error) {
 	if w != nil {
 		n, err := w.catchUp(s.ctx)
-		s.log.Info("warm standby caught up", "records", w.tailed, "caught_up", n)
+		if err == nil {
+			s.log.Info("warm standby caught up", "records", w.tailed, "caught_up", n)
+		}
 		return w.table, n, "warm standby", err
 	}
 	t = NewTable()
