@@ -64,6 +64,9 @@ type Config struct {
 	SessionTimeout time.Duration
 	StatsInterval  time.Duration
 	MaxRecordBytes int
+	// RestoreStall bounds a restore's reads that make no progress
+	// (partition.Config.Stall): such a restore fails the stage.
+	RestoreStall time.Duration
 	// Trending, when set, adds the trending list to every snapshot, from
 	// the deltas' post-time buckets of the input partitions of Tweets
 	// (TweetsPartitions of them while the topic does not exist).
