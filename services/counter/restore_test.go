@@ -51,7 +51,8 @@ func TestAStalledRestoreFailsTheStageAndRecovers(t *testing.T) {
 	restarted := time.Now()
 	c = start(t, p, "stall", env)
 	produce(t, p.brokers, p.tweets, keys[10_000:], values[10_000:])
-	// The stage failed on the stall and was started again.
+	// The restore gave up, and the stage was started again.
+	c.waitLog(stallMsg, 1, 3*time.Minute)
 	c.waitMetric(`hashtrend_counter_stage_restarts_total{stage="rank"}`, func(v float64) bool { return v >= 1 }, 3*time.Minute)
 	line := stallLine(t, c.Output())
 	if want := fmt.Sprintf("partition=0 read_to=%d end=%d", open.offset, open.offset+1); !strings.Contains(line, want) {
@@ -123,12 +124,16 @@ func (s *stalledTxn) abort(t *testing.T) {
 	}
 }
 
+// stallMsg is the message of the line a read that gives up for want of
+// progress logs.
+const stallMsg = `msg="reading to the end: no progress, giving up"`
+
 // stallLine is the first line of out in which a read gave up for want of
 // progress.
 func stallLine(t *testing.T, out string) string {
 	t.Helper()
 	for l := range strings.Lines(out) {
-		if strings.Contains(l, `msg="reading to the end: no progress, giving up"`) {
+		if strings.Contains(l, stallMsg) {
 			return strings.TrimSpace(l)
 		}
 	}
