@@ -97,6 +97,12 @@ type Config struct {
 	// Override is set over Settings: the benchmarks measure other
 	// settings with it. Nothing else sets it.
 	Override kafka.ConfigMap
+	// Stall, when set, bounds a read to an end (ReadTo, Decode with
+	// ends) that makes no progress: when no record was read and no
+	// partition still below its end moved towards it for this long, the
+	// read logs where it stands and returns a *StalledError. Zero waits
+	// for as long as it takes. Follow is never stalled.
+	Stall time.Duration
 }
 
 // Reader reads partitions of one topic. It is used by one goroutine at a

@@ -11,13 +11,14 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 )
 
-// waitWarning is how often a read says that it is still below its end.
+// waitWarning is how often a read says where it stands while it is still
+// below its end.
 const waitWarning = 10 * time.Second
 
-// hangingAfter is how long a read held below an end waits before it says
-// so as an error: the broker's transaction.max.timeout.ms (15 minutes by
-// default), the longest a transaction may stay open before the broker
-// aborts it. Held back longer, the transaction is most likely not open but
+// hangingAfter is how long a read held below an end without progress
+// waits before it says so as an error: the broker's
+// transaction.max.timeout.ms (15 minutes by default), the longest a
+// transaction may stay open before the broker aborts it. Held back longer, the transaction is most likely not open but
 // hanging: the broker decided it and lost its marker on this partition
 // (docs/ingest.md, "A hanging transaction"), and only an operator ends it.
 const hangingAfter = 15 * time.Minute
@@ -26,8 +27,10 @@ const hangingAfter = 15 * time.Minute
 // (each must be assigned), in order within a partition, until every one
 // is at its end (see the package comment); a partition already at its end
 // is not waited for. A fatal client error, an error about a partition from
-// the broker, or fn's error ends the read. While held below an end it says
-// so every 10 s.
+// the broker, or fn's error ends the read, and so does a read that makes
+// no progress for Config.Stall (a *StalledError). While below an end it
+// says where it stands every 10 s: at info while it moves, as a warning
+// while it is held back.
 func (r *Reader) ReadTo(ctx context.Context, ends map[int32]int64, fn func(Record) error) error {
 	return r.records(ctx, ends, fn)
 }
@@ -81,7 +84,11 @@ func (r *Reader) read(ctx context.Context, ends map[int32]int64, next func() *ch
 		}
 	}
 	began := time.Now()
-	warned, idle := began, began
+	idle := began
+	var held *holdback
+	if !follow {
+		held = r.newHoldback(began, ends, left)
+	}
 	for follow || len(left) > 0 {
 		if err := ctx.Err(); err != nil {
 			if follow {
@@ -98,6 +105,9 @@ func (r *Reader) read(ctx context.Context, ends map[int32]int64, next func() *ch
 			r.stale = true // what was taken is not handed over
 			return err
 		}
+		if held != nil {
+			held.records += int64(c.len()) // fn owns c once called
+		}
 		if heard {
 			r.back()
 			idle = time.Now()
@@ -111,20 +121,9 @@ func (r *Reader) read(ctx context.Context, ends map[int32]int64, next func() *ch
 			}
 			return err
 		}
-		if !follow && len(left) > 0 && time.Since(warned) >= waitWarning {
-			// Held back, most likely by a transaction open below the end:
-			// say where, so that a read that never ends is seen.
-			warned = time.Now()
-			waited := time.Since(began)
-			for p := range left {
-				attrs := []any{"topic", r.cfg.Topic, "partition", p, "read_to", r.parts[p].taken, "end", ends[p],
-					"waited", waited.Round(time.Second)}
-				if waited >= hangingAfter {
-					r.log.Error("reading to the end: still below it for longer than a transaction may stay open: "+
-						"most likely a hanging transaction, which only an operator ends (kafka-transactions.sh)", attrs...)
-				} else {
-					r.log.Warn("reading to the end: still below it", attrs...)
-				}
+		if held != nil && len(left) > 0 {
+			if err := held.check(time.Now(), left); err != nil {
+				return err
 			}
 		}
 	}

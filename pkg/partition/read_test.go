@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/partition"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
 // config is a reader of name on the test broker.
@@ -409,4 +411,97 @@ func TestReadToAfterFollowEndsOnTheEndOfPartitionFollowSaw(t *testing.T) {
 	if err := r.ReadTo(rctx, map[int32]int64{0: end}, func(partition.Record) error { return nil }); err != nil {
 		t.Fatalf("ReadTo after the follow reached the end: %v", err)
 	}
+}
+
+// TestAReadHeldBackByAnOpenTransactionStallsAndGoesOnOnceItEnds: a read to
+// the high watermark with a transaction left open below it, neither
+// committed nor aborted, stops once it has made no progress for the
+// reader's Stall, saying where it stands (the open transaction's offset)
+// and the end it reads to; the same reader reads on to that end once the
+// transaction is aborted, without the aborted record.
+func TestAReadHeldBackByAnOpenTransactionStallsAndGoesOnOnceItEnds(t *testing.T) {
+	both(t, func(t *testing.T, messages bool) {
+		name := kafkatest.Topic(t, "read", 1, nil)
+		before := []string{"a", "b", "c"}
+		for _, v := range before {
+			kafkatest.Produce(t, name, kafkatest.Record{Key: []byte(v), Value: []byte(v)})
+		}
+		// Open far longer than the test: only the test ends it.
+		p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Brokers(t),
+			"transactional.id": kafkatest.Name(t, "txn"), "transaction.timeout.ms": 600000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if err := p.InitTransactions(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		produce(t, p, name, 0, "held", []byte("held"))
+		kafkatest.Produce(t, name, kafkatest.Record{Key: []byte("d"), Value: []byte("d")})
+
+		const stall = time.Second
+		var log systest.Buffer
+		cfg := config(t, name, messages)
+		cfg.Stall = stall
+		cfg.Log = slog.New(slog.NewTextHandler(&log, nil))
+		r, err := partition.Open(cfg, map[int32]int64{0: partition.Beginning})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		end, err := r.HighWatermark(t.Context(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := int64(len(before)) // the open transaction's offset
+		if end != held+2 {
+			t.Fatalf("high watermark %d, want %d: the records before, the open one and one after", end, held+2)
+		}
+		var got []string
+		read := func(rec partition.Record) error {
+			got = append(got, string(rec.Value))
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		began := time.Now()
+		err = r.ReadTo(ctx, map[int32]int64{0: end}, read)
+		took := time.Since(began)
+		var stalled *partition.StalledError
+		if !errors.As(err, &stalled) {
+			t.Fatalf("ReadTo = %v after %s, want a stall", err, took)
+		}
+		if stalled.Partition != 0 || stalled.At != held || stalled.End != end || stalled.Records != int64(len(before)) || stalled.Still < stall || took < stall {
+			t.Fatalf("stalled %+v after %s; want partition 0 at %d, end %d, %d records, no progress for at least %s",
+				stalled, took, held, end, len(before), stall)
+		}
+		if strings.Join(got, ",") != strings.Join(before, ",") {
+			t.Fatalf("read %v before the stall, want %v", got, before)
+		}
+		lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+		var said []string
+		for _, l := range lines {
+			if strings.Contains(l, "level=ERROR") {
+				said = append(said, l)
+			}
+		}
+		want := fmt.Sprintf("partition=0 read_to=%d end=%d", held, end)
+		if len(said) != 1 || !strings.Contains(said[0], want) || !strings.Contains(said[0], "no_progress=") {
+			t.Fatalf("logged %q; want one error line saying %s and how long nothing moved", said, want)
+		}
+
+		if err := p.AbortTransaction(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		if err := r.ReadTo(ctx, map[int32]int64{0: end}, read); err != nil {
+			t.Fatalf("ReadTo after the abort: %v", err)
+		}
+		if strings.Join(got, ",") != "d" {
+			t.Fatalf("read %v after the abort, want only d", got)
+		}
+	})
 }

@@ -41,6 +41,7 @@ type Config struct {
 	SessionTimeout time.Duration `envconfig:"COUNTER_SESSION_TIMEOUT" default:"10s" desc:"consumer group session timeout: how fast a dead member's partitions move"`
 	StatsInterval  time.Duration `envconfig:"COUNTER_STATS_INTERVAL" default:"5s" desc:"librdkafka statistics interval, the source of the consumer lag metric"`
 	MaxRecordBytes int           `envconfig:"COUNTER_MAX_RECORD_BYTES" default:"4194304" desc:"largest record the counter reads or writes (dead letters keep the original bytes)"`
+	RestoreStall   time.Duration `envconfig:"COUNTER_RESTORE_STALL" default:"2m" desc:"a rank restore that reads nothing and moves no closer to its end for this long says where it stands and fails the stage, which starts again with new clients (more than COUNTER_TRANSACTION_TIMEOUT)"`
 	DedupeRecords  int           `envconfig:"COUNTER_DEDUPE_RECORDS" default:"100000" desc:"tally skips a post whose id it saw within this many records before it in its partition (0 disables); read again at every assignment"`
 
 	Trending         bool          `envconfig:"COUNTER_TRENDING" default:"true" desc:"add the trending list (distinct authors now against their baseline) to every snapshot"`
@@ -99,6 +100,10 @@ func (c *Config) Validate() error {
 		return config.Invalid("COUNTER_TOP_N", "must be at least 1, got %d", c.TopN)
 	case c.TxnTimeout < time.Second || c.TxnTimeout < 2*c.Window:
 		return config.Invalid("COUNTER_TRANSACTION_TIMEOUT", "must be at least 1s and twice COUNTER_WINDOW, got %s", c.TxnTimeout)
+	case c.RestoreStall <= c.TxnTimeout:
+		// A dead predecessor's open transaction holds a restore back
+		// until the coordinator aborts it, after that timeout.
+		return config.Invalid("COUNTER_RESTORE_STALL", "must be longer than COUNTER_TRANSACTION_TIMEOUT (%s), got %s", c.TxnTimeout, c.RestoreStall)
 	case c.SessionTimeout < time.Second:
 		return config.Invalid("COUNTER_SESSION_TIMEOUT", "must be at least 1s, got %s", c.SessionTimeout)
 	case c.StatsInterval < 0:
@@ -172,6 +177,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxRecordBytes: cfg.MaxRecordBytes,
 		Trending:       cfg.trend(), Tweets: cfg.Topics.Tweets, TweetsPartitions: cfg.Topics.TweetsPartitions,
+		RestoreStall: cfg.RestoreStall,
 	}
 	tc := tally.Config{
 		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.TallyGroup,

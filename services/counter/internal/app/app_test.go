@@ -19,6 +19,7 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 		{"a negative grace", func(c *Config) { c.Grace = -time.Millisecond }, "COUNTER_GRACE"},
 		{"a tiny window", func(c *Config) { c.Window = time.Millisecond }, "COUNTER_WINDOW"},
 		{"a transaction timeout shorter than two windows", func(c *Config) { c.TxnTimeout = 3 * time.Second }, "COUNTER_TRANSACTION_TIMEOUT"},
+		{"a restore stall bound no longer than the transaction timeout", func(c *Config) { c.RestoreStall = c.TxnTimeout }, "COUNTER_RESTORE_STALL"},
 		{"an empty top list", func(c *Config) { c.TopN = 0 }, "COUNTER_TOP_N"},
 		{"one group for both stages", func(c *Config) { c.RankGroup = c.TallyGroup }, "COUNTER_GROUP_RANK"},
 		{"a record limit below 1 MiB", func(c *Config) { c.MaxRecordBytes = 1000 }, "COUNTER_MAX_RECORD_BYTES"},

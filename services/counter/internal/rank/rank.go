@@ -64,6 +64,9 @@ type Config struct {
 	SessionTimeout time.Duration
 	StatsInterval  time.Duration
 	MaxRecordBytes int
+	// RestoreStall bounds a restore's reads that make no progress
+	// (partition.Config.Stall): such a restore fails the stage.
+	RestoreStall time.Duration
 	// Trending, when set, adds the trending list to every snapshot, from
 	// the deltas' post-time buckets of the input partitions of Tweets
 	// (TweetsPartitions of them while the topic does not exist).
@@ -372,7 +375,9 @@ func (s *Stage) restore(partition int32) (*active, error) {
 func (s *Stage) load(w *warm, partition int32) (t *Table, records int64, from string, err error) {
 	if w != nil {
 		n, err := w.catchUp(s.ctx)
-		s.log.Info("warm standby caught up", "records", w.tailed, "caught_up", n)
+		if err == nil {
+			s.log.Info("warm standby caught up", "records", w.tailed, "caught_up", n)
+		}
 		return w.table, n, "warm standby", err
 	}
 	t = NewTable()

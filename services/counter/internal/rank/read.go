@@ -8,9 +8,14 @@ import (
 )
 
 // openReader opens a reader, named client, of partition p of the topic
-// name from its first retained record (package partition).
+// name from its first retained record (package partition). Every read of
+// a restore goes through one: the state topic's (in full, or a warm
+// standby's catch-up) and the deltas' for the trending buckets. Each ends
+// with an error when it makes no progress for RestoreStall, which fails
+// the restore and so the stage: the supervisor runs it again with new
+// clients.
 func (s *Stage) openReader(client, name string, p int32) (*partition.Reader, error) {
-	return partition.Open(partition.Config{Kafka: s.cfg.Kafka, Client: client, Topic: name, Log: s.log},
+	return partition.Open(partition.Config{Kafka: s.cfg.Kafka, Client: client, Topic: name, Log: s.log, Stall: s.cfg.RestoreStall},
 		map[int32]int64{p: partition.Beginning})
 }
 
@@ -22,7 +27,8 @@ func decodeState(r partition.Record) (state.Record, error) { return state.Decode
 // its beginning to its high watermark as it stands now: a predecessor's
 // transaction still open there holds the restore back until it is
 // resolved (at once when its transactional.id was initialised again,
-// otherwise when it times out), so that its outcome is never missed.
+// otherwise when it times out), so that its outcome is never missed; a
+// transaction that holds it back longer than RestoreStall fails it.
 func (s *Stage) readState(t *Table, p int32) (int64, error) {
 	end, err := partition.HighWatermark(s.ctx, s.cfg.Kafka, "counter-restore", s.cfg.Counts, p, s.log)
 	if err != nil || end == 0 {
