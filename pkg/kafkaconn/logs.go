@@ -31,11 +31,14 @@ func logSettings() kafka.ConfigMap {
 // LogEvent writes one of librdkafka's log lines through log, at the level
 // its syslog severity says. A broker connection that failed (facility
 // FAIL) also reaches the client as an error event, which the code that
-// reads the client's events logs as a warning or an error: its log line
-// is written at debug, so that the failure is said once.
+// reads the client's events logs as a warning or an error, and a fatal
+// or transactional error (FATAL, TXNERR) is also the error of the call
+// that meets it, which the service logs or stops with: those log lines
+// are written at debug, so that each failure is said once.
 func LogEvent(log *slog.Logger, ev kafka.LogEvent) {
 	level := LogLevel(ev.Level)
-	if ev.Tag == "FAIL" {
+	switch ev.Tag {
+	case "FAIL", "FATAL", "TXNERR":
 		level = slog.LevelDebug
 	}
 	log.Log(context.Background(), level, ev.Message, "kafka_client", ev.Name, "facility", ev.Tag)
