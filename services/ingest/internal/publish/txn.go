@@ -154,12 +154,15 @@ func (t *Txn) connect() error {
 func (t *Txn) events(prod *kafka.Producer, done chan struct{}) {
 	defer close(done)
 	for ev := range prod.Events() {
-		if e, ok := ev.(kafka.Error); ok {
+		e, ok := ev.(kafka.Error)
+		switch {
+		case !ok:
+		case kafkaconn.Denied(e):
+			// Said once, by the call it fails or the commit that waits.
+			err := error(e)
+			t.refused.Store(&err)
+		default:
 			clientError(t.log, e)
-			if kafkaconn.Denied(e) {
-				err := error(e)
-				t.refused.Store(&err)
-			}
 		}
 	}
 }
