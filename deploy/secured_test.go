@@ -181,21 +181,24 @@ func (s *secured) start(t *testing.T, svc string, env ...string) *systest.Proces
 // refused waits for p to stop on its own with an error, at start, and
 // returns the one line of its output that says cause (the start of an
 // AccessError: "kafka: authentication failed", ...). It fails the test
-// when p goes on running, exits with 0, or says it on no line or on
-// several (a retry loop would say it again and again).
+// when p goes on running, exits with 0, says it on no line or on several
+// (a retry loop would say it again and again), or logs any other error.
 func refused(t *testing.T, p *systest.Process, cause string) string {
 	t.Helper()
 	if err := p.WaitExit(time.Minute); err == nil {
 		t.Fatalf("%s exited with 0; want a refusal:\n%s", p.Name, p.Output())
 	}
-	var lines []string
+	var lines, errs []string
 	for _, l := range strings.Split(p.Output(), "\n") {
 		if strings.Contains(l, cause) {
 			lines = append(lines, l)
 		}
+		if strings.Contains(l, "level=ERROR") {
+			errs = append(errs, l)
+		}
 	}
-	if len(lines) != 1 {
-		t.Fatalf("%s: %d lines say %q, want 1:\n%s", p.Name, len(lines), cause, p.Output())
+	if len(lines) != 1 || len(errs) != 1 || errs[0] != lines[0] {
+		t.Fatalf("%s: %d lines say %q and %d are errors, want the same 1:\n%s", p.Name, len(lines), cause, len(errs), p.Output())
 	}
 	return lines[0]
 }
