@@ -251,14 +251,14 @@ func checkRetention(ctx context.Context, admin *kafka.AdminClient, deltas string
 // the question, the counter goes on without the answer (the stages wait
 // for the brokers; a right missing then stops the stage that needs it).
 func checkRights(ctx context.Context, admin *kafkaconn.Admin, cfg Config, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	names := access.Names{Topics: cfg.Topics, TallyGroup: cfg.TallyGroup, RankGroup: cfg.RankGroup, CreateTopics: cfg.Kafka.CreateTopics}
-	err := access.Verify(ctx, admin.AdminClient, cfg.Kafka, access.Of(access.Counter, access.Rights(names)))
+	err := access.Verify(vctx, admin.AdminClient, cfg.Kafka, access.Of(access.Counter, access.Rights(names)))
 	if kafkaconn.Denied(err) {
 		return err
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		log.Warn("could not check the counter's rights on its topics and groups", "err", err)
 	}
 	return nil

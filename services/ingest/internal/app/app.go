@@ -262,7 +262,7 @@ func prepare(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if kafkaconn.Denied(err) {
 		return err
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		log.Warn("could not check ingest's rights on its topics", "err", err)
 	}
 	return nil
