@@ -19,11 +19,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
+	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 )
 
@@ -352,11 +354,11 @@ func Verify(ctx context.Context, admin *kafka.AdminClient, kc kafkaconn.Config, 
 		}
 	}
 	if len(groups) > 0 {
-		res, err := admin.DescribeConsumerGroups(ctx, groups, kafka.SetAdminOptionIncludeAuthorizedOperations(true))
+		res, err := describeGroups(ctx, admin, groups)
 		if err != nil {
-			return fmt.Errorf("describe groups %s: %w", strings.Join(groups, ", "), err)
+			return err
 		}
-		for _, d := range res.ConsumerGroupDescriptions {
+		for _, d := range res {
 			key := resource(kafka.ResourceGroup, kafka.ResourcePatternTypeLiteral, d.GroupID)
 			switch d.Error.Code() {
 			case kafka.ErrNoError:
@@ -388,4 +390,31 @@ func Verify(ctx context.Context, admin *kafka.AdminClient, kc kafkaconn.Config, 
 		}
 	}
 	return nil
+}
+
+// describeGroups describes groups with their authorized operations, asking
+// again while their coordinator is not ready (a cluster's first group
+// waits for the offsets topic to be created and loaded).
+func describeGroups(ctx context.Context, admin *kafka.AdminClient, groups []string) ([]kafka.ConsumerGroupDescription, error) {
+	wait := 50 * time.Millisecond
+	for {
+		res, err := admin.DescribeConsumerGroups(ctx, groups, kafka.SetAdminOptionIncludeAuthorizedOperations(true))
+		if err != nil {
+			return nil, fmt.Errorf("describe groups %s: %w", strings.Join(groups, ", "), err)
+		}
+		loading := false
+		for _, d := range res.ConsumerGroupDescriptions {
+			switch d.Error.Code() {
+			case kafka.ErrCoordinatorLoadInProgress, kafka.ErrCoordinatorNotAvailable, kafka.ErrNotCoordinator:
+				loading = true
+			}
+		}
+		if !loading {
+			return res.ConsumerGroupDescriptions, nil
+		}
+		if err := retry.Sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("describe groups %s: their coordinator is not ready: %w", strings.Join(groups, ", "), err)
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
