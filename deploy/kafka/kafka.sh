@@ -17,7 +17,7 @@
 # on that port and turns the standard authorizer on: "up" then makes a CA
 # and the broker's certificate, and passwords for the users admin, ingest,
 # counter and printer, in <data>/secure (ca.crt, users), and grants each
-# service its rights (deploy/acl; docs/security.md).
+# service its rights (deploy/grant; docs/security.md).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -150,7 +150,7 @@ passwords() {
 }
 
 # grant creates the users' SCRAM credentials and the services' ACLs
-# (deploy/acl), through the PLAINTEXT listener, whose User:ANONYMOUS is a
+# (deploy/grant, pkg/access), through the PLAINTEXT listener, whose User:ANONYMOUS is a
 # super user. Both are kept in the cluster's metadata; granting again
 # changes nothing.
 grant() {
@@ -228,5 +228,5 @@ case "${1:-}" in
   log) cat "$logfile" "$data/logs/server.log" 2>/dev/null ;;
   tool) shift; fetch; java_cmd "$@" ;;
   env) client_env "${2:?user}" ;;
-  *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac
