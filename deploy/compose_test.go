@@ -20,13 +20,18 @@ import (
 // apps are the project's own services and the ops port each serves.
 var apps = map[string]string{"ingest": "9101", "counter": "9102", "printer": "9103"}
 
-// bins are the three services, built once in TestMain.
+// bins are the three services and the grant command, built once in
+// TestMain.
 var bins = map[string]string{}
 
 func TestMain(m *testing.M) {
 	var cleanups []func()
+	dirs := map[string]string{"grant": filepath.Join(rootDir(), "deploy", "grant")}
 	for name := range apps {
-		bin, cleanup, err := systest.Build(filepath.Join(rootDir(), "services", name), name)
+		dirs[name] = filepath.Join(rootDir(), "services", name)
+	}
+	for name, dir := range dirs {
+		bin, cleanup, err := systest.Build(dir, name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

@@ -8,10 +8,16 @@
 #   kafka.sh status   say whether it runs and answers
 #   kafka.sh log      print the broker's log
 #   kafka.sh tool C   run a Kafka CLI tool class, e.g. tool kafka.tools.ConsoleConsumer ...
+#   kafka.sh env U    print the KAFKA_* settings of user U on the SASL_SSL listener
 #
 # Settings (environment): KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # KAFKA_DATA_DIR (deploy/kafka/data/<port>), KAFKA_LIB (deploy/kafka/lib),
 # KAFKA_HEAP (512m). Two brokers with different ports run side by side.
+# KAFKA_SECURE_PORT (off) adds a SASL_SSL listener (SCRAM-SHA-512 over TLS)
+# on that port and turns the standard authorizer on: "up" then makes a CA
+# and the broker's certificate, and passwords for the users admin, ingest,
+# counter and printer, in <data>/secure (ca.crt, users), and grants each
+# service its rights (deploy/grant; docs/security.md).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +26,8 @@ cport=${KAFKA_CONTROLLER_PORT:-$((port + 1))}
 lib=${KAFKA_LIB:-$here/lib}
 data=${KAFKA_DATA_DIR:-$here/data/$port}
 heap=${KAFKA_HEAP:-512m}
+secure_port=${KAFKA_SECURE_PORT:-off}
+secure=$data/secure
 props=$data/server.properties
 pidfile=$data/kafka.pid
 logfile=$data/kafka.out
@@ -80,8 +88,18 @@ ready() {
 
 configure() {
   mkdir -p "$data/logs" "$data/log-dirs"
+  local listener="" advertised="" protocol=""
+  if [ "$secure_port" != off ]; then
+    listener=",SASL_SSL://127.0.0.1:$secure_port" advertised=",SASL_SSL://127.0.0.1:$secure_port" protocol=",SASL_SSL:SASL_SSL"
+  fi
   sed -e "s|@PORT@|$port|g" -e "s|@CPORT@|$cport|g" -e "s|@LOGDIRS@|$data/log-dirs|g" \
+    -e "s|@SECURE_LISTENER@|$listener|" -e "s|@SECURE_ADVERTISED@|$advertised|" -e "s|@SECURE_PROTOCOL@|$protocol|" \
     "$here/server.properties" > "$props"
+  if [ "$secure_port" != off ]; then
+    certificates
+    passwords
+    sed -e "s|@SECURE@|$secure|g" "$here/secure.properties" >> "$props"
+  fi
   if [ ! -f "$data/log-dirs/meta.properties" ]; then
     local id
     # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding (what
@@ -95,6 +113,66 @@ configure() {
     say "formatting KRaft storage in $data (cluster $id)"
     java_cmd kafka.tools.StorageTool format --standalone -t "$id" -c "$props" >/dev/null
   fi
+}
+
+# certificates makes, once, a CA (ca.crt, the file clients trust) and the
+# broker's key and certificate for 127.0.0.1 and localhost, signed by it,
+# in the PEM key store the broker reads (broker.pem).
+certificates() {
+  [ -f "$secure/broker.pem" ] && return
+  say "making a CA and the broker's certificate in $secure"
+  mkdir -p "$secure/tmp"
+  chmod 700 "$secure"
+  local tmp=$secure/tmp
+  openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$secure/ca.key"
+  openssl req -x509 -new -key "$secure/ca.key" -days 3650 -subj "/CN=hashtrend local CA" -out "$secure/ca.crt"
+  openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/broker.key"
+  openssl req -new -key "$tmp/broker.key" -subj "/CN=localhost" -out "$tmp/broker.csr"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tmp/ext"
+  openssl x509 -req -in "$tmp/broker.csr" -CA "$secure/ca.crt" -CAkey "$secure/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$tmp/ext" -out "$tmp/broker.crt" 2>/dev/null
+  (umask 077 && cat "$tmp/broker.key" "$tmp/broker.crt" "$secure/ca.crt" >"$tmp/broker.pem")
+  mv "$tmp/broker.pem" "$secure/broker.pem"
+  rm -rf "$tmp"
+}
+
+# passwords makes, once, a random password for each user (users: one
+# "name password" line each), readable by this account only.
+passwords() {
+  [ -f "$secure/users" ] && return
+  (
+    umask 077
+    for u in admin ingest counter printer; do
+      echo "$u $(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+    done >"$secure/users.tmp"
+  )
+  mv "$secure/users.tmp" "$secure/users"
+}
+
+# grant creates the users' SCRAM credentials and the services' ACLs
+# (deploy/grant, pkg/access), through the PLAINTEXT listener, whose User:ANONYMOUS is a
+# super user. Both are kept in the cluster's metadata; granting again
+# changes nothing.
+grant() {
+  say "granting the services' rights on the SASL_SSL listener 127.0.0.1:$secure_port (users in $secure/users)"
+  (cd "$here/.." && env KAFKA_BROKERS="127.0.0.1:$port" KAFKA_SECURITY_PROTOCOL=plaintext \
+    GRANT_USERS="$secure/users" go run ./grant)
+}
+
+# client_env prints the settings of user $1 on the SASL_SSL listener.
+client_env() {
+  local user=$1 pass
+  if [ "$secure_port" = off ]; then say "set KAFKA_SECURE_PORT to the broker's SASL_SSL port"; exit 2; fi
+  pass=$(awk -v u="$user" '$1 == u { print $2 }' "$secure/users" 2>/dev/null)
+  if [ -z "$pass" ]; then say "no user $user in $secure/users (is KAFKA_SECURE_PORT set, and the broker up?)"; exit 1; fi
+  cat <<EOT
+KAFKA_BROKERS=127.0.0.1:$secure_port
+KAFKA_SECURITY_PROTOCOL=sasl_ssl
+KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+KAFKA_SASL_USERNAME=$user
+KAFKA_SASL_PASSWORD=$pass
+KAFKA_SSL_CA_LOCATION=$secure/ca.crt
+EOT
 }
 
 up() {
@@ -112,7 +190,11 @@ up() {
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do
     if ! running; then say "broker exited during start; last lines of its log:"; tail -20 "$logfile" >&2; exit 1; fi
-    if answers && ready "$logged"; then say "ready on 127.0.0.1:$port"; return; fi
+    if answers && ready "$logged"; then
+      say "ready on 127.0.0.1:$port"
+      if [ "$secure_port" != off ]; then grant; fi
+      return
+    fi
     sleep 1
   done
   say "broker did not become ready within 120 s"; tail -20 "$logfile" >&2; exit 1
@@ -145,5 +227,6 @@ case "${1:-}" in
   status) status ;;
   log) cat "$logfile" "$data/logs/server.log" 2>/dev/null ;;
   tool) shift; fetch; java_cmd "$@" ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  env) client_env "${2:?user}" ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

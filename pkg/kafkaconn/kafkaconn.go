@@ -121,8 +121,9 @@ const (
 	// Abortable errors spoil the open transaction: abort it, rewind to the
 	// committed offsets and drop the state built since.
 	Abortable
-	// Fatal errors (a fenced producer included) end the client: stop the
-	// stage and exit non-zero so that the orchestrator restarts it.
+	// Fatal errors (a fenced producer and a refusal by the cluster, Denied,
+	// included) end the client: stop the stage and exit non-zero so that
+	// the orchestrator restarts it.
 	Fatal
 )
 
@@ -145,6 +146,8 @@ func Classify(err error) Class {
 	}
 	switch {
 	case ke.IsFatal(), ke.Code() == kafka.ErrFatal: // the latter: a call refused by a client already fatal
+		return Fatal
+	case deniedCode(ke.Code()): // no retry or abort grants what the cluster refuses (access.go)
 		return Fatal
 	case ke.Code() == kafka.ErrFenced, ke.Code() == kafka.ErrProducerFenced, ke.Code() == kafka.ErrInvalidProducerEpoch:
 		return Fatal

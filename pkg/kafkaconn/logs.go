@@ -31,11 +31,14 @@ func logSettings() kafka.ConfigMap {
 // LogEvent writes one of librdkafka's log lines through log, at the level
 // its syslog severity says. A broker connection that failed (facility
 // FAIL) also reaches the client as an error event, which the code that
-// reads the client's events logs as a warning or an error: its log line
-// is written at debug, so that the failure is said once.
+// reads the client's events logs as a warning or an error, and a fatal
+// or transactional error (FATAL, TXNERR) is also the error of the call
+// that meets it, which the service logs or stops with: those log lines
+// are written at debug, so that each failure is said once.
 func LogEvent(log *slog.Logger, ev kafka.LogEvent) {
 	level := LogLevel(ev.Level)
-	if ev.Tag == "FAIL" {
+	switch ev.Tag {
+	case "FAIL", "FATAL", "TXNERR":
 		level = slog.LevelDebug
 	}
 	log.Log(context.Background(), level, ev.Message, "kafka_client", ev.Name, "facility", ev.Tag)
@@ -58,10 +61,14 @@ func LogLevel(severity int) slog.Level {
 // Admin is an admin client whose log lines go through the service's logger
 // too: confluent-kafka-go's NewAdminClient takes no log channel, so the
 // admin client runs on a producer of its own that has one (librdkafka's
-// admin clients are producer instances either way).
+// admin clients are producer instances either way). The producer's error
+// events are read for the refusals Check reports.
 type Admin struct {
 	*kafka.AdminClient
-	p *kafka.Producer
+	p       *kafka.Producer
+	kc      Config
+	refused *refusals
+	events  chan struct{} // closed when the producer's events are drained
 }
 
 // NewAdmin connects an admin client with the connection's settings, extra
@@ -76,11 +83,19 @@ func (c Config) NewAdmin(clientID string, extra kafka.ConfigMap) (*Admin, error)
 		p.Close()
 		return nil, err
 	}
-	return &Admin{AdminClient: a, p: p}, nil
+	ad := &Admin{AdminClient: a, p: p, kc: c, refused: newRefusals(), events: make(chan struct{})}
+	go func() {
+		defer close(ad.events)
+		for ev := range p.Events() {
+			ad.refused.event(ev)
+		}
+	}()
+	return ad, nil
 }
 
 // Close closes the admin client and the producer it runs on.
 func (a *Admin) Close() {
 	a.AdminClient.Close()
 	a.p.Close()
+	<-a.events
 }

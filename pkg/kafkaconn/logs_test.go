@@ -21,6 +21,27 @@ func TestLogLevelFollowsSyslogSeverity(t *testing.T) {
 	}
 }
 
+func TestFailuresTheClientAlsoReportsAreLoggedAtDebug(t *testing.T) {
+	for _, tc := range []struct {
+		tag   string
+		level int
+		want  string
+	}{
+		{"FAIL", 3, "level=DEBUG"},
+		{"FATAL", 0, "level=DEBUG"},
+		{"TXNERR", 3, "level=DEBUG"},
+		{"CONFWARN", 4, "level=WARN"},
+		{"ERROR", 3, "level=ERROR"},
+	} {
+		var out systest.Buffer
+		LogEvent(slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			kafka.LogEvent{Name: "c#producer-1", Tag: tc.tag, Level: tc.level, Message: "m"})
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("facility %s, severity %d: %q, want %s", tc.tag, tc.level, out.String(), tc.want)
+		}
+	}
+}
+
 // A client built from ConfigMap, pointed at a port where nothing listens,
 // logs its failed connections through slog's default logger, once each, at
 // debug (its error event says it to whoever reads the client's events),

@@ -58,7 +58,8 @@ func Disposable(t testing.TB) *Broker {
 			script: filepath.Join(root, "deploy", "kafka", "kafka.sh"),
 			data:   data,
 			env: append(os.Environ(), fmt.Sprintf("KAFKA_PORT=%d", port),
-				fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", port+1), "KAFKA_DATA_DIR="+data, "KAFKA_HEAP=384m"),
+				fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", port+1), "KAFKA_DATA_DIR="+data, "KAFKA_HEAP=384m",
+				"KAFKA_SECURE_PORT=off"), // a plain broker, whatever the test's environment asks of the shared one
 		}
 		if err = b.run("up"); err == nil {
 			t.Cleanup(func() { _ = b.run("down") })

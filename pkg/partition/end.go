@@ -22,6 +22,9 @@ import (
 // until it is resolved, so that its outcome is never missed.
 func HighWatermark(ctx context.Context, kc kafkaconn.Config, client, name string, p int32, log *slog.Logger) (end int64, err error) {
 	err = retry.Do(ctx, retry.Policy{Wait: 500 * time.Millisecond, Attempt: 30 * time.Second}, func(err error, _ time.Duration) bool {
+		if kafkaconn.Denied(err) {
+			return false
+		}
 		log.Warn("end offset, retrying", "topic", name, "partition", p, "err", err)
 		return true
 	}, func(ctx context.Context) error {
@@ -34,7 +37,7 @@ func HighWatermark(ctx context.Context, kc kafkaconn.Config, client, name string
 		end = ends[p]
 		return err
 	})
-	return end, err
+	return end, kc.Refused(err, "DESCRIBE topic "+name)
 }
 
 // askTimeout bounds a reader's own question for an end offset before it

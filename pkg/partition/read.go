@@ -173,8 +173,12 @@ func (r *Reader) take(c *chunk, timeoutMs int) error {
 }
 
 // event serves an event of the client other than a record: a fatal error
-// ends the read; the broker's absence goes to the watcher; other errors
-// are logged, as the client retries by itself.
+// ends the read, a refusal by the cluster with the resource it concerns;
+// the broker's absence goes to the watcher; other errors are logged, as
+// the client retries by itself. A reader never uses its group (Settings),
+// but librdkafka looks for the group's coordinator all the same: a
+// cluster that grants no right on that group refuses the look-up, which
+// changes nothing for the read.
 func (r *Reader) event(ev kafka.Event) error {
 	if m, ok := ev.(*kafka.Message); ok {
 		// Routed to the batch queue, a record never comes here: one
@@ -186,6 +190,10 @@ func (r *Reader) event(ev kafka.Event) error {
 		return nil
 	}
 	switch {
+	case e.Code() == kafka.ErrGroupAuthorizationFailed:
+		r.log.Debug("the reader's unused group is not authorized", "topic", r.cfg.Topic, "err", e)
+	case kafkaconn.Denied(e):
+		return fmt.Errorf("read %s: %w", r.cfg.Topic, r.cfg.Kafka.Refused(e, "READ topic "+r.cfg.Topic))
 	case kafkaconn.IsFatal(e):
 		return fmt.Errorf("read %s: %w", r.cfg.Topic, e)
 	case r.cfg.Watch != nil:
@@ -245,6 +253,9 @@ func (r *Reader) partitionError(e entry) error {
 	if r.cfg.Watch != nil && (code == kafka.ErrUnknownTopicOrPart || code == kafka.ErrUnknownTopic) {
 		r.cfg.Watch.missing(errors.New(e.msg))
 		return nil
+	}
+	if ke := kafka.NewError(code, e.msg, false); kafkaconn.Denied(ke) {
+		return fmt.Errorf("read %s[%d]: %w", r.cfg.Topic, e.Partition, r.cfg.Kafka.Refused(ke, "READ topic "+r.cfg.Topic))
 	}
 	if e.err > 0 {
 		return fmt.Errorf("read %s[%d]: %s", r.cfg.Topic, e.Partition, e.msg)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/topic"
 )
@@ -57,13 +58,16 @@ func (w *Watch) missing(err error) {
 // errNoTopic is a look that did not find the topic.
 var errNoTopic = errors.New("topic missing")
 
-// attempt runs op until it succeeds or ctx ends, a pause of Watch.Retry
-// after each failure; a failure that is not errNoTopic is the broker's
-// absence.
+// attempt runs op until it succeeds, the cluster refuses it (Denied: no
+// retry changes that) or ctx ends, a pause of Watch.Retry after each
+// failure; a failure that is not errNoTopic is the broker's absence.
 func (r *Reader) attempt(ctx context.Context, op func() error) error {
-	return retry.Do(ctx, retry.Policy{Wait: r.cfg.Watch.retry()}, retry.Always, func(context.Context) error {
+	err := retry.Do(ctx, retry.Policy{Wait: r.cfg.Watch.retry()}, func(err error, _ time.Duration) bool {
+		return !kafkaconn.Denied(err)
+	}, func(context.Context) error {
 		err := op()
 		switch {
+		case kafkaconn.Denied(err):
 		case err == nil || errors.Is(err, errNoTopic):
 			r.back()
 		case r.cfg.Watch != nil && r.cfg.Watch.Away != nil:
@@ -72,6 +76,7 @@ func (r *Reader) attempt(ctx context.Context, op func() error) error {
 		}
 		return err
 	})
+	return r.cfg.Kafka.Refused(err, "DESCRIBE topic "+r.cfg.Topic)
 }
 
 // WaitForTopic returns the number of the topic's partitions once it

@@ -118,6 +118,20 @@ func (p *Process) Wait(timeout time.Duration) {
 	}
 }
 
+// WaitExit waits for the process to exit by itself, whatever its exit
+// code, and returns how it exited (nil: with 0); it fails the test unless
+// the process exits within timeout.
+func (p *Process) WaitExit(timeout time.Duration) error {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		p.t.Fatalf("%s did not exit within %s:\n%s", p.Name, timeout, p.Output())
+		return nil
+	}
+}
+
 // RunUntilCleanup runs run in a goroutine until the test ends, then cancels
 // its context and fails the test unless run returns nil within 30 s: the
 // in-process twin of Start for a component's Run method.

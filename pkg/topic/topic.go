@@ -33,6 +33,25 @@ type Spec struct {
 // ErrMismatch marks an existing topic that does not fit its Spec.
 var ErrMismatch = errors.New("topic does not match its specification")
 
+// OpError is the cluster's error about one topic in an answer about
+// several: Op is the operation as an ACL names it (CREATE,
+// DESCRIBE_CONFIGS), so that a refusal can say what is missing.
+type OpError struct {
+	Op    string
+	Topic string
+	Err   error
+}
+
+func (e *OpError) Error() string {
+	verb := map[string]string{"CREATE": "create", "DESCRIBE_CONFIGS": "describe"}[e.Op]
+	return fmt.Sprintf("%s topic %s: %v", verb, e.Topic, e.Err)
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// Resource is the operation and the topic: "CREATE topic tweets".
+func (e *OpError) Resource() string { return e.Op + " topic " + e.Topic }
+
 func (s Spec) cleanupPolicy() string {
 	if p, ok := s.Configs["cleanup.policy"]; ok {
 		return p
@@ -65,7 +84,7 @@ func Ensure(ctx context.Context, admin *kafka.AdminClient, specs ...Spec) error 
 		switch r.Error.Code() {
 		case kafka.ErrNoError, kafka.ErrTopicAlreadyExists:
 		default:
-			return fmt.Errorf("create topic %s: %w", r.Topic, r.Error)
+			return &OpError{Op: "CREATE", Topic: r.Topic, Err: r.Error}
 		}
 	}
 	return checkPolicies(ctx, admin, specs)
@@ -118,7 +137,7 @@ func describe(ctx context.Context, admin *kafka.AdminClient, rs []kafka.ConfigRe
 			case kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic:
 				unknown = true
 			default:
-				return nil, fmt.Errorf("describe topic %s: %w", r.Name, r.Error)
+				return nil, &OpError{Op: "DESCRIBE_CONFIGS", Topic: r.Name, Err: r.Error}
 			}
 		}
 		if !unknown {

@@ -15,7 +15,9 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashtrend/hashtrend/pkg/access"
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/ops"
 	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/service"
@@ -161,10 +163,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("admin client: %w", err)
 	}
 	defer admin.Close()
+	// A wrong credential or CA stops the counter here, in one line.
+	if err := admin.Check(ctx); kafkaconn.Denied(err) {
+		return err
+	}
 	if cfg.Kafka.CreateTopics {
-		if err := ensureTopics(ctx, admin.AdminClient, cfg); err != nil {
-			return err
+		if err := ensureTopics(ctx, admin, cfg); err != nil {
+			return cfg.Kafka.Refused(err, "create the topics it writes")
 		}
+	}
+	if err := checkRights(ctx, admin, cfg, log); err != nil {
+		return err
 	}
 	if tc := cfg.trend(); tc != nil {
 		checkRetention(ctx, admin.AdminClient, cfg.Topics.Deltas, *tc, log)
@@ -242,9 +251,28 @@ func checkRetention(ctx context.Context, admin *kafka.AdminClient, deltas string
 	}
 }
 
+// checkRights asks the cluster whether the counter may do what
+// access.Rights says it needs on its topics and groups: a missing right
+// stops it here, in one line naming it. When the brokers do not answer
+// the question, the counter goes on without the answer (the stages wait
+// for the brokers; a right missing then stops the stage that needs it).
+func checkRights(ctx context.Context, admin *kafkaconn.Admin, cfg Config, log *slog.Logger) error {
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	names := access.Names{Topics: cfg.Topics, TallyGroup: cfg.TallyGroup, RankGroup: cfg.RankGroup, CreateTopics: cfg.Kafka.CreateTopics}
+	err := access.Verify(vctx, admin.AdminClient, cfg.Kafka, access.Of(access.Counter, access.Rights(names)))
+	if kafkaconn.Denied(err) {
+		return err
+	}
+	if err != nil && ctx.Err() == nil {
+		log.Warn("could not check the counter's rights on its topics and groups", "err", err)
+	}
+	return nil
+}
+
 // ensureTopics creates the topics the counter writes. Dead letters keep the
 // original bytes, so the DLQ takes records as large as the counter reads.
-func ensureTopics(ctx context.Context, admin *kafka.AdminClient, cfg Config) error {
+func ensureTopics(ctx context.Context, admin *kafkaconn.Admin, cfg Config) error {
 	n, rf := cfg.Topics, cfg.Kafka.Replication
 	dlq := n.DLQSpec(rf)
 	dlq.Configs["max.message.bytes"] = fmt.Sprint(cfg.MaxRecordBytes + 64<<10)
@@ -253,9 +281,12 @@ func ensureTopics(ctx context.Context, admin *kafka.AdminClient, cfg Config) err
 	// A topic just created may not be described yet: try again, but never
 	// past a wrong cleanup policy.
 	err := retry.Do(ctx, retry.Policy{Wait: 500 * time.Millisecond}, func(err error, _ time.Duration) bool {
-		return !errors.Is(err, topic.ErrMismatch)
+		return !errors.Is(err, topic.ErrMismatch) && !kafkaconn.Denied(err)
 	}, func(ctx context.Context) error {
-		return topic.Ensure(ctx, admin, dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf))
+		if err := admin.Refusal(); err != nil {
+			return err
+		}
+		return topic.Ensure(ctx, admin.AdminClient, dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf))
 	})
 	if err != nil {
 		return fmt.Errorf("topics: %w", err)

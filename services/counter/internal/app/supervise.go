@@ -42,9 +42,10 @@ var stageRestarts = restartPolicy{max: 5, period: 10 * time.Minute, first: time.
 // as after a restart of the process, so counts stay exact.
 //
 // It does not restart a stage that was fenced (another live instance has
-// the same transactional.id: this one is the zombie), one with a bad
-// setting, or one that failed more often than the policy allows: those
-// end the process, for the orchestrator to see.
+// the same transactional.id: this one is the zombie), one the cluster
+// refused (a missing ACL, a failed authentication: no new client changes
+// that), one with a bad setting, or one that failed more often than the
+// policy allows: those end the process, for the orchestrator to see.
 //
 // run is handed a func for the stage to call after each transaction it
 // commits.
@@ -59,7 +60,7 @@ func supervise(ctx context.Context, log *slog.Logger, pol restartPolicy, stage s
 			return err
 		}
 		var ce *config.Error
-		if kafkaconn.Fenced(err) || errors.As(err, &ce) {
+		if kafkaconn.Fenced(err) || kafkaconn.Denied(err) || errors.As(err, &ce) {
 			return err
 		}
 		now := time.Now()

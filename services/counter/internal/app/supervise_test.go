@@ -12,6 +12,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/systest"
 )
 
@@ -20,6 +21,8 @@ func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
 		kafka.NewError(kafka.ErrMsgTimedOut, "1 message(s) timed out", false),
 		kafka.NewError(kafka.ErrInvalidTxnState, "invalid state", true))
 	fenced := fmt.Errorf("commit: %w", kafka.NewError(kafka.ErrProducerFenced, "fenced", true))
+	refused := fmt.Errorf("tally consumer: %w", &kafkaconn.AccessError{Cause: kafkaconn.CauseAuthorization, Resource: "User:counter may not READ group g",
+		Err: kafka.NewError(kafka.ErrGroupAuthorizationFailed, "Group authorization failed", false)})
 	pol := restartPolicy{max: 3, period: time.Hour, first: time.Millisecond, maxWait: 2 * time.Millisecond, healthy: time.Hour}
 	for _, tc := range []struct {
 		name     string
@@ -29,6 +32,7 @@ func TestSuperviseRestartsWhatCanBeRestartedAndStopsTheRest(t *testing.T) {
 	}{
 		{"a fatal producer error is followed by a new run", []error{fatal, fatal}, 2, func(err error) bool { return err == nil }},
 		{"a fenced stage is not run again", []error{fenced}, 0, func(err error) bool { return errors.Is(err, fenced) }},
+		{"a stage the cluster refuses is not run again", []error{refused}, 0, func(err error) bool { return errors.Is(err, refused) }},
 		{"a bad setting is not run again", []error{&config.Error{Var: "X", Problem: "bad"}}, 0, func(err error) bool {
 			var ce *config.Error
 			return errors.As(err, &ce)

@@ -22,7 +22,9 @@ import (
 // unassign clears it (see pkg/batch).
 type Consumer struct {
 	c       *kafka.Consumer
+	kc      kafkaconn.Config
 	name    string // the stage's, for errors and logs
+	group   string
 	topic   string
 	q       *batch.Queue // nil when not batched, or closed
 	batched bool
@@ -60,7 +62,7 @@ func NewConsumer(kc kafkaconn.Config, o ConsumerOptions, log *slog.Logger) (*Con
 	if err != nil {
 		return nil, fmt.Errorf("%s consumer: %w", o.Name, err)
 	}
-	c := &Consumer{c: kcc, name: o.Name, topic: o.Topic, stats: o.Stats, log: log, batched: o.Batched}
+	c := &Consumer{c: kcc, kc: kc, name: o.Name, group: o.Group, topic: o.Topic, stats: o.Stats, log: log, batched: o.Batched}
 	if o.Batched {
 		if c.q, err = batch.New(kcc, o.Topic); err != nil {
 			kcc.Close()
@@ -171,9 +173,11 @@ func (e *ConsumerFailed) Error() string { return "consumer failed: " + e.Err.Err
 func (e *ConsumerFailed) Unwrap() error { return e.Err }
 
 // event serves a consumer event that is not a record: statistics go to
-// the stats func, a fatal error ends the stage (a ConsumerFailed, which
-// its supervisor answers with new clients), any other error is logged, as
-// the client retries by itself.
+// the stats func, a refusal by the cluster (a missing ACL, a failed
+// authentication) ends the stage with the resource it concerns, another
+// fatal error ends it too (a ConsumerFailed, which its supervisor answers
+// with new clients), any other error is logged, as the client retries by
+// itself.
 func (c *Consumer) event(ev kafka.Event) error {
 	switch ev := ev.(type) {
 	case *kafka.Stats:
@@ -181,6 +185,13 @@ func (c *Consumer) event(ev kafka.Event) error {
 			c.stats(ev.String())
 		}
 	case kafka.Error:
+		if kafkaconn.Denied(ev) {
+			res := "READ topic " + c.topic
+			if ev.Code() == kafka.ErrGroupAuthorizationFailed {
+				res = "READ group " + c.group
+			}
+			return fmt.Errorf("%s consumer: %w", c.name, c.kc.Refused(ev, res))
+		}
 		if kafkaconn.IsFatal(ev) {
 			return fmt.Errorf("%s: %w", c.name, &ConsumerFailed{Err: ev})
 		}

@@ -48,7 +48,11 @@ func retryUntil(what string, deadline time.Time, op func(ctx context.Context) er
 }
 
 // Producer is a stage's transactional producer.
-type Producer struct{ p *kafka.Producer }
+type Producer struct {
+	p     *kafka.Producer
+	kc    kafkaconn.Config
+	txnID string
+}
 
 // NewProducer makes the transactional producer clientID of kc whose
 // transactional.id is transactionalID (settings: ProducerConfig).
@@ -57,7 +61,7 @@ func NewProducer(kc kafkaconn.Config, clientID, transactionalID string, txnTimeo
 	if err != nil {
 		return nil, err
 	}
-	return &Producer{p: p}, nil
+	return &Producer{p: p, kc: kc, txnID: transactionalID}, nil
 }
 
 // Close closes the producer; an open transaction is left to the
@@ -79,7 +83,7 @@ func (p *Producer) Init(ctx context.Context, log *slog.Logger) error {
 		return ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("init transactions: %w", err)
+		return fmt.Errorf("init transactions: %w", p.kc.Refused(err, "WRITE transactional id "+p.txnID))
 	}
 	return nil
 }

@@ -17,11 +17,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashtrend/hashtrend/pkg/access"
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/ops"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/retry"
@@ -146,13 +149,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	resumable, _ := src.(source.Resumable)
-	sink, err := publish.NewSink(cfg.Kafka, sinkConfig(cfg, resumable), resumable, reg, log)
-	if err != nil {
-		return err
-	}
+	var sinkp atomic.Pointer[publish.Sink] // set once the brokers have accepted ingest
 	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Log: log, Ready: func() error {
 		if !state.Connected() {
 			return errors.New("source not connected")
+		}
+		sink := sinkp.Load()
+		if sink == nil {
+			return errors.New("kafka not prepared yet")
 		}
 		return sink.Ready(2 * time.Second)
 	}}
@@ -163,20 +167,24 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g.Go(func() error { return srv.Run(opsCtx) })
 	defer func() { stopOps(); _ = g.Wait() }()
 
-	srcErr := func() error {
-		if cfg.Kafka.CreateTopics {
-			if err := ensureTopic(ctx, cfg, log); err != nil {
-				return err
-			}
-		}
-		if err := sink.Start(ctx); err != nil {
-			return err
-		}
-		return src.Run(ctx, func(_ context.Context, p post.Post, at source.Position) error {
-			metrics.PostRead()
-			return sink.Publish(p, at)
-		})
-	}()
+	// The brokers first: a refusal stops ingest here, in one line, before
+	// any client of its own starts to connect.
+	if err := prepare(ctx, cfg, log); err != nil {
+		return err
+	}
+	sink, err := publish.NewSink(cfg.Kafka, sinkConfig(cfg, resumable), resumable, reg, log)
+	if err != nil {
+		return err
+	}
+	sinkp.Store(sink)
+	if err := sink.Start(ctx); err != nil {
+		_ = sink.Finish(ctx, false) // nothing was read: it closes the producer
+		return err
+	}
+	srcErr := src.Run(ctx, func(_ context.Context, p post.Post, at source.Position) error {
+		metrics.PostRead()
+		return sink.Publish(p, at)
+	})
 	stoppedBySignal := ctx.Err() != nil
 	if srcErr != nil && !(errors.Is(srcErr, context.Canceled) && stoppedBySignal) {
 		log.Error("source failed", "err", srcErr)
@@ -225,23 +233,58 @@ func identities(cfg Config, r source.Resumable) (key, tid string) {
 	return key, fmt.Sprintf("ingest-%s-%x", cfg.Source, sum[:8])
 }
 
-// ensureTopic creates the tweets and positions topics when missing, retrying while the
-// brokers do not answer (ingest starts before Kafka in some deployments).
-func ensureTopic(ctx context.Context, cfg Config, log *slog.Logger) error {
+// prepare readies the cluster for the first post: it checks that the
+// brokers accept ingest (a wrong credential or CA stops it here, in one
+// line), creates the tweets and positions topics when missing, retrying
+// while the brokers do not answer (ingest starts before Kafka in some
+// deployments), and asks whether ingest may do on them what
+// access.Rights says it needs (a missing right stops it here too; its
+// transactional id is tried by the first transaction's initialisation).
+func prepare(ctx context.Context, cfg Config, log *slog.Logger) error {
 	admin, err := cfg.Kafka.NewAdmin("ingest-admin", nil)
 	if err != nil {
 		return fmt.Errorf("kafka admin client: %w", err)
 	}
 	defer admin.Close()
+	if err := admin.Check(ctx); kafkaconn.Denied(err) {
+		return err
+	}
+	if cfg.Kafka.CreateTopics {
+		if err := ensureTopics(ctx, cfg, admin, log); err != nil {
+			return cfg.Kafka.Refused(err, "create the topics it writes")
+		}
+	}
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	names := access.Names{Topics: cfg.Topics, IngestTransactions: cfg.Transactions, IngestTransactionalID: cfg.TransactionalID,
+		CreateTopics: cfg.Kafka.CreateTopics}
+	err = access.Verify(vctx, admin.AdminClient, cfg.Kafka, access.Of(access.Ingest, access.Rights(names)))
+	if kafkaconn.Denied(err) {
+		return err
+	}
+	if err != nil && ctx.Err() == nil {
+		log.Warn("could not check ingest's rights on its topics", "err", err)
+	}
+	return nil
+}
+
+// ensureTopics creates the tweets and positions topics when missing,
+// retrying while the brokers do not answer, but not past a refusal.
+func ensureTopics(ctx context.Context, cfg Config, admin *kafkaconn.Admin, log *slog.Logger) error {
 	specs := []topic.Spec{cfg.Topics.TweetsSpec(cfg.Kafka.Replication)}
 	if cfg.Transactions {
 		specs = append(specs, cfg.Topics.PositionsSpec(cfg.Kafka.Replication))
 	}
 	return retry.Do(ctx, retry.Policy{Wait: time.Second, MaxWait: 30 * time.Second, Attempt: 30 * time.Second}, func(err error, pause time.Duration) bool {
-		if errors.Is(err, topic.ErrMismatch) {
+		if errors.Is(err, topic.ErrMismatch) || kafkaconn.Denied(err) {
 			return false
 		}
 		log.Warn("cannot create topics yet", "topic", specs[0].Name, "err", err, "retry_in", pause)
 		return true
-	}, func(ctx context.Context) error { return topic.Ensure(ctx, admin.AdminClient, specs...) })
+	}, func(ctx context.Context) error {
+		if err := admin.Refusal(); err != nil {
+			return err
+		}
+		return topic.Ensure(ctx, admin.AdminClient, specs...)
+	})
 }

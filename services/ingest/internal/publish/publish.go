@@ -64,6 +64,7 @@ type Config struct {
 // time and not after Close; the other methods from any.
 type Publisher struct {
 	cfg   Config
+	kc    kafkaconn.Config
 	prod  *kafka.Producer
 	log   *slog.Logger
 	m     metrics
@@ -98,6 +99,7 @@ func New(kc kafkaconn.Config, cfg Config, reg prometheus.Registerer, log *slog.L
 	}
 	p := &Publisher{
 		cfg:   cfg,
+		kc:    kc,
 		prod:  prod,
 		log:   log,
 		space: make(chan struct{}, 1),
@@ -140,6 +142,11 @@ func (p *Publisher) deliveries() {
 			if err := e.TopicPartition.Error; err != nil {
 				p.failed.Add(1)
 				p.m.failed.WithLabelValues(src).Inc()
+				if kafkaconn.Denied(err) {
+					// Every post after it would fail the same way.
+					err = p.kc.Refused(err, "WRITE topic "+p.cfg.Topic)
+					p.fatal.CompareAndSwap(nil, &err)
+				}
 				p.log.Error("post not delivered", "topic", p.cfg.Topic, "key", string(e.Key), "err", err)
 			} else {
 				p.delivered.Add(1)
@@ -154,8 +161,8 @@ func (p *Publisher) deliveries() {
 			}
 		case kafka.Error:
 			if clientError(p.log, e) {
-				err := error(e)
-				p.fatal.Store(&err)
+				err := p.kc.Refused(e, "WRITE topic "+p.cfg.Topic)
+				p.fatal.CompareAndSwap(nil, &err)
 			}
 		}
 	}

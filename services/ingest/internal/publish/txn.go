@@ -77,6 +77,7 @@ type Txn struct {
 	committed  int64            // committed in this run
 	waitStart  time.Time        // zero unless a commit is waiting
 	fatal      error
+	refused    atomic.Pointer[error] // the cluster refused the client (events)
 	closeOnce  sync.Once
 }
 
@@ -147,11 +148,20 @@ func (t *Txn) connect() error {
 	return nil
 }
 
-// events logs the client's error events until the producer closes.
+// events logs the client's error events until the producer closes; a
+// refusal by the cluster is kept for the commit that waits for brokers
+// that will not take it.
 func (t *Txn) events(prod *kafka.Producer, done chan struct{}) {
 	defer close(done)
 	for ev := range prod.Events() {
-		if e, ok := ev.(kafka.Error); ok {
+		e, ok := ev.(kafka.Error)
+		switch {
+		case !ok:
+		case kafkaconn.Denied(e):
+			// Said once, by the call it fails or the commit that waits.
+			err := error(e)
+			t.refused.Store(&err)
+		default:
 			clientError(t.log, e)
 		}
 	}
@@ -179,7 +189,7 @@ func (t *Txn) Init(ctx context.Context) error {
 		return true
 	}, func(ctx context.Context) error { return t.prod.Load().InitTransactions(ctx) })
 	if err != nil {
-		return fmt.Errorf("init transactions: %w", err)
+		return fmt.Errorf("init transactions: %w", t.kc.Refused(err, "WRITE transactional id "+t.cfg.TransactionalID))
 	}
 	return nil
 }
@@ -350,6 +360,11 @@ func (t *Txn) commit(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("commit of %d posts not finished: %w", len(t.pending), ctx.Err())
 		}
+		if kafkaconn.Denied(err) {
+			// No new producer is let in either.
+			t.fatal = fmt.Errorf("commit: %w", t.kc.Refused(err, fmt.Sprintf("WRITE topics %s and %s", t.cfg.Topic, t.cfg.PositionsTopic)))
+			return t.fatal
+		}
 		switch kafkaconn.Classify(err) {
 		case kafkaconn.Fatal:
 			done, err := t.renew(ctx, err)
@@ -367,6 +382,11 @@ func (t *Txn) commit(ctx context.Context) error {
 				return err
 			}
 		default:
+			if errp := t.refused.Load(); errp != nil {
+				// The brokers do not answer because they refuse this client.
+				t.fatal = fmt.Errorf("commit: %w", t.kc.Refused(*errp, "commit"))
+				return t.fatal
+			}
 			if time.Since(lastLog) >= 5*time.Second {
 				lastLog = time.Now()
 				t.log.Warn("waiting for the brokers to commit", "posts", len(t.pending),

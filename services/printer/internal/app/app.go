@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -15,10 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashtrend/hashtrend/pkg/access"
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/ops"
 	"github.com/hashtrend/hashtrend/pkg/service"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/pkg/topic"
 	"github.com/hashtrend/hashtrend/services/printer/internal/follow"
 	"github.com/hashtrend/hashtrend/services/printer/internal/render"
 	"github.com/hashtrend/hashtrend/services/printer/internal/web"
@@ -102,6 +106,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg
 		g.Go(func() error { return page.Run(ctx) })
 	}
 	g.Go(func() error {
+		if err := checkAccess(ctx, cfg, log); err != nil {
+			return err
+		}
 		return f.Run(ctx, func(rec follow.Record) error {
 			s, err := snapshot.Decode(rec.Value)
 			if err != nil {
@@ -126,6 +133,39 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg
 		})
 	})
 	return g.Wait()
+}
+
+// checkAccess asks, before the printer follows its topic, whether the
+// brokers accept it and whether it may read the topic (access.Rights): a
+// wrong credential or CA, or a missing right, stops it here in one line,
+// where its follower would otherwise wait for brokers that never answer
+// or a topic it cannot see. When no broker answers, the follower's own
+// waiting takes over.
+func checkAccess(ctx context.Context, cfg Config, log *slog.Logger) error {
+	admin, err := cfg.Kafka.NewAdmin("printer-admin", nil)
+	if err != nil {
+		return fmt.Errorf("kafka admin client: %w", err)
+	}
+	defer admin.Close()
+	err = admin.Check(ctx)
+	switch {
+	case kafkaconn.Denied(err):
+		return err
+	case err != nil:
+		log.Debug("rights not checked: no broker answers", "err", err)
+		return nil
+	}
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	names := access.Names{Topics: topic.Names{Top: cfg.Topic}}
+	err = access.Verify(vctx, admin.AdminClient, cfg.Kafka, access.Of(access.Printer, access.Rights(names)))
+	if kafkaconn.Denied(err) {
+		return err
+	}
+	if err != nil && ctx.Err() == nil {
+		log.Warn("could not check the printer's right to read its topic", "topic", cfg.Topic, "err", err)
+	}
+	return nil
 }
 
 type metrics struct {
