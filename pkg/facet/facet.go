@@ -152,7 +152,7 @@ func ParseCell(s string) (Cell, error) {
 	if !validNetwork(n) {
 		return Cell{}, fmt.Errorf("cell %q: %q is not a network (%s or %s)", s, n, strings.Join(networks, ", "), Other)
 	}
-	if l == Other || !validLanguage(l) {
+	if !IsLanguage(l) {
 		return Cell{}, fmt.Errorf("cell %q: %q is not a language as the counter writes it", s, l)
 	}
 	return Cell{n, l}, nil
@@ -160,8 +160,11 @@ func ParseCell(s string) (Cell, error) {
 
 func validNetwork(n string) bool { return n == Other || Network(n) == n }
 
+// IsLanguage tells whether l is a language as Language gives it.
+func IsLanguage(l string) bool { return l != "" && l != Other && Language(l) == l }
+
 // validLanguage: a language as Language gives it, or the fold.
-func validLanguage(l string) bool { return l == Other || l != "" && Language(l) == l }
+func validLanguage(l string) bool { return l == Other || IsLanguage(l) }
 
 // Name is a facet: the posts of one network (Network, "" for any) in one
 // language (Language, "" for any). The zero Name is All.
