@@ -9,15 +9,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/strict"
 	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 )
 
 // Version is the schema version written in every Delta's "v" field.
-const Version = 2
+// Version 2 added the trending buckets and watermarks, version 3 the
+// facets' cells and posts by language; Decode accepts every version from
+// 1, and a delta of an older version simply carries less.
+const Version = 3
 
 // oldestVersion is the oldest schema version Decode accepts.
 const oldestVersion = 1
@@ -32,6 +37,18 @@ type Count struct {
 	// Buckets are the key's posts by post-time bucket (version 2, with
 	// trending on): late posts are in N but in no bucket.
 	Buckets []Bucket `json:"buckets,omitempty"`
+	// Cells are the key's posts by cell, facet.Cell's network/language
+	// form (version 3, with facets on); they add up to N.
+	Cells map[string]int64 `json:"cells,omitempty"`
+}
+
+// Languages are the posts of one post-time bucket by language (version
+// 3, with facets on): every post of the window that was not late, with
+// hashtags or without, by facet.Language. rank ranks the languages by
+// them to choose those with facets of their own.
+type Languages struct {
+	Start int64            `json:"start"` // Unix ms
+	Posts map[string]int64 `json:"posts"`
 }
 
 // Bucket is one hashtag's posts in one post-time bucket and a sketch of
@@ -69,24 +86,34 @@ type Delta struct {
 	Watermarks   []Watermark `json:"watermarks,omitempty"`
 	// Late is the number of the window's posts whose bucket had closed.
 	Late int64 `json:"late,omitempty"`
+	// Languages are the window's posts by post-time bucket and language
+	// (version 3, facets on), oldest bucket first; only the last part
+	// carries them, with the watermarks.
+	Languages []Languages `json:"languages,omitempty"`
 }
 
 // ErrInvalid marks a value that is not a valid Delta.
 var ErrInvalid = errors.New("invalid delta")
 
-// Encode returns the JSON form of d with the current schema version.
+// Encode returns the JSON form of d: version 3 when it carries cells or
+// posts by language, else version 2 as before facets, so that a counter
+// with facets off writes what a counter without them reads.
 func Encode(d Delta) ([]byte, error) {
-	d.V = Version
+	d.V = Version - 1
+	if len(d.Languages) > 0 || slices.ContainsFunc(d.Counts, func(c Count) bool { return c.Cells != nil }) {
+		d.V = Version
+	}
 	if d.Counts == nil {
 		d.Counts = []Count{}
 	}
 	return json.Marshal(d)
 }
 
-// Decode parses a Delta strictly: one JSON object of schema version 1 or 2
+// Decode parses a Delta strictly: one JSON object of schema version 1 to 3
 // with no unknown fields, a window whose end follows its start,
-// non-negative figures, counts whose spellings add up and buckets that fit
-// in their counts.
+// non-negative figures, counts whose spellings add up, buckets that fit in
+// their counts, cells that add up to them and languages by bucket that
+// are aligned, ordered and canonical.
 func Decode(b []byte) (Delta, error) {
 	var d Delta
 	if err := strict.Decode(b, &d, &d.V, oldestVersion, Version, ErrInvalid); err != nil {
@@ -107,6 +134,12 @@ func Decode(b []byte) (Delta, error) {
 			return Delta{}, fmt.Errorf("%w: watermark of partition %d", ErrInvalid, w.Partition)
 		}
 	}
+	if d.V < 3 && len(d.Languages) > 0 {
+		return Delta{}, fmt.Errorf("%w: version %d with posts by language", ErrInvalid, d.V)
+	}
+	if err := checkLanguages(d.Languages, d.BucketMillis); err != nil {
+		return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	for _, c := range d.Counts {
 		if err := c.check(); err != nil {
 			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -114,8 +147,54 @@ func Decode(b []byte) (Delta, error) {
 		if err := c.checkBuckets(d.BucketMillis); err != nil {
 			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
+		if d.V < 3 && c.Cells != nil {
+			return Delta{}, fmt.Errorf("%w: version %d with cells", ErrInvalid, d.V)
+		}
+		if err := c.checkCells(); err != nil {
+			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	return d, nil
+}
+
+// checkCells: cells that are cells, each with posts, together the count.
+func (c Count) checkCells() error {
+	if c.Cells == nil {
+		return nil
+	}
+	sum := int64(0)
+	for s, n := range c.Cells {
+		if _, err := facet.ParseCell(s); err != nil {
+			return fmt.Errorf("key %s: %v", c.Key, err)
+		}
+		if n <= 0 {
+			return fmt.Errorf("key %s: cell %s counted %d", c.Key, s, n)
+		}
+		sum += n
+	}
+	if sum != c.N {
+		return fmt.Errorf("key %s: cells hold %d posts of %d", c.Key, sum, c.N)
+	}
+	return nil
+}
+
+// checkLanguages: buckets aligned to the bucket length, in order, each
+// with posts of languages as facet.Language gives them.
+func checkLanguages(ls []Languages, length int64) error {
+	if len(ls) > 0 && length <= 0 {
+		return errors.New("posts by language without a bucket length")
+	}
+	for i, l := range ls {
+		if l.Start%length != 0 || i > 0 && l.Start <= ls[i-1].Start || len(l.Posts) == 0 {
+			return fmt.Errorf("languages of bucket %d (start %d) out of order, unaligned or empty", i, l.Start)
+		}
+		for lang, n := range l.Posts {
+			if !facet.IsLanguage(lang) || n <= 0 {
+				return fmt.Errorf("bucket %d: language %q counted %d", l.Start, lang, n)
+			}
+		}
+	}
+	return nil
 }
 
 // checkBuckets: buckets only with a bucket length, aligned to it, in order,
@@ -171,26 +250,33 @@ func (c Count) size() int {
 	for i := range c.Buckets {
 		n += 48 + c.Buckets[i].Authors.Bytes()*4/3
 	}
+	for s := range c.Cells {
+		n += len(s) + 24
+	}
 	return n
 }
 
 // Split cuts d into parts of at most about maxBytes each, numbered from 0;
-// only part 0 keeps the post figures, only the last one the watermarks. A
-// delta that fits stays whole.
+// only part 0 keeps the post figures, only the last one the watermarks and
+// the posts by language. A delta that fits stays whole.
 func Split(d Delta, maxBytes int) []Delta {
 	var parts []Delta
 	cur := d
-	cur.Counts, cur.Watermarks, cur.BucketMillis = nil, nil, d.BucketMillis
-	size := 256 + 48*len(d.Watermarks)
+	cur.Counts, cur.Watermarks, cur.Languages, cur.BucketMillis = nil, nil, nil, d.BucketMillis
+	tail := 48 * len(d.Watermarks)
+	for _, l := range d.Languages {
+		tail += 32 + 24*len(l.Posts)
+	}
+	size := 256 + tail
 	for _, c := range d.Counts {
 		if size+c.size() > maxBytes && len(cur.Counts) > 0 {
 			parts = append(parts, cur)
 			cur = Delta{WindowStart: d.WindowStart, WindowEnd: d.WindowEnd, Instance: d.Instance, Part: len(parts), BucketMillis: d.BucketMillis}
-			size = 256 + 48*len(d.Watermarks)
+			size = 256 + tail
 		}
 		cur.Counts = append(cur.Counts, c)
 		size += c.size()
 	}
-	cur.Watermarks = d.Watermarks
+	cur.Watermarks, cur.Languages = d.Watermarks, d.Languages
 	return append(parts, cur)
 }

@@ -13,23 +13,34 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/strict"
 )
 
-// Version is the schema version of Total and Meta values.
-const Version = 1
+// Version is the schema version of Meta values and of Total values
+// without cells; CellsVersion that of a Total with cells, which readers
+// of version 1 reject (strictly), so that an old standby taking over from
+// a counter with facets stops rather than drop the cells.
+const (
+	Version      = 1
+	CellsVersion = 2
+)
 
 // MetaKey is the key of the meta record. A '#' never appears in a hashtag
 // key, so it cannot collide with one.
 const MetaKey = "#meta"
 
 // Total is the value of a hashtag's record: Count posts, of which the ones
-// not in Others spelled it Spelling.
+// not in Others spelled it Spelling, and (version 2, with facets on) of
+// which Cells holds the posts by cell, facet.Cell's network/language form.
+// The cells add up to Count or less: posts counted before facets were on
+// are in no cell.
 type Total struct {
 	V        int              `json:"v"`
 	Count    int64            `json:"count"`
 	Spelling string           `json:"spelling"`
 	Others   map[string]int64 `json:"others,omitempty"`
+	Cells    map[string]int64 `json:"cells,omitempty"`
 }
 
 // Meta is the value of the meta record.
@@ -56,8 +67,14 @@ type Meta struct {
 // ErrInvalid marks a state record that cannot be read.
 var ErrInvalid = errors.New("invalid state record")
 
-// EncodeTotal returns the JSON of t with the current version.
-func EncodeTotal(t Total) ([]byte, error) { t.V = Version; return json.Marshal(t) }
+// EncodeTotal returns the JSON of t: version 1 without cells, 2 with.
+func EncodeTotal(t Total) ([]byte, error) {
+	t.V = Version
+	if len(t.Cells) > 0 {
+		t.V = CellsVersion
+	}
+	return json.Marshal(t)
+}
 
 // DecodeTotal parses a Total strictly. The form EncodeTotal writes for a
 // hashtag of one spelling is read without encoding/json (a restore reads
@@ -80,7 +97,7 @@ func DecodeTotal(b []byte) (Total, error) {
 // the fast path's result is not moved to the heap.
 func decodeTotalStrict(b []byte) (Total, error) {
 	var t Total
-	err := strict.Decode(b, &t, &t.V, Version, Version, ErrInvalid)
+	err := strict.Decode(b, &t, &t.V, Version, CellsVersion, ErrInvalid)
 	return t, err
 }
 
@@ -91,6 +108,19 @@ func checkTotal(t Total) error {
 	}
 	if t.Spelling == "" || t.Count <= others {
 		return fmt.Errorf("%w: count %d, spelling %q, others %d", ErrInvalid, t.Count, t.Spelling, others)
+	}
+	if t.V < CellsVersion && t.Cells != nil {
+		return fmt.Errorf("%w: cells in a version %d total", ErrInvalid, t.V)
+	}
+	cells := int64(0)
+	for c, n := range t.Cells {
+		if _, err := facet.ParseCell(c); err != nil || n <= 0 {
+			return fmt.Errorf("%w: cell %q counted %d (%v)", ErrInvalid, c, n, err)
+		}
+		cells += n
+	}
+	if cells > t.Count {
+		return fmt.Errorf("%w: cells hold %d posts of %d", ErrInvalid, cells, t.Count)
 	}
 	return nil
 }

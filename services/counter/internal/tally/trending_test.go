@@ -1,7 +1,9 @@
 package tally
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,14 +19,14 @@ var trendCfg = trend.Config{Bucket: time.Minute, Lateness: time.Minute, Recent: 
 
 func TestBucketsCountByPostTimeBehindEachPartitionsWatermark(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	b := newBuckets(trendCfg)
+	b := newBuckets(trendCfg, true, true)
 	add := func(part int32, at time.Duration, author string, tags ...string) {
 		p := post.Post{ID: author + at.String(), Source: "x", CreatedAt: t0.Add(at), Author: author}
 		var ts []hashtag.Tag
 		for _, tg := range tags {
 			ts = append(ts, hashtag.Tag{Key: hashtag.Key(tg), Spelling: tg})
 		}
-		b.add(part, &p, ts)
+		b.add(part, &p, ts, author[:min(len(author), 2)]+"x")
 	}
 	add(0, 10*time.Second, "ann", "Go", "Kafka")
 	add(0, 20*time.Second, "ann", "go") // the same author again
@@ -53,19 +55,29 @@ func TestBucketsCountByPostTimeBehindEachPartitionsWatermark(t *testing.T) {
 	if len(d.Watermarks) != 2 || d.Watermarks[0] != want[0] || d.Watermarks[1] != want[1] {
 		t.Errorf("watermarks %+v, want %+v", d.Watermarks, want)
 	}
+	// Posts by language (the test's "language" is the author's first
+	// letters): every post that was not late, with tags or without.
+	wantLangs := []delta.Languages{
+		{Start: t0.UnixMilli(), Posts: map[string]int64{"anx": 2, "evx": 1, "x": 1}},
+		{Start: t0.Add(time.Minute).UnixMilli(), Posts: map[string]int64{"box": 1}},
+		{Start: t0.Add(5 * time.Minute).UnixMilli(), Posts: map[string]int64{"cyx": 1}},
+	}
+	if !slices.EqualFunc(d.Languages, wantLangs, func(a, b delta.Languages) bool { return a.Start == b.Start && maps.Equal(a.Posts, b.Posts) }) {
+		t.Errorf("languages %+v, want %+v", d.Languages, wantLangs)
+	}
 
 	// The clock survives a commit and a new owner as offset metadata.
 	md := b.metadata(0)
 	if md == "" {
 		t.Fatal("no metadata for partition 0")
 	}
-	other := newBuckets(trendCfg)
+	other := newBuckets(trendCfg, true, false)
 	other.load([]kafkaio.Offset{{Partition: 0, Offset: 10, Metadata: md}, {Partition: 2, Offset: 0}})
 	if other.clocks[0].Newest != b.clocks[0].Newest || other.clocks[2].Newest != 0 {
 		t.Fatalf("loaded clocks %+v and %+v from %q", other.clocks[0], other.clocks[2], md)
 	}
 	b.reset()
-	if len(b.cells) != 0 || b.late != 0 || b.clocks[0] == nil {
+	if len(b.cells) != 0 || len(b.langs) != 0 || b.late != 0 || b.clocks[0] == nil {
 		t.Fatalf("reset keeps cells %d, late %d, or loses the clock", len(b.cells), b.late)
 	}
 }
