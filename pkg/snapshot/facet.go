@@ -31,6 +31,12 @@ type Facet struct {
 	// that mention each hashtag. Ranks are the positions, from 1; ties
 	// are ordered by counting key.
 	Top []Count `json:"top"`
+	// Trending is the facet's trending list, as the Snapshot's is the
+	// stream's, from the facet's posts only, and Watermark the post time
+	// up to which its buckets are closed; both absent when nothing trends
+	// in the facet (or the counter's trending view is off).
+	Trending  []Trend    `json:"trending,omitempty"`
+	Watermark *time.Time `json:"watermark,omitempty"`
 }
 
 // Count is one row of a facet's list, kept short: the rank is its
@@ -72,6 +78,14 @@ func DecodeFacet(key, value []byte) (f Facet, ok bool, err error) {
 		if c.Hashtag == "" || c.Count <= 0 || i > 0 && c.Count > f.Top[i-1].Count {
 			return Facet{}, false, fmt.Errorf("%w: facet %s batch %d: row %d (%q, %d) empty or out of order", ErrInvalid, f.Facet, f.Batch, i+1, c.Hashtag, c.Count)
 		}
+	}
+	for i, r := range f.Trending {
+		if r.Rank != i+1 || r.Hashtag == "" || r.Key == "" {
+			return Facet{}, false, fmt.Errorf("%w: facet %s batch %d: trending row %d (rank %d, %q)", ErrInvalid, f.Facet, f.Batch, i+1, r.Rank, r.Hashtag)
+		}
+	}
+	if len(f.Trending) > 0 && f.Watermark == nil {
+		return Facet{}, false, fmt.Errorf("%w: facet %s batch %d: a trending list without its watermark", ErrInvalid, f.Facet, f.Batch)
 	}
 	return f, true, nil
 }

@@ -14,8 +14,9 @@ import (
 
 // TestBenchFacets: the counter over one pre-filled topic of posts from
 // four networks in 24 languages (20 with facets of their own) with the
-// facets off, on, and off again (each run with groups and output topics
-// of its own), so that the ratio of throughputs compares runs on the same
+// facets off, on (top lists per facet, the default), on with a trending
+// list per facet, and off again (each run with groups and output topics
+// of its own), so that the ratios of throughputs compare runs on the same
 // broker, data and machine state. Trending is on in every run, as by
 // default.
 func TestBenchFacets(t *testing.T) {
@@ -35,7 +36,7 @@ func TestBenchFacets(t *testing.T) {
 		keys, values := encoded(t, posts)
 		produce(t, p.brokers, p.tweets, keys, values)
 	}
-	run := func(name string, env ...string) (time.Duration, float64) {
+	run := func(name string, env ...string) (time.Duration, float64, float64) {
 		q := p
 		for _, s := range []*string{&q.dlq, &q.deltas, &q.counts, &q.top, &q.facets, &q.tallyGroup, &q.rankGroup} {
 			*s = kafkatest.Name(t, name+"-"+*s)
@@ -49,15 +50,18 @@ func TestBenchFacets(t *testing.T) {
 		snaps.waitPosts(t, int64(n), 20*time.Minute, c)
 		took := snaps.reached(int64(n)).Sub(started)
 		peak := peakRSS()
+		cpu := cpuSeconds(c.Pid())
 		c.stop()
-		logf(t, "%s: every post in a snapshot after %s (%.0f posts/s), peak RSS %.0f MiB",
-			name, took.Round(time.Millisecond), float64(n)/took.Seconds(), peak)
-		return took, peak
+		logf(t, "%s: every post in a snapshot after %s (%.0f posts/s), %.1f CPU seconds by then (%.0f posts per CPU second), peak RSS %.0f MiB",
+			name, took.Round(time.Millisecond), float64(n)/took.Seconds(), cpu, float64(n)/cpu, peak)
+		return took, cpu, peak
 	}
-	off1, rssOff1 := run("off1", "COUNTER_FACETS=off")
-	on, rssOn := run("on", "COUNTER_FACETS=on")
-	off2, rssOff2 := run("off2", "COUNTER_FACETS=off")
-	off := (off1 + off2) / 2
-	logf(t, "ratio throughput facets on / off (mean of both off runs): %.2f", off.Seconds()/on.Seconds())
-	logf(t, "peak RSS facets on / off (mean of both off runs): %.2f", rssOn/((rssOff1+rssOff2)/2))
+	off1, cpuOff1, rssOff1 := run("off1", "COUNTER_FACETS=off")
+	on, cpuOn, rssOn := run("on", "COUNTER_FACETS=on", "COUNTER_FACET_TRENDING=off")
+	trending, cpuTrending, rssTrending := run("trending", "COUNTER_FACETS=on", "COUNTER_FACET_TRENDING=on")
+	off2, cpuOff2, rssOff2 := run("off2", "COUNTER_FACETS=off")
+	off, cpuOff, rssOff := (off1+off2)/2, (cpuOff1+cpuOff2)/2, (rssOff1+rssOff2)/2
+	logf(t, "ratio throughput facets on / off (mean of both off runs): %.2f; with trending per facet: %.2f", off.Seconds()/on.Seconds(), off.Seconds()/trending.Seconds())
+	logf(t, "ratio posts per CPU second facets on / off: %.2f; with trending per facet: %.2f", cpuOff/cpuOn, cpuOff/cpuTrending)
+	logf(t, "peak RSS facets on / off (mean of both off runs): %.2f; with trending per facet: %.2f", rssOn/rssOff, rssTrending/rssOff)
 }

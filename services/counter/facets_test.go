@@ -28,10 +28,11 @@ var facetStart = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 // partition's posts come in post-time order), and a recent window of an
 // hour that holds every post of the input, so that the languages with
 // facets of their own are the busiest of the whole input once it is
-// closed.
+// closed; trending per facet on (nothing rises: the lists stay empty), so
+// that its views go through the restarts too.
 var facetEnv = []string{
 	"COUNTER_TRENDING_BUCKET=1m", "COUNTER_TRENDING_LATENESS=0s", "COUNTER_TRENDING_RECENT=1h",
-	"COUNTER_TRENDING_BASELINE=6h",
+	"COUNTER_TRENDING_BASELINE=6h", "COUNTER_FACET_TRENDING=on",
 }
 
 // facetPosts are n synthetic posts spread over [facetStart,
@@ -188,7 +189,7 @@ func checkFacets(t *testing.T, p pipeline, want facetReport) {
 	}
 	bad := 0
 	for k, cells := range want.cells {
-		if got := totals[k].Cells; !maps.Equal(got, cells) {
+		if got := totals[k].Cells.Map(); !maps.Equal(got, cells) {
 			if bad++; bad <= 5 {
 				t.Errorf("state of %s: cells %v, want %v", k, got, cells)
 			}
@@ -328,6 +329,109 @@ func facetBytes(t *testing.T, budget int) {
 	}
 	if busy < 8 {
 		t.Errorf("only %d windows wrote facet records: the input did not keep the facets changing", busy)
+	}
+	c.stop()
+}
+
+// TestATagRisingInOneLanguageTrendsInItsFacetsOnly runs 26 minutes of
+// post time: a steady crowd in English, Japanese and German on three
+// networks, one tag that rises in Japanese on Bluesky only and one that
+// rises in English on Mastodon only, in the last minutes. The Japanese one
+// trends in lang:ja, source:bluesky and source:bluesky/lang:ja and in no
+// English or Mastodon facet; the English one the other way round; and
+// every row of every facet's trending list counts the facet's posts of the
+// recent window exactly, and its authors within the sketch's error.
+func TestATagRisingInOneLanguageTrendsInItsFacetsOnly(t *testing.T) {
+	const recent = 5 * time.Minute
+	p := newPipeline(t, 6)
+	r := rand.New(rand.NewPCG(51, 1))
+	var posts []post.Post
+	add := func(at time.Time, source, lang, author, tag string) {
+		posts = append(posts, post.Post{ID: "p" + strconv.Itoa(len(posts)), Source: source, Lang: lang, CreatedAt: at, Author: author,
+			Text: "about #" + tag, Hashtags: []string{tag}})
+	}
+	networks, langs := []string{"bluesky", "mastodon", "x"}, []string{"en", "en", "ja", "ja", "de"}
+	for m := range 26 {
+		for i := range 120 {
+			at := facetStart.Add(time.Duration(m)*time.Minute + time.Duration(i)*time.Minute/120)
+			add(at, networks[r.IntN(3)], langs[r.IntN(5)], "crowd"+strconv.Itoa(r.IntN(300)), "steady"+strconv.Itoa(r.IntN(10)))
+		}
+		if m >= 20 {
+			for i := range 12 {
+				at := facetStart.Add(time.Duration(m)*time.Minute + time.Duration(i)*5*time.Second)
+				add(at, "bluesky", "ja", "jp"+strconv.Itoa(m*12+i), "NihonRise")
+				add(at.Add(time.Second), "mastodon", "en-GB", "gb"+strconv.Itoa(m*12+i), "EnglishRise")
+			}
+		}
+	}
+	slices.SortStableFunc(posts, func(a, b post.Post) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	closed := facetStart.Add(26 * time.Minute)
+	keys, values := encoded(t, append(slices.Clone(posts), closers(closed)...))
+	produce(t, p.brokers, p.tweets, keys, values)
+	snaps := follow(t, p)
+	c := start(t, p, "facet-trend", "COUNTER_TRENDING_BUCKET=1m", "COUNTER_TRENDING_LATENESS=0s", "COUNTER_TRENDING_RECENT=5m",
+		"COUNTER_TRENDING_BASELINE=10m", "COUNTER_TRENDING_MIN=5", "COUNTER_TRENDING_MIN_SCORE=25", "COUNTER_FACET_LANGUAGES=3",
+		"COUNTER_FACET_TRENDING=on")
+	snaps.waitPosts(t, int64(len(keys)), 3*time.Minute, c)
+	systest.Await(t, "a snapshot at the closers' watermark", time.Minute, func() bool {
+		last, _ := snaps.last()
+		return last.Watermark != nil && !last.Watermark.Before(closed)
+	})
+	last, _ := snaps.last()
+	snaps.waitBatch(t, last.Batch+2, time.Minute, c)
+	c.waitMetric("hashtrend_counter_facets_waiting", func(v float64) bool { return v == 0 }, time.Minute)
+
+	got := facetTopic(t, p)
+	trends := func(name string) []string {
+		var keys []string
+		for _, r := range got[name].Trending {
+			keys = append(keys, r.Key)
+		}
+		return keys
+	}
+	for _, name := range []string{"lang:ja", "source:bluesky", "source:bluesky/lang:ja"} {
+		if !slices.Contains(trends(name), "nihonrise") {
+			t.Errorf("%s trends %v, without nihonrise", name, trends(name))
+		}
+	}
+	for _, name := range []string{"lang:en", "source:mastodon", "source:mastodon/lang:en"} {
+		if !slices.Contains(trends(name), "englishrise") {
+			t.Errorf("%s trends %v, without englishrise", name, trends(name))
+		}
+	}
+	for name := range got {
+		n, _ := facet.Parse(name)
+		if slices.Contains(trends(name), "nihonrise") && (n.Language != "" && n.Language != "ja" || n.Network != "" && n.Network != "bluesky") {
+			t.Errorf("nihonrise, in Japanese on Bluesky only, trends in %s", name)
+		}
+		if slices.Contains(trends(name), "englishrise") && (n.Language != "" && n.Language != "en" || n.Network != "" && n.Network != "mastodon") {
+			t.Errorf("englishrise, in English on Mastodon only, trends in %s", name)
+		}
+	}
+	// Every row against the input: the facet's posts of the tag in the
+	// recent window, exactly; its distinct authors within the sketch's
+	// error.
+	for name, f := range got {
+		n, _ := facet.Parse(name)
+		if f.Watermark != nil && !f.Watermark.Equal(closed) {
+			t.Errorf("%s: trending at %s, want %s", name, f.Watermark, closed)
+		}
+		for _, row := range f.Trending {
+			var count int64
+			authors := map[string]bool{}
+			for _, p := range posts {
+				c := facet.CellOf(p.Source, p.Lang)
+				inFacet := (n.Network == "" || n.Network == c.Network) && (n.Language == "" || n.Language == c.Language ||
+					n.Language == "other" && !slices.Contains([]string{"en", "ja", "de"}, c.Language))
+				if inFacet && hashtag.Key(p.Hashtags[0]) == row.Key && !p.CreatedAt.Before(closed.Add(-recent)) && p.CreatedAt.Before(closed) {
+					count++
+					authors[p.Author] = true
+				}
+			}
+			if row.Count != count || math.Abs(row.Observed-float64(len(authors))) > max(1, 0.05*float64(len(authors))) {
+				t.Errorf("%s #%s: %d posts, %v authors; the input has %d posts, %d authors", name, row.Key, row.Count, row.Observed, count, len(authors))
+			}
+		}
 	}
 	c.stop()
 }

@@ -9,7 +9,7 @@
 #                                           rank's table against a plain map (BENCH_TAGS_10M=1: 10,000,000 tags too)
 #   make counter-trending-trials [TRIALS=10] the trending crash and replay trials
 #   make counter-trending-bench             trending on against off, bytes per tag-bucket
-#   make counter-facets-bench               facets on against off, bytes per hashtag with facets
+#   make counter-facets-bench               facets on against off, bytes per hashtag and per tag-bucket with facets
 
 TRIALS ?= 10
 
@@ -39,4 +39,4 @@ broker/counter-trending-bench: ## throughput with trending on against off, and m
 
 counter-facets-bench: ## throughput with facets on against off at 20 languages x 4 networks, and memory per hashtag with facets
 	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBenchFacets' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
-	cd services/counter && go test -run '^$$' -bench 'FacetMemory' -benchtime 1x ./internal/rank
+	cd services/counter && go test -run '^$$' -bench 'Facet.*Memory' -benchtime 1x ./internal/rank

@@ -36,6 +36,7 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 		{"a minimum of no authors", func(c *Config) { c.TrendingMin = 0 }, "COUNTER_TRENDING_MIN"},
 		{"a negative score floor", func(c *Config) { c.TrendingMinScore = -1 }, "COUNTER_TRENDING_MIN_SCORE"},
 		{"facets neither on nor off", func(c *Config) { c.Facets = "true" }, "COUNTER_FACETS"},
+		{"trending per facet neither on nor off", func(c *Config) { c.FacetTrending = "yes" }, "COUNTER_FACET_TRENDING"},
 		{"a negative number of languages", func(c *Config) { c.FacetLanguages = -1 }, "COUNTER_FACET_LANGUAGES"},
 		{"more languages than the bound", func(c *Config) { c.FacetLanguages = maxFacetLanguages + 1 }, "COUNTER_FACET_LANGUAGES"},
 		{"a budget below a snapshot's size", func(c *Config) { c.FacetBudget = 1000 }, "COUNTER_FACET_BUDGET"},

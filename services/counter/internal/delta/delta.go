@@ -15,6 +15,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/strict"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 )
 
@@ -39,7 +40,7 @@ type Count struct {
 	Buckets []Bucket `json:"buckets,omitempty"`
 	// Cells are the key's posts by cell, facet.Cell's network/language
 	// form (version 3, with facets on); they add up to N.
-	Cells map[string]int64 `json:"cells,omitempty"`
+	Cells cells.Counts `json:"cells,omitempty"`
 }
 
 // Languages are the posts of one post-time bucket by language (version
@@ -52,11 +53,14 @@ type Languages struct {
 }
 
 // Bucket is one hashtag's posts in one post-time bucket and a sketch of
-// their authors.
+// their authors; with facets on (version 3), those of one cell, so that
+// each facet has its own trending view: a hashtag's buckets are then
+// ordered by start and cell, several to a start.
 type Bucket struct {
 	Start   int64      `json:"start"` // Unix ms
 	N       int64      `json:"n"`
 	Authors hll.Sketch `json:"authors"`
+	Cell    string     `json:"cell,omitempty"`
 }
 
 // Watermark is one input partition's trending watermark after the window:
@@ -147,7 +151,7 @@ func Decode(b []byte) (Delta, error) {
 		if err := c.checkBuckets(d.BucketMillis); err != nil {
 			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
-		if d.V < 3 && c.Cells != nil {
+		if d.V < 3 && (c.Cells != nil || slices.ContainsFunc(c.Buckets, func(b Bucket) bool { return b.Cell != "" })) {
 			return Delta{}, fmt.Errorf("%w: version %d with cells", ErrInvalid, d.V)
 		}
 		if err := c.checkCells(); err != nil {
@@ -163,14 +167,14 @@ func (c Count) checkCells() error {
 		return nil
 	}
 	sum := int64(0)
-	for s, n := range c.Cells {
-		if _, err := facet.ParseCell(s); err != nil {
+	for _, x := range c.Cells {
+		if _, err := facet.ParseCell(x.Cell); err != nil {
 			return fmt.Errorf("key %s: %v", c.Key, err)
 		}
-		if n <= 0 {
-			return fmt.Errorf("key %s: cell %s counted %d", c.Key, s, n)
+		if x.N <= 0 {
+			return fmt.Errorf("key %s: cell %s counted %d", c.Key, x.Cell, x.N)
 		}
-		sum += n
+		sum += x.N
 	}
 	if sum != c.N {
 		return fmt.Errorf("key %s: cells hold %d posts of %d", c.Key, sum, c.N)
@@ -205,8 +209,13 @@ func (c Count) checkBuckets(length int64) error {
 	}
 	sum := int64(0)
 	for i, b := range c.Buckets {
-		if b.Start%length != 0 || (i > 0 && b.Start <= c.Buckets[i-1].Start) || b.N <= 0 || b.Authors.Empty() {
-			return fmt.Errorf("key %s: bucket %d (start %d, n %d) out of order, unaligned or empty", c.Key, i, b.Start, b.N)
+		if b.Start%length != 0 || (i > 0 && !bucketBefore(c.Buckets[i-1], b)) || b.N <= 0 || b.Authors.Empty() {
+			return fmt.Errorf("key %s: bucket %d (start %d, cell %q, n %d) out of order, unaligned or empty", c.Key, i, b.Start, b.Cell, b.N)
+		}
+		if b.Cell != "" {
+			if _, err := facet.ParseCell(b.Cell); err != nil {
+				return fmt.Errorf("key %s: bucket %d: %v", c.Key, i, err)
+			}
 		}
 		sum += b.N
 	}
@@ -214,6 +223,11 @@ func (c Count) checkBuckets(length int64) error {
 		return fmt.Errorf("key %s: buckets hold %d posts of %d", c.Key, sum, c.N)
 	}
 	return nil
+}
+
+// bucketBefore tells whether a comes before b: by start, then by cell.
+func bucketBefore(a, b Bucket) bool {
+	return a.Start < b.Start || a.Start == b.Start && a.Cell < b.Cell
 }
 
 func (c Count) check() error {
@@ -248,10 +262,10 @@ func (c Count) size() int {
 		n += len(s) + 24
 	}
 	for i := range c.Buckets {
-		n += 48 + c.Buckets[i].Authors.Bytes()*4/3
+		n += 48 + len(c.Buckets[i].Cell) + c.Buckets[i].Authors.Bytes()*4/3
 	}
-	for s := range c.Cells {
-		n += len(s) + 24
+	for _, x := range c.Cells {
+		n += len(x.Cell) + 24
 	}
 	return n
 }

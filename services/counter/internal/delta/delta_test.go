@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 )
@@ -127,8 +128,15 @@ func TestDecodeRejectsBadBuckets(t *testing.T) {
 // faceted is trending with version 3's cells and posts by language.
 func faceted() delta.Delta {
 	d := trending()
-	d.Counts[0].Cells = map[string]int64{"bluesky/ja": 2, "x/und": 1}
-	d.Counts[1].Cells = map[string]int64{"other/en": 1}
+	d.Counts[0].Cells = cells.Of(map[string]int64{"bluesky/ja": 2, "x/und": 1})
+	d.Counts[1].Cells = cells.Of(map[string]int64{"other/en": 1})
+	// The second bucket's posts in two cells: two buckets of one start.
+	var a, b hll.Sketch
+	a.AddString("alice")
+	b.AddString("bob")
+	d.Counts[0].Buckets = []delta.Bucket{d.Counts[0].Buckets[0],
+		{Start: 1_700_000_040_000, N: 1, Authors: a, Cell: "bluesky/ja"}, {Start: 1_700_000_040_000, N: 1, Authors: b, Cell: "x/und"}}
+	d.Counts[0].Buckets[0].Cell = "bluesky/ja"
 	d.Languages = []delta.Languages{
 		{Start: 1_699_999_980_000, Posts: map[string]int64{"ja": 1}},
 		{Start: 1_700_000_040_000, Posts: map[string]int64{"ja": 2, "und": 1, "en": 1}},
@@ -138,7 +146,8 @@ func faceted() delta.Delta {
 
 func TestVersion3CarriesCellsAndLanguages(t *testing.T) {
 	b, d := roundTrip(t, faceted())
-	if d.V != 3 || d.Counts[0].Cells["bluesky/ja"] != 2 || d.Counts[0].Cells["x/und"] != 1 || len(d.Languages) != 2 || d.Languages[1].Posts["und"] != 1 {
+	if d.V != 3 || d.Counts[0].Cells.Map()["bluesky/ja"] != 2 || d.Counts[0].Cells.Map()["x/und"] != 1 || len(d.Languages) != 2 || d.Languages[1].Posts["und"] != 1 ||
+		len(d.Counts[0].Buckets) != 3 || d.Counts[0].Buckets[2].Cell != "x/und" {
 		t.Fatalf("round trip gave %+v from %s", d, b)
 	}
 }
@@ -170,6 +179,8 @@ func TestDecodeRejectsBadCellsAndLanguages(t *testing.T) {
 		{"the fold as a language", strings.Replace(string(good), `"ja":1}`, `"other":1}`, 1), `language "other"`},
 		{"a language without posts", strings.Replace(string(good), `"ja":1}`, `"ja":0}`, 1), `counted 0`},
 		{"a bucket without languages", strings.Replace(string(good), `"posts":{"ja":1}`, `"posts":{}`, 1), "empty"},
+		{"buckets of one start out of cell order", strings.Replace(string(good), `"cell":"x/und"`, `"cell":"bluesky/aa"`, 1), "out of order"},
+		{"a bucket of a cell that is not one", strings.Replace(string(good), `"cell":"x/und"`, `"cell":"x/zz"`, 1), "not a language"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

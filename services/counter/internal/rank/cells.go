@@ -1,10 +1,15 @@
 package rank
 
 import (
+	"cmp"
+	"slices"
+	"strings"
+
 	"github.com/hashtrend/hashtrend/pkg/facet"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 )
 
-// cells holds each hashtag's posts by cell (network and language,
+// cellTable holds each hashtag's posts by cell (network and language,
 // pkg/facet), beside the table's entries, with facets on: what every
 // facet's count of a hashtag is made of.
 //
@@ -15,12 +20,15 @@ import (
 // several cells, or only some in a cell (posts counted before facets
 // were on are in none): lists[i] holds them. A hashtag of one cell costs
 // 4 bytes more than without facets.
-type cells struct {
+type cellTable struct {
 	names  []facet.Cell
+	strs   []string          // id → the cell's String form
 	ids    map[string]uint32 // a cell's String form → its id
 	blocks [][]uint32
 	lists  [][]cellCount
 	free   []uint32 // lists no entry uses any more
+	at     []int32  // scratch of add: cell id → its index in a list, +1
+	order  []uint32 // cell id → its place among the cells by String form
 }
 
 type cellCount struct {
@@ -30,11 +38,11 @@ type cellCount struct {
 
 const wholeless = 1 << 31
 
-func newCells() *cells { return &cells{ids: map[string]uint32{}} }
+func newCells() *cellTable { return &cellTable{ids: map[string]uint32{}} }
 
 // id is the id of the cell written s; s was checked by the record's
 // decoder.
-func (cs *cells) id(s string) uint32 {
+func (cs *cellTable) id(s string) uint32 {
 	if id, ok := cs.ids[s]; ok {
 		return id
 	}
@@ -43,12 +51,24 @@ func (cs *cells) id(s string) uint32 {
 		panic("rank: a cell the decoder let through: " + err.Error())
 	}
 	id := uint32(len(cs.names))
-	cs.names = append(cs.names, c)
+	cs.names, cs.strs = append(cs.names, c), append(cs.strs, s)
+	cs.at = append(cs.at, 0)
 	cs.ids[s] = id
+	// A new cell is rare (a language or network not seen before): place
+	// every cell again.
+	ids := make([]uint32, len(cs.strs))
+	for i := range ids {
+		ids[i] = uint32(i)
+	}
+	slices.SortFunc(ids, func(a, b uint32) int { return strings.Compare(cs.strs[a], cs.strs[b]) })
+	cs.order = make([]uint32, len(ids))
+	for place, i := range ids {
+		cs.order[i] = uint32(place)
+	}
 	return id
 }
 
-func (cs *cells) word(id uint32) *uint32 {
+func (cs *cellTable) word(id uint32) *uint32 {
 	b := int(id >> blockBits)
 	for b >= len(cs.blocks) {
 		cs.blocks = append(cs.blocks, make([]uint32, 1<<blockBits))
@@ -57,7 +77,7 @@ func (cs *cells) word(id uint32) *uint32 {
 }
 
 // list returns the cells of an entry whose total is n, as a list.
-func (cs *cells) list(w uint32, n int64) []cellCount {
+func (cs *cellTable) list(w uint32, n int64) []cellCount {
 	switch {
 	case w == 0:
 		return nil
@@ -68,7 +88,7 @@ func (cs *cells) list(w uint32, n int64) []cellCount {
 }
 
 // each calls fn for each cell of entry id, whose total is n.
-func (cs *cells) each(id uint32, n int64, fn func(cell uint32, n int64)) {
+func (cs *cellTable) each(id uint32, n int64, fn func(cell uint32, n int64)) {
 	w := *cs.word(id)
 	switch {
 	case w == 0:
@@ -82,7 +102,7 @@ func (cs *cells) each(id uint32, n int64, fn func(cell uint32, n int64)) {
 }
 
 // set makes l the cells of entry id, whose total is n.
-func (cs *cells) set(id uint32, n int64, l []cellCount) {
+func (cs *cellTable) set(id uint32, n int64, l []cellCount) {
 	w := cs.word(id)
 	if len(l) == 1 && l[0].n == n {
 		cs.release(*w)
@@ -109,7 +129,7 @@ func (cs *cells) set(id uint32, n int64, l []cellCount) {
 	*w = wholeless | i
 }
 
-func (cs *cells) release(w uint32) {
+func (cs *cellTable) release(w uint32) {
 	if w&wholeless != 0 {
 		i := w &^ wholeless
 		cs.lists[i] = nil
@@ -119,15 +139,11 @@ func (cs *cells) release(w uint32) {
 
 // add counts a delta's posts of entry id, whose total was n before them:
 // counts by cell (nil for a delta without cells) of added posts.
-func (cs *cells) add(id uint32, n int64, counts map[string]int64, added int64) {
+func (cs *cellTable) add(id uint32, n int64, counts cells.Counts, added int64) {
 	w := *cs.word(id)
-	if n == 0 && w == 0 && len(counts) == 1 {
-		for s, k := range counts {
-			if k == added {
-				*cs.word(id) = cs.id(s) + 1
-				return
-			}
-		}
+	if n == 0 && w == 0 && len(counts) == 1 && counts[0].N == added {
+		*cs.word(id) = cs.id(counts[0].Cell) + 1
+		return
 	}
 	if len(counts) == 0 && w == 0 {
 		return // no cell before, none now
@@ -136,45 +152,57 @@ func (cs *cells) add(id uint32, n int64, counts map[string]int64, added int64) {
 	if w&wholeless == 0 {
 		l = append(make([]cellCount, 0, len(l)+len(counts)), l...)
 	}
-	for s, k := range counts {
-		c := cs.id(s)
-		i := 0
-		for i < len(l) && l[i].cell != c {
-			i++
-		}
-		if i == len(l) {
+	for _, x := range counts {
+		cs.id(x.Cell) // every cell has its slot in cs.at
+	}
+	for i, c := range l {
+		cs.at[c.cell] = int32(i + 1)
+	}
+	for _, x := range counts {
+		c := cs.ids[x.Cell]
+		if cs.at[c] == 0 {
 			l = append(l, cellCount{c, 0})
+			cs.at[c] = int32(len(l))
 		}
-		l[i].n += k
+		l[cs.at[c]-1].n += x.N
+	}
+	for _, c := range l {
+		cs.at[c.cell] = 0
 	}
 	cs.set(id, n+added, l)
 }
 
 // restore makes counts the cells of entry id, whose total is n.
-func (cs *cells) restore(id uint32, n int64, counts map[string]int64) {
+func (cs *cellTable) restore(id uint32, n int64, counts cells.Counts) {
 	w := *cs.word(id)
 	var l []cellCount
 	if w&wholeless != 0 {
 		l = cs.lists[w&^wholeless][:0]
 	}
-	for s, k := range counts {
-		l = append(l, cellCount{cs.id(s), k})
+	for _, x := range counts {
+		l = append(l, cellCount{cs.id(x.Cell), x.N})
 	}
 	cs.set(id, n, l)
 }
 
 // remove drops the cells of entry id.
-func (cs *cells) remove(id uint32) { cs.set(id, 0, nil) }
+func (cs *cellTable) remove(id uint32) { cs.set(id, 0, nil) }
 
 // encode is the cells of entry id, whose total is n, as a state record
 // writes them; nil for none.
-func (cs *cells) encode(id uint32, n int64) map[string]int64 {
-	var m map[string]int64
-	cs.each(id, n, func(c uint32, k int64) {
-		if m == nil {
-			m = map[string]int64{}
-		}
-		m[cs.names[c].String()] = k
-	})
-	return m
+func (cs *cellTable) encode(id uint32, n int64) cells.Counts {
+	w := *cs.word(id)
+	if w == 0 {
+		return nil
+	}
+	if w&wholeless == 0 {
+		return cells.Counts{{Cell: cs.strs[w-1], N: n}}
+	}
+	l := cs.lists[w&^wholeless]
+	slices.SortFunc(l, func(a, b cellCount) int { return cmp.Compare(cs.order[a.cell], cs.order[b.cell]) })
+	out := make(cells.Counts, len(l))
+	for i, c := range l {
+		out[i] = cells.Count{Cell: cs.strs[c.cell], N: c.n}
+	}
+	return out
 }

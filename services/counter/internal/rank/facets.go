@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
@@ -28,7 +29,8 @@ type facets struct {
 	leads  map[facet.Name]*lead
 	routes [][3]*lead // cell id → the tops of its facets; rebuilt when own changes
 	stale  bool       // every top must be found again
-	acc    []leadCount
+	gen    uint64     // marks the tops one count touches (lead.mark)
+	acc    []*lead
 }
 
 // lead is one facet's top: the best n hashtags by their count in the
@@ -36,11 +38,10 @@ type facets struct {
 type lead struct {
 	name facet.Name
 	top  []ranked
-}
-
-type leadCount struct {
-	l *lead
-	n int64
+	// mark and n are a count's scratch: the generation that touched this
+	// top last, and the hashtag's count in the facet then.
+	mark uint64
+	n    int64
 }
 
 func newFacets(n int) *facets {
@@ -58,7 +59,7 @@ func (f *facets) leadOf(n facet.Name) *lead {
 }
 
 // route is the tops of cell c's facets.
-func (f *facets) route(cs *cells, c uint32) [3]*lead {
+func (f *facets) route(cs *cellTable, c uint32) [3]*lead {
 	for int(c) >= len(f.routes) {
 		var r [3]*lead
 		for i, n := range facet.Route(cs.names[len(f.routes)], func(l string) bool { return f.own[l] }) {
@@ -90,23 +91,30 @@ func (f *facets) setOwn(langs []string) {
 	f.stale = true
 }
 
-// counts sums entry id's cells by the tops of their facets into f.acc,
-// for the cells for which only(cell) is true (nil: all).
-func (f *facets) counts(t *Table, id uint32, only func(cell uint32) bool) []leadCount {
+// counts sums entry id's cells into the tops of their facets (lead.n),
+// for the tops marked with the current generation when only is set, and
+// returns the tops summed. A call costs the entry's cells, whatever their
+// number.
+func (f *facets) counts(t *Table, id uint32, only bool) []*lead {
 	f.acc = f.acc[:0]
+	if !only {
+		f.gen++
+	}
+	gen := f.gen
 	t.cells.each(id, t.at(id).n, func(c uint32, k int64) {
-		if only != nil && !only(c) {
-			return
-		}
 		for _, l := range f.route(t.cells, c) {
-			i := 0
-			for i < len(f.acc) && f.acc[i].l != l {
-				i++
+			switch {
+			case l.mark == gen && l.n >= 0:
+			case l.mark == gen: // marked by the caller, not summed yet
+				l.n = 0
+				f.acc = append(f.acc, l)
+			case only:
+				continue
+			default:
+				l.mark, l.n = gen, 0
+				f.acc = append(f.acc, l)
 			}
-			if i == len(f.acc) {
-				f.acc = append(f.acc, leadCount{l, 0})
-			}
-			f.acc[i].n += k
+			l.n += k
 		}
 	})
 	return f.acc
@@ -118,17 +126,14 @@ func (f *facets) raise(t *Table, id uint32, c delta.Count) {
 	if f.stale || len(c.Cells) == 0 {
 		return
 	}
-	touched := f.counts(t, id, nil)
-	for _, lc := range touched {
-		held := false
-		for s := range c.Cells {
-			for _, l := range f.route(t.cells, t.cells.id(s)) {
-				held = held || l == lc.l
-			}
+	f.gen++
+	for _, x := range c.Cells {
+		for _, l := range f.route(t.cells, t.cells.id(x.Cell)) {
+			l.mark, l.n = f.gen, -1 // touched by the delta, not summed
 		}
-		if held {
-			f.offer(t, lc.l, id, lc.n)
-		}
+	}
+	for _, l := range f.counts(t, id, true) {
+		f.offer(t, l, id, l.n)
 	}
 }
 
@@ -160,8 +165,8 @@ func (f *facets) rebuild(t *Table) {
 		l.top = l.top[:0]
 	}
 	for id := range t.live {
-		for _, lc := range f.counts(t, id, nil) {
-			f.offer(t, lc.l, id, lc.n)
+		for _, l := range f.counts(t, id, false) {
+			f.offer(t, l, id, l.n)
 		}
 	}
 	f.stale = false
@@ -192,10 +197,13 @@ func (t *Table) FacetTops() []FacetTop {
 	return out
 }
 
-// FacetTop is one facet's top list.
+// FacetTop is one facet's lists: its top, and its trending list at the
+// watermark, when trending per facet is on and something trends there.
 type FacetTop struct {
-	Name facet.Name
-	Top  []snapshot.Entry
+	Name      facet.Name
+	Top       []snapshot.Entry
+	Trending  []snapshot.Trend
+	Watermark *time.Time
 }
 
 // SetOwn makes langs the languages with facets of their own (the fold's

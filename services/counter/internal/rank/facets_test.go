@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hashtrend/hashtrend/pkg/facet"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 )
@@ -88,13 +89,13 @@ func TestFacetTopsAgreeWithCellsAddedUp(t *testing.T) {
 	randomCell := func() facet.Cell {
 		return facet.Cell{Network: networks[r.IntN(len(networks))], Language: langs[r.IntN(len(langs))]}
 	}
-	addModel := func(key string, cells map[string]int64) {
+	addModel := func(key string, counts cells.Counts) {
 		if m.cells[key] == nil {
 			m.cells[key] = map[facet.Cell]int64{}
 		}
-		for s, n := range cells {
-			c, _ := facet.ParseCell(s)
-			m.cells[key][c] += n
+		for _, x := range counts {
+			c, _ := facet.ParseCell(x.Cell)
+			m.cells[key][c] += x.N
 		}
 	}
 	for step := range 20_000 {
@@ -104,10 +105,11 @@ func TestFacetTopsAgreeWithCellsAddedUp(t *testing.T) {
 			n := 1 + r.Int64N(4)
 			c := delta.Count{Key: key, N: n, Spelling: key}
 			if r.IntN(10) > 0 {
-				c.Cells = map[string]int64{}
+				m := map[string]int64{}
 				for range n {
-					c.Cells[randomCell().String()]++
+					m[randomCell().String()]++
 				}
+				c.Cells = cells.Of(m)
 			}
 			tb.Apply(d(c))
 			addModel(key, c.Cells)
@@ -116,13 +118,14 @@ func TestFacetTopsAgreeWithCellsAddedUp(t *testing.T) {
 			tot := state.Total{Count: 1 + r.Int64N(40), Spelling: key}
 			m.cells[key] = map[facet.Cell]int64{}
 			if r.IntN(4) > 0 {
-				tot.Cells = map[string]int64{}
+				m := map[string]int64{}
 				left := tot.Count - r.Int64N(2) // some posts before facets
 				for left > 0 {
 					k := 1 + r.Int64N(left)
-					tot.Cells[randomCell().String()] += k
+					m[randomCell().String()] += k
 					left -= k
 				}
+				tot.Cells = cells.Of(m)
 				addModel(key, tot.Cells)
 			}
 			b, _ := state.EncodeTotal(tot)
@@ -167,7 +170,7 @@ func TestFacetTopsAgreeWithCellsAddedUp(t *testing.T) {
 		if len(want) == 0 {
 			want = nil
 		}
-		if v.Count != totals[k] || !maps.Equal(v.Cells, want) {
+		if v.Count != totals[k] || !maps.Equal(v.Cells.Map(), want) {
 			return fmt.Errorf("changed %s = %+v, want count %d, cells %v", k, v, totals[k], want)
 		}
 		return nil
@@ -182,11 +185,11 @@ func TestFacetTopsAgreeWithCellsAddedUp(t *testing.T) {
 // as the counter did before facets.
 func TestFacetsOffKeepsNoCells(t *testing.T) {
 	tb := NewTable()
-	b, _ := state.EncodeTotal(state.Total{Count: 3, Spelling: "Go", Cells: map[string]int64{"x/en": 3}})
+	b, _ := state.EncodeTotal(state.Total{Count: 3, Spelling: "Go", Cells: cells.Of(map[string]int64{"x/en": 3})})
 	if err := load(tb, []byte("go"), b); err != nil {
 		t.Fatal(err)
 	}
-	tb.Apply(d(delta.Count{Key: "go", N: 2, Spelling: "Go", Cells: map[string]int64{"bluesky/ja": 2}}))
+	tb.Apply(d(delta.Count{Key: "go", N: 2, Spelling: "Go", Cells: cells.Of(map[string]int64{"bluesky/ja": 2})}))
 	err := tb.Changed(func(k string, v state.Total) error {
 		if v.Count != 5 || v.Cells != nil {
 			return fmt.Errorf("%s = %+v", k, v)
@@ -204,8 +207,8 @@ func TestACellListReplacedAgainAndAgainHoldsNoMore(t *testing.T) {
 	tb := NewTable()
 	tb.EnableFacets(10)
 	for i := range 1_000 {
-		multi, _ := state.EncodeTotal(state.Total{Count: int64(i + 3), Spelling: "Go", Cells: map[string]int64{"x/en": 1, "bluesky/ja": int64(i + 1)}})
-		single, _ := state.EncodeTotal(state.Total{Count: int64(i + 1), Spelling: "Rust", Cells: map[string]int64{"x/en": int64(i + 1)}})
+		multi, _ := state.EncodeTotal(state.Total{Count: int64(i + 3), Spelling: "Go", Cells: cells.Of(map[string]int64{"x/en": 1, "bluesky/ja": int64(i + 1)})})
+		single, _ := state.EncodeTotal(state.Total{Count: int64(i + 1), Spelling: "Rust", Cells: cells.Of(map[string]int64{"x/en": int64(i + 1)})})
 		if err := load(tb, []byte("go"), multi); err != nil {
 			t.Fatal(err)
 		}
@@ -236,9 +239,9 @@ func BenchmarkFacetMemory(b *testing.B) {
 		for i := range n {
 			tot := state.Total{Count: int64(3 + i%1000), Spelling: fmt.Sprintf("Tag%08d", i)}
 			if c.facets {
-				tot.Cells = map[string]int64{"bluesky/en": tot.Count}
+				tot.Cells = cells.Of(map[string]int64{"bluesky/en": tot.Count})
 				if c.multi > 0 && i%c.multi == 0 {
-					tot.Cells = map[string]int64{"bluesky/en": tot.Count - 2, "x/ja": 1, "mastodon/de": 1}
+					tot.Cells = cells.Of(map[string]int64{"bluesky/en": tot.Count - 2, "x/ja": 1, "mastodon/de": 1})
 				}
 			}
 			keys[i] = fmt.Appendf(nil, "tag%08d", i)
@@ -263,6 +266,68 @@ func BenchmarkFacetMemory(b *testing.B) {
 				runtime.KeepAlive(tb)
 			}
 			b.ReportMetric(float64(heap)/n, "heap-B/tag")
+		})
+	}
+}
+
+// BenchmarkFacetWindow is one window's work on a table of 100,000
+// hashtags, as BenchmarkTableWindow, with facets off and on: a delta of
+// 1,000 changed keys applied (with facets, each key's posts in up to 24
+// cells of 4 networks and 20 languages, the head keys in all of them),
+// the top 10 and every facet's top 10 taken, the changed totals listed,
+// the window closed.
+func BenchmarkFacetWindow(b *testing.B) {
+	const n = 100_000
+	networks := []string{"bluesky", "mastodon", "x", "twitter"}
+	langs := []string{"en", "ja", "de", "pt", "es", "fr", "ko", "nl", "it", "tr", "ru", "pl", "sv", "fi", "th", "uk", "ar", "fa", "id", "zh"}
+	for _, facets := range []bool{false, true} {
+		tb := NewTable()
+		if facets {
+			tb.EnableFacets(10)
+			tb.SetOwn(langs)
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		deltas := make([]delta.Delta, 64)
+		for w := range deltas {
+			deltas[w] = delta.Delta{Posts: 1000}
+			for j := range 1000 {
+				k := fmt.Sprintf("tag%08d", (w*7919+j*104729)%n)
+				c := delta.Count{Key: k, N: int64(1 + j%3), Spelling: k}
+				if j < 50 { // the head: many posts, every cell
+					c.N = 100
+				}
+				if facets {
+					m := map[string]int64{}
+					for range c.N {
+						m[networks[r.IntN(4)]+"/"+langs[r.IntN(20)]]++
+					}
+					c.Cells = cells.Of(m)
+				}
+				deltas[w].Counts = append(deltas[w].Counts, c)
+			}
+		}
+		for w := range 64 { // every key in the table, and its cells
+			tb.Apply(deltas[w])
+		}
+		for i := range n {
+			k := fmt.Sprintf("tag%08d", i)
+			c := delta.Count{Key: k, N: 1, Spelling: k}
+			if facets {
+				c.Cells = cells.Counts{{Cell: networks[i%4] + "/" + langs[i%20], N: 1}}
+			}
+			tb.Apply(d(c))
+		}
+		tb.Published(0)
+		b.Run(fmt.Sprintf("facets=%v", facets), func(b *testing.B) {
+			w := 0
+			for b.Loop() {
+				tb.Apply(deltas[w%len(deltas)])
+				tb.Top(10)
+				tb.FacetTops()
+				_ = tb.Changed(func(string, state.Total) error { return nil })
+				tb.Published(int64(w))
+				w++
+			}
 		})
 	}
 }

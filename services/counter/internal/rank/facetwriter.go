@@ -55,12 +55,18 @@ type facetRecord struct {
 // size. waiting is how many facets are left for later windows.
 func (w *facetWriter) due(tops []FacetTop, batch int64, end time.Time, budget int) (recs []facetRecord, waiting int, err error) {
 	current := make(map[string]string, len(tops))
+	records := make(map[string]snapshot.Facet, len(tops))
 	for _, ft := range tops {
-		lists, err := json.Marshal(facetCounts(ft.Top))
+		f := snapshot.Facet{Facet: ft.Name.String(), Batch: batch, WindowEnd: end, Top: facetCounts(ft.Top), Trending: ft.Trending, Watermark: ft.Watermark}
+		lists, err := json.Marshal(struct {
+			Top       []snapshot.Count
+			Trending  []snapshot.Trend
+			Watermark *time.Time
+		}{f.Top, f.Trending, f.Watermark})
 		if err != nil {
 			return nil, 0, err
 		}
-		current[ft.Name.String()] = string(lists)
+		current[f.Facet], records[f.Facet] = string(lists), f
 	}
 	for name, lists := range current {
 		if held, ok := w.written[name]; !ok || held != lists {
@@ -88,8 +94,7 @@ func (w *facetWriter) due(tops []FacetTop, batch int64, end time.Time, budget in
 	for i, name := range order {
 		r := facetRecord{key: name}
 		if lists, ok := current[name]; ok {
-			f := snapshot.Facet{Facet: name, Batch: batch, WindowEnd: end, Top: facetCounts(tops[slices.IndexFunc(tops, func(ft FacetTop) bool { return ft.Name.String() == name })].Top)}
-			if r.value, err = snapshot.EncodeFacet(f); err != nil {
+			if r.value, err = snapshot.EncodeFacet(records[name]); err != nil {
 				return nil, 0, err
 			}
 			r.lists = lists

@@ -49,6 +49,9 @@ type active struct {
 	// (nil with facets off).
 	trend *trend.Tracker
 	fold  *fold
+	// facetTrend is every facet's trending view (nil without trending
+	// per facet).
+	facetTrend *facetTrends
 	// facets decides which facets' records the next snapshots write (nil
 	// with facets off).
 	facets *facetWriter

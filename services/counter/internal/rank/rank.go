@@ -94,6 +94,9 @@ type Facets struct {
 	// Budget is the most bytes (keys and values) of the snapshot and the
 	// facet records written per window; facets beyond it wait.
 	Budget int
+	// Trending adds each facet's trending list, with the trending view
+	// on (facettrend.go).
+	Trending bool
 }
 
 // newTable returns an empty table, keeping cells and facets when they are
@@ -117,11 +120,23 @@ func (s *Stage) facetRecords(a *active, batch int64, w window.Window, snapshot i
 	if a.facets == nil {
 		return nil, 0, nil
 	}
+	var own []string
 	if a.fold != nil {
-		own, _ := a.fold.own()
+		own, _ = a.fold.own()
 		a.table.SetOwn(own)
 	}
-	return a.facets.due(a.table.FacetTops(), batch, w.End, s.cfg.Facets.Budget-len(snapshotKey)-snapshot)
+	tops := a.table.FacetTops()
+	if a.facetTrend != nil {
+		lists, at := a.facetTrend.lists(own, s.cfg.TopN)
+		for i := range tops {
+			l := lists[tops[i].Name]
+			if len(l) == 0 {
+				continue
+			}
+			tops[i].Trending, tops[i].Watermark = trends(l, a.table), &at
+		}
+	}
+	return a.facets.due(tops, batch, w.End, s.cfg.Facets.Budget-len(snapshotKey)-snapshot)
 }
 
 // Stage is one running rank.
@@ -262,7 +277,7 @@ func (s *Stage) Record(r kafkaio.Record) error {
 		return fmt.Errorf("%s[%d]@%d: %w", s.cfg.Deltas, r.Partition, r.Offset, err)
 	}
 	a.table.Apply(d)
-	if v := (view{a.trend, a.fold}); (v.tr != nil || v.fold != nil) && !v.add(d) {
+	if v := (view{a.trend, a.fold, a.facetTrend}); (v.tr != nil || v.fold != nil) && !v.add(d) {
 		s.log.Warn("delta with another trending bucket length left out of the trending view", "offset", r.Offset, "bucket_ms", d.BucketMillis)
 	}
 	s.log.Debug("delta applied", "offset", r.Offset, "key", string(r.Key), "posts", d.Posts)

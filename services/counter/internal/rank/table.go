@@ -35,7 +35,7 @@ type Table struct {
 	scratch []byte
 	// cells and facets hold the hashtags' posts by cell and the tops of
 	// the facets (cells.go, facets.go); nil with facets off.
-	cells  *cells
+	cells  *cellTable
 	facets *facets
 }
 

@@ -44,8 +44,9 @@ func addTrend(tr *trend.Tracker, d delta.Delta) bool {
 // with facets off). Both depend on which deltas were applied in which
 // order only, so they are built and kept the same way.
 type view struct {
-	tr   *trend.Tracker
-	fold *fold
+	tr     *trend.Tracker
+	fold   *fold
+	facets *facetTrends // nil without trending per facet
 }
 
 // postTime tells whether rank keeps a view at all.
@@ -60,6 +61,9 @@ func (s *Stage) newView(partitions int) view {
 	}
 	if s.cfg.Facets != nil {
 		v.fold = newFold(s.cfg.Facets.PostTime, s.cfg.Facets.Languages, partitions)
+		if s.cfg.Trending != nil && s.cfg.Facets.Trending {
+			v.facets = newFacetTrends(*s.cfg.Trending, partitions)
+		}
 	}
 	return v
 }
@@ -74,6 +78,9 @@ func (v view) add(d delta.Delta) bool {
 	if v.fold != nil {
 		ok = v.fold.add(d) && ok
 	}
+	if v.facets != nil {
+		v.facets.add(d)
+	}
 	return ok
 }
 
@@ -87,6 +94,9 @@ func (v view) logArgs() []any {
 	if v.fold != nil {
 		own, at := v.fold.own()
 		args = append(args, "languages", len(own), "languages_at", at)
+	}
+	if v.facets != nil {
+		args = append(args, "facet_trackers", len(v.facets.trackers))
 	}
 	return args
 }
@@ -111,7 +121,7 @@ func (s *Stage) rebuildTrend(a *active) error {
 	if err != nil {
 		return fmt.Errorf("rebuild the trending buckets from %s: %w", s.cfg.Deltas, err)
 	}
-	a.trend, a.fold = v.tr, v.fold
+	a.trend, a.fold, a.facetTrend = v.tr, v.fold, v.facets
 	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
 	s.m.TrendingDeltas.Set(float64(n))
 	s.log.Info("trending buckets rebuilt", append([]any{"topic", s.cfg.Deltas, "deltas", n}, append(v.logArgs(),
@@ -238,7 +248,7 @@ func (s *Stage) takeTrend(a *active, f *trendFollower) error {
 	if err != nil {
 		return fmt.Errorf("catch the trending buckets up with %s: %w", s.cfg.Deltas, err)
 	}
-	a.trend, a.fold = f.v.tr, f.v.fold
+	a.trend, a.fold, a.facetTrend = f.v.tr, f.v.fold, f.v.facets
 	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
 	s.m.TrendingDeltas.Set(float64(n))
 	s.log.Info("trending buckets caught up from the warm standby", append([]any{"topic", s.cfg.Deltas, "deltas", f.added, "caught_up", n}, append(f.v.logArgs(),
@@ -277,11 +287,7 @@ func (s *Stage) trending(tr *trend.Tracker, t *Table) ([]snapshot.Trend, *time.T
 	if at.IsZero() {
 		return nil, nil
 	}
-	out := make([]snapshot.Trend, len(top))
-	for i, r := range top {
-		out[i] = snapshot.Trend{Rank: i + 1, Hashtag: t.spellingOf(r.Key), Key: r.Key, Score: r.Score,
-			Observed: r.Observed, Expected: r.Expected, Count: r.Posts}
-	}
+	out := trends(top, t)
 	if !at.Equal(s.trendAt) {
 		s.trendAt = at
 		s.m.TrendingCells.Set(float64(tr.Cells()))
@@ -289,6 +295,17 @@ func (s *Stage) trending(tr *trend.Tracker, t *Table) ([]snapshot.Trend, *time.T
 		s.m.TrendingMark.Set(float64(at.Unix()))
 	}
 	return out, &at
+}
+
+// trends is a trending list for a snapshot, spelled as the totals t spell
+// it.
+func trends(top []trend.Trend, t *Table) []snapshot.Trend {
+	out := make([]snapshot.Trend, len(top))
+	for i, r := range top {
+		out[i] = snapshot.Trend{Rank: i + 1, Hashtag: t.spellingOf(r.Key), Key: r.Key, Score: r.Score,
+			Observed: r.Observed, Expected: r.Expected, Count: r.Posts}
+	}
+	return out
 }
 
 // spellingOf is key's display spelling, the one seen most often; the key

@@ -3,6 +3,8 @@ package state
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 )
 
 // The canonical total records, as EncodeTotal writes them for a hashtag
@@ -77,7 +79,7 @@ func decodeTotalFast(b []byte) (Total, bool) {
 	if !ok || string(b) != "}}" {
 		return Total{}, false
 	}
-	t.Cells = map[string]int64{string(cell): n}
+	t.Cells = cells.Counts{{Cell: string(cell), N: n}}
 	return t, true
 }
 

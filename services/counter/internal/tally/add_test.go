@@ -31,6 +31,7 @@ func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 	s := &Stage{cfg: Config{Tweets: topic, DLQ: "dlq"}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: metrics.New(prometheus.NewRegistry()),
 		counts: map[string]*tagCount{}, next: map[int32]int64{}, dedupe: newDedupe(0), cells: &facet.Cells{},
 		trend: newBuckets(trend.Config{Bucket: time.Minute, Lateness: time.Hour, Recent: 10 * time.Minute, Baseline: 6 * time.Hour, Min: 5}, true, true)}
+	s.trend.byCell = true
 	s.trend.load([]kafkaio.Offset{{Partition: 0}})
 
 	want := map[string]map[string]int64{} // key → spelling → count
@@ -80,7 +81,7 @@ func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 		if !maps.Equal(all, spellings) {
 			t.Fatalf("key %q: spellings %v, want %v", key, all, spellings)
 		}
-		if cells := got.count(key).Cells; !maps.Equal(cells, wantCells[key]) {
+		if cells := got.count(key).Cells.Map(); !maps.Equal(cells, wantCells[key]) {
 			t.Fatalf("key %q: cells %v, want %v", key, cells, wantCells[key])
 		}
 	}
@@ -106,22 +107,27 @@ func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 }
 
 // BenchmarkAdd is the stage's per-post work without the broker (decode,
-// dedupe, hashtags, the window's counts, with trending the buckets too)
-// over synthetic posts of seed 1, the benchmarks' input, spread over 6
-// partitions, with the default dedupe horizon and trending settings.
+// dedupe, hashtags, the window's counts, with trending the buckets too,
+// with facets the cells) over synthetic posts of seed 1, the benchmarks'
+// input, spread over 6 partitions, 4 networks and 24 languages, with the
+// default dedupe horizon and trending settings.
 // Every pass over the posts starts a new window and new horizons.
 func BenchmarkAdd(b *testing.B) {
 	const parts, n = 6, 60_000
 	msgs := make([]kafkaio.Record, n)
+	networks := []string{"bluesky", "mastodon", "x", "twitter"}
+	langs := []string{"en", "ja", "de", "pt-BR", "es", "fr", "ko", "nl", "it", "tr", "ru", "pl", "sv", "fi", "th", "uk", "ar", "fa", "id", "zh", "ca", "cs", "da", "el"}
 	for i, p := range synthetic.New(synthetic.Config{Seed: 1}).Take(n) {
+		// Every network and language, so that busy keys are in every cell.
+		p.Source, p.Lang = networks[i%len(networks)], langs[(i/len(networks))%len(langs)]
 		v, err := post.Encode(p)
 		if err != nil {
 			b.Fatal(err)
 		}
 		msgs[i] = kafkaio.Record{Partition: int32(i % parts), Offset: int64(i / parts), Key: []byte(p.ID), Value: v}
 	}
-	for _, c := range []struct{ trending, facets bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
-		b.Run(fmt.Sprintf("trending=%v/facets=%v", c.trending, c.facets), func(b *testing.B) {
+	for _, c := range []struct{ trending, facets, byCell bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}} {
+		b.Run(fmt.Sprintf("trending=%v/facets=%v/by-cell=%v", c.trending, c.facets, c.byCell), func(b *testing.B) {
 			s := &Stage{log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: metrics.New(prometheus.NewRegistry()),
 				counts: map[string]*tagCount{}, next: map[int32]int64{}}
 			if c.trending || c.facets {
@@ -129,6 +135,9 @@ func BenchmarkAdd(b *testing.B) {
 			}
 			if c.facets {
 				s.cells = &facet.Cells{}
+			}
+			if c.byCell {
+				s.trend.byCell = true
 			}
 			fresh := func() {
 				s.reset()

@@ -27,6 +27,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
@@ -65,6 +67,9 @@ type Config struct {
 	// bucket, with the clock of these settings (the trending view's,
 	// which must be the same when both are on), for rank's facets.
 	Facets *trend.Config
+	// FacetTrending, with Trending and Facets, keeps the trending buckets
+	// by cell, so that rank has a trending view per facet.
+	FacetTrending bool
 	// Committed, when set, is called after each committed transaction
 	// (the supervisor's sign that a run worked).
 	Committed func()
@@ -109,6 +114,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 	switch {
 	case cfg.Trending != nil:
 		s.trend = newBuckets(*cfg.Trending, true, cfg.Facets != nil)
+		s.trend.byCell = cfg.Facets != nil && cfg.FacetTrending
 	case cfg.Facets != nil:
 		s.trend = newBuckets(*cfg.Facets, false, true)
 	}
@@ -209,7 +215,7 @@ func (s *Stage) add(r kafkaio.Record) {
 		cell = s.cells.Of(p.Source, p.Lang)
 	}
 	if s.trend != nil {
-		s.trend.add(r.Partition, &p, s.tags, cell.Language)
+		s.trend.add(r.Partition, &p, s.tags, cell)
 	}
 	for _, t := range s.tags {
 		c := s.counts[t.Key]
@@ -225,10 +231,14 @@ func (s *Stage) add(r kafkaio.Record) {
 }
 
 // tagCount is what a window counted of one key: its spellings and, with
-// facets on, its posts by cell.
+// facets on, its posts by cell: in a short list while they are in a few
+// cells (most keys), in a map once they are in many (a busy key in every
+// network and language), so that counting a post costs the same either
+// way.
 type tagCount struct {
 	spellings hashtag.Spellings
 	cells     []cellCount
+	many      map[facet.Cell]int64
 }
 
 type cellCount struct {
@@ -236,25 +246,45 @@ type cellCount struct {
 	n    int64
 }
 
-// add counts one post of cell; a key's posts are in a few cells at most.
+// fewCells is how many cells a key's list holds before its map.
+const fewCells = 8
+
+// add counts one post of cell.
 func (c *tagCount) add(cell facet.Cell) {
+	if c.many != nil {
+		c.many[cell]++
+		return
+	}
 	for i := range c.cells {
 		if c.cells[i].cell == cell {
 			c.cells[i].n++
 			return
 		}
 	}
-	c.cells = append(c.cells, cellCount{cell, 1})
+	if len(c.cells) < fewCells {
+		c.cells = append(c.cells, cellCount{cell, 1})
+		return
+	}
+	c.many = make(map[facet.Cell]int64, 2*fewCells)
+	for _, cc := range c.cells {
+		c.many[cc.cell] = cc.n
+	}
+	c.many[cell]++
+	c.cells = c.cells[:0]
 }
 
 // count is the key's Count in a delta.
 func (c *tagCount) count(key string) delta.Count {
 	dc := delta.Of(key, &c.spellings)
-	if c.cells != nil {
-		dc.Cells = make(map[string]int64, len(c.cells))
+	if c.cells != nil || c.many != nil {
+		dc.Cells = make(cells.Counts, 0, len(c.cells)+len(c.many))
 		for _, cc := range c.cells {
-			dc.Cells[cc.cell.String()] = cc.n
+			dc.Cells = append(dc.Cells, cells.Count{Cell: cc.cell.String(), N: cc.n})
 		}
+		for cell, n := range c.many {
+			dc.Cells = append(dc.Cells, cells.Count{Cell: cell.String(), N: n})
+		}
+		slices.SortFunc(dc.Cells, func(a, b cells.Count) int { return strings.Compare(a.Cell, b.Cell) })
 	}
 	return dc
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
@@ -30,6 +31,7 @@ type buckets struct {
 	cfg     trend.Config
 	clocks  map[int32]*trend.Clock
 	cells   map[cellKey]*trend.Cell // nil with trending off
+	byCell  bool                    // cells are by cell too (trending per facet)
 	langs   map[langKey]int64       // nil with facets off
 	late    int64
 	scratch []byte
@@ -43,6 +45,7 @@ type langKey struct {
 type cellKey struct {
 	key    string
 	bucket int64
+	cell   facet.Cell // with facets on; zero without
 }
 
 // newBuckets returns the buckets of the trending view (tags) and of the
@@ -58,9 +61,11 @@ func newBuckets(cfg trend.Config, tags, langs bool) *buckets {
 	return b
 }
 
-// add counts post p of partition with its tags, and in language lang
-// (facet.Language) when the fold's buckets are kept, unless it is late.
-func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag, lang string) {
+// add counts post p of partition with its tags, and with facets on in
+// its cell (facet.Cell: its language's posts by bucket are counted for the
+// fold, and with trending per facet its trending buckets are the cell's),
+// unless it is late.
+func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag, cell facet.Cell) {
 	k := b.clocks[partition]
 	if k == nil {
 		k = &trend.Clock{}
@@ -68,7 +73,7 @@ func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag, lang st
 	}
 	bucket, ok := k.Admit(b.cfg, p.CreatedAt)
 	if ok && b.langs != nil {
-		b.langs[langKey{bucket, lang}]++ // lang is one of facet's, not the record's
+		b.langs[langKey{bucket, cell.Language}]++ // one of facet's strings, not the record's
 	}
 	if len(tags) == 0 {
 		return
@@ -83,7 +88,10 @@ func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag, lang st
 	b.scratch = appendAuthor(b.scratch[:0], p)
 	author := hll.HashBytes(b.scratch)
 	for _, t := range tags {
-		ck := cellKey{t.Key, bucket}
+		ck := cellKey{key: t.Key, bucket: bucket}
+		if b.byCell {
+			ck.cell = cell
+		}
 		c := b.cells[ck]
 		if c == nil {
 			c = &trend.Cell{Bucket: bucket}
@@ -112,11 +120,20 @@ func (b *buckets) fill(d *delta.Delta, read map[int32]int64) {
 	d.Late = b.late
 	byKey := map[string][]delta.Bucket{}
 	for ck, c := range b.cells {
-		byKey[ck.key] = append(byKey[ck.key], delta.Bucket{Start: c.Bucket, N: c.Posts, Authors: c.Authors})
+		db := delta.Bucket{Start: c.Bucket, N: c.Posts, Authors: c.Authors}
+		if b.byCell {
+			db.Cell = ck.cell.String()
+		}
+		byKey[ck.key] = append(byKey[ck.key], db)
 	}
 	for i := range d.Counts {
 		bs := byKey[d.Counts[i].Key]
-		slices.SortFunc(bs, func(x, y delta.Bucket) int { return int(x.Start - y.Start) })
+		slices.SortFunc(bs, func(x, y delta.Bucket) int {
+			if c := cmp.Compare(x.Start, y.Start); c != 0 {
+				return c
+			}
+			return strings.Compare(x.Cell, y.Cell)
+		})
 		d.Counts[i].Buckets = bs
 	}
 	if len(b.langs) > 0 {
