@@ -24,6 +24,8 @@ export INGEST_SYNTHETIC_RATE=${INGEST_SYNTHETIC_RATE:-${INGEST_RATE:-200}}
 # its whole baseline once the history is read.
 export INGEST_SYNTHETIC_HISTORY=${INGEST_SYNTHETIC_HISTORY:-6h20m}
 export PRINTER_HTTP_ADDR=${PRINTER_HTTP_ADDR:-:8080}
+# The demo's rate leaves room for a trending list per facet (off by default).
+export COUNTER_FACET_TRENDING=${COUNTER_FACET_TRENDING:-on}
 mkdir -p "$logs"
 
 say() { echo "run: $*" >&2; }

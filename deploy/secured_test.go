@@ -83,7 +83,7 @@ func securedBroker(t *testing.T) (brokers, ca string) {
 func testNames(base string) access.Names {
 	return access.Names{
 		Topics: topic.Names{Tweets: base + ".tweets", TweetsPartitions: 3, DLQ: base + ".dlq", Deltas: base + ".deltas",
-			Counts: base + ".counts", Top: base + ".top", Positions: base + ".positions"},
+			Counts: base + ".counts", Top: base + ".top", Facets: base + ".facets", Positions: base + ".positions"},
 		TallyGroup: base + ".tally", RankGroup: base + ".rank", CounterInstances: base + ".counter-",
 		IngestTransactions: true, CreateTopics: true,
 		Ingest: "User:" + base + "." + access.Ingest, Counter: "User:" + base + "." + access.Counter, Printer: "User:" + base + "." + access.Printer,
@@ -95,7 +95,7 @@ func nameEnv(n access.Names) []string {
 	t := n.Topics
 	return []string{
 		"TOPIC_TWEETS=" + t.Tweets, "TOPIC_TWEETS_PARTITIONS=3", "TOPIC_DLQ=" + t.DLQ, "TOPIC_DELTAS=" + t.Deltas,
-		"TOPIC_COUNTS=" + t.Counts, "TOPIC_TOP=" + t.Top, "TOPIC_POSITIONS=" + t.Positions,
+		"TOPIC_COUNTS=" + t.Counts, "TOPIC_TOP=" + t.Top, "TOPIC_FACETS=" + t.Facets, "TOPIC_POSITIONS=" + t.Positions,
 		"COUNTER_GROUP_TALLY=" + n.TallyGroup, "COUNTER_GROUP_RANK=" + n.RankGroup,
 	}
 }

@@ -150,11 +150,13 @@ func Rights(n Names) []Right {
 			"tally writes the deltas, rank consumes them and reads them again for trending; checks their retention"+created),
 		topicRight(Counter, n.Counter, t.Counts, writes(read), "rank writes its running totals and restores them"+created),
 		topicRight(Counter, n.Counter, t.Top, writes(), "rank writes a snapshot per window"+created),
+		topicRight(Counter, n.Counter, t.Facets, writes(), "rank writes each facet's lists when they change"+created),
 		groupRight(Counter, n.Counter, n.TallyGroup, "tally's group, its offsets committed in its transactions"),
 		groupRight(Counter, n.Counter, n.RankGroup, "rank's group, its offsets committed in its transactions"),
 		Right{Service: Counter, Principal: n.Counter, Type: TransactionalID, Pattern: kafka.ResourcePatternTypePrefixed,
 			Name: n.CounterInstances, Ops: ops(write), Why: "the stages' transactions, `<instance>-tally` and `<instance>-rank`"},
 		topicRight(Printer, n.Printer, t.Top, ops(read), "follows the snapshots (assigned partitions, no group)"),
+		topicRight(Printer, n.Printer, t.Facets, ops(read), "follows one facet's lists with PRINTER_FACET (assigned partition, no group)"),
 	)
 	return rs
 }

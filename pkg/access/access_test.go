@@ -16,7 +16,7 @@ import (
 
 func names() access.Names {
 	return access.Names{
-		Topics:     topic.Names{Tweets: "t", TweetsPartitions: 6, DLQ: "dlq", Deltas: "d", Counts: "c", Top: "top", Positions: "p"},
+		Topics:     topic.Names{Tweets: "t", TweetsPartitions: 6, DLQ: "dlq", Deltas: "d", Counts: "c", Top: "top", Facets: "f", Positions: "p"},
 		TallyGroup: "tally", RankGroup: "rank", CounterInstances: "counter-",
 		IngestTransactions: true, CreateTopics: true,
 		Ingest: "User:i", Counter: "User:c", Printer: "User:p",

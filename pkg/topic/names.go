@@ -18,12 +18,13 @@ type Names struct {
 	Deltas           string `envconfig:"DELTAS" default:"hashtag-deltas" desc:"per-window hashtag deltas from tally to rank"`
 	Counts           string `envconfig:"COUNTS" default:"hashtag-counts" desc:"compacted running totals: rank's checkpoint"`
 	Top              string `envconfig:"TOP" default:"top-hashtags" desc:"one top-N snapshot per window"`
+	Facets           string `envconfig:"FACETS" default:"hashtag-facets" desc:"compacted lists of every facet (network, language), keyed by the facet's name"`
 	Positions        string `envconfig:"POSITIONS" default:"ingest-positions" desc:"compacted resume positions of ingest's sources, written in its transactions"`
 }
 
 // Validate checks the names; variables are named with the TOPIC prefix.
 func (n Names) Validate() error {
-	for v, name := range map[string]string{"TOPIC_TWEETS": n.Tweets, "TOPIC_DLQ": n.DLQ, "TOPIC_DELTAS": n.Deltas, "TOPIC_COUNTS": n.Counts, "TOPIC_TOP": n.Top, "TOPIC_POSITIONS": n.Positions} {
+	for v, name := range map[string]string{"TOPIC_TWEETS": n.Tweets, "TOPIC_DLQ": n.DLQ, "TOPIC_DELTAS": n.Deltas, "TOPIC_COUNTS": n.Counts, "TOPIC_TOP": n.Top, "TOPIC_FACETS": n.Facets, "TOPIC_POSITIONS": n.Positions} {
 		if name == "" {
 			return config.Invalid(v, "must not be empty")
 		}
@@ -60,6 +61,17 @@ func (n Names) CountsSpec(replication int) Spec { return compacted(n.Counts, rep
 
 // TopSpec is the snapshots topic: one partition, kept 7 days.
 func (n Names) TopSpec(replication int) Spec { return deleted(n.Top, 1, replication, 7) }
+
+// FacetsSpec is the facets' lists: one partition, compacted to the last
+// record of each facet. Its segments roll every 10 minutes rather than
+// every hour, so that what a reader reads beyond the facets' last records
+// (the part not compacted yet) stays a few windows' worth: at the
+// counter's budget of 64 KiB a window of 2 s, at most 20 MB.
+func (n Names) FacetsSpec(replication int) Spec {
+	s := compacted(n.Facets, replication)
+	s.Configs["segment.ms"] = strconv.Itoa(10 * 60 * 1000)
+	return s
+}
 
 // PositionsSpec is ingest's compacted topic of source positions: one
 // partition, one record per source identity.

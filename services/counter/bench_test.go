@@ -400,8 +400,9 @@ func TestBenchDedupe(t *testing.T) {
 	run := func(name string, env ...string) (pipeline, *counter, time.Duration, float64) {
 		q := p
 		q.deltas, q.counts, q.top, q.dlq = kafkatest.Name(t, "deltas"), kafkatest.Name(t, "counts"), kafkatest.Name(t, "top"), kafkatest.Name(t, "dlq")
+		q.facets = kafkatest.Name(t, "facets")
 		q.tallyGroup, q.rankGroup = kafkatest.Name(t, "tally"), kafkatest.Name(t, "rank")
-		kafkatest.DeleteAfter(t, q.deltas, q.counts, q.top, q.dlq)
+		kafkatest.DeleteAfter(t, q.deltas, q.counts, q.top, q.dlq, q.facets)
 		c := start(t, q, name, append([]string{"COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s"}, env...)...)
 		c.waitLog("msg=\"partitions assigned\"", 1, 2*time.Minute)
 		assigned := time.Now()

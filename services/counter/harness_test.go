@@ -34,13 +34,14 @@ type pipeline struct {
 	brokers                          string
 	run                              string // prefix of instance ids, unique to the test run
 	tweets, dlq, deltas, counts, top string
+	facets                           string
 	tallyGroup, rankGroup            string
 }
 
 func newPipeline(t *testing.T, partitions int) pipeline {
 	t.Helper()
 	p := newPipelineOn(t, kafkatest.Brokers(t), partitions)
-	kafkatest.DeleteAfter(t, p.tweets, p.dlq, p.deltas, p.counts, p.top)
+	kafkatest.DeleteAfter(t, p.tweets, p.dlq, p.deltas, p.counts, p.top, p.facets)
 	// Runs before the topics are deleted (cleanups run last in, first out).
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -102,6 +103,7 @@ func newPipelineOn(t *testing.T, brokers string, partitions int) pipeline {
 		deltas:     kafkatest.Name(t, "deltas"),
 		counts:     kafkatest.Name(t, "counts"),
 		top:        kafkatest.Name(t, "top"),
+		facets:     kafkatest.Name(t, "facets"),
 		tallyGroup: kafkatest.Name(t, "tally"),
 		rankGroup:  kafkatest.Name(t, "rank"),
 	}
@@ -135,7 +137,7 @@ func start(t *testing.T, p pipeline, instance string, env ...string) *counter {
 	c.Process = systest.Start(t, instance, binary, append([]string{
 		"KAFKA_BROKERS=" + p.brokers,
 		"TOPIC_TWEETS=" + p.tweets, "TOPIC_DLQ=" + p.dlq, "TOPIC_DELTAS=" + p.deltas,
-		"TOPIC_COUNTS=" + p.counts, "TOPIC_TOP=" + p.top,
+		"TOPIC_COUNTS=" + p.counts, "TOPIC_TOP=" + p.top, "TOPIC_FACETS=" + p.facets,
 		"COUNTER_GROUP_TALLY=" + p.tallyGroup, "COUNTER_GROUP_RANK=" + p.rankGroup,
 		"COUNTER_INSTANCE_ID=" + p.run + "-" + instance,
 		"COUNTER_OPS_ADDR=" + c.ops,

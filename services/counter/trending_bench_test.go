@@ -27,11 +27,11 @@ func TestBenchTrending(t *testing.T) {
 	}
 	run := func(name string, env ...string) (time.Duration, float64) {
 		q := p
-		for _, s := range []*string{&q.dlq, &q.deltas, &q.counts, &q.top, &q.tallyGroup, &q.rankGroup} {
+		for _, s := range []*string{&q.dlq, &q.deltas, &q.counts, &q.top, &q.facets, &q.tallyGroup, &q.rankGroup} {
 			*s = kafkatest.Name(t, name+"-"+*s)
 		}
 		q.run = kafkatest.Name(t, name)
-		kafkatest.DeleteAfter(t, q.dlq, q.deltas, q.counts, q.top)
+		kafkatest.DeleteAfter(t, q.dlq, q.deltas, q.counts, q.top, q.facets)
 		snaps := follow(t, q)
 		started := time.Now()
 		c := start(t, q, name, append([]string{"COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s"}, env...)...)

@@ -9,6 +9,7 @@
 #                                           rank's table against a plain map (BENCH_TAGS_10M=1: 10,000,000 tags too)
 #   make counter-trending-trials [TRIALS=10] the trending crash and replay trials
 #   make counter-trending-bench             trending on against off, bytes per tag-bucket
+#   make counter-facets-bench               facets on against off, bytes per hashtag and per tag-bucket with facets
 
 TRIALS ?= 10
 
@@ -33,3 +34,9 @@ broker/counter-trending-trials: ## the trending crash and replay-speed trials TR
 broker/counter-trending-bench: ## throughput with trending on against off, and memory per tag-bucket at 1,000,000 tags
 	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBenchTrending' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 	cd services/counter && go test -run '^$$' -bench 'Memory' -benchtime 1x ./internal/trend
+
+.PHONY: counter-facets-bench
+
+counter-facets-bench: ## throughput with facets on against off at 20 languages x 4 networks, and memory per hashtag with facets
+	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBenchFacets' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
+	cd services/counter && go test -run '^$$' -bench 'Facet.*Memory' -benchtime 1x ./internal/rank

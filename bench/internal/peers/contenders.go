@@ -206,13 +206,13 @@ func startOfWindow(ctx context.Context, now time.Time) error {
 
 func launchCounter(ctx context.Context, e *Env, bin, in, id string) (*launched, error) {
 	names := topic.Names{Tweets: in, TweetsPartitions: 6, DLQ: id + "-dlq", Deltas: id + "-deltas",
-		Counts: id + "-counts", Top: id + "-top"}
-	if err := e.ensure(ctx, names.DLQSpec(1), names.DeltasSpec(1), names.CountsSpec(1), names.TopSpec(1)); err != nil {
+		Counts: id + "-counts", Top: id + "-top", Facets: id + "-facets"}
+	if err := e.ensure(ctx, names.DLQSpec(1), names.DeltasSpec(1), names.CountsSpec(1), names.TopSpec(1), names.FacetsSpec(1)); err != nil {
 		return nil, fmt.Errorf("create counter topics: %w", err)
 	}
 	env := []string{
 		"KAFKA_BROKERS=" + e.Brokers, "TOPIC_TWEETS=" + in, "TOPIC_DLQ=" + names.DLQ,
-		"TOPIC_DELTAS=" + names.Deltas, "TOPIC_COUNTS=" + names.Counts, "TOPIC_TOP=" + names.Top,
+		"TOPIC_DELTAS=" + names.Deltas, "TOPIC_COUNTS=" + names.Counts, "TOPIC_TOP=" + names.Top, "TOPIC_FACETS=" + names.Facets,
 		"COUNTER_GROUP_TALLY=" + id + "-tally", "COUNTER_GROUP_RANK=" + id + "-rank",
 		"COUNTER_INSTANCE_ID=" + id, "COUNTER_OPS_ADDR=off", "LOG_LEVEL=warn",
 		"COUNTER_WINDOW=" + counterWindow.String(),
@@ -224,7 +224,7 @@ func launchCounter(ctx context.Context, e *Env, bin, in, id string) (*launched, 
 	return &launched{
 		proc:   p,
 		output: names.Counts,
-		topics: []string{names.DLQ, names.Deltas, names.Counts, names.Top},
+		topics: []string{names.DLQ, names.Deltas, names.Counts, names.Top, names.Facets},
 		done: func(ctx context.Context) (time.Time, error) {
 			return e.waitGroups(ctx, p,
 				progress.Target{Group: id + "-tally", Topics: map[string]int64{in: 0}},

@@ -53,6 +53,39 @@ type Config struct {
 	TrendingBaseline time.Duration `envconfig:"COUNTER_TRENDING_BASELINE" default:"6h" desc:"trending: the history before it that gives the expected authors (whole recent windows)"`
 	TrendingMin      int           `envconfig:"COUNTER_TRENDING_MIN" default:"5" desc:"trending: fewest distinct authors in the recent window for a non-zero score"`
 	TrendingMinScore float64       `envconfig:"COUNTER_TRENDING_MIN_SCORE" default:"25" desc:"trending: lowest score in the list, above a steady tag's noise (0: any positive score)"`
+
+	Facets         string `envconfig:"COUNTER_FACETS" default:"on" desc:"on: count every tag by network and language and publish lists per facet; off: the global lists only"`
+	FacetLanguages int    `envconfig:"COUNTER_FACET_LANGUAGES" default:"20" desc:"facets: languages with facets of their own, the busiest by posts in the trending recent window of post time; the rest fold into lang:other"`
+	FacetBudget    int    `envconfig:"COUNTER_FACET_BUDGET" default:"65536" desc:"facets: most bytes of the snapshot and the facets' records written per window; facets whose lists changed beyond it wait for the next window"`
+	FacetTrending  string `envconfig:"COUNTER_FACET_TRENDING" default:"off" desc:"facets: on: a trending list per facet too (with COUNTER_TRENDING; about four times the trending view's memory and half the throughput); off: top lists only"`
+}
+
+// rankFacets is rank's facet settings, nil with facets off.
+func (c *Config) rankFacets() *rank.Facets {
+	if !c.facetsOn() {
+		return nil
+	}
+	return &rank.Facets{PostTime: c.postTime(), Languages: c.FacetLanguages, Topic: c.Topics.Facets, Budget: c.FacetBudget,
+		Trending: c.FacetTrending == "on"}
+}
+
+// facetsOn tells whether COUNTER_FACETS is on.
+func (c *Config) facetsOn() bool { return c.Facets == "on" }
+
+// postTime is the clock of post time the trending view and the language
+// fold share: its bucket, lateness and recent window.
+func (c *Config) postTime() trend.Config {
+	return trend.Config{Bucket: c.TrendingBucket, Lateness: c.TrendingLateness, Recent: c.TrendingRecent,
+		Baseline: c.TrendingBaseline, Min: c.TrendingMin, MinScore: c.TrendingMinScore}
+}
+
+// facets is the post-time clock of the language fold, nil with facets off.
+func (c *Config) facets() *trend.Config {
+	if !c.facetsOn() {
+		return nil
+	}
+	tc := c.postTime()
+	return &tc
 }
 
 // trend is the trending definition, nil when it is off.
@@ -60,9 +93,17 @@ func (c *Config) trend() *trend.Config {
 	if !c.Trending {
 		return nil
 	}
-	return &trend.Config{Bucket: c.TrendingBucket, Lateness: c.TrendingLateness, Recent: c.TrendingRecent,
-		Baseline: c.TrendingBaseline, Min: c.TrendingMin, MinScore: c.TrendingMinScore}
+	tc := c.postTime()
+	return &tc
 }
+
+// maxFacetLanguages bounds the languages with facets of their own: each
+// has a facet per network, and each facet a record of its lists.
+const maxFacetLanguages = 200
+
+// minFacetBudget is the smallest budget per window: a snapshot and a
+// few facets' records.
+const minFacetBudget = 8 << 10
 
 // maxDedupeRecords bounds the dedupe horizon: about 30 bytes of memory per
 // record and partition, and as many records read again at each assignment.
@@ -115,7 +156,18 @@ func (c *Config) Validate() error {
 	case c.DedupeRecords < 0 || c.DedupeRecords > maxDedupeRecords:
 		return config.Invalid("COUNTER_DEDUPE_RECORDS", "must be from 0 (off) to %d, got %d", maxDedupeRecords, c.DedupeRecords)
 	}
-	if c.Trending {
+	switch {
+	case c.Facets != "on" && c.Facets != "off":
+		return config.Invalid("COUNTER_FACETS", "%q is not on or off", c.Facets)
+	case c.FacetLanguages < 0 || c.FacetLanguages > maxFacetLanguages:
+		return config.Invalid("COUNTER_FACET_LANGUAGES", "must be from 0 to %d, got %d", maxFacetLanguages, c.FacetLanguages)
+	case c.FacetTrending != "on" && c.FacetTrending != "off":
+		return config.Invalid("COUNTER_FACET_TRENDING", "%q is not on or off", c.FacetTrending)
+	case c.FacetBudget < minFacetBudget:
+		return config.Invalid("COUNTER_FACET_BUDGET", "must be at least %d bytes, got %d", minFacetBudget, c.FacetBudget)
+	}
+	if c.Trending || c.facetsOn() {
+		// The language fold keeps time as the trending view does.
 		switch {
 		case c.TrendingBucket < time.Second || c.TrendingBucket%time.Second != 0:
 			return config.Invalid("COUNTER_TRENDING_BUCKET", "must be whole seconds, at least 1s, got %s", c.TrendingBucket)
@@ -187,13 +239,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		MaxRecordBytes: cfg.MaxRecordBytes,
 		Trending:       cfg.trend(), Tweets: cfg.Topics.Tweets, TweetsPartitions: cfg.Topics.TweetsPartitions,
 		RestoreStall: cfg.RestoreStall,
+		Facets:       cfg.rankFacets(),
 	}
 	tc := tally.Config{
 		Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.TallyGroup,
 		Tweets: cfg.Topics.Tweets, Deltas: cfg.Topics.Deltas, DLQ: cfg.Topics.DLQ,
 		Window: cfg.Window, TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxDeltaBytes: 512 << 10, MaxRecordBytes: cfg.MaxRecordBytes, DedupeRecords: cfg.DedupeRecords,
-		Trending: cfg.trend(),
+		Trending: cfg.trend(), Facets: cfg.facets(), FacetTrending: cfg.FacetTrending == "on",
 	}
 	// Each run of rank is a new Stage with no state; readiness follows the
 	// current one (before the first run, one that is not ready).
@@ -280,13 +333,17 @@ func ensureTopics(ctx context.Context, admin *kafkaconn.Admin, cfg Config) error
 	defer cancel()
 	// A topic just created may not be described yet: try again, but never
 	// past a wrong cleanup policy.
+	specs := []topic.Spec{dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf)}
+	if cfg.facetsOn() {
+		specs = append(specs, n.FacetsSpec(rf))
+	}
 	err := retry.Do(ctx, retry.Policy{Wait: 500 * time.Millisecond}, func(err error, _ time.Duration) bool {
 		return !errors.Is(err, topic.ErrMismatch) && !kafkaconn.Denied(err)
 	}, func(ctx context.Context) error {
 		if err := admin.Refusal(); err != nil {
 			return err
 		}
-		return topic.Ensure(ctx, admin.AdminClient, dlq, n.DeltasSpec(rf), n.CountsSpec(rf), n.TopSpec(rf))
+		return topic.Ensure(ctx, admin.AdminClient, specs...)
 	})
 	if err != nil {
 		return fmt.Errorf("topics: %w", err)

@@ -35,6 +35,15 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 		{"a baseline not made of recent windows", func(c *Config) { c.TrendingBaseline = 15 * time.Minute }, "COUNTER_TRENDING_BASELINE"},
 		{"a minimum of no authors", func(c *Config) { c.TrendingMin = 0 }, "COUNTER_TRENDING_MIN"},
 		{"a negative score floor", func(c *Config) { c.TrendingMinScore = -1 }, "COUNTER_TRENDING_MIN_SCORE"},
+		{"facets neither on nor off", func(c *Config) { c.Facets = "true" }, "COUNTER_FACETS"},
+		{"trending per facet neither on nor off", func(c *Config) { c.FacetTrending = "yes" }, "COUNTER_FACET_TRENDING"},
+		{"a negative number of languages", func(c *Config) { c.FacetLanguages = -1 }, "COUNTER_FACET_LANGUAGES"},
+		{"more languages than the bound", func(c *Config) { c.FacetLanguages = maxFacetLanguages + 1 }, "COUNTER_FACET_LANGUAGES"},
+		{"a budget below a snapshot's size", func(c *Config) { c.FacetBudget = 1000 }, "COUNTER_FACET_BUDGET"},
+		{"an empty facets topic", func(c *Config) { c.Topics.Facets = "" }, "TOPIC_FACETS"},
+		{"a bad bucket with trending off but facets on, whose fold keeps post time by it", func(c *Config) {
+			c.Trending, c.TrendingBucket = false, 1500*time.Millisecond
+		}, "COUNTER_TRENDING_BUCKET"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,6 +57,20 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 				t.Fatalf("Validate = %v, want an error naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestPostTimeSettingsAreIgnoredWithTrendingAndFacetsOff(t *testing.T) {
+	var c Config
+	if err := config.Load(&c); err != nil {
+		t.Fatal(err)
+	}
+	c.Trending, c.Facets, c.TrendingBucket = false, "off", 1500*time.Millisecond
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate = %v", err)
+	}
+	if c.trend() != nil || c.facets() != nil {
+		t.Fatal("trending or facets on")
 	}
 }
 

@@ -9,15 +9,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/strict"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 )
 
 // Version is the schema version written in every Delta's "v" field.
-const Version = 2
+// Version 2 added the trending buckets and watermarks, version 3 the
+// facets' cells and posts by language; Decode accepts every version from
+// 1, and a delta of an older version simply carries less.
+const Version = 3
 
 // oldestVersion is the oldest schema version Decode accepts.
 const oldestVersion = 1
@@ -32,14 +38,29 @@ type Count struct {
 	// Buckets are the key's posts by post-time bucket (version 2, with
 	// trending on): late posts are in N but in no bucket.
 	Buckets []Bucket `json:"buckets,omitempty"`
+	// Cells are the key's posts by cell, facet.Cell's network/language
+	// form (version 3, with facets on); they add up to N.
+	Cells cells.Counts `json:"cells,omitempty"`
+}
+
+// Languages are the posts of one post-time bucket by language (version
+// 3, with facets on): every post of the window that was not late, with
+// hashtags or without, by facet.Language. rank ranks the languages by
+// them to choose those with facets of their own.
+type Languages struct {
+	Start int64            `json:"start"` // Unix ms
+	Posts map[string]int64 `json:"posts"`
 }
 
 // Bucket is one hashtag's posts in one post-time bucket and a sketch of
-// their authors.
+// their authors; with facets on (version 3), those of one cell, so that
+// each facet has its own trending view: a hashtag's buckets are then
+// ordered by start and cell, several to a start.
 type Bucket struct {
 	Start   int64      `json:"start"` // Unix ms
 	N       int64      `json:"n"`
 	Authors hll.Sketch `json:"authors"`
+	Cell    string     `json:"cell,omitempty"`
 }
 
 // Watermark is one input partition's trending watermark after the window:
@@ -69,24 +90,34 @@ type Delta struct {
 	Watermarks   []Watermark `json:"watermarks,omitempty"`
 	// Late is the number of the window's posts whose bucket had closed.
 	Late int64 `json:"late,omitempty"`
+	// Languages are the window's posts by post-time bucket and language
+	// (version 3, facets on), oldest bucket first; only the last part
+	// carries them, with the watermarks.
+	Languages []Languages `json:"languages,omitempty"`
 }
 
 // ErrInvalid marks a value that is not a valid Delta.
 var ErrInvalid = errors.New("invalid delta")
 
-// Encode returns the JSON form of d with the current schema version.
+// Encode returns the JSON form of d: version 3 when it carries cells or
+// posts by language, else version 2 as before facets, so that a counter
+// with facets off writes what a counter without them reads.
 func Encode(d Delta) ([]byte, error) {
-	d.V = Version
+	d.V = Version - 1
+	if len(d.Languages) > 0 || slices.ContainsFunc(d.Counts, func(c Count) bool { return c.Cells != nil }) {
+		d.V = Version
+	}
 	if d.Counts == nil {
 		d.Counts = []Count{}
 	}
 	return json.Marshal(d)
 }
 
-// Decode parses a Delta strictly: one JSON object of schema version 1 or 2
+// Decode parses a Delta strictly: one JSON object of schema version 1 to 3
 // with no unknown fields, a window whose end follows its start,
-// non-negative figures, counts whose spellings add up and buckets that fit
-// in their counts.
+// non-negative figures, counts whose spellings add up, buckets that fit in
+// their counts, cells that add up to them and languages by bucket that
+// are aligned, ordered and canonical.
 func Decode(b []byte) (Delta, error) {
 	var d Delta
 	if err := strict.Decode(b, &d, &d.V, oldestVersion, Version, ErrInvalid); err != nil {
@@ -107,6 +138,12 @@ func Decode(b []byte) (Delta, error) {
 			return Delta{}, fmt.Errorf("%w: watermark of partition %d", ErrInvalid, w.Partition)
 		}
 	}
+	if d.V < 3 && len(d.Languages) > 0 {
+		return Delta{}, fmt.Errorf("%w: version %d with posts by language", ErrInvalid, d.V)
+	}
+	if err := checkLanguages(d.Languages, d.BucketMillis); err != nil {
+		return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
 	for _, c := range d.Counts {
 		if err := c.check(); err != nil {
 			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -114,8 +151,54 @@ func Decode(b []byte) (Delta, error) {
 		if err := c.checkBuckets(d.BucketMillis); err != nil {
 			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
+		if d.V < 3 && (c.Cells != nil || slices.ContainsFunc(c.Buckets, func(b Bucket) bool { return b.Cell != "" })) {
+			return Delta{}, fmt.Errorf("%w: version %d with cells", ErrInvalid, d.V)
+		}
+		if err := c.checkCells(); err != nil {
+			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	return d, nil
+}
+
+// checkCells: cells that are cells, each with posts, together the count.
+func (c Count) checkCells() error {
+	if c.Cells == nil {
+		return nil
+	}
+	sum := int64(0)
+	for _, x := range c.Cells {
+		if _, err := facet.ParseCell(x.Cell); err != nil {
+			return fmt.Errorf("key %s: %v", c.Key, err)
+		}
+		if x.N <= 0 {
+			return fmt.Errorf("key %s: cell %s counted %d", c.Key, x.Cell, x.N)
+		}
+		sum += x.N
+	}
+	if sum != c.N {
+		return fmt.Errorf("key %s: cells hold %d posts of %d", c.Key, sum, c.N)
+	}
+	return nil
+}
+
+// checkLanguages: buckets aligned to the bucket length, in order, each
+// with posts of languages as facet.Language gives them.
+func checkLanguages(ls []Languages, length int64) error {
+	if len(ls) > 0 && length <= 0 {
+		return errors.New("posts by language without a bucket length")
+	}
+	for i, l := range ls {
+		if l.Start%length != 0 || i > 0 && l.Start <= ls[i-1].Start || len(l.Posts) == 0 {
+			return fmt.Errorf("languages of bucket %d (start %d) out of order, unaligned or empty", i, l.Start)
+		}
+		for lang, n := range l.Posts {
+			if !facet.IsLanguage(lang) || n <= 0 {
+				return fmt.Errorf("bucket %d: language %q counted %d", l.Start, lang, n)
+			}
+		}
+	}
+	return nil
 }
 
 // checkBuckets: buckets only with a bucket length, aligned to it, in order,
@@ -126,8 +209,13 @@ func (c Count) checkBuckets(length int64) error {
 	}
 	sum := int64(0)
 	for i, b := range c.Buckets {
-		if b.Start%length != 0 || (i > 0 && b.Start <= c.Buckets[i-1].Start) || b.N <= 0 || b.Authors.Empty() {
-			return fmt.Errorf("key %s: bucket %d (start %d, n %d) out of order, unaligned or empty", c.Key, i, b.Start, b.N)
+		if b.Start%length != 0 || (i > 0 && !bucketBefore(c.Buckets[i-1], b)) || b.N <= 0 || b.Authors.Empty() {
+			return fmt.Errorf("key %s: bucket %d (start %d, cell %q, n %d) out of order, unaligned or empty", c.Key, i, b.Start, b.Cell, b.N)
+		}
+		if b.Cell != "" {
+			if _, err := facet.ParseCell(b.Cell); err != nil {
+				return fmt.Errorf("key %s: bucket %d: %v", c.Key, i, err)
+			}
 		}
 		sum += b.N
 	}
@@ -135,6 +223,11 @@ func (c Count) checkBuckets(length int64) error {
 		return fmt.Errorf("key %s: buckets hold %d posts of %d", c.Key, sum, c.N)
 	}
 	return nil
+}
+
+// bucketBefore tells whether a comes before b: by start, then by cell.
+func bucketBefore(a, b Bucket) bool {
+	return a.Start < b.Start || a.Start == b.Start && a.Cell < b.Cell
 }
 
 func (c Count) check() error {
@@ -169,28 +262,35 @@ func (c Count) size() int {
 		n += len(s) + 24
 	}
 	for i := range c.Buckets {
-		n += 48 + c.Buckets[i].Authors.Bytes()*4/3
+		n += 48 + len(c.Buckets[i].Cell) + c.Buckets[i].Authors.Bytes()*4/3
+	}
+	for _, x := range c.Cells {
+		n += len(x.Cell) + 24
 	}
 	return n
 }
 
 // Split cuts d into parts of at most about maxBytes each, numbered from 0;
-// only part 0 keeps the post figures, only the last one the watermarks. A
-// delta that fits stays whole.
+// only part 0 keeps the post figures, only the last one the watermarks and
+// the posts by language. A delta that fits stays whole.
 func Split(d Delta, maxBytes int) []Delta {
 	var parts []Delta
 	cur := d
-	cur.Counts, cur.Watermarks, cur.BucketMillis = nil, nil, d.BucketMillis
-	size := 256 + 48*len(d.Watermarks)
+	cur.Counts, cur.Watermarks, cur.Languages, cur.BucketMillis = nil, nil, nil, d.BucketMillis
+	tail := 48 * len(d.Watermarks)
+	for _, l := range d.Languages {
+		tail += 32 + 24*len(l.Posts)
+	}
+	size := 256 + tail
 	for _, c := range d.Counts {
 		if size+c.size() > maxBytes && len(cur.Counts) > 0 {
 			parts = append(parts, cur)
 			cur = Delta{WindowStart: d.WindowStart, WindowEnd: d.WindowEnd, Instance: d.Instance, Part: len(parts), BucketMillis: d.BucketMillis}
-			size = 256 + 48*len(d.Watermarks)
+			size = 256 + tail
 		}
 		cur.Counts = append(cur.Counts, c)
 		size += c.size()
 	}
-	cur.Watermarks = d.Watermarks
+	cur.Watermarks, cur.Languages = d.Watermarks, d.Languages
 	return append(parts, cur)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 )
@@ -51,7 +52,7 @@ func TestDecodeRejects(t *testing.T) {
 	good, _ := delta.Encode(sample())
 	tests := []struct{ name, value, want string }{
 		{"an empty value", "", "EOF"},
-		{"another schema version", strings.Replace(string(good), `"v":2`, `"v":3`, 1), "schema version"},
+		{"another schema version", strings.Replace(string(good), `"v":2`, `"v":4`, 1), "schema version"},
 		{"an unknown field", strings.Replace(string(good), `"v":2`, `"v":2,"x":1`, 1), "unknown field"},
 		{"a window that ends before it starts", strings.Replace(string(good), `"window_end":"2023-11-14T22:13:22Z"`, `"window_end":"2023-11-14T22:13:19Z"`, 1), "window end"},
 		{"more posts with hashtags than posts", strings.Replace(string(good), `"posts_with_hashtags":3`, `"posts_with_hashtags":9`, 1), "posts"},
@@ -124,8 +125,75 @@ func TestDecodeRejectsBadBuckets(t *testing.T) {
 	}
 }
 
-func TestSplitPutsTheWatermarksInTheLastPart(t *testing.T) {
+// faceted is trending with version 3's cells and posts by language.
+func faceted() delta.Delta {
 	d := trending()
+	d.Counts[0].Cells = cells.Of(map[string]int64{"bluesky/ja": 2, "x/und": 1})
+	d.Counts[1].Cells = cells.Of(map[string]int64{"other/en": 1})
+	// The second bucket's posts in two cells: two buckets of one start.
+	var a, b hll.Sketch
+	a.AddString("alice")
+	b.AddString("bob")
+	d.Counts[0].Buckets = []delta.Bucket{d.Counts[0].Buckets[0],
+		{Start: 1_700_000_040_000, N: 1, Authors: a, Cell: "bluesky/ja"}, {Start: 1_700_000_040_000, N: 1, Authors: b, Cell: "x/und"}}
+	d.Counts[0].Buckets[0].Cell = "bluesky/ja"
+	d.Languages = []delta.Languages{
+		{Start: 1_699_999_980_000, Posts: map[string]int64{"ja": 1}},
+		{Start: 1_700_000_040_000, Posts: map[string]int64{"ja": 2, "und": 1, "en": 1}},
+	}
+	return d
+}
+
+func TestVersion3CarriesCellsAndLanguages(t *testing.T) {
+	b, d := roundTrip(t, faceted())
+	if d.V != 3 || d.Counts[0].Cells.Map()["bluesky/ja"] != 2 || d.Counts[0].Cells.Map()["x/und"] != 1 || len(d.Languages) != 2 || d.Languages[1].Posts["und"] != 1 ||
+		len(d.Counts[0].Buckets) != 3 || d.Counts[0].Buckets[2].Cell != "x/und" {
+		t.Fatalf("round trip gave %+v from %s", d, b)
+	}
+}
+
+func TestVersion2StillDecodes(t *testing.T) {
+	v2 := `{"v":2,"window_start":"2026-11-25T09:00:44Z","window_end":"2026-11-25T09:00:46Z","instance":"c","part":0,` +
+		`"posts":3,"posts_with_hashtags":2,"counts":[{"key":"go","n":2,"spelling":"Go","buckets":[{"start":1764061200000,"n":2,"authors":"AQABwbSdhwY"}]}],` +
+		`"bucket_ms":60000,"watermarks":[{"partition":0,"at":1764061205120}]}`
+	d, err := delta.Decode([]byte(v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.V != 2 || d.Counts[0].Cells != nil || d.Languages != nil || len(d.Counts[0].Buckets) != 1 {
+		t.Fatalf("decoded %+v", d)
+	}
+}
+
+func TestDecodeRejectsBadCellsAndLanguages(t *testing.T) {
+	good, _ := delta.Encode(faceted())
+	tests := []struct{ name, value, want string }{
+		{"cells in a version 2 delta", strings.Replace(string(good), `"v":3`, `"v":2`, 1), "version 2 with posts by language"},
+		{"cells that do not add up to the count", strings.Replace(string(good), `"x/und":1`, `"x/und":2`, 1), "cells hold 4 posts of 3"},
+		{"a cell that is not one", strings.Replace(string(good), `"x/und":1`, `"x/qme":1`, 1), "not a language"},
+		{"a cell of an unknown network", strings.Replace(string(good), `"x/und":1`, `"synthetic/und":1`, 1), "not a network"},
+		{"a cell counted zero", strings.Replace(string(good), `"other/en":1`, `"other/en":0`, 1), "other/en counted 0"},
+		{"languages not aligned", strings.Replace(string(good), `{"start":1700000040000,"posts"`, `{"start":1700000040001,"posts"`, 1), "unaligned"},
+		{"languages out of order", strings.Replace(string(good), `{"start":1699999980000,"posts"`, `{"start":1700000100000,"posts"`, 1), "out of order"},
+		{"a language written as the post had it", strings.Replace(string(good), `"ja":1}`, `"JA":1}`, 1), `language "JA"`},
+		{"the fold as a language", strings.Replace(string(good), `"ja":1}`, `"other":1}`, 1), `language "other"`},
+		{"a language without posts", strings.Replace(string(good), `"ja":1}`, `"ja":0}`, 1), `counted 0`},
+		{"a bucket without languages", strings.Replace(string(good), `"posts":{"ja":1}`, `"posts":{}`, 1), "empty"},
+		{"buckets of one start out of cell order", strings.Replace(string(good), `"cell":"x/und"`, `"cell":"bluesky/aa"`, 1), "out of order"},
+		{"a bucket of a cell that is not one", strings.Replace(string(good), `"cell":"x/und"`, `"cell":"x/zz"`, 1), "not a language"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := delta.Decode([]byte(tt.value))
+			if !errors.Is(err, delta.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Decode(%s) = %v, want ErrInvalid mentioning %q", tt.value, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSplitPutsTheWatermarksInTheLastPart(t *testing.T) {
+	d := faceted()
 	for i := range 500 {
 		d.Counts = append(d.Counts, delta.Count{Key: "k" + strings.Repeat("x", i%9) + string(rune('a'+i%26)), N: 1, Spelling: "s",
 			Buckets: []delta.Bucket{{Start: 1_700_000_040_000, N: 1, Authors: d.Counts[0].Buckets[0].Authors}}})
@@ -142,8 +210,8 @@ func TestSplitPutsTheWatermarksInTheLastPart(t *testing.T) {
 		if _, err := delta.Decode(b); err != nil {
 			t.Fatalf("part %d: %v", i, err)
 		}
-		if last := i == len(parts)-1; (len(p.Watermarks) > 0) != last || p.BucketMillis != 60_000 || (p.Late > 0) != (i == 0) {
-			t.Errorf("part %d of %d: watermarks %v, bucket %d, late %d", i, len(parts), p.Watermarks, p.BucketMillis, p.Late)
+		if last := i == len(parts)-1; (len(p.Watermarks) > 0) != last || (len(p.Languages) > 0) != last || p.BucketMillis != 60_000 || (p.Late > 0) != (i == 0) {
+			t.Errorf("part %d of %d: watermarks %v, languages %v, bucket %d, late %d", i, len(parts), p.Watermarks, p.Languages, p.BucketMillis, p.Late)
 		}
 	}
 }

@@ -44,6 +44,11 @@ type Metrics struct {
 	TrendingMark    prometheus.Gauge
 	TrendingRebuild prometheus.Gauge
 	TrendingDeltas  prometheus.Gauge
+
+	// The facets.
+	FacetRecords  prometheus.Counter
+	FacetsWaiting prometheus.Gauge
+	WindowBytes   prometheus.Gauge
 }
 
 // New creates the collectors and registers them on reg.
@@ -87,10 +92,17 @@ func New(reg prometheus.Registerer) *Metrics {
 		TrendingMark:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_watermark_seconds", Help: "Post time up to which the trending buckets are closed, Unix seconds."}),
 		TrendingRebuild: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_rebuild_seconds", Help: "Duration of the last rebuild of the trending buckets from the deltas topic."}),
 		TrendingDeltas:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_trending_rebuild_deltas", Help: "Delta records read by the last rebuild of the trending buckets."}),
+		FacetRecords: prometheus.NewCounter(prometheus.CounterOpts{Name: "hashtrend_counter_facet_records_total",
+			Help: "Records of facets' lists (and tombstones) rank wrote to the facets topic, in committed snapshots."}),
+		FacetsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_facets_waiting",
+			Help: "Facets whose lists changed but did not fit in the last snapshot's budget and wait for the next."}),
+		WindowBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hashtrend_counter_window_bytes",
+			Help: "Bytes (keys and values) of the last snapshot and the facet records written with it."}),
 	}
 	reg.MustRegister(m.Posts, m.PostsWithTags, m.Hashtags, m.Invalid, m.Duplicates, m.DedupeIDs, m.DedupeRestored, m.WindowsClosed, m.Transactions, m.TxnSeconds,
 		m.Lag, m.RestoreSeconds, m.RestoredRecords, m.StateHashtags, m.Batch, m.SnapshotSeconds, m.DeltasApplied, m.Restored, m.RankPhase, m.Top, m.Restarts,
-		m.LatePosts, m.TrendingScore, m.TrendingCells, m.TrendingBytes, m.TrendingMark, m.TrendingRebuild, m.TrendingDeltas)
+		m.LatePosts, m.TrendingScore, m.TrendingCells, m.TrendingBytes, m.TrendingMark, m.TrendingRebuild, m.TrendingDeltas,
+		m.FacetRecords, m.FacetsWaiting, m.WindowBytes)
 	// Every stage and outcome series exists from the start, at zero, so
 	// that rate() and the dashboard see it before its first event.
 	for _, stage := range []string{"tally", "rank"} {

@@ -45,8 +45,16 @@ type active struct {
 	// generation (KIP-447) rather than publish a stale snapshot.
 	next int64
 	// trend holds the trending buckets beside table (nil with trending
-	// off).
+	// off), fold the choice of the languages with facets of their own
+	// (nil with facets off).
 	trend *trend.Tracker
+	fold  *fold
+	// facetTrend is every facet's trending view (nil without trending
+	// per facet).
+	facetTrend *facetTrends
+	// facets decides which facets' records the next snapshots write (nil
+	// with facets off).
+	facets *facetWriter
 	// late is a window whose publish time passed before this member took
 	// the partition over and that its predecessor did not publish: it is
 	// published as soon as the deltas read reach lateEnd, the deltas'

@@ -73,9 +73,70 @@ type Config struct {
 	Trending         *trend.Config
 	Tweets           string
 	TweetsPartitions int
+	// Facets, when set, keeps every hashtag's posts by cell and the lists
+	// of every facet (facets.go), the languages with facets of their own
+	// chosen by the fold (fold.go).
+	Facets *Facets
 	// Committed, when set, is called after each committed transaction
 	// (the supervisor's sign that a run worked).
 	Committed func()
+}
+
+// Facets are the settings of the facets.
+type Facets struct {
+	// PostTime is the post-time clock of the language fold: its bucket
+	// and recent window (the trending view's settings).
+	PostTime trend.Config
+	// Languages is how many languages have facets of their own.
+	Languages int
+	// Topic is the compacted topic of the facets' lists.
+	Topic string
+	// Budget is the most bytes (keys and values) of the snapshot and the
+	// facet records written per window; facets beyond it wait.
+	Budget int
+	// Trending adds each facet's trending list, with the trending view
+	// on (facettrend.go).
+	Trending bool
+}
+
+// newTable returns an empty table, keeping cells and facets when they are
+// on.
+func (s *Stage) newTable() *Table {
+	t := NewTable()
+	if s.cfg.Facets != nil {
+		t.EnableFacets(s.cfg.TopN)
+	}
+	return t
+}
+
+// snapshotKey is the key of every snapshot on the snapshots topic.
+const snapshotKey = "top"
+
+// facetRecords are the facet records to write with snapshot batch of
+// window w, snapshot bytes long, within the budget (facetwriter.go), and
+// how many facets wait for a later window; none with facets off. The
+// languages with facets of their own are the fold's at this snapshot.
+func (s *Stage) facetRecords(a *active, batch int64, w window.Window, snapshot int) ([]facetRecord, int, error) {
+	if a.facets == nil {
+		return nil, 0, nil
+	}
+	var own []string
+	if a.fold != nil {
+		own, _ = a.fold.own()
+		a.table.SetOwn(own)
+	}
+	tops := a.table.FacetTops()
+	if a.facetTrend != nil {
+		lists, at := a.facetTrend.lists(own, s.cfg.TopN)
+		for i := range tops {
+			l := lists[tops[i].Name]
+			if len(l) == 0 {
+				continue
+			}
+			tops[i].Trending, tops[i].Watermark = trends(l, a.table), &at
+		}
+	}
+	return a.facets.due(tops, batch, w.End, s.cfg.Facets.Budget-len(snapshotKey)-snapshot)
 }
 
 // Stage is one running rank.
@@ -216,7 +277,7 @@ func (s *Stage) Record(r kafkaio.Record) error {
 		return fmt.Errorf("%s[%d]@%d: %w", s.cfg.Deltas, r.Partition, r.Offset, err)
 	}
 	a.table.Apply(d)
-	if a.trend != nil && !addTrend(a.trend, d) {
+	if v := (view{a.trend, a.fold, a.facetTrend}); (v.tr != nil || v.fold != nil) && !v.add(d) {
 		s.log.Warn("delta with another trending bucket length left out of the trending view", "offset", r.Offset, "bucket_ms", d.BucketMillis)
 	}
 	s.log.Debug("delta applied", "offset", r.Offset, "key", string(r.Key), "posts", d.Posts)
@@ -243,6 +304,14 @@ func (s *Stage) publish(a *active, w window.Window) error {
 		ProducedAt: time.Now().UTC(),
 	}
 	snap.Trending, snap.Watermark = s.trending(a.trend, t)
+	sb, err := snapshot.Encode(snap)
+	if err != nil {
+		return fmt.Errorf("encode snapshot: %w", err)
+	}
+	facets, waiting, err := s.facetRecords(a, batch, w, len(sb))
+	if err != nil {
+		return fmt.Errorf("facets of snapshot %d: %w", batch, err)
+	}
 	offsets := []kafkaio.Offset{{Partition: a.partition, Offset: a.next}}
 	a.publishing = w
 	committed, err := s.r.Commit(offsets, func(p *kafkaio.Producer) error {
@@ -263,11 +332,12 @@ func (s *Stage) publish(a *active, w window.Window) error {
 		if err := p.Produce(kafkaio.Message{Topic: s.cfg.Counts, Partition: a.partition, Key: []byte(state.MetaKey), Value: mb}); err != nil {
 			return err
 		}
-		sb, err := snapshot.Encode(snap)
-		if err != nil {
-			return fmt.Errorf("encode snapshot: %w", err)
+		for _, f := range facets {
+			if err := p.Produce(kafkaio.Message{Topic: s.cfg.Facets.Topic, Partition: 0, Key: []byte(f.key), Value: f.value}); err != nil {
+				return err
+			}
 		}
-		return p.Produce(kafkaio.Message{Topic: s.cfg.Top, Partition: 0, Key: []byte("top"), Value: sb})
+		return p.Produce(kafkaio.Message{Topic: s.cfg.Top, Partition: 0, Key: []byte(snapshotKey), Value: sb})
 	})
 	if err != nil {
 		return fmt.Errorf("rank snapshot %d: %w", batch, err)
@@ -275,6 +345,16 @@ func (s *Stage) publish(a *active, w window.Window) error {
 	if !committed {
 		return nil
 	}
+	if a.facets != nil {
+		a.facets.committed(facets)
+		s.m.FacetRecords.Add(float64(len(facets)))
+		s.m.FacetsWaiting.Set(float64(waiting))
+	}
+	written := len(snapshotKey) + len(sb)
+	for _, f := range facets {
+		written += len(f.key) + len(f.value)
+	}
+	s.m.WindowBytes.Set(float64(written))
 	t.Published(batch)
 	s.m.SnapshotSeconds.Observe(time.Since(w.End).Seconds())
 	s.m.WindowsClosed.WithLabelValues("rank").Inc()
@@ -342,7 +422,13 @@ func (s *Stage) restore(partition int32) (*active, error) {
 		}
 	}
 	a := &active{partition: partition, table: t, next: next}
-	if s.cfg.Trending != nil {
+	if s.cfg.Facets != nil {
+		// What the facets topic holds is not known here: the first
+		// windows write every facet's lists again.
+		a.facets = newFacetWriter()
+		a.facets.forget(t.FacetNames())
+	}
+	if s.postTime() {
 		var f *trendFollower
 		if w != nil {
 			f = w.trend
@@ -380,7 +466,7 @@ func (s *Stage) load(w *warm, partition int32) (t *Table, records int64, from st
 		}
 		return w.table, n, "warm standby", err
 	}
-	t = NewTable()
+	t = s.newTable()
 	records, err = s.readState(t, partition)
 	return t, records, "state topic", err
 }

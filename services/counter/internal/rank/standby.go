@@ -51,9 +51,9 @@ func (s *Stage) startStandby() *standby {
 		return &standby{}
 	}
 	ctx, stop := context.WithCancel(s.ctx)
-	w := &warm{table: NewTable(), tail: tail, stop: stop, done: make(chan error, 1)}
+	w := &warm{table: s.newTable(), tail: tail, stop: stop, done: make(chan error, 1)}
 	apply := w.table.Restore
-	if s.cfg.Trending != nil {
+	if s.postTime() {
 		f, err := s.newTrendFollower(standbyPartition)
 		if err != nil {
 			s.log.Warn("no warm trending buckets; an assignment rebuilds them", "err", err)
@@ -64,7 +64,7 @@ func (s *Stage) startStandby() *standby {
 				f.holds(r)
 				return err
 			}
-			go func() { w.trendDone <- f.follow(ctx, *s.cfg.Trending, s.askTweetsPartitions) }()
+			go func() { w.trendDone <- f.follow(ctx, s.newView, s.askTweetsPartitions) }()
 		}
 	}
 	go func() {

@@ -33,6 +33,10 @@ type Table struct {
 	leadN   int      // how many lead holds at most: the largest n asked of Top
 	stale   bool     // lead must be rebuilt from every entry
 	scratch []byte
+	// cells and facets hold the hashtags' posts by cell and the tops of
+	// the facets (cells.go, facets.go); nil with facets off.
+	cells  *cellTable
+	facets *facets
 }
 
 // entry is one hashtag: its running total, its record in the keys arena
@@ -58,6 +62,12 @@ const blockBits = 14 // 16,384 entries (256 KiB) per block
 // NewTable returns an empty table.
 func NewTable() *Table {
 	return &Table{keys: newKeys(), window: map[uint32]int64{}}
+}
+
+// EnableFacets makes an empty table keep its hashtags' cells and the top
+// n of every facet.
+func (t *Table) EnableFacets(n int) {
+	t.cells, t.facets = newCells(), newFacets(n)
 }
 
 // Len is the number of distinct hashtags.
@@ -173,6 +183,10 @@ func (t *Table) Restore(r state.Record) error {
 		e.n = 0
 		t.add(id, r.Total.Count, r.Total.Spelling, r.Total.Others)
 		t.stale = true
+		if t.cells != nil {
+			t.cells.restore(id, r.Total.Count, r.Total.Cells)
+			t.facets.stale = true
+		}
 	}
 	return nil
 }
@@ -191,6 +205,10 @@ func (t *Table) remove(key []byte) {
 	t.len--
 	delete(t.window, id)
 	t.stale = true
+	if t.cells != nil {
+		t.cells.remove(id)
+		t.facets.stale = true
+	}
 }
 
 // Apply adds a delta to the totals and to the open snapshot's window.
@@ -199,9 +217,14 @@ func (t *Table) Apply(d delta.Delta) {
 	t.meta.PostsWithHashtags += d.PostsWithHashtags
 	for _, c := range d.Counts {
 		id := t.lookup([]byte(c.Key), []byte(c.Spelling))
+		before := t.at(id).n
 		t.add(id, c.N, c.Spelling, c.Others)
 		t.window[id] += c.N
 		t.raise(id)
+		if t.cells != nil {
+			t.cells.add(id, before, c.Cells, c.N)
+			t.facets.raise(t, id, c)
+		}
 	}
 }
 
@@ -209,7 +232,11 @@ func (t *Table) Apply(d delta.Delta) {
 func (t *Table) Changed(fn func(key string, v state.Total) error) error {
 	for id := range t.window {
 		e := t.at(id)
-		if err := fn(string(t.keyOf(id)), state.Total{Count: e.n, Spelling: t.spelling(id), Others: t.others(id)}); err != nil {
+		v := state.Total{Count: e.n, Spelling: t.spelling(id), Others: t.others(id)}
+		if t.cells != nil {
+			v.Cells = t.cells.encode(id, e.n)
+		}
+		if err := fn(string(t.keyOf(id)), v); err != nil {
 			return err
 		}
 	}

@@ -39,19 +39,81 @@ func addTrend(tr *trend.Tracker, d delta.Delta) bool {
 	return true
 }
 
-// rebuildTrend builds the trending buckets again from the deltas that the
-// restored totals hold: the deltas topic from its first retained record up
-// to a.next. The deltas are exactly once, and the trending list depends on
-// which deltas were applied in which order, not on when, so the rebuilt
-// buckets are those an uninterrupted run holds at the same offset. The
-// deltas topic's retention must cover the trending horizon (checked at
-// start, see app).
+// view is what rank builds from the post time the deltas carry: the
+// trending buckets (nil with trending off) and the language fold (nil
+// with facets off). Both depend on which deltas were applied in which
+// order only, so they are built and kept the same way.
+type view struct {
+	tr     *trend.Tracker
+	fold   *fold
+	facets *facetTrends // nil without trending per facet
+}
+
+// postTime tells whether rank keeps a view at all.
+func (s *Stage) postTime() bool { return s.cfg.Trending != nil || s.cfg.Facets != nil }
+
+// newView returns an empty view for a posts topic of the given number of
+// partitions.
+func (s *Stage) newView(partitions int) view {
+	var v view
+	if s.cfg.Trending != nil {
+		v.tr = trend.NewTracker(*s.cfg.Trending, partitions)
+	}
+	if s.cfg.Facets != nil {
+		v.fold = newFold(s.cfg.Facets.PostTime, s.cfg.Facets.Languages, partitions)
+		if s.cfg.Trending != nil && s.cfg.Facets.Trending {
+			v.facets = newFacetTrends(*s.cfg.Trending, partitions)
+		}
+	}
+	return v
+}
+
+// add adds d to the view; false when d's buckets have another length
+// and are left out.
+func (v view) add(d delta.Delta) bool {
+	ok := true
+	if v.tr != nil {
+		ok = addTrend(v.tr, d)
+	}
+	if v.fold != nil {
+		ok = v.fold.add(d) && ok
+	}
+	if v.facets != nil {
+		v.facets.add(d)
+	}
+	return ok
+}
+
+// logArgs describes the view for a log line.
+func (v view) logArgs() []any {
+	var args []any
+	if v.tr != nil {
+		w, _ := v.tr.Watermark()
+		args = append(args, "tags", v.tr.Len(), "cells", v.tr.Cells(), "watermark", w)
+	}
+	if v.fold != nil {
+		own, at := v.fold.own()
+		args = append(args, "languages", len(own), "languages_at", at)
+	}
+	if v.facets != nil {
+		args = append(args, "facet_trackers", len(v.facets.trackers))
+	}
+	return args
+}
+
+// rebuildTrend builds the trending buckets and the language fold again
+// from the deltas that the restored totals hold: the deltas topic from its
+// first retained record up to a.next. The deltas are exactly once, and the
+// trending list and the fold depend on which deltas were applied in which
+// order, not on when, so the rebuilt view is the one an uninterrupted run
+// holds at the same offset. The deltas topic's retention must cover the
+// trending horizon (checked at start, see app).
 func (s *Stage) rebuildTrend(a *active) error {
 	start := time.Now()
-	tr := trend.NewTracker(*s.cfg.Trending, s.tweetsPartitions())
+	v := s.newView(s.tweetsPartitions())
 	skipped := 0
 	n, err := s.readDeltas(a.partition, a.next, func(d delta.Delta) error {
-		if !addTrend(tr, d) {
+		if !v.add(d) {
 			skipped++
 		}
 		return nil
@@ -59,12 +121,11 @@ func (s *Stage) rebuildTrend(a *active) error {
 	if err != nil {
 		return fmt.Errorf("rebuild the trending buckets from %s: %w", s.cfg.Deltas, err)
 	}
-	a.trend = tr
-	w, _ := tr.Watermark()
+	a.trend, a.fold, a.facetTrend = v.tr, v.fold, v.facets
 	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
 	s.m.TrendingDeltas.Set(float64(n))
-	s.log.Info("trending buckets rebuilt", "topic", s.cfg.Deltas, "deltas", n, "tags", tr.Len(), "cells", tr.Cells(),
-		"watermark", w, "other_bucket_length", skipped, "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("trending buckets rebuilt", append([]any{"topic", s.cfg.Deltas, "deltas", n}, append(v.logArgs(),
+		"other_bucket_length", skipped, "took", time.Since(start).Round(time.Millisecond))...)...)
 	return nil
 }
 
@@ -99,8 +160,9 @@ type trendFollower struct {
 	r          *partition.Reader
 	topic      string
 	partition  int32
-	partitions int // of the posts topic, when the tracker was made
-	tr         *trend.Tracker
+	partitions int // of the posts topic, when the view was made
+	v          view
+	made       bool // v was made
 	bound      atomic.Int64
 	added      int64
 	skipped    int
@@ -123,12 +185,12 @@ func (f *trendFollower) holds(r state.Record) {
 	}
 }
 
-// follow makes the tracker for the posts topic's partitions as they are
+// follow makes the view for the posts topic's partitions as they are
 // now, asked until the broker answers (partitions, in this goroutine), then
 // adds the deltas below bound as they come until ctx ends (then it returns
 // nil) or a delta does not decode. Without an answer before ctx ends it
-// has no tracker, and the assignment rebuilds.
-func (f *trendFollower) follow(ctx context.Context, cfg trend.Config, partitions func() (int, error)) error {
+// has no view, and the assignment rebuilds.
+func (f *trendFollower) follow(ctx context.Context, newView func(partitions int) view, partitions func() (int, error)) error {
 	for {
 		n, err := partitions()
 		var ke kafka.Error
@@ -140,7 +202,7 @@ func (f *trendFollower) follow(ctx context.Context, cfg trend.Config, partitions
 			return nil
 		}
 	}
-	f.tr = trend.NewTracker(cfg, f.partitions)
+	f.v, f.made = newView(f.partitions), true
 	return f.r.Follow(ctx, func(rec partition.Record) error {
 		for rec.Offset >= f.bound.Load() {
 			// Not yet in the owner's totals. A delta not added here is
@@ -159,7 +221,7 @@ func (f *trendFollower) add(rec partition.Record) error {
 	if err != nil {
 		return fmt.Errorf("trending standby %s[%d]@%d: %w", f.topic, f.partition, rec.Offset, err)
 	}
-	if !addTrend(f.tr, d) {
+	if !f.v.add(d) {
 		f.skipped++
 	}
 	f.added++
@@ -178,7 +240,7 @@ func (f *trendFollower) catchUp(ctx context.Context, end int64) (int64, error) {
 // warm standby's follower caught up to a.next when it has one for the same
 // posts topic, else by a rebuild from the beginning.
 func (s *Stage) takeTrend(a *active, f *trendFollower) error {
-	if f == nil || f.tr == nil || f.partition != a.partition || f.partitions != s.tweetsPartitions() {
+	if f == nil || !f.made || f.partition != a.partition || f.partitions != s.tweetsPartitions() {
 		return s.rebuildTrend(a)
 	}
 	start := time.Now()
@@ -186,12 +248,11 @@ func (s *Stage) takeTrend(a *active, f *trendFollower) error {
 	if err != nil {
 		return fmt.Errorf("catch the trending buckets up with %s: %w", s.cfg.Deltas, err)
 	}
-	a.trend = f.tr
-	w, _ := f.tr.Watermark()
+	a.trend, a.fold, a.facetTrend = f.v.tr, f.v.fold, f.v.facets
 	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
 	s.m.TrendingDeltas.Set(float64(n))
-	s.log.Info("trending buckets caught up from the warm standby", "topic", s.cfg.Deltas, "deltas", f.added, "caught_up", n,
-		"tags", f.tr.Len(), "cells", f.tr.Cells(), "watermark", w, "other_bucket_length", f.skipped, "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("trending buckets caught up from the warm standby", append([]any{"topic", s.cfg.Deltas, "deltas", f.added, "caught_up", n}, append(f.v.logArgs(),
+		"other_bucket_length", f.skipped, "took", time.Since(start).Round(time.Millisecond))...)...)
 	return nil
 }
 
@@ -226,11 +287,7 @@ func (s *Stage) trending(tr *trend.Tracker, t *Table) ([]snapshot.Trend, *time.T
 	if at.IsZero() {
 		return nil, nil
 	}
-	out := make([]snapshot.Trend, len(top))
-	for i, r := range top {
-		out[i] = snapshot.Trend{Rank: i + 1, Hashtag: t.spellingOf(r.Key), Key: r.Key, Score: r.Score,
-			Observed: r.Observed, Expected: r.Expected, Count: r.Posts}
-	}
+	out := trends(top, t)
 	if !at.Equal(s.trendAt) {
 		s.trendAt = at
 		s.m.TrendingCells.Set(float64(tr.Cells()))
@@ -238,6 +295,17 @@ func (s *Stage) trending(tr *trend.Tracker, t *Table) ([]snapshot.Trend, *time.T
 		s.m.TrendingMark.Set(float64(at.Unix()))
 	}
 	return out, &at
+}
+
+// trends is a trending list for a snapshot, spelled as the totals t spell
+// it.
+func trends(top []trend.Trend, t *Table) []snapshot.Trend {
+	out := make([]snapshot.Trend, len(top))
+	for i, r := range top {
+		out[i] = snapshot.Trend{Rank: i + 1, Hashtag: t.spellingOf(r.Key), Key: r.Key, Score: r.Score,
+			Observed: r.Observed, Expected: r.Expected, Count: r.Posts}
+	}
+	return out
 }
 
 // spellingOf is key's display spelling, the one seen most often; the key

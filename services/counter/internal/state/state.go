@@ -11,25 +11,40 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/strict"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 )
 
-// Version is the schema version of Total and Meta values.
-const Version = 1
+// Version is the schema version of Meta values and of Total values
+// without cells; CellsVersion that of a Total with cells, which readers
+// of version 1 reject (strictly), so that an old standby taking over from
+// a counter with facets stops rather than drop the cells.
+const (
+	Version      = 1
+	CellsVersion = 2
+)
 
 // MetaKey is the key of the meta record. A '#' never appears in a hashtag
 // key, so it cannot collide with one.
 const MetaKey = "#meta"
 
 // Total is the value of a hashtag's record: Count posts, of which the ones
-// not in Others spelled it Spelling.
+// not in Others spelled it Spelling, and (version 2, with facets on) of
+// which Cells holds the posts by cell, facet.Cell's network/language form.
+// The cells add up to Count or less: posts counted before facets were on
+// are in no cell.
 type Total struct {
 	V        int              `json:"v"`
 	Count    int64            `json:"count"`
 	Spelling string           `json:"spelling"`
 	Others   map[string]int64 `json:"others,omitempty"`
+	Cells    cells.Counts     `json:"cells,omitempty"`
 }
 
 // Meta is the value of the meta record.
@@ -56,8 +71,62 @@ type Meta struct {
 // ErrInvalid marks a state record that cannot be read.
 var ErrInvalid = errors.New("invalid state record")
 
-// EncodeTotal returns the JSON of t with the current version.
-func EncodeTotal(t Total) ([]byte, error) { t.V = Version; return json.Marshal(t) }
+// EncodeTotal returns the JSON of t: version 1 without cells, 2 with. It
+// is written without reflection, byte for byte as encoding/json writes
+// it, since rank writes one per hashtag changed in every window.
+func EncodeTotal(t Total) ([]byte, error) {
+	t.V = Version
+	if len(t.Cells) > 0 {
+		t.V = CellsVersion
+	}
+	b := make([]byte, 0, 48+len(t.Spelling)+24*len(t.Cells)+24*len(t.Others))
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(t.V), 10)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, t.Count, 10)
+	b = append(b, `,"spelling":`...)
+	b = appendString(b, t.Spelling)
+	if len(t.Others) > 0 {
+		b = append(b, `,"others":{`...)
+		for i, s := range slices.Sorted(maps.Keys(t.Others)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendString(b, s), ':')
+			b = strconv.AppendInt(b, t.Others[s], 10)
+		}
+		b = append(b, '}')
+	}
+	if len(t.Cells) > 0 {
+		c, err := t.Cells.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"cells":`...), c...)
+	}
+	return append(b, '}'), nil
+}
+
+// appendString appends s as encoding/json writes a string.
+func appendString(b []byte, s string) []byte {
+	if plainASCII(s) {
+		return append(append(append(b, '"'), s...), '"')
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+// plainASCII tells whether encoding/json writes s as it is: printable
+// ASCII without a quote, a backslash or the characters it escapes for
+// HTML (<, >, &).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
 
 // DecodeTotal parses a Total strictly. The form EncodeTotal writes for a
 // hashtag of one spelling is read without encoding/json (a restore reads
@@ -80,7 +149,7 @@ func DecodeTotal(b []byte) (Total, error) {
 // the fast path's result is not moved to the heap.
 func decodeTotalStrict(b []byte) (Total, error) {
 	var t Total
-	err := strict.Decode(b, &t, &t.V, Version, Version, ErrInvalid)
+	err := strict.Decode(b, &t, &t.V, Version, CellsVersion, ErrInvalid)
 	return t, err
 }
 
@@ -91,6 +160,17 @@ func checkTotal(t Total) error {
 	}
 	if t.Spelling == "" || t.Count <= others {
 		return fmt.Errorf("%w: count %d, spelling %q, others %d", ErrInvalid, t.Count, t.Spelling, others)
+	}
+	if t.V < CellsVersion && t.Cells != nil {
+		return fmt.Errorf("%w: cells in a version %d total", ErrInvalid, t.V)
+	}
+	for _, x := range t.Cells {
+		if _, err := facet.ParseCell(x.Cell); err != nil || x.N <= 0 {
+			return fmt.Errorf("%w: cell %q counted %d (%v)", ErrInvalid, x.Cell, x.N, err)
+		}
+	}
+	if sum := t.Cells.Sum(); sum > t.Count {
+		return fmt.Errorf("%w: cells hold %d posts of %d", ErrInvalid, sum, t.Count)
 	}
 	return nil
 }

@@ -1,9 +1,13 @@
 package state_test
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
+	"strings"
 	"testing"
 
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 )
 
@@ -33,12 +37,66 @@ func TestTotalAndMetaRoundTrip(t *testing.T) {
 	}
 }
 
+func TestTotalsWithCellsAreVersion2(t *testing.T) {
+	for _, tot := range []state.Total{
+		{Count: 5, Spelling: "Go", Cells: cells.Of(map[string]int64{"bluesky/ja": 5})},
+		{Count: 5, Spelling: "Go", Others: map[string]int64{"GO": 1}, Cells: cells.Of(map[string]int64{"bluesky/ja": 2, "x/und": 1})},
+	} {
+		b, err := state.EncodeTotal(tot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(b), `{"v":2,`) {
+			t.Fatalf("EncodeTotal(%+v) = %s, want version 2", tot, b)
+		}
+		got, err := state.DecodeTotal(b)
+		if err != nil || got.V != 2 || got.Count != tot.Count || !maps.Equal(got.Cells.Map(), tot.Cells.Map()) || !maps.Equal(got.Others, tot.Others) {
+			t.Fatalf("DecodeTotal(%s) = %+v, %v", b, got, err)
+		}
+	}
+	// Posts counted before facets were on are in no cell.
+	if _, err := state.DecodeTotal([]byte(`{"v":2,"count":9,"spelling":"a","cells":{"x/en":1}}`)); err != nil {
+		t.Fatalf("cells below the count: %v", err)
+	}
+}
+
+// TestEncodeTotalWritesWhatEncodingJSONWrites: the totals written without
+// reflection are byte for byte encoding/json's.
+func TestEncodeTotalWritesWhatEncodingJSONWrites(t *testing.T) {
+	for _, sp := range []string{"Go", "TikTok2026", "a b", "<script>", "a&b", `q"uote`, `back\slash`, "Straße", "雪", "tab\there", "\u2028", "~!@#$%^*()"} {
+		for _, tot := range []state.Total{
+			{Count: 3, Spelling: sp},
+			{Count: 9, Spelling: sp, Cells: cells.Of(map[string]int64{"bluesky/ja": 2, "x/und": 7})},
+			{Count: 9, Spelling: sp, Others: map[string]int64{"GO": 1}, Cells: cells.Of(map[string]int64{"x/en": 9})},
+			{Count: 9, Spelling: sp, Others: map[string]int64{"go": 1, sp + "x": 2, "<b>": 1, "É": 3}},
+		} {
+			got, err := state.EncodeTotal(tot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tot.V = state.Version
+			if len(tot.Cells) > 0 {
+				tot.V = state.CellsVersion
+			}
+			want, _ := json.Marshal(tot)
+			if string(got) != string(want) {
+				t.Errorf("EncodeTotal(%+v) = %s, encoding/json writes %s", tot, got, want)
+			}
+		}
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	tests := []struct {
 		name, value string
 		meta        bool
 	}{
-		{"a total of another version", `{"v":2,"count":1,"spelling":"a"}`, false},
+		{"a total of another version", `{"v":3,"count":1,"spelling":"a"}`, false},
+		{"a total with cells in version 1", `{"v":1,"count":1,"spelling":"a","cells":{"x/en":1}}`, false},
+		{"a total whose cells outnumber it", `{"v":2,"count":1,"spelling":"a","cells":{"x/en":1,"x/de":1}}`, false},
+		{"a total with a cell that is not one", `{"v":2,"count":1,"spelling":"a","cells":{"x/qme":1}}`, false},
+		{"a total with a cell of an unknown network", `{"v":2,"count":1,"spelling":"a","cells":{"synthetic/en":1}}`, false},
+		{"a total with an empty cell", `{"v":2,"count":2,"spelling":"a","cells":{"x/en":0}}`, false},
 		{"a total without a spelling", `{"v":1,"count":1}`, false},
 		{"a total whose other spellings outnumber it", `{"v":1,"count":2,"spelling":"a","others":{"A":2}}`, false},
 		{"a total with an unknown field", `{"v":1,"count":1,"spelling":"a","x":1}`, false},
@@ -77,6 +135,14 @@ func FuzzDecodeTotal(f *testing.F) {
 		`{"v":1,"count":1,"spelling":"a"} `,
 		`{"v":1,"count":0,"spelling":"a"}`,
 		`{"v":1, "count":1,"spelling":"a"}`,
+		`{"v":2,"count":5,"spelling":"Go","cells":{"bluesky/ja":5}}`,
+		`{"v":2,"count":5,"spelling":"Go","cells":{"bluesky/ja":6}}`,
+		`{"v":2,"count":5,"spelling":"Go","cells":{"bluesky/ja":0}}`,
+		`{"v":2,"count":5,"spelling":"Go","cells":{"bluesky/qme":1}}`,
+		`{"v":2,"count":5,"spelling":"Go","cells":{"bluesky/ja":1,"x/en":1}}`,
+		`{"v":2,"count":5,"spelling":"Go","cells":{"bluesky\/ja":1}}`,
+		`{"v":2,"count":5,"spelling":"Go"}`,
+		`{"v":1,"count":5,"spelling":"Go","cells":{"bluesky/ja":5}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -86,7 +152,7 @@ func FuzzDecodeTotal(f *testing.F) {
 		if (err == nil) != (werr == nil) {
 			t.Fatalf("DecodeTotal(%q) = %v, the strict decoder says %v", b, err, werr)
 		}
-		if err == nil && (got.Count != want.Count || got.Spelling != want.Spelling || len(got.Others) != len(want.Others)) {
+		if err == nil && (got.V != want.V || got.Count != want.Count || got.Spelling != want.Spelling || len(got.Others) != len(want.Others) || !maps.Equal(got.Cells.Map(), want.Cells.Map())) {
 			t.Fatalf("DecodeTotal(%q) = %+v, the strict decoder reads %+v", b, got, want)
 		}
 	})
@@ -97,6 +163,14 @@ func BenchmarkDecodeTotal(b *testing.B) {
 	b.Run("canonical", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := state.DecodeTotal(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	cell, _ := state.EncodeTotal(state.Total{Count: 123456, Spelling: "TikTok2026", Cells: cells.Counts{{Cell: "bluesky/ja", N: 123456}}})
+	b.Run("canonical with one cell", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := state.DecodeTotal(cell); err != nil {
 				b.Fatal(err)
 			}
 		}

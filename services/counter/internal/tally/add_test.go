@@ -13,6 +13,7 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
@@ -22,28 +23,38 @@ import (
 
 // TestAddKeepsNothingOfTheRecord counts every post from one buffer that
 // is read into again for the next record, as the feed's chunks are, and
-// then scribbles over it: the window's keys, spellings, trending cells
-// and dead letters must still be those of the posts, counted
-// independently here with hashtag.Of.
+// then scribbles over it: the window's keys, spellings, cells, trending
+// cells, posts by language and dead letters must still be those of the
+// posts, counted independently here with hashtag.Of.
 func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 	topic := "tweets"
 	s := &Stage{cfg: Config{Tweets: topic, DLQ: "dlq"}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: metrics.New(prometheus.NewRegistry()),
-		counts: map[string]*hashtag.Spellings{}, next: map[int32]int64{}, dedupe: newDedupe(0),
-		trend: newBuckets(trend.Config{Bucket: time.Minute, Lateness: time.Hour, Recent: 10 * time.Minute, Baseline: 6 * time.Hour, Min: 5})}
+		counts: map[string]*tagCount{}, next: map[int32]int64{}, dedupe: newDedupe(0), cells: &facet.Cells{},
+		trend: newBuckets(trend.Config{Bucket: time.Minute, Lateness: time.Hour, Recent: 10 * time.Minute, Baseline: 6 * time.Hour, Min: 5}, true, true)}
+	s.trend.byCell = true
 	s.trend.load([]kafkaio.Offset{{Partition: 0}})
 
 	want := map[string]map[string]int64{} // key → spelling → count
+	wantCells := map[string]map[string]int64{}
+	wantLangs := map[langKey]int64{}
+	sources := []string{"bluesky", "mastodon", "x", "synthetic"}
+	langs := []string{"ja", "pt-BR", "qme", "", "iw", "EN"}
 	buf := make([]byte, 0, 64<<10)
 	for i, p := range synthetic.New(synthetic.Config{Seed: 3}).Take(3000) {
+		p.Source, p.Lang = sources[i%len(sources)], langs[i%len(langs)]
 		v, err := post.Encode(p)
 		if err != nil {
 			t.Fatal(err)
 		}
+		cell := facet.CellOf(p.Source, p.Lang)
+		wantLangs[langKey{p.CreatedAt.Truncate(time.Minute).UnixMilli(), cell.Language}]++
 		for _, tag := range hashtag.Of(p) {
 			if want[tag.Key] == nil {
 				want[tag.Key] = map[string]int64{}
+				wantCells[tag.Key] = map[string]int64{}
 			}
 			want[tag.Key][tag.Spelling]++
+			wantCells[tag.Key][cell.String()]++
 		}
 		buf = append(append(buf[:0], p.ID...), v...)
 		s.add(kafkaio.Record{Offset: int64(i), Key: buf[:len(p.ID)], Value: buf[len(p.ID):]})
@@ -66,10 +77,16 @@ func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 		if got == nil {
 			t.Fatalf("key %q not counted; counted: %v", key, slices.Sorted(maps.Keys(s.counts)))
 		}
-		all := maps.Collect(got.All())
+		all := maps.Collect(got.spellings.All())
 		if !maps.Equal(all, spellings) {
 			t.Fatalf("key %q: spellings %v, want %v", key, all, spellings)
 		}
+		if cells := got.count(key).Cells.Map(); !maps.Equal(cells, wantCells[key]) {
+			t.Fatalf("key %q: cells %v, want %v", key, cells, wantCells[key])
+		}
+	}
+	if !maps.Equal(s.trend.langs, wantLangs) {
+		t.Fatalf("posts by bucket and language %v, want %v", s.trend.langs, wantLangs)
 	}
 	cells := map[string]bool{}
 	for ck := range s.trend.cells {
@@ -90,26 +107,37 @@ func TestAddKeepsNothingOfTheRecord(t *testing.T) {
 }
 
 // BenchmarkAdd is the stage's per-post work without the broker (decode,
-// dedupe, hashtags, the window's counts, with trending the buckets too)
-// over synthetic posts of seed 1, the benchmarks' input, spread over 6
-// partitions, with the default dedupe horizon and trending settings.
+// dedupe, hashtags, the window's counts, with trending the buckets too,
+// with facets the cells) over synthetic posts of seed 1, the benchmarks'
+// input, spread over 6 partitions, 4 networks and 24 languages, with the
+// default dedupe horizon and trending settings.
 // Every pass over the posts starts a new window and new horizons.
 func BenchmarkAdd(b *testing.B) {
 	const parts, n = 6, 60_000
 	msgs := make([]kafkaio.Record, n)
+	networks := []string{"bluesky", "mastodon", "x", "twitter"}
+	langs := []string{"en", "ja", "de", "pt-BR", "es", "fr", "ko", "nl", "it", "tr", "ru", "pl", "sv", "fi", "th", "uk", "ar", "fa", "id", "zh", "ca", "cs", "da", "el"}
 	for i, p := range synthetic.New(synthetic.Config{Seed: 1}).Take(n) {
+		// Every network and language, so that busy keys are in every cell.
+		p.Source, p.Lang = networks[i%len(networks)], langs[(i/len(networks))%len(langs)]
 		v, err := post.Encode(p)
 		if err != nil {
 			b.Fatal(err)
 		}
 		msgs[i] = kafkaio.Record{Partition: int32(i % parts), Offset: int64(i / parts), Key: []byte(p.ID), Value: v}
 	}
-	for _, trending := range []bool{false, true} {
-		b.Run(fmt.Sprintf("trending=%v", trending), func(b *testing.B) {
+	for _, c := range []struct{ trending, facets, byCell bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}} {
+		b.Run(fmt.Sprintf("trending=%v/facets=%v/by-cell=%v", c.trending, c.facets, c.byCell), func(b *testing.B) {
 			s := &Stage{log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: metrics.New(prometheus.NewRegistry()),
-				counts: map[string]*hashtag.Spellings{}, next: map[int32]int64{}}
-			if trending {
-				s.trend = newBuckets(trend.Config{Bucket: time.Minute, Lateness: time.Minute, Recent: 10 * time.Minute, Baseline: 6 * time.Hour, Min: 5})
+				counts: map[string]*tagCount{}, next: map[int32]int64{}}
+			if c.trending || c.facets {
+				s.trend = newBuckets(trend.Config{Bucket: time.Minute, Lateness: time.Minute, Recent: 10 * time.Minute, Baseline: 6 * time.Hour, Min: 5}, c.trending, c.facets)
+			}
+			if c.facets {
+				s.cells = &facet.Cells{}
+			}
+			if c.byCell {
+				s.trend.byCell = true
 			}
 			fresh := func() {
 				s.reset()

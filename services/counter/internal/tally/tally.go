@@ -17,6 +17,9 @@
 // With trending on, each post's tags are also counted per bucket of the
 // post's own time with a sketch of their authors, behind the watermark of
 // the post's partition (trending.go); the buckets travel in the deltas.
+// With facets on, each tag's posts are counted by cell (the post's network
+// and language, pkg/facet), and the posts of each language by bucket of
+// post time behind the same watermark, for rank's language fold.
 package tally
 
 import (
@@ -24,13 +27,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
@@ -56,6 +62,14 @@ type Config struct {
 	// Trending, when set, buckets each post's tags by the post's time for
 	// the trending view and carries the buckets in the deltas.
 	Trending *trend.Config
+	// Facets, when set, counts each tag's posts by cell (network and
+	// language, pkg/facet) and the posts of each language by post-time
+	// bucket, with the clock of these settings (the trending view's,
+	// which must be the same when both are on), for rank's facets.
+	Facets *trend.Config
+	// FacetTrending, with Trending and Facets, keeps the trending buckets
+	// by cell, so that rank has a trending view per facet.
+	FacetTrending bool
 	// Committed, when set, is called after each committed transaction
 	// (the supervisor's sign that a run worked).
 	Committed func()
@@ -78,14 +92,15 @@ type Stage struct {
 	r   *stage.Runner
 
 	win      window.Window
-	counts   map[string]*hashtag.Spellings
+	counts   map[string]*tagCount
 	posts    int64
 	withTags int64
 	dups     int64 // duplicates skipped, this window
 	dlq      []kafkaio.Message
 	next     map[int32]int64 // partition → next offset to read, this window
 	tags     []hashtag.Tag   // scratch
-	trend    *buckets        // nil with trending off
+	trend    *buckets        // nil with trending and facets off
+	cells    *facet.Cells    // nil with facets off
 	dedupe   *dedupe
 	feed     *feed // counts what the poll loop reads; drained before the window state is touched
 }
@@ -94,10 +109,17 @@ type Stage struct {
 // leaves the group) or a fatal error.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) error {
 	log = log.With("stage", "tally", "group", cfg.Group)
-	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*hashtag.Spellings{}, next: map[int32]int64{},
+	s := &Stage{ctx: ctx, cfg: cfg, log: log, m: m, counts: map[string]*tagCount{}, next: map[int32]int64{},
 		dedupe: newDedupe(cfg.DedupeRecords)}
-	if cfg.Trending != nil {
-		s.trend = newBuckets(*cfg.Trending)
+	switch {
+	case cfg.Trending != nil:
+		s.trend = newBuckets(*cfg.Trending, true, cfg.Facets != nil)
+		s.trend.byCell = cfg.Facets != nil && cfg.FacetTrending
+	case cfg.Facets != nil:
+		s.trend = newBuckets(*cfg.Facets, false, true)
+	}
+	if cfg.Facets != nil {
+		s.cells = &facet.Cells{}
 	}
 	s.r = stage.New(stage.Config{
 		Name: "tally", Kafka: cfg.Kafka, Instance: cfg.Instance, Group: cfg.Group, Topic: cfg.Tweets,
@@ -188,17 +210,83 @@ func (s *Stage) add(r kafkaio.Record) {
 	if len(s.tags) > 0 {
 		s.withTags++
 	}
+	var cell facet.Cell
+	if s.cells != nil {
+		cell = s.cells.Of(p.Source, p.Lang)
+	}
 	if s.trend != nil {
-		s.trend.add(r.Partition, &p, s.tags)
+		s.trend.add(r.Partition, &p, s.tags, cell)
 	}
 	for _, t := range s.tags {
 		c := s.counts[t.Key]
 		if c == nil {
-			c = &hashtag.Spellings{}
+			c = &tagCount{}
 			s.counts[strings.Clone(t.Key)] = c
 		}
-		c.AddCopy(t.Spelling, 1)
+		c.spellings.AddCopy(t.Spelling, 1)
+		if s.cells != nil {
+			c.add(cell)
+		}
 	}
+}
+
+// tagCount is what a window counted of one key: its spellings and, with
+// facets on, its posts by cell: in a short list while they are in a few
+// cells (most keys), in a map once they are in many (a busy key in every
+// network and language), so that counting a post costs the same either
+// way.
+type tagCount struct {
+	spellings hashtag.Spellings
+	cells     []cellCount
+	many      map[facet.Cell]int64
+}
+
+type cellCount struct {
+	cell facet.Cell
+	n    int64
+}
+
+// fewCells is how many cells a key's list holds before its map.
+const fewCells = 8
+
+// add counts one post of cell.
+func (c *tagCount) add(cell facet.Cell) {
+	if c.many != nil {
+		c.many[cell]++
+		return
+	}
+	for i := range c.cells {
+		if c.cells[i].cell == cell {
+			c.cells[i].n++
+			return
+		}
+	}
+	if len(c.cells) < fewCells {
+		c.cells = append(c.cells, cellCount{cell, 1})
+		return
+	}
+	c.many = make(map[facet.Cell]int64, 2*fewCells)
+	for _, cc := range c.cells {
+		c.many[cc.cell] = cc.n
+	}
+	c.many[cell]++
+	c.cells = c.cells[:0]
+}
+
+// count is the key's Count in a delta.
+func (c *tagCount) count(key string) delta.Count {
+	dc := delta.Of(key, &c.spellings)
+	if c.cells != nil || c.many != nil {
+		dc.Cells = make(cells.Counts, 0, len(c.cells)+len(c.many))
+		for _, cc := range c.cells {
+			dc.Cells = append(dc.Cells, cells.Count{Cell: cc.cell.String(), N: cc.n})
+		}
+		for cell, n := range c.many {
+			dc.Cells = append(dc.Cells, cells.Count{Cell: cell.String(), N: n})
+		}
+		slices.SortFunc(dc.Cells, func(a, b cells.Count) int { return strings.Compare(a.Cell, b.Cell) })
+	}
+	return dc
 }
 
 // close commits the window: deltas, dead letters and offsets in one
@@ -214,7 +302,7 @@ func (s *Stage) close() error {
 		Posts: s.posts, PostsWithHashtags: s.withTags, Counts: make([]delta.Count, 0, len(s.counts))}
 	tags := int64(0)
 	for k, c := range s.counts {
-		dc := delta.Of(k, c)
+		dc := c.count(k)
 		d.Counts = append(d.Counts, dc)
 		tags += dc.N
 	}

@@ -1,12 +1,14 @@
 package tally
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strings"
 
 	"github.com/hashtrend/hashtrend/services/counter/internal/kafkaio"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
@@ -16,7 +18,9 @@ import (
 
 // buckets is the window's input to the trending view: each post's tags by
 // the post's own time bucket with a sketch of their authors, behind the
-// watermark of the post's partition (trend.Clock).
+// watermark of the post's partition (trend.Clock); and, with facets on,
+// the posts of each language by bucket behind the same watermark, from
+// which rank chooses the languages with facets of their own.
 //
 // A partition's clock is committed with its offset, as the offset's
 // metadata, in the window's transaction: a new owner of the partition, or
@@ -26,28 +30,51 @@ import (
 type buckets struct {
 	cfg     trend.Config
 	clocks  map[int32]*trend.Clock
-	cells   map[cellKey]*trend.Cell
+	cells   map[cellKey]*trend.Cell // nil with trending off
+	byCell  bool                    // cells are by cell too (trending per facet)
+	langs   map[langKey]int64       // nil with facets off
 	late    int64
 	scratch []byte
+}
+
+type langKey struct {
+	bucket int64
+	lang   string
 }
 
 type cellKey struct {
 	key    string
 	bucket int64
+	cell   facet.Cell // with facets on; zero without
 }
 
-func newBuckets(cfg trend.Config) *buckets {
-	return &buckets{cfg: cfg, clocks: map[int32]*trend.Clock{}, cells: map[cellKey]*trend.Cell{}}
+// newBuckets returns the buckets of the trending view (tags) and of the
+// language fold (langs), or of either.
+func newBuckets(cfg trend.Config, tags, langs bool) *buckets {
+	b := &buckets{cfg: cfg, clocks: map[int32]*trend.Clock{}}
+	if tags {
+		b.cells = map[cellKey]*trend.Cell{}
+	}
+	if langs {
+		b.langs = map[langKey]int64{}
+	}
+	return b
 }
 
-// add counts post p of partition with its tags, unless it is late.
-func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag) {
+// add counts post p of partition with its tags, and with facets on in
+// its cell (facet.Cell: its language's posts by bucket are counted for the
+// fold, and with trending per facet its trending buckets are the cell's),
+// unless it is late.
+func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag, cell facet.Cell) {
 	k := b.clocks[partition]
 	if k == nil {
 		k = &trend.Clock{}
 		b.clocks[partition] = k
 	}
 	bucket, ok := k.Admit(b.cfg, p.CreatedAt)
+	if ok && b.langs != nil {
+		b.langs[langKey{bucket, cell.Language}]++ // one of facet's strings, not the record's
+	}
 	if len(tags) == 0 {
 		return
 	}
@@ -55,10 +82,16 @@ func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag) {
 		b.late++
 		return
 	}
+	if b.cells == nil {
+		return
+	}
 	b.scratch = appendAuthor(b.scratch[:0], p)
 	author := hll.HashBytes(b.scratch)
 	for _, t := range tags {
-		ck := cellKey{t.Key, bucket}
+		ck := cellKey{key: t.Key, bucket: bucket}
+		if b.byCell {
+			ck.cell = cell
+		}
 		c := b.cells[ck]
 		if c == nil {
 			c = &trend.Cell{Bucket: bucket}
@@ -87,12 +120,34 @@ func (b *buckets) fill(d *delta.Delta, read map[int32]int64) {
 	d.Late = b.late
 	byKey := map[string][]delta.Bucket{}
 	for ck, c := range b.cells {
-		byKey[ck.key] = append(byKey[ck.key], delta.Bucket{Start: c.Bucket, N: c.Posts, Authors: c.Authors})
+		db := delta.Bucket{Start: c.Bucket, N: c.Posts, Authors: c.Authors}
+		if b.byCell {
+			db.Cell = ck.cell.String()
+		}
+		byKey[ck.key] = append(byKey[ck.key], db)
 	}
 	for i := range d.Counts {
 		bs := byKey[d.Counts[i].Key]
-		slices.SortFunc(bs, func(x, y delta.Bucket) int { return int(x.Start - y.Start) })
+		slices.SortFunc(bs, func(x, y delta.Bucket) int {
+			if c := cmp.Compare(x.Start, y.Start); c != 0 {
+				return c
+			}
+			return strings.Compare(x.Cell, y.Cell)
+		})
 		d.Counts[i].Buckets = bs
+	}
+	if len(b.langs) > 0 {
+		byBucket := map[int64]map[string]int64{}
+		for lk, n := range b.langs {
+			if byBucket[lk.bucket] == nil {
+				byBucket[lk.bucket] = map[string]int64{}
+			}
+			byBucket[lk.bucket][lk.lang] = n
+		}
+		for start, posts := range byBucket {
+			d.Languages = append(d.Languages, delta.Languages{Start: start, Posts: posts})
+		}
+		slices.SortFunc(d.Languages, func(x, y delta.Languages) int { return cmp.Compare(x.Start, y.Start) })
 	}
 	for p := range read {
 		if k := b.clocks[p]; k != nil && k.Newest != 0 {
@@ -141,5 +196,6 @@ func (b *buckets) forget(parts []int32) {
 // reset drops the window's cells (after its commit or abort).
 func (b *buckets) reset() {
 	clear(b.cells)
+	clear(b.langs)
 	b.late = 0
 }

@@ -1,7 +1,9 @@
 // Package app wires the printer service: its configuration, metrics, the
 // follower reading top-hashtags, the renderer writing each snapshot to
 // standard output and, when PRINTER_HTTP_ADDR is set, the web page showing
-// the same snapshots, run until the context ends.
+// the same snapshots, run until the context ends. With PRINTER_FACET set
+// to a facet other than all, the console (or JSON) shows that facet's
+// lists instead, followed on the facets topic; the page still shows all.
 package app
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/access"
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/ops"
 	"github.com/hashtrend/hashtrend/pkg/service"
@@ -32,6 +35,8 @@ import (
 type Config struct {
 	service.Base
 	Topic       string `envconfig:"TOPIC_TOP" default:"top-hashtags" desc:"the snapshots topic to follow"`
+	FacetsTopic string `envconfig:"TOPIC_FACETS" default:"hashtag-facets" desc:"the facets' lists topic, followed with PRINTER_FACET"`
+	Facet       string `envconfig:"PRINTER_FACET" default:"all" desc:"the facet whose lists the console or JSON shows: all, source:<network>, lang:<language> or source:<network>/lang:<language>, e.g. lang:de, source:bluesky/lang:ja (the page shows all)"`
 	From        string `envconfig:"PRINTER_FROM" default:"latest" desc:"latest: start with the newest snapshot in the topic; beginning: replay them all"`
 	Format      string `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
 	Truncate    int    `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
@@ -55,6 +60,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := follow.ParseFrom(c.From); err != nil {
 		return config.Invalid("PRINTER_FROM", "%v", err)
+	}
+	if _, err := facet.Parse(c.Facet); err != nil {
+		return config.Invalid("PRINTER_FACET", "%v", err)
+	}
+	if c.FacetsTopic == "" {
+		return config.Invalid("TOPIC_FACETS", "must not be empty")
 	}
 	if c.Format != "table" && c.Format != "json" {
 		return config.Invalid("PRINTER_FORMAT", "%q is not table or json", c.Format)
@@ -85,53 +96,104 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // Serve runs the printer until ctx ends: it follows the topic and renders
-// every snapshot to out, with its metrics in reg. cfg must be valid.
+// every snapshot to out (or, with a facet, every record of the facet's
+// lists), with its metrics in reg. cfg must be valid.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg *prometheus.Registry) error {
 	from, _ := follow.ParseFrom(cfg.From)
-	var r render.Renderer = render.Table{Truncate: cfg.Truncate, WindowTop: cfg.WindowTop, Trending: cfg.Trending}
+	name, _ := facet.Parse(cfg.Facet)
+	var r interface {
+		render.Renderer
+		render.FacetRenderer
+	} = render.Table{Truncate: cfg.Truncate, WindowTop: cfg.WindowTop, Trending: cfg.Trending}
 	if cfg.Format == "json" {
 		r = render.JSON{}
 	}
+	if err := checkAccess(ctx, cfg, log); err != nil {
+		return err
+	}
 	m := newMetrics(reg)
-	f := follow.New(follow.Config{Kafka: cfg.Kafka, Topic: cfg.Topic, From: from}, log)
-
 	g, ctx := errgroup.WithContext(ctx)
-	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: f.Ready, Log: log}
-	g.Go(func() error { return srv.Run(ctx) })
 	var hub *web.Hub
 	if pageOn(cfg.HTTPAddr) {
 		hub = web.NewHub(cfg.HTTPWindows)
-		page := &web.Server{Addr: cfg.HTTPAddr, Hub: hub, Ready: f.Ready, Log: log}
+	}
+	// The snapshots: the console's with the facet all, and the page's.
+	var snaps *follow.Follower
+	if name.IsAll() || hub != nil {
+		snaps = follow.New(follow.Config{Kafka: cfg.Kafka, Topic: cfg.Topic, From: from}, log)
+		console := name.IsAll()
+		g.Go(func() error {
+			return snaps.Run(ctx, func(rec follow.Record) error {
+				s, err := snapshot.Decode(rec.Value)
+				if err != nil {
+					m.undecodable.Inc()
+					log.Warn("skipping a record that is not a snapshot", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+					return nil
+				}
+				// The page first, so that whatever the console shows the
+				// page already serves.
+				if hub != nil {
+					hub.Publish(s)
+				}
+				if !console {
+					return nil
+				}
+				if err := r.Render(out, s); err != nil {
+					return err
+				}
+				m.rendered.Inc()
+				m.batch.Set(float64(s.Batch))
+				if !s.ProducedAt.IsZero() {
+					m.lag.Set(time.Since(s.ProducedAt).Seconds())
+				}
+				return nil
+			})
+		})
+	}
+	// The facet's lists, one entry of the compacted facets topic.
+	var lists *follow.Follower
+	if !name.IsAll() {
+		key := name.String()
+		lists = follow.New(follow.Config{Kafka: cfg.Kafka, Topic: cfg.FacetsTopic, From: from, Key: []byte(key)}, log.With("facet", key))
+		g.Go(func() error {
+			return lists.Run(ctx, func(rec follow.Record) error {
+				f, ok, err := snapshot.DecodeFacet(rec.Key, rec.Value)
+				if err != nil {
+					m.undecodable.Inc()
+					log.Warn("skipping a record that is not a facet's lists", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+					return nil
+				}
+				if !ok {
+					log.Info("the facet has no lists now", "facet", key, "offset", rec.Offset)
+					return r.RenderGone(out, key)
+				}
+				if err := r.RenderFacet(out, f); err != nil {
+					return err
+				}
+				m.rendered.Inc()
+				m.batch.Set(float64(f.Batch))
+				return nil
+			})
+		})
+	}
+	ready := func() error {
+		for _, f := range []*follow.Follower{snaps, lists} {
+			if f == nil {
+				continue
+			}
+			if err := f.Ready(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	srv := &ops.Server{Addr: cfg.OpsAddr, Gatherer: reg, Ready: ready, Log: log}
+	g.Go(func() error { return srv.Run(ctx) })
+	if hub != nil {
+		page := &web.Server{Addr: cfg.HTTPAddr, Hub: hub, Ready: snaps.Ready, Log: log}
 		page.Register(reg)
 		g.Go(func() error { return page.Run(ctx) })
 	}
-	g.Go(func() error {
-		if err := checkAccess(ctx, cfg, log); err != nil {
-			return err
-		}
-		return f.Run(ctx, func(rec follow.Record) error {
-			s, err := snapshot.Decode(rec.Value)
-			if err != nil {
-				m.undecodable.Inc()
-				log.Warn("skipping a record that is not a snapshot", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
-				return nil
-			}
-			// The page first, so that whatever the console shows the
-			// page already serves.
-			if hub != nil {
-				hub.Publish(s)
-			}
-			if err := r.Render(out, s); err != nil {
-				return err
-			}
-			m.rendered.Inc()
-			m.batch.Set(float64(s.Batch))
-			if !s.ProducedAt.IsZero() {
-				m.lag.Set(time.Since(s.ProducedAt).Seconds())
-			}
-			return nil
-		})
-	})
 	return g.Wait()
 }
 
@@ -157,7 +219,7 @@ func checkAccess(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	names := access.Names{Topics: topic.Names{Top: cfg.Topic}}
+	names := access.Names{Topics: topic.Names{Top: cfg.Topic, Facets: cfg.FacetsTopic}}
 	err = access.Verify(vctx, admin.AdminClient, cfg.Kafka, access.Of(access.Printer, access.Rights(names)))
 	if kafkaconn.Denied(err) {
 		return err
@@ -176,11 +238,11 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) metrics {
 	m := metrics{
 		rendered: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hashtrend_printer_snapshots_rendered_total", Help: "Snapshots rendered to the output."}),
+			Name: "hashtrend_printer_snapshots_rendered_total", Help: "Snapshots (or, with PRINTER_FACET, records of the facet's lists) rendered to the output."}),
 		undecodable: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hashtrend_printer_snapshots_undecodable_total", Help: "Records of the snapshots topic that could not be decoded and were skipped."}),
+			Name: "hashtrend_printer_snapshots_undecodable_total", Help: "Records of the snapshots (or facets) topic that could not be decoded and were skipped."}),
 		batch: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hashtrend_printer_last_batch", Help: "Batch number of the last snapshot rendered."}),
+			Name: "hashtrend_printer_last_batch", Help: "Batch number of the last snapshot rendered (with PRINTER_FACET, of the snapshot the facet's lists were written with)."}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hashtrend_printer_lag_seconds", Help: "Time from the last rendered snapshot's produced_at to its rendering."}),
 	}

@@ -33,6 +33,8 @@ func validConfig() app.Config {
 	cfg := app.Config{
 		Base:        service.Base{Kafka: kafkaconn.Config{Brokers: "127.0.0.1:9092", SecurityProtocol: "plaintext", Replication: 1}},
 		Topic:       "top-hashtags",
+		FacetsTopic: "hashtag-facets",
+		Facet:       "all",
 		From:        "latest",
 		Format:      "table",
 		Truncate:    20,

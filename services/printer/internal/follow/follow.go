@@ -50,12 +50,14 @@ func ParseFrom(s string) (From, error) {
 	return 0, fmt.Errorf("%q is not latest or beginning", s)
 }
 
-// Record is one committed record of the followed partition. Its Value is
-// read into again once the handler returns: keep a copy, not the slice.
+// Record is one committed record of the followed partition. Its Key and
+// Value are read into again once the handler returns: keep a copy, not
+// the slice. A nil Value is a tombstone.
 type Record struct {
 	Topic     string
 	Partition int32
 	Offset    int64
+	Key       []byte
 	Value     []byte
 }
 
@@ -72,6 +74,11 @@ type Config struct {
 	Retry time.Duration
 	// Timeout bounds each metadata or offsets request (default 5 s).
 	Timeout time.Duration
+	// Key, when set, follows only the records of that key: one entry of a
+	// compacted topic, such as one facet's lists. The latest is then the
+	// last record of the key in the whole partition, read from its
+	// beginning (compaction keeps that short).
+	Key []byte
 }
 
 // Follower follows one topic. Create it with New; Ready may be called from
@@ -144,7 +151,17 @@ func (f *Follower) Run(ctx context.Context, h Handler) error {
 	f.following = true
 	f.setStatus(nil)
 	f.log.Info("following")
-	return ignoreCancel(ctx, r.Follow(ctx, func(rec partition.Record) error { return h(record(f.cfg.Topic, rec)) }))
+	return ignoreCancel(ctx, r.Follow(ctx, func(rec partition.Record) error {
+		if !f.wanted(rec) {
+			return nil
+		}
+		return h(record(f.cfg.Topic, rec))
+	}))
+}
+
+// wanted tells whether rec is one the follower hands over.
+func (f *Follower) wanted(rec partition.Record) bool {
+	return f.cfg.Key == nil || bytes.Equal(rec.Key, f.cfg.Key)
 }
 
 func ignoreCancel(ctx context.Context, err error) error {
@@ -220,14 +237,20 @@ func (f *Follower) showLatest(ctx context.Context, r *partition.Reader, h Handle
 	}
 	for span := int64(firstSpan); ; span *= 2 {
 		from := max(low, end-span)
+		if f.cfg.Key != nil {
+			from = low // the key's last record can be anywhere
+		}
 		f.log.Debug("looking for the latest snapshot", "offset", from, "end", end)
 		if err := r.Assign(map[int32]int64{0: from}); err != nil {
 			return err
 		}
 		var latest *Record
 		err := r.ReadTo(ctx, map[int32]int64{0: end}, func(rec partition.Record) error {
+			if !f.wanted(rec) {
+				return nil
+			}
 			l := record(f.cfg.Topic, rec)
-			l.Value = bytes.Clone(rec.Value) // the reader reads into it again
+			l.Key, l.Value = bytes.Clone(rec.Key), bytes.Clone(rec.Value) // the reader reads into them again
 			latest = &l
 			return nil
 		})
@@ -245,5 +268,5 @@ func (f *Follower) showLatest(ctx context.Context, r *partition.Reader, h Handle
 }
 
 func record(topic string, r partition.Record) Record {
-	return Record{Topic: topic, Partition: r.Partition, Offset: r.Offset, Value: r.Value}
+	return Record{Topic: topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
 }

@@ -1,0 +1,131 @@
+package app_test
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/pkg/systest"
+	"github.com/hashtrend/hashtrend/services/printer/internal/app"
+)
+
+// facetRecord is facet name's lists as of batch n: tag "<name>-n" counted
+// 100+n.
+func facetRecord(t *testing.T, name string, n int64) kafkatest.Record {
+	t.Helper()
+	b, err := snapshot.EncodeFacet(snapshot.Facet{Facet: name, Batch: n, WindowEnd: t0.Add(time.Duration(n) * 2 * time.Second),
+		Top: []snapshot.Count{{Hashtag: "t" + strconv.FormatInt(n, 10), Count: 100 + n}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kafkatest.Record{Key: []byte(name), Value: b}
+}
+
+func tombstone(name string) kafkatest.Record { return kafkatest.Record{Key: []byte(name)} }
+
+// TestAFacetsListsArePrintedFromItsLastRecord starts a printer with
+// PRINTER_FACET on a facets topic that holds several facets' records: it
+// prints the facet's last record first, however many records of other
+// facets follow it, then each new record of that facet and none of the
+// others, and says so when the facet loses its lists (a tombstone). The
+// JSON output is the records themselves.
+func TestAFacetsListsArePrintedFromItsLastRecord(t *testing.T) {
+	for _, format := range []string{"table", "json"} {
+		t.Run(format, func(t *testing.T) {
+			facets := kafkatest.Topic(t, "hashtag-facets", 1, map[string]string{"cleanup.policy": "compact"})
+			top := kafkatest.Topic(t, "top-hashtags", 1, nil)
+			var before []kafkatest.Record
+			for n := int64(1); n <= 3; n++ {
+				before = append(before, facetRecord(t, "source:bluesky/lang:ja", n), facetRecord(t, "lang:de", n))
+			}
+			for n := int64(4); n <= 40; n++ { // more than the snapshots' first look back
+				before = append(before, facetRecord(t, "lang:de", n))
+			}
+			kafkatest.Produce(t, facets, before...)
+			p := startWith(t, top, "latest", func(c *app.Config) {
+				c.Facet, c.FacetsTopic, c.Format = "source:bluesky/lang:ja", facets, format
+			})
+			systest.Await(t, "the printer to follow", time.Minute, func() bool { return strings.Contains(p.log.String(), "following") }, p.dump)
+			kafkatest.Produce(t, facets, facetRecord(t, "lang:de", 41), facetRecord(t, "source:bluesky/lang:ja", 42), tombstone("lang:de"))
+			systest.Await(t, "batch 42", time.Minute, func() bool { return strings.Contains(p.out.String(), "t42") }, p.dump)
+			kafkatest.Produce(t, facets, tombstone("source:bluesky/lang:ja"))
+
+			var want []string
+			switch format {
+			case "table":
+				systest.Await(t, "the note", time.Minute, func() bool { return strings.Contains(p.out.String(), "has no lists now") }, p.dump)
+				if got := p.batches(); !equal(got, []int64{3, 42}) {
+					t.Fatalf("batches printed %v, want 3 and 42:\n%s", got, p.out.String())
+				}
+				want = []string{"Batch: 3   source:bluesky/lang:ja   as of 2026-11-25 08:00:06.000 UTC", "|    #t3|  103|", "|   #t42|  142|",
+					"source:bluesky/lang:ja has no lists now"}
+			case "json":
+				systest.Await(t, "the facet's gone", time.Minute, func() bool { return strings.Contains(p.log.String(), "the facet has no lists now") }, p.dump)
+				want = []string{string(facetRecord(t, "source:bluesky/lang:ja", 3).Value) + "\n" + string(facetRecord(t, "source:bluesky/lang:ja", 42).Value) + "\n"}
+				if p.out.String() != want[0] {
+					t.Fatalf("printed:\n%s\nwant:\n%s", p.out.String(), want[0])
+				}
+			}
+			for _, w := range want {
+				if !strings.Contains(p.out.String(), w) {
+					t.Errorf("no %q in:\n%s", w, p.out.String())
+				}
+			}
+			if strings.Contains(p.out.String(), "t41") || strings.Contains(p.out.String(), "t40") {
+				t.Errorf("another facet's lists printed:\n%s", p.out.String())
+			}
+			if got := p.metric("hashtrend_printer_snapshots_rendered_total"); got != 2 {
+				t.Errorf("rendered metric %v, want 2", got)
+			}
+		})
+	}
+}
+
+func TestAFacetIsCheckedAtStart(t *testing.T) {
+	for value, ok := range map[string]bool{
+		"all": true, "lang:de": true, "source:bluesky": true, "source:bluesky/lang:ja": true, "lang:other": true,
+		"": false, "lang:xx": false, "source:blusky": false, "lang:DE": false, "source:bluesky/de": false,
+	} {
+		cfg := validConfig()
+		cfg.Facet = value
+		err := cfg.Validate()
+		if (err == nil) != ok || err != nil && !strings.HasPrefix(err.Error(), "PRINTER_FACET: ") {
+			t.Errorf("PRINTER_FACET=%q: %v", value, err)
+		}
+	}
+}
+
+// TestThePageShowsAllWhileTheConsoleShowsAFacet: with PRINTER_FACET and
+// the page on, the console prints the facet's lists and the page serves
+// the snapshots of top-hashtags, as without a facet.
+func TestThePageShowsAllWhileTheConsoleShowsAFacet(t *testing.T) {
+	facets := kafkatest.Topic(t, "hashtag-facets", 1, map[string]string{"cleanup.policy": "compact"})
+	top := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	kafkatest.Produce(t, top, snaps(t, 1, 3)...)
+	kafkatest.Produce(t, facets, facetRecord(t, "lang:de", 3))
+	addr := systest.FreeAddr(t)
+	p := startWith(t, top, "latest", func(c *app.Config) { c.Facet, c.FacetsTopic, c.HTTPAddr = "lang:de", facets, addr })
+	p.waitBatches(t, 1)
+	var got snapshot.Snapshot
+	systest.Await(t, "batch 3 on /api/snapshot", time.Minute, func() bool {
+		resp, err := http.Get("http://" + addr + "/api/snapshot")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got, err = snapshot.Decode(b)
+		return err == nil && got.Batch == 3
+	}, p.dump)
+	if len(got.Top) != 1 || got.Top[0].Hashtag != "tag3" {
+		t.Fatalf("/api/snapshot: %+v", got)
+	}
+	if out := p.out.String(); !strings.Contains(out, "lang:de") || strings.Contains(out, "#tag3") {
+		t.Fatalf("the console printed:\n%s\nwant lang:de's lists only", out)
+	}
+}
