@@ -35,7 +35,7 @@ func ops(rs []access.Right, service string, typ kafka.ResourceType, name string)
 }
 
 // The topics each service writes, as design.md assigns them.
-var writes = map[string][]string{access.Ingest: {"t", "p"}, access.Counter: {"dlq", "d", "c", "top"}}
+var writes = map[string][]string{access.Ingest: {"t", "p"}, access.Counter: {"dlq", "d", "c", "top", "f"}}
 
 func TestEachServiceMayWriteAndCreateExactlyTheTopicsItWrites(t *testing.T) {
 	rs := access.Rights(names())
@@ -107,8 +107,16 @@ func TestNoServiceNeedsARightOnTheClusterAndThePrinterOnlyReads(t *testing.T) {
 			t.Errorf("%s has a right on the cluster", r.Service)
 		}
 	}
-	if p := access.Of(access.Printer, rs); len(p) != 1 || !slices.Equal(p[0].Ops, []kafka.ACLOperation{kafka.ACLOperationRead}) || p[0].Name != "top" {
-		t.Errorf("printer: %+v, want READ on the snapshots topic alone", p)
+	p := access.Of(access.Printer, rs)
+	var names []string
+	for _, r := range p {
+		if r.Type != kafka.ResourceTopic || !slices.Equal(r.Ops, []kafka.ACLOperation{kafka.ACLOperationRead}) {
+			t.Errorf("printer: %+v, want READ on topics only", r)
+		}
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, []string{"top", "f"}) {
+		t.Errorf("printer reads %v, want the snapshots and the facets' lists [top f]", names)
 	}
 	for _, b := range access.Bindings(rs) {
 		if b.PermissionType != kafka.ACLPermissionTypeAllow || b.Host != "*" || b.Principal == "" {
