@@ -120,6 +120,14 @@ configure() {
 # in the PEM key store the broker reads (broker.pem).
 certificates() {
   [ -f "$secure/broker.pem" ] && return
+  if ! command -v openssl >/dev/null; then
+    # A new machine may lack it; the package is Debian's.
+    say "installing openssl"
+    sudo=
+    if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openssl
+  fi
   say "making a CA and the broker's certificate in $secure"
   mkdir -p "$secure/tmp"
   chmod 700 "$secure"
