@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -231,17 +232,7 @@ func TestThePageServesTheSnapshotsThePrinterFollows(t *testing.T) {
 	p.waitBatches(t, 1)
 	kafkatest.Produce(t, topic, snap(t, 4))
 	p.waitBatches(t, 2)
-	var got snapshot.Snapshot
-	systest.Await(t, "batch 4 on /api/snapshot", time.Minute, func() bool {
-		resp, err := http.Get("http://" + addr + "/api/snapshot")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		got, err = snapshot.Decode(b)
-		return err == nil && got.Batch == 4
-	}, p.dump)
+	got := awaitPageSnapshot(t, addr, 4, p)
 	if len(got.Top) != 1 || got.Top[0].Hashtag != "tag4" || got.Top[0].Count != 104 {
 		t.Fatalf("/api/snapshot: %+v", got)
 	}
@@ -281,4 +272,22 @@ func TestBadPageSettingsAreRejectedNamingTheVariable(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("a good address: %v", err)
 	}
+}
+
+// awaitPageSnapshot waits until the page at addr serves the snapshot of
+// batch on /api/snapshot, and returns it.
+func awaitPageSnapshot(t *testing.T, addr string, batch int64, p *printer) snapshot.Snapshot {
+	t.Helper()
+	var got snapshot.Snapshot
+	systest.Await(t, fmt.Sprintf("batch %d on /api/snapshot", batch), time.Minute, func() bool {
+		resp, err := http.Get("http://" + addr + "/api/snapshot")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got, err = snapshot.Decode(b)
+		return err == nil && got.Batch == batch
+	}, p.dump)
+	return got
 }

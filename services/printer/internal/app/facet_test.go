@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,17 +109,7 @@ func TestThePageShowsAllWhileTheConsoleShowsAFacet(t *testing.T) {
 	addr := systest.FreeAddr(t)
 	p := startWith(t, top, "latest", func(c *app.Config) { c.Facet, c.FacetsTopic, c.HTTPAddr = "lang:de", facets, addr })
 	p.waitBatches(t, 1)
-	var got snapshot.Snapshot
-	systest.Await(t, "batch 3 on /api/snapshot", time.Minute, func() bool {
-		resp, err := http.Get("http://" + addr + "/api/snapshot")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		got, err = snapshot.Decode(b)
-		return err == nil && got.Batch == 3
-	}, p.dump)
+	got := awaitPageSnapshot(t, addr, 3, p)
 	if len(got.Top) != 1 || got.Top[0].Hashtag != "tag3" {
 		t.Fatalf("/api/snapshot: %+v", got)
 	}
