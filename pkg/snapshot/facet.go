@@ -10,7 +10,9 @@ import (
 )
 
 // FacetVersion is the schema version written in every Facet's "v" field.
-const FacetVersion = 1
+// Version 2 gave trending rows their lifecycle and reason (as Snapshot
+// version 3); DecodeFacet still accepts version 1.
+const FacetVersion = 2
 
 // Facet is the lists of one facet (pkg/facet: source:bluesky, lang:ja,
 // source:bluesky/lang:ja, ...), a record of its own on the compacted facets
@@ -56,7 +58,7 @@ func EncodeFacet(f Facet) ([]byte, error) {
 }
 
 // DecodeFacet parses the record key holds value strictly: one JSON object
-// of schema version 1, no unknown fields, a facet's name that is the key
+// of schema version 1 or 2, no unknown fields, a facet's name that is the key
 // (never all: the global lists are the Snapshot's), and a top with
 // hashtags, positive counts, most first. A nil value is a tombstone: the
 // facet has no lists any more (ok false, no error).
@@ -68,7 +70,7 @@ func DecodeFacet(key, value []byte) (f Facet, ok bool, err error) {
 	if value == nil {
 		return Facet{}, false, nil
 	}
-	if err := strict.Decode(value, &f, &f.V, FacetVersion, FacetVersion, ErrInvalid); err != nil {
+	if err := strict.Decode(value, &f, &f.V, 1, FacetVersion, ErrInvalid); err != nil {
 		return Facet{}, false, err
 	}
 	if f.Facet != string(key) {
@@ -79,10 +81,11 @@ func DecodeFacet(key, value []byte) (f Facet, ok bool, err error) {
 			return Facet{}, false, fmt.Errorf("%w: facet %s batch %d: row %d (%q, %d) empty or out of order", ErrInvalid, f.Facet, f.Batch, i+1, c.Hashtag, c.Count)
 		}
 	}
-	for i, r := range f.Trending {
-		if r.Rank != i+1 || r.Hashtag == "" || r.Key == "" {
-			return Facet{}, false, fmt.Errorf("%w: facet %s batch %d: trending row %d (rank %d, %q)", ErrInvalid, f.Facet, f.Batch, i+1, r.Rank, r.Hashtag)
-		}
+	if f.V < 2 && newerTrends(f.Trending) {
+		return Facet{}, false, fmt.Errorf("%w: facet %s batch %d: lifecycle or reason in a version %d record", ErrInvalid, f.Facet, f.Batch, f.V)
+	}
+	if err := checkTrends(f.Trending); err != nil {
+		return Facet{}, false, fmt.Errorf("%w: facet %s batch %d: %w", ErrInvalid, f.Facet, f.Batch, err)
 	}
 	if len(f.Trending) > 0 && f.Watermark == nil {
 		return Facet{}, false, fmt.Errorf("%w: facet %s batch %d: a trending list without its watermark", ErrInvalid, f.Facet, f.Batch)

@@ -221,7 +221,7 @@ func TestJSONCarriesTheTrendingList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.V != 2 || back.Watermark == nil || !back.Watermark.Equal(wm) || len(back.Trending) != 1 || back.Trending[0] != s.Trending[0] {
+	if back.V != snapshot.Version || back.Watermark == nil || !back.Watermark.Equal(wm) || len(back.Trending) != 1 || back.Trending[0] != s.Trending[0] {
 		t.Fatalf("trending lost on the way: %s", b.String())
 	}
 }
