@@ -53,6 +53,7 @@ type Config struct {
 	TrendingBaseline time.Duration `envconfig:"COUNTER_TRENDING_BASELINE" default:"6h" desc:"trending: the history before it that gives the expected authors (whole recent windows)"`
 	TrendingMin      int           `envconfig:"COUNTER_TRENDING_MIN" default:"5" desc:"trending: fewest distinct authors in the recent window for a non-zero score"`
 	TrendingMinScore float64       `envconfig:"COUNTER_TRENDING_MIN_SCORE" default:"25" desc:"trending: lowest score in the list, above a steady tag's noise (0: any positive score)"`
+	TrendingReasons  string        `envconfig:"COUNTER_TRENDING_REASONS" default:"on" desc:"trending: on: each trending tag says why (its most active authors' share, its networks and languages), from a summary of the most active authors tally keeps per tag, bucket and cell; off: the score alone"`
 
 	Facets         string `envconfig:"COUNTER_FACETS" default:"on" desc:"on: count every tag by network and language and publish lists per facet; off: the global lists only"`
 	FacetLanguages int    `envconfig:"COUNTER_FACET_LANGUAGES" default:"20" desc:"facets: languages with facets of their own, the busiest by posts in the trending recent window of post time; the rest fold into lang:other"`
@@ -163,6 +164,8 @@ func (c *Config) Validate() error {
 		return config.Invalid("COUNTER_FACET_LANGUAGES", "must be from 0 to %d, got %d", maxFacetLanguages, c.FacetLanguages)
 	case c.FacetTrending != "on" && c.FacetTrending != "off":
 		return config.Invalid("COUNTER_FACET_TRENDING", "%q is not on or off", c.FacetTrending)
+	case c.TrendingReasons != "on" && c.TrendingReasons != "off":
+		return config.Invalid("COUNTER_TRENDING_REASONS", "%q is not on or off", c.TrendingReasons)
 	case c.FacetBudget < minFacetBudget:
 		return config.Invalid("COUNTER_FACET_BUDGET", "must be at least %d bytes, got %d", minFacetBudget, c.FacetBudget)
 	}
@@ -247,6 +250,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Window: cfg.Window, TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxDeltaBytes: 512 << 10, MaxRecordBytes: cfg.MaxRecordBytes, DedupeRecords: cfg.DedupeRecords,
 		Trending: cfg.trend(), Facets: cfg.facets(), FacetTrending: cfg.FacetTrending == "on",
+		Reasons: cfg.TrendingReasons == "on",
 	}
 	// Each run of rank is a new Stage with no state; readiness follows the
 	// current one (before the first run, one that is not ready).

@@ -37,6 +37,7 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 		{"a negative score floor", func(c *Config) { c.TrendingMinScore = -1 }, "COUNTER_TRENDING_MIN_SCORE"},
 		{"facets neither on nor off", func(c *Config) { c.Facets = "true" }, "COUNTER_FACETS"},
 		{"trending per facet neither on nor off", func(c *Config) { c.FacetTrending = "yes" }, "COUNTER_FACET_TRENDING"},
+		{"trending reasons neither on nor off", func(c *Config) { c.TrendingReasons = "yes" }, "COUNTER_TRENDING_REASONS"},
 		{"a negative number of languages", func(c *Config) { c.FacetLanguages = -1 }, "COUNTER_FACET_LANGUAGES"},
 		{"more languages than the bound", func(c *Config) { c.FacetLanguages = maxFacetLanguages + 1 }, "COUNTER_FACET_LANGUAGES"},
 		{"a budget below a snapshot's size", func(c *Config) { c.FacetBudget = 1000 }, "COUNTER_FACET_BUDGET"},

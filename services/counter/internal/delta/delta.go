@@ -17,13 +17,15 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/strict"
 	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
 
 // Version is the schema version written in every Delta's "v" field.
 // Version 2 added the trending buckets and watermarks, version 3 the
-// facets' cells and posts by language; Decode accepts every version from
-// 1, and a delta of an older version simply carries less.
-const Version = 3
+// facets' cells and posts by language, version 4 the buckets' summaries of
+// their most active authors; Decode accepts every version from 1, and a
+// delta of an older version simply carries less.
+const Version = 4
 
 // oldestVersion is the oldest schema version Decode accepts.
 const oldestVersion = 1
@@ -61,6 +63,12 @@ type Bucket struct {
 	N       int64      `json:"n"`
 	Authors hll.Sketch `json:"authors"`
 	Cell    string     `json:"cell,omitempty"`
+	// Heavy is a summary of the bucket's most active authors (version 4,
+	// with the trending reasons on; trend.Heavy, fed with the hashes the
+	// author sketch takes), whose weight is N: rank merges those of a
+	// trending candidate's facet into the reason's flood signal, and the
+	// bucket's cell says where its posts came from.
+	Heavy *trend.Heavy `json:"heavy,omitempty"`
 }
 
 // Watermark is one input partition's trending watermark after the window:
@@ -99,13 +107,20 @@ type Delta struct {
 // ErrInvalid marks a value that is not a valid Delta.
 var ErrInvalid = errors.New("invalid delta")
 
-// Encode returns the JSON form of d: version 3 when it carries cells or
-// posts by language, else version 2 as before facets, so that a counter
-// with facets off writes what a counter without them reads.
+// Encode returns the JSON form of d in the oldest version that holds
+// what it carries: 4 with authors summaries, 3 with cells or posts by
+// language, else 2 as before facets, so that a counter with facets or
+// reasons off writes what a counter without them reads.
 func Encode(d Delta) ([]byte, error) {
-	d.V = Version - 1
-	if len(d.Languages) > 0 || slices.ContainsFunc(d.Counts, func(c Count) bool { return c.Cells != nil }) {
-		d.V = Version
+	switch {
+	case slices.ContainsFunc(d.Counts, func(c Count) bool {
+		return slices.ContainsFunc(c.Buckets, func(b Bucket) bool { return b.Heavy != nil })
+	}):
+		d.V = 4
+	case len(d.Languages) > 0 || slices.ContainsFunc(d.Counts, func(c Count) bool { return c.Cells != nil }):
+		d.V = 3
+	default:
+		d.V = 2
 	}
 	if d.Counts == nil {
 		d.Counts = []Count{}
@@ -113,11 +128,12 @@ func Encode(d Delta) ([]byte, error) {
 	return json.Marshal(d)
 }
 
-// Decode parses a Delta strictly: one JSON object of schema version 1 to 3
+// Decode parses a Delta strictly: one JSON object of schema version 1 to 4
 // with no unknown fields, a window whose end follows its start,
 // non-negative figures, counts whose spellings add up, buckets that fit in
-// their counts, cells that add up to them and languages by bucket that
-// are aligned, ordered and canonical.
+// their counts with authors summaries of their weight, cells that add up
+// to them and languages by bucket that are aligned, ordered and
+// canonical.
 func Decode(b []byte) (Delta, error) {
 	var d Delta
 	if err := strict.Decode(b, &d, &d.V, oldestVersion, Version, ErrInvalid); err != nil {
@@ -153,6 +169,9 @@ func Decode(b []byte) (Delta, error) {
 		}
 		if d.V < 3 && (c.Cells != nil || slices.ContainsFunc(c.Buckets, func(b Bucket) bool { return b.Cell != "" })) {
 			return Delta{}, fmt.Errorf("%w: version %d with cells", ErrInvalid, d.V)
+		}
+		if d.V < 4 && slices.ContainsFunc(c.Buckets, func(b Bucket) bool { return b.Heavy != nil }) {
+			return Delta{}, fmt.Errorf("%w: version %d with authors summaries", ErrInvalid, d.V)
 		}
 		if err := c.checkCells(); err != nil {
 			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -217,6 +236,9 @@ func (c Count) checkBuckets(length int64) error {
 				return fmt.Errorf("key %s: bucket %d: %v", c.Key, i, err)
 			}
 		}
+		if b.Heavy != nil && b.Heavy.N() != b.N {
+			return fmt.Errorf("key %s: bucket %d: authors summary of %d posts, bucket of %d", c.Key, i, b.Heavy.N(), b.N)
+		}
 		sum += b.N
 	}
 	if sum > c.N {
@@ -263,6 +285,9 @@ func (c Count) size() int {
 	}
 	for i := range c.Buckets {
 		n += 48 + len(c.Buckets[i].Cell) + c.Buckets[i].Authors.Bytes()*4/3
+		if h := c.Buckets[i].Heavy; h != nil {
+			n += 16 + (6+10*h.Len())*4/3
+		}
 	}
 	for _, x := range c.Cells {
 		n += len(x.Cell) + 24

@@ -3,6 +3,7 @@ package delta_test
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
 
 func sample() delta.Delta {
@@ -52,7 +54,7 @@ func TestDecodeRejects(t *testing.T) {
 	good, _ := delta.Encode(sample())
 	tests := []struct{ name, value, want string }{
 		{"an empty value", "", "EOF"},
-		{"another schema version", strings.Replace(string(good), `"v":2`, `"v":4`, 1), "schema version"},
+		{"another schema version", strings.Replace(string(good), `"v":2`, `"v":5`, 1), "schema version"},
 		{"an unknown field", strings.Replace(string(good), `"v":2`, `"v":2,"x":1`, 1), "unknown field"},
 		{"a window that ends before it starts", strings.Replace(string(good), `"window_end":"2023-11-14T22:13:22Z"`, `"window_end":"2023-11-14T22:13:19Z"`, 1), "window end"},
 		{"more posts with hashtags than posts", strings.Replace(string(good), `"posts_with_hashtags":3`, `"posts_with_hashtags":9`, 1), "posts"},
@@ -263,5 +265,63 @@ func TestSplitKeepsEveryCountAndThePostFiguresOnce(t *testing.T) {
 	}
 	if whole := delta.Split(sample(), 1<<20); len(whole) != 1 {
 		t.Fatalf("a small delta was split into %d", len(whole))
+	}
+}
+
+// summarised is faceted with version 4's authors summaries: alice posted
+// the first bucket's tag twice, bob once.
+func summarised() delta.Delta {
+	d := faceted()
+	for i := range d.Counts {
+		for j := range d.Counts[i].Buckets {
+			b := &d.Counts[i].Buckets[j]
+			h := trend.NewHeavy(4)
+			for k := range b.N {
+				h.Add(uint64(1+k%2), 1)
+			}
+			b.Heavy = &h
+		}
+	}
+	return d
+}
+
+func TestVersion4CarriesAuthorsSummaries(t *testing.T) {
+	want := summarised()
+	b, d := roundTrip(t, want)
+	if d.V != 4 {
+		t.Fatalf("version %d from %s", d.V, b)
+	}
+	for i := range want.Counts {
+		for j, wb := range want.Counts[i].Buckets {
+			got := d.Counts[i].Buckets[j].Heavy
+			if got == nil || got.N() != wb.N || !slices.Equal(got.Top(4), wb.Heavy.Top(4)) {
+				t.Fatalf("count %d bucket %d: summary %+v, want %+v (from %s)", i, j, got, wb.Heavy, b)
+			}
+		}
+	}
+	if v3, _ := delta.Encode(faceted()); !strings.HasPrefix(string(v3), `{"v":3,`) {
+		t.Fatalf("a delta without summaries is not written as version 3: %s", v3)
+	}
+}
+
+func TestDecodeRejectsBadSummaries(t *testing.T) {
+	d := summarised()
+	good, _ := delta.Encode(d)
+	h := trend.NewHeavy(4)
+	h.Add(7, 2)
+	d.Counts[0].Buckets[1].Heavy = &h // a summary of more posts than its bucket's
+	short, _ := delta.Encode(d)
+	tests := []struct{ name, value, want string }{
+		{"summaries in a version 3 delta", strings.Replace(string(good), `"v":4`, `"v":3`, 1), "version 3 with authors summaries"},
+		{"a summary of another weight", string(short), "authors summary of 2 posts, bucket of 1"},
+		{"a summary that is not one", strings.Replace(string(good), `"heavy":"`, `"heavy":"x`, 1), "authors summary"},
+	}
+	for _, tt := range tests {
+		if tt.value == string(good) {
+			t.Fatalf("%s: the case changed nothing", tt.name)
+		}
+		if _, err := delta.Decode([]byte(tt.value)); !errors.Is(err, delta.ErrInvalid) && !errors.Is(err, trend.ErrInvalidSummary) || err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error mentioning %q", tt.name, err, tt.want)
+		}
 	}
 }

@@ -70,6 +70,11 @@ type Config struct {
 	// FacetTrending, with Trending and Facets, keeps the trending buckets
 	// by cell, so that rank has a trending view per facet.
 	FacetTrending bool
+	// Reasons, with Trending, keeps a summary of each trending bucket's
+	// most active authors (trend.Heavy) and, with Facets, the buckets by
+	// cell, so that rank can say why a tag trends: who carried it and
+	// from which networks and languages.
+	Reasons bool
 	// Committed, when set, is called after each committed transaction
 	// (the supervisor's sign that a run worked).
 	Committed func()
@@ -114,7 +119,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 	switch {
 	case cfg.Trending != nil:
 		s.trend = newBuckets(*cfg.Trending, true, cfg.Facets != nil)
-		s.trend.byCell = cfg.Facets != nil && cfg.FacetTrending
+		s.trend.byCell = cfg.Facets != nil && (cfg.FacetTrending || cfg.Reasons)
+		s.trend.heavy = cfg.Reasons
 	case cfg.Facets != nil:
 		s.trend = newBuckets(*cfg.Facets, false, true)
 	}

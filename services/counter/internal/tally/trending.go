@@ -30,9 +30,10 @@ import (
 type buckets struct {
 	cfg     trend.Config
 	clocks  map[int32]*trend.Clock
-	cells   map[cellKey]*trend.Cell // nil with trending off
-	byCell  bool                    // cells are by cell too (trending per facet)
-	langs   map[langKey]int64       // nil with facets off
+	cells   map[cellKey]*tagCell // nil with trending off
+	byCell  bool                 // cells are by cell too (trending per facet, or reasons with facets)
+	heavy   bool                 // cells keep a summary of their most active authors (the reasons)
+	langs   map[langKey]int64    // nil with facets off
 	late    int64
 	scratch []byte
 }
@@ -40,6 +41,13 @@ type buckets struct {
 type langKey struct {
 	bucket int64
 	lang   string
+}
+
+// tagCell is one tag's posts and authors in one bucket (and cell), with
+// the summary of its most active authors when the reasons are on.
+type tagCell struct {
+	trend.Cell
+	heavy trend.Heavy
 }
 
 type cellKey struct {
@@ -53,7 +61,7 @@ type cellKey struct {
 func newBuckets(cfg trend.Config, tags, langs bool) *buckets {
 	b := &buckets{cfg: cfg, clocks: map[int32]*trend.Clock{}}
 	if tags {
-		b.cells = map[cellKey]*trend.Cell{}
+		b.cells = map[cellKey]*tagCell{}
 	}
 	if langs {
 		b.langs = map[langKey]int64{}
@@ -94,12 +102,15 @@ func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag, cell fa
 		}
 		c := b.cells[ck]
 		if c == nil {
-			c = &trend.Cell{Bucket: bucket}
+			c = &tagCell{Cell: trend.Cell{Bucket: bucket}}
 			ck.key = strings.Clone(ck.key) // t.Key may alias the record
 			b.cells[ck] = c
 		}
 		c.Posts++
 		c.Authors.Add(author)
+		if b.heavy {
+			c.heavy.Add(author, 1)
+		}
 	}
 }
 
@@ -121,6 +132,9 @@ func (b *buckets) fill(d *delta.Delta, read map[int32]int64) {
 	byKey := map[string][]delta.Bucket{}
 	for ck, c := range b.cells {
 		db := delta.Bucket{Start: c.Bucket, N: c.Posts, Authors: c.Authors}
+		if b.heavy {
+			db.Heavy = &c.heavy
+		}
 		if b.byCell {
 			db.Cell = ck.cell.String()
 		}

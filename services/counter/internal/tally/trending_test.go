@@ -13,7 +13,9 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
 
@@ -150,3 +152,64 @@ func TestWithoutTrendingPerFacetBucketsAreNotByCell(t *testing.T) {
 		t.Fatalf("buckets %+v, languages %+v", bs, d.Languages)
 	}
 }
+
+// TestWithReasonsEachBucketSummarisesItsAuthors: with the reasons on, each
+// bucket of a cell carries a summary of its authors of the bucket's
+// weight, whose counts are the posts each author made, counted here from
+// the input.
+func TestWithReasonsEachBucketSummarisesItsAuthors(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	b := newBuckets(trendCfg, true, true)
+	b.byCell, b.heavy = true, true
+	type at struct {
+		cell   facet.Cell
+		author string
+	}
+	posts := map[at]int64{}
+	for i := range 40 {
+		cell := facet.Cell{Network: "mastodon", Language: "de"}
+		if i%4 == 0 {
+			cell = facet.Cell{Network: "bluesky", Language: "en"}
+		}
+		author := "a" + strconv.Itoa(i%7)
+		if i%3 == 0 {
+			author = "flooder"
+		}
+		p := post.Post{ID: strconv.Itoa(i), Source: cell.Network, CreatedAt: t0.Add(time.Duration(i) * time.Second), Author: author}
+		b.add(0, &p, []hashtag.Tag{{Key: "go", Spelling: "Go"}}, cell)
+		posts[at{cell, author}]++
+	}
+	d := delta.Delta{WindowStart: t0, WindowEnd: t0.Add(2 * time.Second), Counts: []delta.Count{{Key: "go", N: 40, Spelling: "Go", Cells: cells.Of(map[string]int64{"bluesky/en": 10, "mastodon/de": 30})}}}
+	b.fill(&d, map[int32]int64{0: 40})
+	bs := d.Counts[0].Buckets
+	if len(bs) != 2 {
+		t.Fatalf("buckets %+v, want one per cell", bs)
+	}
+	for _, db := range bs {
+		cell, err := facet.ParseCell(db.Cell)
+		if err != nil || db.Heavy == nil || db.Heavy.N() != db.N {
+			t.Fatalf("bucket %+v: cell error %v, summary %+v", db, err, db.Heavy)
+		}
+		var p post.Post
+		for k, n := range posts {
+			if k.cell != cell {
+				continue
+			}
+			p.Source, p.Author = cell.Network, k.author
+			lo, hi := db.Heavy.Count(hllHash(&p))
+			if lo != n || hi != n { // at most 8 authors in a cell: the summary is exact
+				t.Errorf("cell %s author %s: counted %d..%d, posted %d", db.Cell, k.author, lo, hi, n)
+			}
+		}
+	}
+	enc, err := delta.Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := delta.Decode(enc); err != nil || back.Counts[0].Buckets[1].Heavy.N() != bs[1].N {
+		t.Fatalf("the delta does not decode: %v", err)
+	}
+}
+
+// hllHash is the author hash the buckets give p.
+func hllHash(p *post.Post) uint64 { return hll.HashBytes(appendAuthor(nil, p)) }
