@@ -105,7 +105,7 @@ kafka-log: ## print the local broker's log
 # calls $(MAKE), so under -n the wrapper is left out: a dry run prints the
 # recipes and starts no broker.
 BROKER_TARGETS := bench-kafka counter-crash-trials counter-failover-trials counter-bench \
-  counter-trending-trials counter-trending-bench ingest-trials printer-outage
+  counter-trending-trials counter-trending-bench counter-facets-bench ingest-trials printer-outage
 WITH_BROKER = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),,deploy/kafka/with-broker.sh)
 
 .PHONY: $(BROKER_TARGETS) $(addprefix broker/,$(BROKER_TARGETS))

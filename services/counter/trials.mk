@@ -37,6 +37,6 @@ broker/counter-trending-bench: ## throughput with trending on against off, and m
 
 .PHONY: counter-facets-bench
 
-counter-facets-bench: ## throughput with facets on against off at 20 languages x 4 networks, and memory per hashtag with facets
+broker/counter-facets-bench: ## throughput with facets on against off at 20 languages x 4 networks, and memory per hashtag with facets
 	set -o pipefail; cd services/counter && REQUIRE_KAFKA=1 go test -tags bench -count=1 -timeout 60m -run 'TestBenchFacets' -v . 2>&1 | grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok)|_test.go:[0-9]+: bench '
 	cd services/counter && go test -run '^$$' -bench 'Facet.*Memory' -benchtime 1x ./internal/rank
