@@ -53,7 +53,7 @@ type Config struct {
 	TrendingBaseline time.Duration `envconfig:"COUNTER_TRENDING_BASELINE" default:"6h" desc:"trending: the history before it that gives the expected authors (whole recent windows)"`
 	TrendingMin      int           `envconfig:"COUNTER_TRENDING_MIN" default:"5" desc:"trending: fewest distinct authors in the recent window for a non-zero score"`
 	TrendingMinScore float64       `envconfig:"COUNTER_TRENDING_MIN_SCORE" default:"25" desc:"trending: lowest score in the list, above a steady tag's noise (0: any positive score)"`
-	TrendingReasons  string        `envconfig:"COUNTER_TRENDING_REASONS" default:"on" desc:"trending: on: each trending tag says why (its most active authors' share, its networks and languages), from a summary of the most active authors tally keeps per tag, bucket and cell; off: the score alone"`
+	TrendingReasons  string        `envconfig:"COUNTER_TRENDING_REASONS" default:"on" desc:"trending: on: each trending tag says why (its most active authors' share, its networks and languages), from a summary of the most active authors tally keeps per tag and bucket; off: the score alone"`
 
 	Facets         string `envconfig:"COUNTER_FACETS" default:"on" desc:"on: count every tag by network and language and publish lists per facet; off: the global lists only"`
 	FacetLanguages int    `envconfig:"COUNTER_FACET_LANGUAGES" default:"20" desc:"facets: languages with facets of their own, the busiest by posts in the trending recent window of post time; the rest fold into lang:other"`

@@ -69,6 +69,11 @@ type Bucket struct {
 	// trending candidate's facet into the reason's flood signal, and the
 	// bucket's cell says where its posts came from.
 	Heavy *trend.Heavy `json:"heavy,omitempty"`
+	// Cells are the bucket's posts by cell (version 4, with the reasons
+	// and facets on, for a bucket of every cell: one without Cell), so
+	// that rank knows the networks and languages of a tag's posts without
+	// a sketch per cell.
+	Cells cells.Counts `json:"cells,omitempty"`
 }
 
 // Watermark is one input partition's trending watermark after the window:
@@ -113,9 +118,7 @@ var ErrInvalid = errors.New("invalid delta")
 // reasons off writes what a counter without them reads.
 func Encode(d Delta) ([]byte, error) {
 	switch {
-	case slices.ContainsFunc(d.Counts, func(c Count) bool {
-		return slices.ContainsFunc(c.Buckets, func(b Bucket) bool { return b.Heavy != nil })
-	}):
+	case slices.ContainsFunc(d.Counts, func(c Count) bool { return slices.ContainsFunc(c.Buckets, Bucket.newer) }):
 		d.V = 4
 	case len(d.Languages) > 0 || slices.ContainsFunc(d.Counts, func(c Count) bool { return c.Cells != nil }):
 		d.V = 3
@@ -170,8 +173,8 @@ func Decode(b []byte) (Delta, error) {
 		if d.V < 3 && (c.Cells != nil || slices.ContainsFunc(c.Buckets, func(b Bucket) bool { return b.Cell != "" })) {
 			return Delta{}, fmt.Errorf("%w: version %d with cells", ErrInvalid, d.V)
 		}
-		if d.V < 4 && slices.ContainsFunc(c.Buckets, func(b Bucket) bool { return b.Heavy != nil }) {
-			return Delta{}, fmt.Errorf("%w: version %d with authors summaries", ErrInvalid, d.V)
+		if d.V < 4 && slices.ContainsFunc(c.Buckets, Bucket.newer) {
+			return Delta{}, fmt.Errorf("%w: version %d with authors summaries or cells by bucket", ErrInvalid, d.V)
 		}
 		if err := c.checkCells(); err != nil {
 			return Delta{}, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -239,6 +242,11 @@ func (c Count) checkBuckets(length int64) error {
 		if b.Heavy != nil && b.Heavy.N() != b.N {
 			return fmt.Errorf("key %s: bucket %d: authors summary of %d posts, bucket of %d", c.Key, i, b.Heavy.N(), b.N)
 		}
+		if b.Cells != nil {
+			if err := (Count{Key: c.Key, N: b.N, Cells: b.Cells}).checkCells(); err != nil || b.Cell != "" {
+				return fmt.Errorf("key %s: bucket %d (cell %q): cells: %v", c.Key, i, b.Cell, err)
+			}
+		}
 		sum += b.N
 	}
 	if sum > c.N {
@@ -246,6 +254,9 @@ func (c Count) checkBuckets(length int64) error {
 	}
 	return nil
 }
+
+// newer tells whether b carries what only version 4 does.
+func (b Bucket) newer() bool { return b.Heavy != nil || b.Cells != nil }
 
 // bucketBefore tells whether a comes before b: by start, then by cell.
 func bucketBefore(a, b Bucket) bool {
@@ -287,6 +298,9 @@ func (c Count) size() int {
 		n += 48 + len(c.Buckets[i].Cell) + c.Buckets[i].Authors.Bytes()*4/3
 		if h := c.Buckets[i].Heavy; h != nil {
 			n += 16 + (6+10*h.Len())*4/3
+		}
+		for _, x := range c.Buckets[i].Cells {
+			n += len(x.Cell) + 24
 		}
 	}
 	for _, x := range c.Cells {

@@ -311,10 +311,20 @@ func TestDecodeRejectsBadSummaries(t *testing.T) {
 	h.Add(7, 2)
 	d.Counts[0].Buckets[1].Heavy = &h // a summary of more posts than its bucket's
 	short, _ := delta.Encode(d)
+	d = summarised()
+	d.Counts[0].Buckets[2].Cell = ""
+	d.Counts[0].Buckets[2].Start = 1_700_000_100_000
+	d.Counts[0].Buckets[2].Cells = cells.Of(map[string]int64{"x/und": 1})
+	withCells, _ := delta.Encode(d)
+	if _, err := delta.Decode(withCells); err != nil {
+		t.Fatalf("a bucket with its posts by cell: %v", err)
+	}
 	tests := []struct{ name, value, want string }{
 		{"summaries in a version 3 delta", strings.Replace(string(good), `"v":4`, `"v":3`, 1), "version 3 with authors summaries"},
 		{"a summary of another weight", string(short), "authors summary of 2 posts, bucket of 1"},
 		{"a summary that is not one", strings.Replace(string(good), `"heavy":"`, `"heavy":"x`, 1), "authors summary"},
+		{"a bucket's cells that do not add up", strings.Replace(string(withCells), `"cells":{"x/und":1}`, `"cells":{"x/und":2}`, 1), "cells hold 2 posts of 1"},
+		{"a bucket of one cell with cells", strings.Replace(string(withCells), `"cells":{"x/und":1}`, `"cell":"x/und","cells":{"x/und":1}`, 1), `(cell "x/und")`},
 	}
 	for _, tt := range tests {
 		if tt.value == string(good) {

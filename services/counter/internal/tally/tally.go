@@ -71,9 +71,10 @@ type Config struct {
 	// by cell, so that rank has a trending view per facet.
 	FacetTrending bool
 	// Reasons, with Trending, keeps a summary of each trending bucket's
-	// most active authors (trend.Heavy) and, with Facets, the buckets by
-	// cell, so that rank can say why a tag trends: who carried it and
-	// from which networks and languages.
+	// most active authors (trend.Heavy) and, with Facets, its posts by
+	// cell (a bucket's cell, with FacetTrending), so that rank can say
+	// why a tag trends: who carried it and from which networks and
+	// languages.
 	Reasons bool
 	// Committed, when set, is called after each committed transaction
 	// (the supervisor's sign that a run worked).
@@ -119,8 +120,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, m *metrics.Metrics) 
 	switch {
 	case cfg.Trending != nil:
 		s.trend = newBuckets(*cfg.Trending, true, cfg.Facets != nil)
-		s.trend.byCell = cfg.Facets != nil && (cfg.FacetTrending || cfg.Reasons)
+		s.trend.byCell = cfg.Facets != nil && cfg.FacetTrending
 		s.trend.heavy = cfg.Reasons
+		s.trend.origins = cfg.Reasons && cfg.Facets != nil && !cfg.FacetTrending
 	case cfg.Facets != nil:
 		s.trend = newBuckets(*cfg.Facets, false, true)
 	}

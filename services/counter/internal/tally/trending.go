@@ -11,6 +11,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/post"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
@@ -31,8 +32,9 @@ type buckets struct {
 	cfg     trend.Config
 	clocks  map[int32]*trend.Clock
 	cells   map[cellKey]*tagCell // nil with trending off
-	byCell  bool                 // cells are by cell too (trending per facet, or reasons with facets)
+	byCell  bool                 // cells are by cell too (trending per facet)
 	heavy   bool                 // cells keep a summary of their most active authors (the reasons)
+	origins bool                 // cells not by cell keep their posts by cell (the reasons with facets)
 	langs   map[langKey]int64    // nil with facets off
 	late    int64
 	scratch []byte
@@ -44,10 +46,38 @@ type langKey struct {
 }
 
 // tagCell is one tag's posts and authors in one bucket (and cell), with
-// the summary of its most active authors when the reasons are on.
+// the summary of its most active authors when the reasons are on, and
+// then its posts by cell when it is not of one cell.
 type tagCell struct {
 	trend.Cell
-	heavy trend.Heavy
+	heavy   trend.Heavy
+	origins []origin // a tag-bucket is in a few cells: a short list
+}
+
+type origin struct {
+	cell facet.Cell
+	n    int64
+}
+
+// addOrigin counts one post of cell.
+func (c *tagCell) addOrigin(cell facet.Cell) {
+	for i := range c.origins {
+		if c.origins[i].cell == cell {
+			c.origins[i].n++
+			return
+		}
+	}
+	c.origins = append(c.origins, origin{cell, 1})
+}
+
+// cells is the posts by cell in a delta's form.
+func (c *tagCell) cells() cells.Counts {
+	out := make(cells.Counts, len(c.origins))
+	for i, o := range c.origins {
+		out[i] = cells.Count{Cell: o.cell.String(), N: o.n}
+	}
+	slices.SortFunc(out, func(a, b cells.Count) int { return strings.Compare(a.Cell, b.Cell) })
+	return out
 }
 
 type cellKey struct {
@@ -111,6 +141,9 @@ func (b *buckets) add(partition int32, p *post.Post, tags []hashtag.Tag, cell fa
 		if b.heavy {
 			c.heavy.Add(author, 1)
 		}
+		if b.origins {
+			c.addOrigin(cell)
+		}
 	}
 }
 
@@ -134,6 +167,9 @@ func (b *buckets) fill(d *delta.Delta, read map[int32]int64) {
 		db := delta.Bucket{Start: c.Bucket, N: c.Posts, Authors: c.Authors}
 		if b.heavy {
 			db.Heavy = &c.heavy
+		}
+		if b.origins {
+			db.Cells = c.cells()
 		}
 		if b.byCell {
 			db.Cell = ck.cell.String()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,61 +155,86 @@ func TestWithoutTrendingPerFacetBucketsAreNotByCell(t *testing.T) {
 }
 
 // TestWithReasonsEachBucketSummarisesItsAuthors: with the reasons on, each
-// bucket of a cell carries a summary of its authors of the bucket's
-// weight, whose counts are the posts each author made, counted here from
-// the input.
+// bucket carries a summary of its authors of the bucket's weight, whose
+// counts are the posts each author made, counted here from the input; by
+// cell with trending per facet, else one bucket with its posts by cell.
 func TestWithReasonsEachBucketSummarisesItsAuthors(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	b := newBuckets(trendCfg, true, true)
-	b.byCell, b.heavy = true, true
 	type at struct {
 		cell   facet.Cell
 		author string
 	}
 	posts := map[at]int64{}
-	for i := range 40 {
-		cell := facet.Cell{Network: "mastodon", Language: "de"}
-		if i%4 == 0 {
-			cell = facet.Cell{Network: "bluesky", Language: "en"}
+	byCell := map[string]int64{}
+	fill := func(b *buckets) []delta.Bucket {
+		clear(posts)
+		clear(byCell)
+		for i := range 40 {
+			cell := facet.Cell{Network: "mastodon", Language: "de"}
+			if i%4 == 0 {
+				cell = facet.Cell{Network: "bluesky", Language: "en"}
+			}
+			author := "a" + strconv.Itoa(i%7)
+			if i%3 == 0 {
+				author = "flooder"
+			}
+			p := post.Post{ID: strconv.Itoa(i), Source: cell.Network, CreatedAt: t0.Add(time.Duration(i) * time.Second), Author: author}
+			b.add(0, &p, []hashtag.Tag{{Key: "go", Spelling: "Go"}}, cell)
+			posts[at{cell, author}]++
+			byCell[cell.String()]++
 		}
-		author := "a" + strconv.Itoa(i%7)
-		if i%3 == 0 {
-			author = "flooder"
+		d := delta.Delta{WindowStart: t0, WindowEnd: t0.Add(2 * time.Second), Counts: []delta.Count{{Key: "go", N: 40, Spelling: "Go", Cells: cells.Of(byCell)}}}
+		b.fill(&d, map[int32]int64{0: 40})
+		enc, err := delta.Encode(d)
+		if err != nil {
+			t.Fatal(err)
 		}
-		p := post.Post{ID: strconv.Itoa(i), Source: cell.Network, CreatedAt: t0.Add(time.Duration(i) * time.Second), Author: author}
-		b.add(0, &p, []hashtag.Tag{{Key: "go", Spelling: "Go"}}, cell)
-		posts[at{cell, author}]++
+		back, err := delta.Decode(enc)
+		if err != nil {
+			t.Fatalf("the delta does not decode: %v", err)
+		}
+		return back.Counts[0].Buckets
 	}
-	d := delta.Delta{WindowStart: t0, WindowEnd: t0.Add(2 * time.Second), Counts: []delta.Count{{Key: "go", N: 40, Spelling: "Go", Cells: cells.Of(map[string]int64{"bluesky/en": 10, "mastodon/de": 30})}}}
-	b.fill(&d, map[int32]int64{0: 40})
-	bs := d.Counts[0].Buckets
+	// check says whether h counts each author of the posts in holds
+	// exactly (at most 8 authors: the summary has room for all).
+	check := func(what string, h *trend.Heavy, in func(facet.Cell) bool) {
+		t.Helper()
+		mine := map[string]int64{}
+		for k, n := range posts {
+			if in(k.cell) {
+				mine[k.cell.Network+"\x00"+k.author] += n
+			}
+		}
+		for k, n := range mine {
+			src, author, _ := strings.Cut(k, "\x00")
+			lo, hi := h.Count(hllHash(&post.Post{Source: src, Author: author}))
+			if lo != n || hi != n {
+				t.Errorf("%s: author %s of %s counted %d..%d, posted %d", what, author, src, lo, hi, n)
+			}
+		}
+	}
+
+	b := newBuckets(trendCfg, true, true)
+	b.byCell, b.heavy = true, true
+	bs := fill(b)
 	if len(bs) != 2 {
 		t.Fatalf("buckets %+v, want one per cell", bs)
 	}
 	for _, db := range bs {
 		cell, err := facet.ParseCell(db.Cell)
-		if err != nil || db.Heavy == nil || db.Heavy.N() != db.N {
-			t.Fatalf("bucket %+v: cell error %v, summary %+v", db, err, db.Heavy)
+		if err != nil || db.Heavy == nil || db.Heavy.N() != db.N || db.Cells != nil {
+			t.Fatalf("bucket %+v: cell error %v", db, err)
 		}
-		var p post.Post
-		for k, n := range posts {
-			if k.cell != cell {
-				continue
-			}
-			p.Source, p.Author = cell.Network, k.author
-			lo, hi := db.Heavy.Count(hllHash(&p))
-			if lo != n || hi != n { // at most 8 authors in a cell: the summary is exact
-				t.Errorf("cell %s author %s: counted %d..%d, posted %d", db.Cell, k.author, lo, hi, n)
-			}
-		}
+		check(db.Cell, db.Heavy, func(c facet.Cell) bool { return c == cell })
 	}
-	enc, err := delta.Encode(d)
-	if err != nil {
-		t.Fatal(err)
+
+	b = newBuckets(trendCfg, true, true)
+	b.heavy, b.origins = true, true
+	bs = fill(b)
+	if len(bs) != 1 || bs[0].Cell != "" || bs[0].Heavy == nil || !maps.Equal(bs[0].Cells.Map(), byCell) {
+		t.Fatalf("buckets %+v, want one with its posts by cell %v", bs, byCell)
 	}
-	if back, err := delta.Decode(enc); err != nil || back.Counts[0].Buckets[1].Heavy.N() != bs[1].N {
-		t.Fatalf("the delta does not decode: %v", err)
-	}
+	check("the bucket", bs[0].Heavy, func(facet.Cell) bool { return true })
 }
 
 // hllHash is the author hash the buckets give p.
