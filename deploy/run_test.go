@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/pkg/systest"
 )
@@ -101,9 +103,12 @@ func (l *lines) waitForN(t *testing.T, re *regexp.Regexp, n int, timeout time.Du
 
 // TestMakeRunShowsTablesAndCtrlCStopsEverything runs the README's run
 // command as a new user would, on a broker data directory of its own: it
-// waits for the printer's first table with a hashtag in it, presses Ctrl+C
-// (SIGINT to the foreground process group) and checks that every process
-// make run started, the broker included, is gone.
+// waits for the printer's first table with a hashtag in it and for the
+// first trending list, which the generated history must give before any
+// post of real time (with the trending view's windows and the history
+// shortened, so that the test reads minutes of history, not hours), presses
+// Ctrl+C (SIGINT to the foreground process group) and checks that every
+// process make run started, the broker included, is gone.
 func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker of its own and the whole pipeline")
@@ -122,7 +127,18 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 		"BIN_DIR="+filepath.Join(data, "bin"),
 		"INGEST_OPS_ADDR=127.0.0.1:0", "COUNTER_OPS_ADDR=127.0.0.1:0", "PRINTER_OPS_ADDR=off",
 		"PRINTER_HTTP_ADDR="+page,
+		// The demo's trending view scaled down thirtyfold, a horizon of 12
+		// minutes, with an hour of history at half the demo's rate and a
+		// rise starting every 2 minutes: the baseline is whole 48 minutes
+		// of post time before the history ends, some 290,000 posts that
+		// the counter reads in several windows, so that a list at a
+		// watermark in the history is published however the counter's
+		// windows fall.
+		"INGEST_SYNTHETIC_RATE=100", "INGEST_SYNTHETIC_HISTORY=1h", "INGEST_SYNTHETIC_RISE_EVERY=2m", "INGEST_SYNTHETIC_RISE_FOR=8m",
+		"COUNTER_TRENDING_RECENT=2m", "COUNTER_TRENDING_BASELINE=10m",
 	)
+	// Every post ingest writes in real time is created after this.
+	began := time.Now()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's foreground group
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -167,6 +183,20 @@ func TestMakeRunShowsTablesAndCtrlCStopsEverything(t *testing.T) {
 	errs.waitFor(t, regexp.MustCompile(`^run: the live page: http://127\.0\.0\.1:`+strconv.Itoa(port(page))+`/$`), time.Second)
 	if s, err := pageSnapshot(page); err != nil || len(s.Top) == 0 {
 		t.Fatalf("the page's latest snapshot has no hashtag while the console shows one (%v)", err)
+	}
+
+	// Trends from the first minute: the first trending list is one of
+	// the history's, its watermark before the first real-time post.
+	snaps := kafkatest.AwaitSnapshots(t, "127.0.0.1:"+strconv.Itoa(kafkaPort), "top-hashtags", "a trending list", 3*time.Minute,
+		func(ss []snapshot.Snapshot) bool {
+			return slices.ContainsFunc(ss, func(s snapshot.Snapshot) bool { return len(s.Trending) > 0 })
+		})
+	first := snaps[slices.IndexFunc(snaps, func(s snapshot.Snapshot) bool { return len(s.Trending) > 0 })]
+	if first.Watermark == nil || !first.Watermark.Before(began) {
+		t.Errorf("the first trending list (batch %d) is at watermark %v, not in the history before %s", first.Batch, first.Watermark, began.Format(time.RFC3339Nano))
+	} else {
+		t.Logf("first trending list: batch %d, %.1f s after make run started, watermark %s before it, %d tags (#%s first)",
+			first.Batch, first.ProducedAt.Sub(began).Seconds(), began.Sub(*first.Watermark).Round(time.Second), len(first.Trending), first.Trending[0].Hashtag)
 	}
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
