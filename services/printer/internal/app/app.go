@@ -42,7 +42,7 @@ type Config struct {
 	Format      string `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
 	Truncate    int    `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
 	WindowTop   bool   `envconfig:"PRINTER_WINDOW_TOP" default:"false" desc:"also print the window's own top-N table"`
-	Trending    bool   `envconfig:"PRINTER_TRENDING" default:"true" desc:"table: print the \"trending now\" table of snapshots that carry one"`
+	Trending    bool   `envconfig:"PRINTER_TRENDING" default:"true" desc:"table: print what a snapshot says about trending: the \"trending now\" table when its list has entries, one line while the counter's baseline is still building"`
 	OpsAddr     string `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
 	HTTPAddr    string `envconfig:"PRINTER_HTTP_ADDR" default:"off" desc:"listen address of the live page, its event stream and /api/snapshot, e.g. :8080 (off to disable)"`
 	HTTPWindows int    `envconfig:"PRINTER_HTTP_WINDOWS" default:"30" desc:"windows of history in the page's sparklines"`

@@ -87,6 +87,7 @@
     chosen = name;
     history.replaceState(null, "", name === "all" ? location.pathname + location.search : "#facet=" + name);
     document.body.dataset.facet = name;
+    document.body.dataset.shown = ""; // until the facet's lists come
     $("facet").textContent = name;
     trendingDrawn = "";
     openKey = null;
@@ -170,6 +171,7 @@
     const lists = v.facet ? v.facet.lists : s;
     drawTop(v, lists);
     drawTrending(s, lists);
+    document.body.dataset.shown = v.facet ? v.facet.name : "all";
   }
 
   // picker fills the two selects from the facets the printer has seen,
@@ -177,9 +179,10 @@
   function picker(facets) {
     const networks = new Set(), languages = new Set();
     for (const f of facets) {
-      if (f.network && !f.language) {
+      if (f.network) {
         networks.add(f.network);
-      } else if (f.language && !f.network) {
+      }
+      if (f.language) {
         languages.add(f.language);
       }
     }
@@ -286,7 +289,7 @@
     const trending = (lists && lists.trending) || [];
     const watermark = lists ? lists.watermark : null;
     const building = s.baseline_until;
-    const on = Boolean(s.watermark || building || watermark);
+    const on = Boolean(s.watermark || building || watermark || trending.length);
     $("trending-panel").hidden = !on;
     document.body.dataset.trending = building ? "building" : trending.length ? "listed" : on ? "empty" : "off";
     const note = $("trending-note");
@@ -379,51 +382,70 @@
       buckets.querySelector(".buckets-note").textContent = "oldest first, at most " + Math.max(...line);
     }
     if (!r) {
-      for (const cls of ["r-top", "r-sources", "r-langs", "r-started"]) {
-        set(cls, "");
+      set("r-top", "");
+      for (const cls of ["r-sources", "r-langs", "r-started"]) {
+        parts(card.querySelector("." + cls), []);
       }
     } else {
       const covered = r.covered_posts || 0;
       set("r-top", covered > 0 ? percent(r.top_authors_share * covered, covered) + " of " + numbers.format(covered) + " posts" +
         (r.from ? " since " + clock(r.from, watermark) : "") +
         (r.top_authors_share_error > 0 ? " (at most " + percent(r.top_authors_share_error * covered, covered) + " over)" : "") : "");
-      set("r-sources", mix(r.sources, covered));
-      set("r-langs", mix(r.langs, covered));
-      set("r-started", started(r.started || []));
+      parts(card.querySelector(".r-sources"), mix(r.sources, covered));
+      parts(card.querySelector(".r-langs"), mix(r.langs, covered));
+      parts(card.querySelector(".r-started"), started(r.started || []));
     }
     set("r-peak", t.peak ? scores.format(t.peak) + (t.peak_at ? " at " + clock(t.peak_at, watermark) : "") +
       (t.status === "cooling" && t.decayed ? ", decayed to " + scores.format(t.decayed) : "") : "");
   }
 
+  // parts writes a list of [name, figure] into item's dd, each name in a
+  // <bdi> of its own (the names come from the counter's records), joined
+  // by " · "; an empty list hides the item.
+  function parts(item, list) {
+    item.hidden = list.length === 0;
+    const dd = item.querySelector("dd");
+    dd.replaceChildren();
+    list.forEach(([name, figure], i) => {
+      if (i > 0) {
+        dd.append(" · ");
+      }
+      const b = document.createElement("bdi");
+      b.dir = "auto";
+      b.textContent = name;
+      dd.append(b, " " + figure);
+    });
+  }
+
   // mix is posts per network or language as shares, most first.
   function mix(shares, covered) {
     if (!shares || !shares.length) {
-      return "";
+      return [];
     }
     const whole = covered > 0 ? covered : shares.reduce((n, s) => n + s.posts, 0);
-    const shown = shares.slice(0, 5).map((s) => s.name + " " + percent(s.posts, whole));
+    const shown = shares.slice(0, 5).map((s) => [s.name, percent(s.posts, whole)]);
     const rest = shares.slice(5).reduce((n, s) => n + s.posts, 0);
     if (rest > 0) {
-      shown.push("others " + percent(rest, whole));
+      shown.push(["others", percent(rest, whole)]);
     }
-    return shown.join(" · ");
+    return shown;
   }
 
   // started is where the tag began to trend, earliest first, each later
   // network with how long after the first.
   function started(starts) {
     if (!starts.length) {
-      return "";
+      return [];
     }
     const first = new Date(starts[0].since).getTime();
     return starts.map((s, i) => {
-      let out = s.network + " " + clock(s.since, starts[0].since);
+      let out = clock(s.since, starts[0].since);
       const after = Math.round((new Date(s.since).getTime() - first) / 60000);
       if (i > 0 && after > 0) {
         out += " (+" + after + " min)";
       }
-      return out;
-    }).join(" · ");
+      return [s.network, out];
+    });
   }
 
   // bars draws authors per bucket as columns.
