@@ -3,7 +3,8 @@
 // standard output and, when PRINTER_HTTP_ADDR is set, the web page showing
 // the same snapshots, run until the context ends. With PRINTER_FACET set
 // to a facet other than all, the console (or JSON) shows that facet's
-// lists instead, followed on the facets topic; the page still shows all.
+// lists instead, followed on the facets topic. The page follows the whole
+// facets topic for its picker, whatever PRINTER_FACET says.
 package app
 
 import (
@@ -36,12 +37,12 @@ type Config struct {
 	service.Base
 	Topic       string `envconfig:"TOPIC_TOP" default:"top-hashtags" desc:"the snapshots topic to follow"`
 	FacetsTopic string `envconfig:"TOPIC_FACETS" default:"hashtag-facets" desc:"the facets' lists topic, followed with PRINTER_FACET"`
-	Facet       string `envconfig:"PRINTER_FACET" default:"all" desc:"the facet whose lists the console or JSON shows: all, source:<network>, lang:<language> or source:<network>/lang:<language>, e.g. lang:de, source:bluesky/lang:ja (the page shows all)"`
+	Facet       string `envconfig:"PRINTER_FACET" default:"all" desc:"the facet whose lists the console or JSON shows: all, source:<network>, lang:<language> or source:<network>/lang:<language>, e.g. lang:de, source:bluesky/lang:ja (the page has a picker of its own)"`
 	From        string `envconfig:"PRINTER_FROM" default:"latest" desc:"latest: start with the newest snapshot in the topic; beginning: replay them all"`
 	Format      string `envconfig:"PRINTER_FORMAT" default:"table" desc:"table (Spark console style) or json (one line per snapshot)"`
 	Truncate    int    `envconfig:"PRINTER_TRUNCATE" default:"20" desc:"cut tags wider than this many columns with ... (0: never)"`
 	WindowTop   bool   `envconfig:"PRINTER_WINDOW_TOP" default:"false" desc:"also print the window's own top-N table"`
-	Trending    bool   `envconfig:"PRINTER_TRENDING" default:"true" desc:"table: print the \"trending now\" table of snapshots that carry one"`
+	Trending    bool   `envconfig:"PRINTER_TRENDING" default:"true" desc:"table: print what a snapshot says about trending: the \"trending now\" table when its list has entries, one line while the counter's baseline is still building"`
 	OpsAddr     string `envconfig:"PRINTER_OPS_ADDR" default:":9103" desc:"listen address of /metrics, /healthz and /readyz (off to disable)"`
 	HTTPAddr    string `envconfig:"PRINTER_HTTP_ADDR" default:"off" desc:"listen address of the live page, its event stream and /api/snapshot, e.g. :8080 (off to disable)"`
 	HTTPWindows int    `envconfig:"PRINTER_HTTP_WINDOWS" default:"30" desc:"windows of history in the page's sparklines"`
@@ -145,6 +146,30 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, reg
 				m.batch.Set(float64(s.Batch))
 				if !s.ProducedAt.IsZero() {
 					m.lag.Set(time.Since(s.ProducedAt).Seconds())
+				}
+				return nil
+			})
+		})
+	}
+	// Every facet's lists, for the page's picker: the compacted topic from
+	// its beginning holds each facet's latest, whatever PRINTER_FROM says.
+	// The page is ready without them (a counter with facets off writes
+	// none).
+	if hub != nil {
+		all := follow.New(follow.Config{Kafka: cfg.Kafka, Topic: cfg.FacetsTopic, From: follow.Beginning}, log.With("for", "page"))
+		g.Go(func() error {
+			return all.Run(ctx, func(rec follow.Record) error {
+				f, ok, err := snapshot.DecodeFacet(rec.Key, rec.Value)
+				switch {
+				case err != nil:
+					if name.IsAll() || string(rec.Key) != name.String() { // else the console's follower counts it
+						m.undecodable.Inc()
+					}
+					log.Warn("the page skips a record that is not a facet's lists", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+				case ok:
+					hub.PublishFacet(f)
+				default:
+					hub.RemoveFacet(string(rec.Key))
 				}
 				return nil
 			})

@@ -1,6 +1,14 @@
 package app_test
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +18,7 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/services/printer/internal/app"
+	"github.com/hashtrend/hashtrend/services/printer/internal/web"
 )
 
 // facetRecord is facet name's lists as of batch n: tag "<name>-n" counted
@@ -100,7 +109,8 @@ func TestAFacetIsCheckedAtStart(t *testing.T) {
 
 // TestThePageShowsAllWhileTheConsoleShowsAFacet: with PRINTER_FACET and
 // the page on, the console prints the facet's lists and the page serves
-// the snapshots of top-hashtags, as without a facet.
+// the snapshots of top-hashtags, as without a facet (its own picker
+// chooses the facet it shows).
 func TestThePageShowsAllWhileTheConsoleShowsAFacet(t *testing.T) {
 	facets := kafkatest.Topic(t, "hashtag-facets", 1, map[string]string{"cleanup.policy": "compact"})
 	top := kafkatest.Topic(t, "top-hashtags", 1, nil)
@@ -116,4 +126,110 @@ func TestThePageShowsAllWhileTheConsoleShowsAFacet(t *testing.T) {
 	if out := p.out.String(); !strings.Contains(out, "lang:de") || strings.Contains(out, "#tag3") {
 		t.Fatalf("the console printed:\n%s\nwant lang:de's lists only", out)
 	}
+}
+
+// TestThePageHasEveryFacetsLatestLists starts a printer with its page on a
+// facets topic that holds several records of several facets and a
+// tombstone: the page's picker lists the facets that have lists, and each
+// facet's lists are its last record, counted from what was produced; a
+// record written after the start replaces its facet's, and a tombstone
+// takes the facet out of the picker.
+func TestThePageHasEveryFacetsLatestLists(t *testing.T) {
+	facets := kafkatest.Topic(t, "hashtag-facets", 1, map[string]string{"cleanup.policy": "compact"})
+	top := kafkatest.Topic(t, "top-hashtags", 1, nil)
+	names := []string{"source:bluesky", "lang:ja", "source:bluesky/lang:ja", "lang:de", "lang:other"}
+	var before []kafkatest.Record
+	last := map[string]int64{} // each facet's last batch, worked out while producing
+	for n := int64(1); n <= 30; n++ {
+		name := names[int(n)%len(names)]
+		before = append(before, facetRecord(t, name, n))
+		last[name] = n
+	}
+	before = append(before, tombstone("lang:other"))
+	delete(last, "lang:other")
+	kafkatest.Produce(t, top, snaps(t, 1, 3)...)
+	kafkatest.Produce(t, facets, before...)
+	addr := systest.FreeAddr(t)
+	p := startWith(t, top, "latest", func(c *app.Config) { c.FacetsTopic, c.HTTPAddr = facets, addr })
+	awaitPageSnapshot(t, addr, 3, p)
+
+	lists := func(name string) (snapshot.Facet, int) {
+		resp, err := http.Get("http://" + addr + "/api/facet?name=" + url.QueryEscape(name))
+		if err != nil {
+			return snapshot.Facet{}, 0
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		f, _, _ := snapshot.DecodeFacet([]byte(name), bytes.TrimSpace(b))
+		return f, resp.StatusCode
+	}
+	systest.Await(t, "every facet's last lists on the page", time.Minute, func() bool {
+		for name, n := range last {
+			if f, status := lists(name); status != 200 || f.Batch != n {
+				return false
+			}
+		}
+		_, status := lists("lang:other")
+		return status == 404
+	}, p.dump)
+	for name, n := range last {
+		f, _ := lists(name)
+		if len(f.Top) != 1 || f.Top[0].Hashtag != "t"+strconv.FormatInt(n, 10) {
+			t.Errorf("%s on the page: %+v, want its batch %d's lists", name, f, n)
+		}
+	}
+
+	// The picker's facets come with the page's snapshot event.
+	v := pageView(t, addr, "lang:ja")
+	var got []string
+	for _, f := range v.Facets {
+		got = append(got, f.Name)
+	}
+	if want := []string{"source:bluesky", "lang:de", "lang:ja", "source:bluesky/lang:ja"}; !slices.Equal(got, want) {
+		t.Fatalf("the picker's facets %v, want %v", got, want)
+	}
+	if v.Facet == nil || v.Facet.Lists == nil || v.Facet.Lists.Batch != last["lang:ja"] {
+		t.Fatalf("lang:ja's page shows %+v, want batch %d", v.Facet, last["lang:ja"])
+	}
+
+	kafkatest.Produce(t, facets, facetRecord(t, "lang:ja", 31), tombstone("lang:de"))
+	systest.Await(t, "lang:ja's new lists and lang:de gone", time.Minute, func() bool {
+		f, status := lists("lang:ja")
+		_, gone := lists("lang:de")
+		return status == 200 && f.Batch == 31 && gone == 404
+	}, p.dump)
+	if strings.Contains(p.out.String(), "lang:") {
+		t.Fatalf("the console printed a facet's lists without PRINTER_FACET:\n%s", p.out.String())
+	}
+}
+
+// pageView reads the first snapshot event of the page's stream for facet.
+func pageView(t *testing.T, addr, facet string) web.View {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/events?facet="+url.QueryEscape(facet), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if e, ok := strings.CutPrefix(line, "event: "); ok {
+			event = e
+		}
+		if d, ok := strings.CutPrefix(line, "data: "); ok && event == "snapshot" {
+			var v web.View
+			if err := json.Unmarshal([]byte(d), &v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no snapshot event for %s: %v", facet, sc.Err())
+	return web.View{}
 }

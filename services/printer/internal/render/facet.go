@@ -18,7 +18,7 @@ type FacetRenderer interface {
 
 // RenderFacet writes the block for f: a header naming the facet and the
 // batch whose snapshot its lists go with, its top-N as show() draws it,
-// and its trending table when it has one.
+// and its trending table when its list has entries.
 func (t Table) RenderFacet(w io.Writer, f snapshot.Facet) error {
 	var b strings.Builder
 	b.WriteString(rule + "\n")
@@ -29,9 +29,8 @@ func (t Table) RenderFacet(w io.Writer, f snapshot.Facet) error {
 		cells = append(cells, []string{Truncate(printable("#"+c.Hashtag), t.Truncate), strconv.FormatInt(c.Count, 10)})
 	}
 	t.table(&b, cells)
-	if t.Trending && f.Watermark != nil {
-		fmt.Fprintf(&b, "trending now (posts up to %s):\n", f.Watermark.UTC().Format("2006-01-02 15:04:05 UTC"))
-		t.table(&b, trends(f.Trending, t.Truncate))
+	if t.Trending {
+		t.trending(&b, f.Trending, f.Watermark, nil, f.WindowEnd)
 	}
 	b.WriteString("\n")
 	if _, err := io.WriteString(w, b.String()); err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,24 @@ func TestTableGolden(t *testing.T) {
 	}
 	quiet := snap(1844)
 	quiet.Watermark = &wm
+	lifecycle := snap(1845, e("nowplaying", 90215))
+	lifecycle.Watermark = &wm
+	at := func(d time.Duration) *time.Time { t := wm.Add(d); return &t }
+	lifecycle.Trending = []snapshot.Trend{
+		{Rank: 1, Hashtag: "EclipseNow", Key: "eclipsenow", Score: 2401, Observed: 50, Expected: 1, Count: 1000,
+			Status: snapshot.Rising, Since: at(-17 * time.Minute), Peak: 2401, PeakAt: &wm, Decayed: 2401},
+		{Rank: 2, Hashtag: "東方神起", Key: "東方神起", Score: 0, Observed: 12, Expected: 11.5, Count: 14,
+			Status: snapshot.Cooling, Since: at(-8*time.Hour - 30*time.Second), Peak: 900, PeakAt: at(-2 * time.Hour), Decayed: 451.25},
+		{Rank: 3, Hashtag: "AVeryLongTrendingHashtagIndeed", Key: "averylongtrendinghashtagindeed", Score: 60, Observed: 9, Expected: 1, Count: 9,
+			Status: snapshot.Peaking, Since: at(-3 * time.Minute), Peak: 60, PeakAt: &wm, Decayed: 60},
+	}
+	building := snap(1846, e("nowplaying", 90216))
+	building.Watermark = &wm
+	until := wm.Add(14*time.Minute + 20*time.Second)
+	building.BaselineUntil = &until
+	buildingFromNothing := snap(3)
+	yesterday := start.Add(-20 * time.Hour)
+	buildingFromNothing.BaselineUntil = &yesterday
 	v1 := decode(t, `{"v":1,"batch":12,"window_start":"2026-11-25T08:00:02Z","window_end":"2026-11-25T08:00:04Z",
 		"top":[{"rank":1,"hashtag":"EXO","key":"exo","count":98}],"window_top":[],
 		"posts":1000,"posts_with_hashtags":250,"distinct_hashtags":75,"produced_at":"2026-11-25T08:00:04.3Z"}`)
@@ -80,7 +99,10 @@ func TestTableGolden(t *testing.T) {
 		{"the window's own top-N as a second table", render.Table{Truncate: 20, WindowTop: true}, windowed},
 		{"a window across midnight with milliseconds", render.Table{Truncate: 20}, midnight},
 		{"trending now under the running top-N", render.Table{Truncate: 20, Trending: true}, trending},
-		{"trending with nothing rising draws an empty table", render.Table{Truncate: 20, Trending: true}, quiet},
+		{"trending with nothing rising prints nothing about it", render.Table{Truncate: 20, Trending: true}, quiet},
+		{"a trend's status and since, cooling ones by their decayed score", render.Table{Truncate: 20, Trending: true}, lifecycle},
+		{"a baseline still building is one line", render.Table{Truncate: 20, Trending: true}, building},
+		{"a baseline on another day before any watermark gives its date", render.Table{Truncate: 20, Trending: true}, buildingFromNothing},
 		{"trending turned off shows the running top-N only", render.Table{Truncate: 20}, trending},
 		{"a version 1 snapshot has no trending table", render.Table{Truncate: 20, Trending: true}, v1},
 	} {
@@ -226,16 +248,129 @@ func TestJSONCarriesTheTrendingList(t *testing.T) {
 	}
 }
 
-// FuzzTableAligned checks that whatever a tag holds, the table's lines stay
-// as wide as its borders and no control character reaches the terminal.
+// TestJSONCarriesTheLifecycleReasonAndBaseline round-trips a snapshot
+// with every field of version 3 set (and a facet record with version 2's)
+// through the JSON renderer and back through the strict decoder.
+func TestJSONCarriesTheLifecycleReasonAndBaseline(t *testing.T) {
+	at := func(d time.Duration) *time.Time { t := start.Add(d); return &t }
+	s := snap(44, e("EXO", 98))
+	s.Watermark, s.BaselineUntil = at(-time.Minute), at(3*time.Minute)
+	s.Trending = []snapshot.Trend{{Rank: 1, Hashtag: "EclipseNow", Key: "eclipsenow", Score: 0, Observed: 50, Expected: 1.5, Count: 1000,
+		Status: snapshot.Cooling, Since: at(-40 * time.Minute), Peak: 2401, PeakAt: at(-20 * time.Minute), Decayed: 1200.5,
+		Reason: &snapshot.Reason{PostsPerAuthor: 20, TopAuthorsShare: 0.42, TopAuthorsShareError: 0.01, Covered: 990, From: at(-11 * time.Minute),
+			Sources: []snapshot.Share{{Name: "mastodon", Posts: 600}, {Name: "bluesky", Posts: 390}},
+			Langs:   []snapshot.Share{{Name: "en", Posts: 900}, {Name: "und", Posts: 90}},
+			Started: []snapshot.Start{{Network: "mastodon", Since: *at(-40 * time.Minute)}, {Network: "bluesky", Since: *at(-25 * time.Minute)}},
+			Authors: []int64{0, 1, 3, 8, 20, 13, 5, 0, 0, 2}}}}
+	var b bytes.Buffer
+	if err := (render.JSON{}).Render(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{`"status":"cooling"`, `"since":`, `"peak":2401`, `"peak_at":`, `"decayed":1200.5`, `"reason":{`, `"baseline_until":`, `"authors_per_bucket":[0,1,3,8,20,13,5,0,0,2]`, `"started":[{"network":"mastodon"`} {
+		if !strings.Contains(b.String(), field) {
+			t.Errorf("no %s in %s", field, b.String())
+		}
+	}
+	back, err := snapshot.Decode(bytes.TrimSpace(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.V, s.WindowTop = snapshot.Version, []snapshot.Entry{} // as Encode writes them
+	if !reflect.DeepEqual(back, s) {
+		t.Fatalf("round trip changed the snapshot:\n got %+v\nwant %+v", back, s)
+	}
+
+	f := snapshot.Facet{Facet: "source:mastodon/lang:en", Batch: 44, WindowEnd: start, Top: []snapshot.Count{{Hashtag: "EclipseNow", Count: 600}},
+		Trending: s.Trending, Watermark: s.Watermark}
+	b.Reset()
+	if err := (render.JSON{}).RenderFacet(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	fb, ok, err := snapshot.DecodeFacet([]byte(f.Facet), bytes.TrimSpace(b.Bytes()))
+	if err != nil || !ok {
+		t.Fatalf("the facet's line does not decode: %v %v", ok, err)
+	}
+	f.V = snapshot.FacetVersion
+	if !reflect.DeepEqual(fb, f) {
+		t.Fatalf("round trip changed the facet record:\n got %+v\nwant %+v", fb, f)
+	}
+}
+
+// TestTrendingIsPrintedOnlyWhenItSaysSomething counts, for each state of
+// the counter's trending view, the lines about trending and the tables
+// the console prints: none with the view off or nothing trending, one
+// line while the baseline builds, a table of as many rows as the list
+// when it has entries.
+func TestTrendingIsPrintedOnlyWhenItSaysSomething(t *testing.T) {
+	wm := start.Add(-time.Minute)
+	until := start.Add(5 * time.Minute)
+	rows := []snapshot.Trend{{Rank: 1, Hashtag: "a", Key: "a", Score: 30, Observed: 6, Expected: 1, Count: 6},
+		{Rank: 2, Hashtag: "b", Key: "b", Score: 26, Observed: 6, Expected: 1, Count: 7}}
+	for _, tc := range []struct {
+		name             string
+		watermark, until *time.Time
+		rows             []snapshot.Trend
+		lines, tables    int // lines that speak of trending; tables drawn
+		rowsShown        int
+	}{
+		{"the view off: no watermark, no baseline", nil, nil, nil, 0, 1, 0},
+		{"nothing trends", &wm, nil, nil, 0, 1, 0},
+		{"the baseline builds before any watermark", nil, &until, nil, 1, 1, 0},
+		{"the baseline builds with a watermark", &wm, &until, nil, 1, 1, 0},
+		{"two trends", &wm, nil, rows, 1, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := snap(5, e("x", 1))
+			s.Watermark, s.BaselineUntil, s.Trending = tc.watermark, tc.until, tc.rows
+			var b bytes.Buffer
+			if err := (render.Table{Truncate: 20, Trending: true}).Render(&b, s); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			lines, tables, shown := 0, 0, 0
+			for _, l := range strings.Split(out, "\n") {
+				if strings.HasPrefix(l, "trending") {
+					lines++
+				}
+				cells := strings.Split(strings.ReplaceAll(l, " ", ""), "|")
+				if len(cells) > 2 && cells[0] == "" && cells[1] == "hashtag" {
+					tables++
+				}
+				if len(cells) > 2 && cells[0] == "" && (cells[1] == "#a" || cells[1] == "#b") {
+					shown++
+				}
+			}
+			if lines != tc.lines || tables != tc.tables || shown != tc.rowsShown {
+				t.Fatalf("%d lines about trending, %d tables, %d trending rows; want %d, %d, %d:\n%s", lines, tables, shown, tc.lines, tc.tables, tc.rowsShown, out)
+			}
+			if tc.until != nil && !strings.Contains(out, "baseline building until "+tc.until.UTC().Format("15:04:05")+" UTC") {
+				t.Fatalf("the baseline's line does not say until when:\n%s", out)
+			}
+		})
+	}
+}
+
+// FuzzTableAligned checks that whatever a tag holds, the tables' lines stay
+// as wide as their borders and no control character reaches the terminal,
+// in the running top-N and in the trending table, whose status cell gets
+// the same string (the decoder refuses an unknown status; the table does
+// not rely on it).
 func FuzzTableAligned(f *testing.F) {
 	for _, s := range []string{"SMTOWN_LIVE", "東方神起", "👩‍💻coding", "e\u0301\u0301", "\x1b[31mred", "\xff\xfe", "🇯🇵🇯", "a\u200db"} {
 		f.Add(s, 20)
 	}
 	f.Fuzz(func(t *testing.T, tag string, truncate int) {
 		truncate %= 64
+		s := snap(1, e(tag, 3), e("x", 1))
+		wm := start.Add(-time.Minute)
+		since := wm.Add(-time.Duration(len(tag)) * time.Hour)
+		s.Watermark = &wm
+		s.Trending = []snapshot.Trend{
+			{Rank: 1, Hashtag: tag, Key: tag, Score: 99.5, Observed: 20, Expected: 1, Count: 30, Status: tag, Since: &since},
+			{Rank: 2, Hashtag: "x", Key: "x", Score: 30, Observed: 6, Expected: 1, Count: 6, Status: snapshot.Rising, Since: &wm},
+		}
 		var b bytes.Buffer
-		if err := (render.Table{Truncate: truncate}).Render(&b, snap(1, e(tag, 3), e("x", 1))); err != nil {
+		if err := (render.Table{Truncate: truncate, Trending: true}).Render(&b, s); err != nil {
 			t.Fatal(err)
 		}
 		checkAligned(t, b.String())

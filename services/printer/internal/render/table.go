@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,8 @@ const rule = "-------------------------------------------"
 // Table draws each snapshot as Spark Streaming printed a batch: a header
 // naming the batch and its window, the top-N by running total as a
 // DataFrame.show() table, optionally a second table of the window's own
-// top-N, the "trending now" table when the snapshot carries one, and a
+// top-N, the "trending now" table when the snapshot's list has entries
+// (or one line while the counter's baseline is still building), and a
 // footer with the stream's running figures. Column widths come
 // from the content, measured in terminal columns so that the borders line up
 // around wide characters; cells are right-aligned as show() aligns them.
@@ -28,8 +30,10 @@ type Table struct {
 	Truncate int
 	// WindowTop adds the table of the window's own top-N.
 	WindowTop bool
-	// Trending adds the "trending now" table of snapshots that carry one
-	// (version 2 from a counter with trending on); others have none.
+	// Trending adds what the snapshot says about trending: the "trending
+	// now" table when its list has entries, one line while the baseline
+	// is still building (version 3), nothing when the counter's trending
+	// view is off or nothing trends.
 	Trending bool
 }
 
@@ -44,9 +48,8 @@ func (t Table) Render(w io.Writer, s snapshot.Snapshot) error {
 		b.WriteString("this window:\n")
 		t.table(&b, entries(s.WindowTop, t.Truncate))
 	}
-	if t.Trending && s.Watermark != nil {
-		fmt.Fprintf(&b, "trending now (posts up to %s):\n", s.Watermark.UTC().Format("2006-01-02 15:04:05 UTC"))
-		t.table(&b, trends(s.Trending, t.Truncate))
+	if t.Trending {
+		t.trending(&b, s.Trending, s.Watermark, s.BaselineUntil, s.WindowEnd)
 	}
 	fmt.Fprintf(&b, "posts: %d   with hashtags: %d   distinct hashtags: %d\n\n", s.Posts, s.PostsWithTags, s.DistinctHashtags)
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -79,19 +82,76 @@ func entries(rows []snapshot.Entry, truncate int) [][]string {
 	return cells
 }
 
-// trends are the cells of the trending list, header first: the score, the
-// distinct authors observed in the recent window, the authors its baseline
-// expected, and the posts.
-func trends(rows []snapshot.Trend, truncate int) [][]string {
-	cells := [][]string{{"hashtag", "score", "authors", "expected", "posts"}}
+// trending writes the trending part of a block: one line while the
+// baseline is still building (until is set), then the table when rows has
+// entries; nothing otherwise. now, the snapshot's window end, decides
+// whether a post time needs its date.
+func (t Table) trending(b *strings.Builder, rows []snapshot.Trend, watermark, until *time.Time, now time.Time) {
+	if until != nil {
+		fmt.Fprintf(b, "trending: baseline building until %s UTC (post time", clock(*until, now, true))
+		if watermark != nil {
+			fmt.Fprintf(b, "; posts up to %s so far", clock(*watermark, *until, true))
+		}
+		b.WriteString(")\n")
+	}
+	if len(rows) == 0 {
+		return
+	}
+	if watermark != nil {
+		fmt.Fprintf(b, "trending now (posts up to %s):\n", watermark.UTC().Format("2006-01-02 15:04:05 UTC"))
+	} else {
+		b.WriteString("trending now:\n")
+	}
+	ref := now
+	if watermark != nil {
+		ref = *watermark
+	}
+	t.table(b, trends(rows, t.Truncate, ref))
+}
+
+// clock formats a post time compactly: the time of day in UTC, with its
+// date only when that differs from ref's, and seconds when it has them or
+// seconds is set.
+func clock(at, ref time.Time, seconds bool) string {
+	at, ref = at.UTC(), ref.UTC()
+	layout := "15:04"
+	if seconds || at.Second() != 0 {
+		layout = "15:04:05"
+	}
+	if at.Format(time.DateOnly) != ref.Format(time.DateOnly) {
+		layout = "2006-01-02 " + layout
+	}
+	return at.Format(layout)
+}
+
+// trends are the cells of the trending list, header first: the status and
+// since when the counter gives them (version 3), the score the list is
+// ordered by (for a cooling tag its peak decayed to now), the distinct
+// authors observed in the recent window, the authors its baseline
+// expected, and the posts. ref, the watermark, decides whether a since
+// needs its date.
+func trends(rows []snapshot.Trend, truncate int, ref time.Time) [][]string {
+	lifecycle := slices.ContainsFunc(rows, func(r snapshot.Trend) bool { return r.Status != "" || r.Since != nil })
+	head := []string{"hashtag", "score", "authors", "expected", "posts"}
+	if lifecycle {
+		head = []string{"hashtag", "status", "since", "score", "authors", "expected", "posts"}
+	}
+	cells := [][]string{head}
 	for _, r := range rows {
-		cells = append(cells, []string{
-			Truncate(printable("#"+r.Hashtag), truncate),
-			strconv.FormatFloat(r.Score, 'f', 1, 64),
+		row := []string{Truncate(printable("#"+r.Hashtag), truncate)}
+		if lifecycle {
+			since := ""
+			if r.Since != nil {
+				since = clock(*r.Since, ref, false)
+			}
+			row = append(row, printable(r.Status), since)
+		}
+		cells = append(cells, append(row,
+			strconv.FormatFloat(max(r.Score, r.Decayed), 'f', 1, 64),
 			strconv.FormatFloat(r.Observed, 'f', 0, 64),
 			strconv.FormatFloat(r.Expected, 'f', 1, 64),
 			strconv.FormatInt(r.Count, 10),
-		})
+		))
 	}
 	return cells
 }

@@ -1,20 +1,27 @@
 // Package web is the printer's page: a small HTTP server that shows the
 // snapshots the printer follows to a person in a browser. The Hub keeps the
-// latest snapshot and the last few windows; the Server serves one page (HTML,
-// CSS and a little JavaScript embedded in the binary, nothing from elsewhere),
-// a server-sent event stream that pushes each new snapshot to every open
-// page, the latest snapshot as JSON for scripts, and /healthz and /readyz.
+// latest snapshot, the last few windows and the latest lists of every facet
+// seen on the facets topic; the Server serves one page (HTML, CSS and a
+// little JavaScript embedded in the binary, nothing from elsewhere), a
+// server-sent event stream that pushes each new snapshot, with the lists of
+// the facet the page has picked, to every open page, the latest snapshot
+// and each facet's lists as JSON for scripts, and /healthz and /readyz.
 //
 // Publishing never waits for a page: each connected page is told that
 // something new is there and, when it is ready to write, sends the latest
 // view, so a slow page skips snapshots instead of holding others up, and a
-// page that stops reading is dropped after a write timeout.
+// page that stops reading is dropped after a write timeout. A facet's new
+// lists wake only the pages that show that facet (and every page when the
+// set of facets changes, for their pickers).
 package web
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 )
 
@@ -29,8 +36,31 @@ type View struct {
 	AgeMS int64 `json:"age_ms"`
 	// StaleAfterMS is the age past which the page calls it stale.
 	StaleAfterMS int64 `json:"stale_after_ms"`
+	// Facets are the facets whose lists the printer has seen on the
+	// facets topic, for the page's picker: networks, then languages, then
+	// network × language, each by name. All is not listed: it is always
+	// there.
+	Facets []FacetName `json:"facets"`
+	// Facet is the lists of the facet the page picked, absent for all
+	// (the snapshot's lists are all's).
+	Facet *FacetView `json:"facet,omitempty"`
 
 	received time.Time
+}
+
+// FacetName is a facet's name and what it is made of ("" for any).
+type FacetName struct {
+	Name     string `json:"name"`
+	Network  string `json:"network,omitempty"`
+	Language string `json:"language,omitempty"`
+}
+
+// FacetView is one facet's lists for a page.
+type FacetView struct {
+	Name string `json:"name"`
+	// Lists is the facet's latest record on the facets topic, null when
+	// the topic has none for it (yet, or any more).
+	Lists *snapshot.Facet `json:"lists"`
 }
 
 // Hub holds the latest view and the pages waiting for the next one. It is
@@ -41,13 +71,15 @@ type Hub struct {
 	mu     sync.Mutex
 	recent []snapshot.Snapshot // the last windows+1 snapshots, oldest first
 	latest *View               // never changed once published
-	pages  map[chan struct{}]struct{}
+	lists  map[string]*snapshot.Facet
+	names  []FacetName              // the keys of lists, in View.Facets order; never changed once set
+	pages  map[chan struct{}]string // each page and the facet it shows
 }
 
 // NewHub returns a hub that keeps the last windows snapshots (at least 2)
 // for the sparklines.
 func NewHub(windows int) *Hub {
-	return &Hub{windows: max(windows, 2), pages: map[chan struct{}]struct{}{}}
+	return &Hub{windows: max(windows, 2), lists: map[string]*snapshot.Facet{}, names: []FacetName{}, pages: map[chan struct{}]string{}}
 }
 
 // Publish makes s the latest snapshot and tells every page. It never blocks
@@ -66,9 +98,79 @@ func (h *Hub) Publish(s snapshot.Snapshot) {
 		Snapshot:     s,
 		Series:       series(h.recent, h.windows),
 		StaleAfterMS: staleAfter(s.WindowEnd.Sub(s.WindowStart)).Milliseconds(),
+		Facets:       h.names,
 		received:     time.Now(),
 	}
-	for page := range h.pages {
+	h.wake(func(string) bool { return true })
+}
+
+// PublishFacet makes f the latest lists of its facet (a record of the
+// facets topic) and tells the pages that show it, or every page when the
+// facet is new. It never blocks on a page.
+func (h *Hub) PublishFacet(f snapshot.Facet) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, known := h.lists[f.Facet]
+	h.lists[f.Facet] = &f
+	if !known {
+		h.rename()
+		h.wake(func(string) bool { return true })
+		return
+	}
+	h.wake(func(shown string) bool { return shown == f.Facet })
+}
+
+// RemoveFacet forgets the lists of the facet name (a tombstone on the
+// facets topic: the facet has no lists now) and tells every page.
+func (h *Hub) RemoveFacet(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.lists[name]; !ok {
+		return
+	}
+	delete(h.lists, name)
+	h.rename()
+	h.wake(func(string) bool { return true })
+}
+
+// rename sets names from lists, and the latest view's with them. The
+// caller holds mu.
+func (h *Hub) rename() {
+	names := make([]FacetName, 0, len(h.lists))
+	for name := range h.lists {
+		n, err := facet.Parse(name)
+		if err != nil { // DecodeFacet let only facets' names through
+			continue
+		}
+		names = append(names, FacetName{Name: name, Network: n.Network, Language: n.Language})
+	}
+	kind := func(n FacetName) int {
+		switch {
+		case n.Language == "":
+			return 0
+		case n.Network == "":
+			return 1
+		}
+		return 2
+	}
+	slices.SortFunc(names, func(a, b FacetName) int {
+		return cmp.Or(cmp.Compare(kind(a), kind(b)), cmp.Compare(a.Name, b.Name))
+	})
+	h.names = names
+	if h.latest != nil {
+		v := *h.latest
+		v.Facets = names
+		h.latest = &v
+	}
+}
+
+// wake tells the pages whose facet shown is true that there is something
+// new. The caller holds mu.
+func (h *Hub) wake(shown func(facet string) bool) {
+	for page, f := range h.pages {
+		if !shown(f) {
+			continue
+		}
 		select {
 		case page <- struct{}{}:
 		default: // it has not taken the last one yet; it will send the latest
@@ -90,6 +192,27 @@ func (h *Hub) Latest() (View, bool) {
 	return out, true
 }
 
+// ViewOf returns Latest with the lists of the facet named name added
+// (none for all), and false when no snapshot was published yet.
+func (h *Hub) ViewOf(name string) (View, bool) {
+	v, ok := h.Latest()
+	if !ok || name == facet.All {
+		return v, ok
+	}
+	f, _ := h.Facet(name)
+	v.Facet = &FacetView{Name: name, Lists: f}
+	return v, true
+}
+
+// Facet returns the latest lists of the facet named name, or false when
+// the hub has none. The record is shared: do not change it.
+func (h *Hub) Facet(name string) (*snapshot.Facet, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f, ok := h.lists[name]
+	return f, ok
+}
+
 // Pages returns how many pages are connected.
 func (h *Hub) Pages() int {
 	h.mu.Lock()
@@ -97,11 +220,13 @@ func (h *Hub) Pages() int {
 	return len(h.pages)
 }
 
-// join registers a page; its channel receives a signal after each Publish.
-func (h *Hub) join() chan struct{} {
+// join registers a page showing the facet named shown; its channel
+// receives a signal after each Publish, and after a PublishFacet or
+// RemoveFacet that changes what it shows.
+func (h *Hub) join(shown string) chan struct{} {
 	page := make(chan struct{}, 1)
 	h.mu.Lock()
-	h.pages[page] = struct{}{}
+	h.pages[page] = shown
 	h.mu.Unlock()
 	return page
 }

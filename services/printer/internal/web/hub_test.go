@@ -112,3 +112,86 @@ func TestStaleAfter(t *testing.T) {
 		}
 	}
 }
+
+func facetRecord(name string, batch int64, tags ...string) snapshot.Facet {
+	f := snapshot.Facet{Facet: name, Batch: batch}
+	for i, tag := range tags {
+		f.Top = append(f.Top, snapshot.Count{Hashtag: tag, Count: int64(100 - i)})
+	}
+	return f
+}
+
+// woken tells whether page was signalled, and takes the signal.
+func woken(page chan struct{}) bool {
+	select {
+	case <-page:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestFacetListsWakeThePagesThatShowThemAndNewFacetsWakeAll(t *testing.T) {
+	h := NewHub(3)
+	h.Publish(snap(1, map[string]int64{"a": 1}, nil))
+	all, ja, de := h.join("all"), h.join("lang:ja"), h.join("lang:de")
+	names := func() string {
+		v, _ := h.ViewOf("all")
+		var out []string
+		for _, n := range v.Facets {
+			out = append(out, n.Name+"("+n.Network+","+n.Language+")")
+		}
+		return fmt.Sprint(out)
+	}
+
+	h.PublishFacet(facetRecord("lang:ja", 1, "雪"))
+	if !woken(all) || !woken(ja) || !woken(de) {
+		t.Fatal("a new facet did not wake every page (their pickers change)")
+	}
+	h.PublishFacet(facetRecord("source:bluesky/lang:ja", 1, "雪"))
+	h.PublishFacet(facetRecord("source:bluesky", 1, "b"))
+	h.PublishFacet(facetRecord("lang:de", 1, "Fußball"))
+	for _, p := range []chan struct{}{all, ja, de} {
+		woken(p)
+	}
+	if got, want := names(), "[source:bluesky(bluesky,) lang:de(,de) lang:ja(,ja) source:bluesky/lang:ja(bluesky,ja)]"; got != want {
+		t.Fatalf("facets %s, want %s", got, want)
+	}
+
+	h.PublishFacet(facetRecord("lang:ja", 2, "雪", "桜"))
+	if woken(all) || !woken(ja) || woken(de) {
+		t.Fatal("new lists of lang:ja must wake its page only")
+	}
+	v, _ := h.ViewOf("lang:ja")
+	if v.Facet == nil || v.Facet.Name != "lang:ja" || v.Facet.Lists == nil || v.Facet.Lists.Batch != 2 || len(v.Facet.Lists.Top) != 2 {
+		t.Fatalf("lang:ja's view: %+v", v.Facet)
+	}
+	if v, _ := h.ViewOf("all"); v.Facet != nil {
+		t.Fatalf("all's view carries a facet: %+v", v.Facet)
+	}
+	if v, _ := h.ViewOf("lang:fr"); v.Facet == nil || v.Facet.Name != "lang:fr" || v.Facet.Lists != nil {
+		t.Fatalf("a facet without lists: %+v", v.Facet)
+	}
+
+	h.RemoveFacet("lang:ja")
+	if !woken(all) || !woken(ja) || !woken(de) {
+		t.Fatal("a facet gone did not wake every page")
+	}
+	if got, want := names(), "[source:bluesky(bluesky,) lang:de(,de) source:bluesky/lang:ja(bluesky,ja)]"; got != want {
+		t.Fatalf("facets after lang:ja's tombstone %s, want %s", got, want)
+	}
+	if v, _ := h.ViewOf("lang:ja"); v.Facet == nil || v.Facet.Lists != nil {
+		t.Fatalf("lang:ja's view after its tombstone: %+v", v.Facet)
+	}
+	h.RemoveFacet("lang:ja") // a tombstone of a facet the hub does not hold
+	if woken(all) {
+		t.Fatal("a tombstone that changes nothing woke the pages")
+	}
+	h.Publish(snap(2, map[string]int64{"a": 2}, nil))
+	if !woken(all) || !woken(ja) || !woken(de) {
+		t.Fatal("a snapshot did not wake every page")
+	}
+	if v, _ := h.ViewOf("all"); len(v.Facets) != 3 {
+		t.Fatalf("the facets after a snapshot: %+v", v.Facets)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/ops"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 )
@@ -78,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /style.css", static(assets, "style.css"))
 	mux.HandleFunc("GET /events", s.events)
 	mux.HandleFunc("GET /api/snapshot", s.snapshot)
+	mux.HandleFunc("GET /api/facet", s.facet)
 	mux.Handle("GET /healthz", ops.Healthz())
 	mux.Handle("GET /readyz", ops.Readyz(s.Ready))
 	return secure(mux)
@@ -123,6 +125,43 @@ func (s *Server) snapshot(w http.ResponseWriter, _ *http.Request) {
 	w.Write(append(b, '\n'))
 }
 
+// facet answers the latest lists of the facet named by the name parameter
+// in the facets topic's own schema: 400 for a name that is not a facet's
+// (or all, whose lists are /api/snapshot's), 404 when the printer has seen
+// no lists of it (yet, or any more).
+func (s *Server) facet(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	name, err := facet.Parse(r.URL.Query().Get("name"))
+	if err == nil && name.IsAll() {
+		err = errors.New("all's lists are the snapshot's: /api/snapshot")
+	}
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		writeError(w, err.Error())
+		return
+	}
+	f, ok := s.Hub.Facet(name.String())
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		writeError(w, "no lists of "+name.String())
+		return
+	}
+	b, err := snapshot.EncodeFacet(*f)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, msg string) {
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	w.Write(append(b, '\n'))
+}
+
 // status is the event a page gets on connecting and every heartbeat.
 type status struct {
 	Ready  bool   `json:"ready"`
@@ -133,9 +172,20 @@ type status struct {
 
 // events streams server-sent events to one page: a status event at once
 // and then every heartbeat, and a snapshot event with the latest view at
-// once and after each Publish. It returns when the page goes away, the
-// server stops, or a write fails or times out.
+// once and after each Publish (or new lists of the facet it shows). The
+// facet parameter names the facet whose lists the page shows (all when
+// absent); a name that is not a facet's is a 400. It returns when the
+// page goes away, the server stops, or a write fails or times out.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	shown := facet.All
+	if q := r.URL.Query(); q.Has("facet") {
+		name, err := facet.Parse(q.Get("facet"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		shown = name.String()
+	}
 	heartbeat, timeout := s.Heartbeat, s.WriteTimeout
 	if heartbeat <= 0 {
 		heartbeat = 2 * time.Second
@@ -148,7 +198,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // a proxy in front must not buffer the stream
 
-	pg := s.Hub.join()
+	pg := s.Hub.join(shown)
 	defer s.Hub.leave(pg)
 	rc := http.NewResponseController(w)
 	send := func(frame []byte) bool {
@@ -167,7 +217,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	sendStatus := func() bool { return send(frame("status", "", s.status())) }
 	sendView := func() bool {
-		v, ok := s.Hub.Latest()
+		v, ok := s.Hub.ViewOf(shown)
 		if !ok {
 			return true
 		}

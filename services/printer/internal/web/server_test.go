@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
@@ -75,8 +77,19 @@ type stream struct {
 
 func open(t *testing.T, url string) *stream {
 	t.Helper()
+	return openEvents(t, url+"/events")
+}
+
+// openFacet opens the event stream of a page showing facet name.
+func openFacet(t *testing.T, site, name string) *stream {
+	t.Helper()
+	return openEvents(t, site+"/events?facet="+url.QueryEscape(name))
+}
+
+func openEvents(t *testing.T, url string) *stream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
@@ -226,6 +239,76 @@ func TestAPISnapshotAnswersTheLatestSnapshotInTheTopicSchema(t *testing.T) {
 	}
 }
 
+func facetLists(name string, batch int64, tags ...string) snapshot.Facet {
+	f := snapshot.Facet{V: snapshot.FacetVersion, Facet: name, Batch: batch, WindowEnd: t0.Add(time.Duration(batch) * 2 * time.Second)}
+	for i, tag := range tags {
+		f.Top = append(f.Top, snapshot.Count{Hashtag: tag, Count: int64(100 - i)})
+	}
+	return f
+}
+
+func TestAPageGetsTheListsOfTheFacetItPicked(t *testing.T) {
+	s := newSite(t, &web.Server{})
+	s.hub.Publish(snap(7, "Kafka"))
+	s.hub.PublishFacet(facetLists("lang:ja", 7, "雪", "桜"))
+	s.hub.PublishFacet(facetLists("source:bluesky", 6, "Kafka"))
+
+	ja := openFacet(t, s.url, "lang:ja")
+	v := view(t, ja.next(t, "snapshot"))
+	if v.Snapshot.Batch != 7 || v.Facet == nil || v.Facet.Name != "lang:ja" || v.Facet.Lists == nil || len(v.Facet.Lists.Top) != 2 || v.Facet.Lists.Top[1].Hashtag != "桜" {
+		t.Fatalf("lang:ja's page got %+v", v)
+	}
+	if len(v.Facets) != 2 || v.Facets[0].Name != "source:bluesky" || v.Facets[1].Name != "lang:ja" || v.Facets[1].Language != "ja" {
+		t.Fatalf("the picker's facets: %+v", v.Facets)
+	}
+	s.hub.PublishFacet(facetLists("lang:ja", 8, "桜"))
+	if v := view(t, ja.next(t, "snapshot")); v.Facet.Lists.Batch != 8 || v.Facet.Lists.Top[0].Hashtag != "桜" {
+		t.Fatalf("lang:ja's new lists: %+v", v.Facet.Lists)
+	}
+
+	all := open(t, s.url)
+	if v := view(t, all.next(t, "snapshot")); v.Facet != nil || len(v.Facets) != 2 {
+		t.Fatalf("a page without a facet got %+v", v)
+	}
+	none := openFacet(t, s.url, "source:x/lang:ja")
+	if v := view(t, none.next(t, "snapshot")); v.Facet == nil || v.Facet.Name != "source:x/lang:ja" || v.Facet.Lists != nil {
+		t.Fatalf("a facet without lists: %+v", v.Facet)
+	}
+	for _, bad := range []string{"lang:xx", "lang:JA", "source:blusky", ""} {
+		resp, body := systest.Get(t, s.url+"/events?facet="+url.QueryEscape(bad))
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "is not a facet") {
+			t.Errorf("/events?facet=%q: %s %q", bad, resp.Status, body)
+		}
+	}
+}
+
+func TestAPIFacetAnswersAFacetsListsInTheTopicSchema(t *testing.T) {
+	s := newSite(t, &web.Server{})
+	want := facetLists("source:bluesky/lang:ja", 9, "雪", "桜")
+	wm := t0
+	want.Trending = []snapshot.Trend{{Rank: 1, Hashtag: "雪", Key: "雪", Score: 40, Observed: 9, Expected: 1, Count: 12, Status: snapshot.Rising, Since: &wm}}
+	want.Watermark = &wm
+	s.hub.PublishFacet(want)
+	resp, body := systest.Get(t, s.url+"/api/facet?name="+url.QueryEscape(want.Facet))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("/api/facet: %s %q", resp.Status, body)
+	}
+	got, ok, err := snapshot.DecodeFacet([]byte(want.Facet), []byte(strings.TrimSpace(body)))
+	if err != nil || !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("/api/facet answered %s (%v, %v), want %+v", body, ok, err, want)
+	}
+	for q, status := range map[string]int{"lang:de": 404, "lang:xx": 400, "all": 400, "": 400} {
+		resp, body := systest.Get(t, s.url+"/api/facet?name="+url.QueryEscape(q))
+		if resp.StatusCode != status || !strings.HasPrefix(body, `{"error":"`) {
+			t.Errorf("/api/facet?name=%q: %s %q, want %d", q, resp.Status, body, status)
+		}
+	}
+	s.hub.RemoveFacet(want.Facet)
+	if resp, _ := systest.Get(t, s.url+"/api/facet?name="+url.QueryEscape(want.Facet)); resp.StatusCode != 404 {
+		t.Fatalf("/api/facet after the facet's tombstone: %s", resp.Status)
+	}
+}
+
 var hostile = []string{
 	`<script>alert(1)</script>`,
 	`"><img src=x onerror=alert(1)>`,
@@ -244,11 +327,26 @@ var hostile = []string{
 func TestHostileSpellingsTravelAsDataAndComeBackExactly(t *testing.T) {
 	s := newSite(t, &web.Server{})
 	s.hub.Publish(snap(1, hostile...))
+	// A facet's lists with the same spellings on top and trending, and in
+	// a trend's reason the names of networks and languages as they come.
+	f := facetLists("lang:ja", 1, hostile...)
+	wm := t0
+	for i, tag := range hostile {
+		f.Trending = append(f.Trending, snapshot.Trend{Rank: i + 1, Hashtag: tag, Key: tag, Score: 30, Observed: 6, Expected: 1, Count: 6,
+			Status: snapshot.Rising, Since: &wm, Reason: &snapshot.Reason{Covered: 6,
+				Sources: []snapshot.Share{{Name: tag, Posts: 6}}, Langs: []snapshot.Share{{Name: tag, Posts: 6}},
+				Started: []snapshot.Start{{Network: tag, Since: wm}}}})
+	}
+	f.Watermark = &wm
+	s.hub.PublishFacet(f)
 
 	_, api := systest.Get(t, s.url+"/api/snapshot")
 	api = strings.TrimSuffix(api, "\n")
+	_, apiFacet := systest.Get(t, s.url+"/api/facet?name=lang:ja")
+	apiFacet = strings.TrimSuffix(apiFacet, "\n")
 	ev := open(t, s.url).next(t, "snapshot")
-	for name, raw := range map[string]string{"/api/snapshot": api, "the snapshot event": ev.data} {
+	evFacet := openFacet(t, s.url, "lang:ja").next(t, "snapshot")
+	for name, raw := range map[string]string{"/api/snapshot": api, "the snapshot event": ev.data, "/api/facet": apiFacet, "the facet page's event": evFacet.data} {
 		if strings.ContainsAny(raw, "<>&\u2028") || strings.Contains(raw, "\n") {
 			t.Errorf("%s carries markup characters or a line break unescaped:\n%s", name, raw)
 		}
@@ -257,10 +355,21 @@ func TestHostileSpellingsTravelAsDataAndComeBackExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fromFacetAPI, ok, err := snapshot.DecodeFacet([]byte("lang:ja"), []byte(apiFacet))
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
 	fromEvent := view(t, ev).Snapshot
+	fromFacetEvent := view(t, evFacet).Facet.Lists
 	for i, want := range hostile {
 		if fromAPI.Top[i].Hashtag != want || fromEvent.Top[i].Hashtag != want {
 			t.Errorf("spelling %d: api %q, event %q, want %q", i, fromAPI.Top[i].Hashtag, fromEvent.Top[i].Hashtag, want)
+		}
+		for name, l := range map[string]*snapshot.Facet{"/api/facet": &fromFacetAPI, "the facet page's event": fromFacetEvent} {
+			r := l.Trending[i].Reason
+			if l.Top[i].Hashtag != want || l.Trending[i].Hashtag != want || r.Sources[0].Name != want || r.Langs[0].Name != want || r.Started[0].Network != want {
+				t.Errorf("spelling %d in %s: top %q, trending %q, reason %+v, want %q", i, name, l.Top[i].Hashtag, l.Trending[i].Hashtag, r, want)
+			}
 		}
 	}
 }
