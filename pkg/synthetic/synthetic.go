@@ -69,8 +69,10 @@ type Config struct {
 	Words int
 	// Langs are the languages posts are written in (default en, de, es,
 	// fr, ja, nl, pt): each account writes in one, the accounts spread
-	// evenly over them. A language without word lists here writes English
-	// words and neutral tags.
+	// evenly over the entries, so a language listed twice has twice the
+	// accounts of one listed once (and is twice as likely to be the one a
+	// rise in one language picks). A language without word lists here
+	// writes English words and neutral tags.
 	Langs []string
 	// RetweetShare is the share of posts that retweet an earlier one of
 	// the same network (default 0.15; a negative value means none).

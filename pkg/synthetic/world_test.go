@@ -182,6 +182,37 @@ func TestEachAccountWritesOnOneNetworkInOneLanguageWithThatNetworksIds(t *testin
 	}
 }
 
+func TestALanguageListedTwiceHasTwiceTheAccounts(t *testing.T) {
+	langs := []string{"en", "en", "en", "ja", "ja", "de", "nl"}
+	g := synthetic.New(synthetic.Config{Seed: 6, Langs: langs, RetweetShare: -1})
+	accounts := map[string]map[string]bool{} // language → accounts
+	n := 0
+	for _, p := range g.Take(60_000) {
+		if accounts[p.Lang] == nil {
+			accounts[p.Lang] = map[string]bool{}
+		}
+		if !accounts[p.Lang][p.Author] {
+			accounts[p.Lang][p.Author] = true
+			n++
+		}
+	}
+	for lang, want := range map[string]float64{"en": 3.0 / 7, "ja": 2.0 / 7, "de": 1.0 / 7, "nl": 1.0 / 7} {
+		if got := float64(len(accounts[lang])) / float64(n); got < want-0.02 || got > want+0.02 {
+			t.Errorf("%s: %d of %d accounts (%.3f), want %.3f", lang, len(accounts[lang]), n, got, want)
+		}
+	}
+	if len(accounts) != 4 {
+		t.Errorf("posts in %d languages, want en, ja, de, nl", len(accounts))
+	}
+	// The vocabulary is that of each language listed once.
+	once := synthetic.New(synthetic.Config{Seed: 6, Langs: []string{"en", "ja", "de", "nl"}})
+	for _, l := range []string{"", "en", "ja", "de", "nl"} {
+		if !slices.Equal(g.Vocabulary(l), once.Vocabulary(l)) {
+			t.Errorf("list %q differs when its language is listed more than once", l)
+		}
+	}
+}
+
 func TestWithoutNetworksPostsKeepTheSourceAndPlainIds(t *testing.T) {
 	for _, p := range synthetic.New(synthetic.Config{Seed: 4}).Take(2000) {
 		if p.Source != "synthetic" || strings.Trim(p.ID, "0123456789") != "" || !regexp.MustCompile(`^u[0-9]+$`).MatchString(p.Author) {
