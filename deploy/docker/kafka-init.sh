@@ -76,7 +76,7 @@ certificates() {
     -ext SAN=dns:kafka,dns:localhost,ip:127.0.0.1 -ext EKU=serverAuth,clientAuth
   cat "$tmp/kafka.crt" "$tmp/ca.crt" >"$tmp/chain.crt"
   kt -importcert -keystore "$tmp/kafka.p12" -alias kafka -file "$tmp/chain.crt" -noprompt
-  [ -s "$tmp/kafka.p12" ] && [ -s "$tmp/ca.crt" ] || fail "keytool made no key store (its lines above)"
+  if [ ! -s "$tmp/kafka.p12" ] || [ ! -s "$tmp/ca.crt" ]; then fail "keytool made no key store (its lines above)"; fi
 
   (
     umask 077
