@@ -195,6 +195,11 @@ func grant(ctx context.Context, kc kafkaconn.Config, users []user, rights []acce
 		return fmt.Errorf("admin client: %w", err)
 	}
 	defer admin.Close()
+	// A wrong password or CA is said in one line naming it, rather than
+	// librdkafka's retries until the deadline.
+	if err := admin.Check(ctx); err != nil {
+		return err
+	}
 	creds := make(map[string]config.Secret, len(users))
 	for _, u := range users {
 		creds[u.name] = u.password
