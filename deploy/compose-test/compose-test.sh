@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make compose-test: docker-compose.yml run for real, on a Docker engine of
-# its own, and its Show steps asserted by live_test.go.
+# its own, and its Show steps asserted by live_test.go; then the same file
+# with docker-compose.secured.yml on top (secured_test.go).
 #
 # Everything it needs it installs and starts itself, and it stops all it
 # started, on failure too:
@@ -175,8 +176,11 @@ stop_engine() {
 # clean_up stops and removes all a run started (or a killed run left).
 clean_up() {
   if [ -S "$state/run.sock" ] && [ -x "${DOCKER_CONFIG:-}/cli-plugins/docker-compose" ]; then
-    DOCKER_HOST=unix://$state/run.sock $docker compose -f "$root/docker-compose.yml" down -v \
-      --remove-orphans --timeout 20 >/dev/null 2>&1 || true
+    # Both files, so that down finds what either run left; the overlay's
+    # passwords must be set for it to load, whatever their values.
+    DOCKER_HOST=unix://$state/run.sock SECURED_ADMIN_PASSWORD=- SECURED_INGEST_PASSWORD=- SECURED_COUNTER_PASSWORD=- \
+      SECURED_PRINTER_PASSWORD=- $docker compose -f "$root/docker-compose.yml" -f "$root/docker-compose.secured.yml" \
+      down -v --remove-orphans --timeout 20 >/dev/null 2>&1 || true
   fi
   stop_engine run
   stop_engine builder
@@ -297,9 +301,10 @@ build_needed() {
 }
 
 # services builds the project's images with the project's Dockerfile,
-# tagged as compose names them (<project>-<service>).
+# tagged as compose names them (<project>-<service>): the three services,
+# and grant for the secured overlay.
 services() {
-  for s in ingest counter printer; do
+  for s in ingest counter printer grant; do
     say "building hashtrend-$s"
     DOCKER_BUILDKIT=1 $docker build -q --network host -f "$root/deploy/docker/Dockerfile" \
       --build-arg SERVICE=$s -t hashtrend-$s "$root" >/dev/null || fail "docker build of hashtrend-$s failed"
@@ -332,7 +337,7 @@ main() {
   ip netns exec "$ns" ip link set lo up
   start_engine run "$ns"
   local images
-  images=(hashtrend-ingest hashtrend-counter hashtrend-printer
+  images=(hashtrend-ingest hashtrend-counter hashtrend-printer hashtrend-grant
     "${standin_image[kafka]}" "${standin_image[prometheus]}")
   $docker save "${images[@]}" | DOCKER_HOST=unix://$state/run.sock $docker load -q >/dev/null ||
     fail "moving the images to the run engine failed"
@@ -342,7 +347,7 @@ main() {
   (cd "$root/deploy" && nice go test -c -o "$state/live.test" ./compose-test)
   say "running the Show steps"
   (cd "$here" && nsenter --net="/run/netns/$ns" env COMPOSE_TEST_LIVE=1 DOCKER=$docker COMPOSE_FILE="$root/docker-compose.yml" \
-    KAFKA_BROKERS=localhost:29092 "$state/live.test" -test.v -test.timeout 20m ${COMPOSE_TEST_RUN:+-test.run "$COMPOSE_TEST_RUN"})
+    COMPOSE_SECURED_FILE="$root/docker-compose.secured.yml" KAFKA_BROKERS=localhost:29092 "$state/live.test" -test.v -test.timeout 20m ${COMPOSE_TEST_RUN:+-test.run "$COMPOSE_TEST_RUN"})
 }
 
 main "$@"

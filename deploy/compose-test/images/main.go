@@ -1,5 +1,6 @@
 // Command images tells compose-test.sh which image each stand-in is built
-// as, after checking that every image docker-compose.yml and
+// as, after checking that every image docker-compose.yml (with
+// docker-compose.secured.yml on top, which compose-test.sh runs too) and
 // deploy/docker/Dockerfile name has one, or is on the list of exclusions
 // (standins/images). No container registry can be reached here, so an
 // image without a stand-in would otherwise surface as a failed registry
@@ -24,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // Listed is one line of standins/images: an image and the folder of its
@@ -40,9 +42,10 @@ type Named struct {
 	In    string
 }
 
-// Paths of the three files, relative to the repository root.
+// Paths of the files, relative to the repository root.
 const (
 	composeFile = "docker-compose.yml"
+	overlayFile = "docker-compose.secured.yml" // optional
 	dockerfile  = "deploy/docker/Dockerfile"
 	listFile    = "deploy/compose-test/standins/images"
 )
@@ -135,24 +138,32 @@ func ReadList(path string) ([]Listed, error) {
 	return list, sc.Err()
 }
 
-// NamedImages lists the images docker-compose.yml and the Dockerfile pull:
-// the compose services' images (those built from the Dockerfile have none),
-// the Dockerfile's syntax frontend and its FROM and COPY --from images, with
-// ARG defaults filled in.
+// NamedImages lists the images docker-compose.yml, the secured overlay
+// on top of it and the Dockerfile pull: the compose services' images
+// (those built from the Dockerfile have none), the Dockerfile's syntax
+// frontend and its FROM and COPY --from images, with ARG defaults filled
+// in.
 func NamedImages(root string) ([]Named, error) {
-	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, composeFile)},
-		cli.WithWorkingDirectory(root), cli.WithDiscardEnvFile)
+	p, err := loadCompose(root, composeFile)
 	if err != nil {
 		return nil, err
-	}
-	p, err := opts.LoadProject(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("%s does not load: %w", composeFile, err)
 	}
 	var named []Named
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		if s := p.Services[name]; s.Build == nil && s.Image != "" {
 			named = append(named, Named{s.Image, composeFile})
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, overlayFile)); err == nil {
+		secured, err := loadCompose(root, composeFile, overlayFile)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range slices.Sorted(maps.Keys(secured.Services)) {
+			s := secured.Services[name]
+			if s.Build == nil && s.Image != "" && !slices.Contains(named, Named{s.Image, composeFile}) {
+				named = append(named, Named{s.Image, overlayFile})
+			}
 		}
 	}
 	text, err := os.ReadFile(filepath.Join(root, dockerfile))
@@ -163,6 +174,24 @@ func NamedImages(root string) ([]Named, error) {
 		named = append(named, Named{img, dockerfile})
 	}
 	return named, nil
+}
+
+// loadCompose loads the Compose files, uninterpolated: the overlay's
+// required passwords need no values to say which images it runs.
+func loadCompose(root string, files ...string) (*types.Project, error) {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = filepath.Join(root, f)
+	}
+	opts, err := cli.NewProjectOptions(paths, cli.WithWorkingDirectory(root), cli.WithDiscardEnvFile, cli.WithInterpolation(false))
+	if err != nil {
+		return nil, err
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("%s does not load: %w", strings.Join(files, " with "), err)
+	}
+	return p, nil
 }
 
 var (

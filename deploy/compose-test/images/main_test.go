@@ -126,3 +126,28 @@ func TestAMissingStandinIsNamedInOneLine(t *testing.T) {
 		t.Errorf("a malformed line: want an error naming %s:1, got %v", listFile, err)
 	}
 }
+
+func TestTheOverlaysImagesAreChecked(t *testing.T) {
+	r := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(r, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(r, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(composeFile, "services:\n  db:\n    image: postgres:17\n")
+	write(overlayFile, "services:\n  init:\n    image: busybox:1\n    environment:\n      P: ${P:?set P}\n  db:\n    environment:\n      P: ${P:?set P}\n")
+	write(dockerfile, "FROM golang:1.26-bookworm\n")
+	write(listFile, "golang:1.26-bookworm golang\npostgres:17 - not run here\n")
+	_, err := check(r)
+	if err == nil || !strings.Contains(err.Error(), "busybox:1") || !strings.Contains(err.Error(), overlayFile) {
+		t.Fatalf("want one line naming busybox:1 and %s (the overlay's required variables unset), got %v", overlayFile, err)
+	}
+	write(listFile, "golang:1.26-bookworm golang\npostgres:17 - not run here\nbusybox:1 - not run here\n")
+	if _, err := check(r); err != nil {
+		t.Fatal(err)
+	}
+}
