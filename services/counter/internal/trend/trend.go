@@ -249,6 +249,17 @@ func (t *Tracker) Attach(l *Lifecycle, r *Reasons) { t.life, t.why = l, r }
 // Lifecycle returns the attached lifecycle, nil without one.
 func (t *Tracker) Lifecycle() *Lifecycle { return t.life }
 
+// Reasons returns the attached reasons, nil without them.
+func (t *Tracker) Reasons() *Reasons { return t.why }
+
+// Closed is the end of the last closed bucket (zero before the first).
+func (t *Tracker) Closed() time.Time {
+	if t.closed == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(t.closed).UTC()
+}
+
 // closeTo closes every bucket up to the end e, one bucket end at a time,
 // so that the lifecycle and the reasons see each one whatever the
 // watermark's steps. The first close starts after the earliest bucket
@@ -426,6 +437,22 @@ func (t *Tracker) Trending(n int) ([]Entry, time.Time) {
 		return nil, time.Time{}
 	}
 	return t.life.List(n), t.life.At()
+}
+
+// BaselineUntil is the first bucket end at which a list can exist, while
+// the last closed bucket is before it: the end at which one whole
+// baseline window lies in the stream's history (usable), two recent
+// windows after the earliest bucket held. False once it is reached, and
+// before any bucket is held.
+func (t *Tracker) BaselineUntil() (time.Time, bool) {
+	if t.first == 0 {
+		return time.Time{}, false
+	}
+	from := t.first + 2*t.cfg.Recent.Milliseconds()
+	if t.closed >= from {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(from).UTC(), true
 }
 
 // usable is the number of baseline windows wholly inside the stream's
