@@ -1,24 +1,29 @@
 // Package state is rank's checkpoint on the compacted hashtag-counts topic:
-// one record per hashtag key holding its running total and spellings, and
-// one reserved meta record holding what a snapshot needs to continue after
-// a restart (the batch number and the running post figures). rank writes
-// them in the same transaction as its snapshot and consumed offsets, and
-// reads them back (package partition) with DecodeRecord: the whole
-// partition at an assignment, or as they come in a warm standby.
+// one record per hashtag key holding its running total and spellings, one
+// reserved meta record holding what a snapshot needs to continue after
+// a restart (the batch number and the running post figures), and with
+// trending on one reserved record per facet holding its trending
+// lifecycle (trend.Lifecycle's encoding). rank writes them in the same
+// transaction as its snapshot and consumed offsets, and reads them back
+// (package partition) with DecodeRecord: the whole partition at an
+// assignment, or as they come in a warm standby.
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/strict"
 	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
 
 // Version is the schema version of Meta values and of Total values
@@ -33,6 +38,17 @@ const (
 // MetaKey is the key of the meta record. A '#' never appears in a hashtag
 // key, so it cannot collide with one.
 const MetaKey = "#meta"
+
+// LifecyclePrefix begins the key of a facet's lifecycle record, followed
+// by the facet's name (facet.Name.String: all, source:bluesky, ...).
+const LifecyclePrefix = "#lifecycle/"
+
+// LifecycleKey is the key of the lifecycle record of facet n.
+func LifecycleKey(n facet.Name) string { return LifecyclePrefix + n.String() }
+
+// Reserved tells whether key is a record's other than a hashtag's total:
+// the meta record or a lifecycle record.
+func Reserved(key []byte) bool { return len(key) > 0 && key[0] == '#' }
 
 // Total is the value of a hashtag's record: Count posts, of which the ones
 // not in Others spelled it Spelling, and (version 2, with facets on) of
@@ -191,12 +207,45 @@ func DecodeMeta(b []byte) (Meta, error) {
 }
 
 // Record is one decoded record of the state topic: a hashtag's Total, the
-// meta record (Meta set), or a tombstone (Deleted).
+// meta record (Meta set), a facet's lifecycle (Lifecycle set) or a
+// hashtag's tombstone (Deleted).
 type Record struct {
-	Key     []byte
-	Total   Total
-	Meta    *Meta
-	Deleted bool
+	Key       []byte
+	Total     Total
+	Meta      *Meta
+	Lifecycle *Lifecycle
+	Deleted   bool
+}
+
+// Lifecycle is a facet's trending lifecycle as rank checkpointed it: the
+// bytes of trend.Lifecycle.Encode, checked by DecodeRecord; rank decodes
+// them again for its own trending definition (trend.DecodeLifecycle). A
+// nil State is a tombstone: the facet has no lifecycle any more.
+type Lifecycle struct {
+	Facet facet.Name
+	State []byte
+}
+
+// DecodeLifecycle checks the lifecycle record key holds value (nil: a
+// tombstone): a key that names a facet as facet.Name.String writes it,
+// a value trend.DecodeLifecycle reads. The state it returns is a copy of
+// value.
+func DecodeLifecycle(key, value []byte) (Lifecycle, error) {
+	name, ok := strings.CutPrefix(string(key), LifecyclePrefix)
+	if !ok {
+		return Lifecycle{}, fmt.Errorf("%w: key %q is not a lifecycle's", ErrInvalid, key)
+	}
+	n, err := facet.Parse(name)
+	if err != nil || n.String() != name {
+		return Lifecycle{}, fmt.Errorf("%w: lifecycle key %q: %v", ErrInvalid, key, err)
+	}
+	if value == nil {
+		return Lifecycle{Facet: n}, nil
+	}
+	if _, err := trend.DecodeLifecycle(value, trend.Config{}, trend.LifecycleConfig{}); err != nil {
+		return Lifecycle{}, fmt.Errorf("%w: lifecycle of %s: %w", ErrInvalid, name, err)
+	}
+	return Lifecycle{Facet: n, State: bytes.Clone(value)}, nil
 }
 
 // DecodeRecord decodes the record key holds value; a nil value is a
@@ -210,6 +259,12 @@ func DecodeRecord(key, value []byte) (Record, error) {
 			return Record{}, err
 		}
 		r.Meta = &m
+	case bytes.HasPrefix(key, []byte(LifecyclePrefix)):
+		l, err := DecodeLifecycle(key, value)
+		if err != nil {
+			return Record{}, err
+		}
+		r.Lifecycle = &l
 	case value == nil:
 		r.Deleted = true
 	default:
