@@ -54,6 +54,7 @@ type Config struct {
 	TrendingMin      int           `envconfig:"COUNTER_TRENDING_MIN" default:"5" desc:"trending: fewest distinct authors in the recent window for a non-zero score"`
 	TrendingMinScore float64       `envconfig:"COUNTER_TRENDING_MIN_SCORE" default:"25" desc:"trending: lowest score in the list, above a steady tag's noise (0: any positive score)"`
 	TrendingReasons  string        `envconfig:"COUNTER_TRENDING_REASONS" default:"on" desc:"trending: on: each trending tag says why (its most active authors' share, its networks and languages), from a summary of the most active authors tally keeps per tag and bucket; off: the score alone"`
+	TrendingHalfLife time.Duration `envconfig:"COUNTER_TRENDING_HALF_LIFE" default:"1h" desc:"trending: half-life of a trending tag's peak score, which keeps it listed as cooling after its burst until the decayed peak falls below the floor (at least COUNTER_TRENDING_BUCKET, at most 24h)"`
 
 	Facets         string `envconfig:"COUNTER_FACETS" default:"on" desc:"on: count every tag by network and language and publish lists per facet; off: the global lists only"`
 	FacetLanguages int    `envconfig:"COUNTER_FACET_LANGUAGES" default:"20" desc:"facets: languages with facets of their own, the busiest by posts in the trending recent window of post time; the rest fold into lang:other"`
@@ -97,6 +98,12 @@ func (c *Config) trend() *trend.Config {
 	tc := c.postTime()
 	return &tc
 }
+
+// maxHalfLife bounds the half-life of a trend's peak: a tag that peaked
+// at 100 times the floor stays listed for 6.6 half-lives, so a day already
+// keeps a burst listed for about a week, long after the counter forgot
+// its buckets (the horizon: hours).
+const maxHalfLife = 24 * time.Hour
 
 // maxFacetLanguages bounds the languages with facets of their own: each
 // has a facet per network, and each facet a record of its lists.
@@ -184,6 +191,8 @@ func (c *Config) Validate() error {
 			return config.Invalid("COUNTER_TRENDING_MIN", "must be at least 1, got %d", c.TrendingMin)
 		case c.TrendingMinScore < 0:
 			return config.Invalid("COUNTER_TRENDING_MIN_SCORE", "must not be negative, got %g", c.TrendingMinScore)
+		case c.Trending && (c.TrendingHalfLife < c.TrendingBucket || c.TrendingHalfLife > maxHalfLife):
+			return config.Invalid("COUNTER_TRENDING_HALF_LIFE", "must be from COUNTER_TRENDING_BUCKET (%s) to %s, got %s", c.TrendingBucket, maxHalfLife, c.TrendingHalfLife)
 		}
 	}
 	return nil
@@ -241,6 +250,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		TxnTimeout: cfg.TxnTimeout, SessionTimeout: cfg.SessionTimeout, StatsInterval: cfg.StatsInterval,
 		MaxRecordBytes: cfg.MaxRecordBytes,
 		Trending:       cfg.trend(), Tweets: cfg.Topics.Tweets, TweetsPartitions: cfg.Topics.TweetsPartitions,
+		Lifecycle:    trend.LifecycleConfig{HalfLife: cfg.TrendingHalfLife},
 		RestoreStall: cfg.RestoreStall,
 		Facets:       cfg.rankFacets(),
 	}
@@ -287,12 +297,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // checkRetention says, at start, whether the deltas topic keeps its records
 // long enough for rank to rebuild the trending buckets from it after a
-// restart or a failover: the horizon, plus a bucket and the lateness. When
-// it does not, the trending list after a restart lacks the oldest part of
-// the baseline (the running totals are not affected); the counter runs on
-// and says so in an error line.
+// restart or a failover: the horizon, plus a bucket and the lateness, and
+// the recent window before the last checkpoint of the lifecycles, whose
+// scores give the reasons their candidates. When it does not, the
+// trending list after a restart lacks the oldest part of the baseline
+// (the running totals are not affected); the counter runs on and says so
+// in an error line.
 func checkRetention(ctx context.Context, admin *kafka.AdminClient, deltas string, tc trend.Config, log *slog.Logger) {
-	need := tc.Horizon() + tc.Bucket + tc.Lateness
+	need := tc.Horizon() + tc.Recent + tc.Bucket + tc.Lateness
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	have, err := topic.Retention(ctx, admin, deltas)

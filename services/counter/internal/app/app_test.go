@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/config"
+	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
 
 func TestValidateNamesTheBadVariable(t *testing.T) {
@@ -35,6 +36,9 @@ func TestValidateNamesTheBadVariable(t *testing.T) {
 		{"a baseline not made of recent windows", func(c *Config) { c.TrendingBaseline = 15 * time.Minute }, "COUNTER_TRENDING_BASELINE"},
 		{"a minimum of no authors", func(c *Config) { c.TrendingMin = 0 }, "COUNTER_TRENDING_MIN"},
 		{"a negative score floor", func(c *Config) { c.TrendingMinScore = -1 }, "COUNTER_TRENDING_MIN_SCORE"},
+		{"no half-life", func(c *Config) { c.TrendingHalfLife = 0 }, "COUNTER_TRENDING_HALF_LIFE"},
+		{"a half-life shorter than a bucket", func(c *Config) { c.TrendingHalfLife = 30 * time.Second }, "COUNTER_TRENDING_HALF_LIFE"},
+		{"a half-life over a day", func(c *Config) { c.TrendingHalfLife = 25 * time.Hour }, "COUNTER_TRENDING_HALF_LIFE"},
 		{"facets neither on nor off", func(c *Config) { c.Facets = "true" }, "COUNTER_FACETS"},
 		{"trending per facet neither on nor off", func(c *Config) { c.FacetTrending = "yes" }, "COUNTER_FACET_TRENDING"},
 		{"trending reasons neither on nor off", func(c *Config) { c.TrendingReasons = "yes" }, "COUNTER_TRENDING_REASONS"},
@@ -93,5 +97,20 @@ func TestAnInstanceIDOfEveryAllowedCharacterValidates(t *testing.T) {
 	c.Instance = "counter-0.eu_west." + strings.Repeat("x", maxInstance-18)
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Validate(%q) = %v", c.Instance, err)
+	}
+}
+
+func TestTheHalfLifeDefaultsToTheTrendPackages(t *testing.T) {
+	var c Config
+	if err := config.Load(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.TrendingHalfLife != trend.DefaultHalfLife {
+		t.Fatalf("COUNTER_TRENDING_HALF_LIFE defaults to %s, trend.DefaultHalfLife is %s", c.TrendingHalfLife, trend.DefaultHalfLife)
+	}
+	// With trending off it is not looked at.
+	c.Trending, c.TrendingHalfLife = false, 0
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate with trending off = %v", err)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/hashtrend/hashtrend/pkg/facet"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
@@ -22,8 +24,9 @@ var facetTrendCfg = trend.Config{Bucket: time.Minute, Recent: 5 * time.Minute, B
 // Japanese on Bluesky only, one rising in German everywhere) and asks for
 // every facet's lists with the languages of their own changing: each list
 // must be that of a tracker fed with the facet's buckets alone from the
-// start, the folded languages' buckets in `other`, whatever the fold was
-// when they arrived.
+// start, lifecycle and reason included, the folded languages' buckets in
+// `other`, whatever the fold was when they arrived; a language's rows
+// say in which networks the tag started.
 func TestEachFacetTrendsOnItsOwnPosts(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).UnixMilli()
@@ -74,8 +77,8 @@ func TestEachFacetTrendsOnItsOwnPosts(t *testing.T) {
 		deltas = append(deltas, d)
 	}
 
-	ft := newFacetTrends(facetTrendCfg, 1)
-	seenNihon := false
+	ft := newFacetTrends(facetTrendCfg, 1, newLives(facetTrendCfg, trend.LifecycleConfig{}))
+	seenNihon, seenStart := false, false
 	for i, d := range deltas {
 		ft.add(d)
 		own := []string{"en", "ja"}
@@ -88,17 +91,26 @@ func TestEachFacetTrendsOnItsOwnPosts(t *testing.T) {
 			t.Fatalf("minute %d: no watermark", i)
 		}
 		for name, l := range want {
-			if !slices.Equal(got[name], l) {
-				t.Fatalf("minute %d, own %v: %s trends %v, want %v", i, own, name, got[name], l)
+			if !reflect.DeepEqual(got[name], l) {
+				t.Fatalf("minute %d, own %v: %s trends %v, want %v", i, own, name, rowKeys(got[name]), rowKeys(l))
 			}
 		}
 		for name := range got {
 			if _, ok := want[name]; !ok {
-				t.Fatalf("minute %d: %s trends %v, want nothing", i, name, got[name])
+				t.Fatalf("minute %d: %s trends %v, want nothing", i, name, rowKeys(got[name]))
 			}
 		}
 		for _, tr := range got[facet.Name{Network: "bluesky", Language: "ja"}] {
 			seenNihon = seenNihon || tr.Key == "nihon"
+		}
+		for _, tr := range got[facet.Name{Language: "ja"}] {
+			if tr.Key != "nihon" {
+				continue
+			}
+			if tr.Reason == nil || len(tr.Reason.Started) != 1 || tr.Reason.Started[0].Network != "bluesky" || !tr.Reason.Started[0].Since.Equal(*tr.Since) {
+				t.Fatalf("minute %d: nihon in lang:ja since %v says it started %+v, want on bluesky alone, then", i, tr.Since, tr.Reason)
+			}
+			seenStart = true
 		}
 		for _, tr := range got[facet.Name{Language: "en"}] {
 			if tr.Key == "nihon" {
@@ -106,14 +118,24 @@ func TestEachFacetTrendsOnItsOwnPosts(t *testing.T) {
 			}
 		}
 	}
-	if !seenNihon {
-		t.Fatal("nihon never trended in source:bluesky/lang:ja: the test shows nothing")
+	if !seenNihon || !seenStart {
+		t.Fatal("nihon never trended in source:bluesky/lang:ja and lang:ja: the test shows nothing")
 	}
 }
 
+func rowKeys(rows []snapshot.Trend) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Key + ":" + r.Status
+	}
+	return out
+}
+
 // oracleLists is every facet's list after deltas, each from a tracker fed
-// with the facet's buckets only, languages not in own folded into other.
-func oracleLists(deltas []delta.Delta, own []string) map[facet.Name][]trend.Trend {
+// with the facet's buckets only, languages not in own folded into other:
+// a lifecycle's rows, where each tag started first in a language among
+// its networks' pairs, and in an `other` facet its scores' rows.
+func oracleLists(deltas []delta.Delta, own []string) map[facet.Name][]snapshot.Trend {
 	trackers := map[facet.Name]*trend.Tracker{}
 	for _, d := range deltas {
 		for _, c := range d.Counts {
@@ -123,6 +145,9 @@ func oracleLists(deltas []delta.Delta, own []string) map[facet.Name][]trend.Tren
 					tr := trackers[n]
 					if tr == nil {
 						tr = trend.NewTracker(facetTrendCfg, 1)
+						if n.Language != facet.Other {
+							tr.Attach(trend.NewLifecycle(facetTrendCfg, trend.LifecycleConfig{}), trend.NewReasons(0))
+						}
 						trackers[n] = tr
 					}
 					authors := b.Authors
@@ -136,9 +161,18 @@ func oracleLists(deltas []delta.Delta, own []string) map[facet.Name][]trend.Tren
 			}
 		}
 	}
-	out := map[facet.Name][]trend.Trend{}
+	out := map[facet.Name][]snapshot.Trend{}
 	for n, tr := range trackers {
-		if l, _ := tr.Top(5); len(l) > 0 {
+		var byNetwork map[string]*trend.Lifecycle
+		if n.Network == "" && n.Language != facet.Other {
+			byNetwork = map[string]*trend.Lifecycle{}
+			for m, p := range trackers {
+				if m.Network != "" && m.Language == n.Language {
+					byNetwork[m.Network] = p.Lifecycle()
+				}
+			}
+		}
+		if l, _ := rows(tr, 5, byNetwork); len(l) > 0 {
 			out[n] = l
 		}
 	}
@@ -173,7 +207,7 @@ func BenchmarkFacetTrendingMemory(b *testing.B) {
 				before := liveHeap()
 				v := view{tr: trend.NewTracker(cfg, 1)}
 				if facets {
-					v.facets = newFacetTrends(cfg, 1)
+					v.facets = newFacetTrends(cfg, 1, nil)
 				}
 				for _, d := range ds {
 					v.add(d)

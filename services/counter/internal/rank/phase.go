@@ -3,7 +3,8 @@ package rank
 import (
 	"time"
 
-	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
+	"github.com/hashtrend/hashtrend/pkg/facet"
+	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/services/counter/internal/window"
 )
 
@@ -44,14 +45,18 @@ type active struct {
 	// lost the partition without noticing yet is fenced by the group
 	// generation (KIP-447) rather than publish a stale snapshot.
 	next int64
-	// trend holds the trending buckets beside table (nil with trending
-	// off), fold the choice of the languages with facets of their own
-	// (nil with facets off).
-	trend *trend.Tracker
-	fold  *fold
-	// facetTrend is every facet's trending view (nil without trending
-	// per facet).
-	facetTrend *facetTrends
+	// view holds the trending buckets beside table (its tracker nil with
+	// trending off), every facet's (nil without trending per facet), and
+	// the choice of the languages with facets of their own (its fold nil
+	// with facets off).
+	view view
+	// lifeWritten is the last bucket end of each facet's lifecycle as the
+	// state topic holds it (lifecycle.go).
+	lifeWritten map[facet.Name]time.Time
+	// rows are the global trending rows, unspelled, made at the bucket
+	// end rowsAt.
+	rows   []snapshot.Trend
+	rowsAt time.Time
 	// facets decides which facets' records the next snapshots write (nil
 	// with facets off).
 	facets *facetWriter

@@ -23,7 +23,9 @@
 // from the deltas topic up to the offset the restored totals end at, or
 // caught up to it from the warm standby's copy, which follows the deltas
 // no further than the state topic's totals hold them (trending.go), so
-// they never depend on when rank ran.
+// they never depend on when rank ran. Each trend's lifecycle (since when
+// it trends, its peak, its status) is checkpointed with the totals, as it
+// can reach back further than the deltas (lifecycle.go).
 //
 // The transactional loop, the clients and the rebalance callback are the
 // stage runner's (package stage); rank supplies what happens at an
@@ -73,6 +75,9 @@ type Config struct {
 	Trending         *trend.Config
 	Tweets           string
 	TweetsPartitions int
+	// Lifecycle is the definition of each trend's lifecycle (its
+	// half-life), with Trending on.
+	Lifecycle trend.LifecycleConfig
 	// Facets, when set, keeps every hashtag's posts by cell and the lists
 	// of every facet (facets.go), the languages with facets of their own
 	// chosen by the fold (fold.go).
@@ -121,19 +126,19 @@ func (s *Stage) facetRecords(a *active, batch int64, w window.Window, snapshot i
 		return nil, 0, nil
 	}
 	var own []string
-	if a.fold != nil {
-		own, _ = a.fold.own()
+	if a.view.fold != nil {
+		own, _ = a.view.fold.own()
 		a.table.SetOwn(own)
 	}
 	tops := a.table.FacetTops()
-	if a.facetTrend != nil {
-		lists, at := a.facetTrend.lists(own, s.cfg.TopN)
+	if a.view.facets != nil {
+		lists, at := a.view.facets.lists(own, s.cfg.TopN)
 		for i := range tops {
 			l := lists[tops[i].Name]
 			if len(l) == 0 {
 				continue
 			}
-			tops[i].Trending, tops[i].Watermark = trends(l, a.table), &at
+			tops[i].Trending, tops[i].Watermark = spell(l, a.table), &at
 		}
 	}
 	return a.facets.due(tops, batch, w.End, s.cfg.Facets.Budget-len(snapshotKey)-snapshot)
@@ -277,7 +282,7 @@ func (s *Stage) Record(r kafkaio.Record) error {
 		return fmt.Errorf("%s[%d]@%d: %w", s.cfg.Deltas, r.Partition, r.Offset, err)
 	}
 	a.table.Apply(d)
-	if v := (view{a.trend, a.fold, a.facetTrend}); (v.tr != nil || v.fold != nil) && !v.add(d) {
+	if v := a.view; (v.tr != nil || v.fold != nil) && !v.add(d) {
 		s.log.Warn("delta with another trending bucket length left out of the trending view", "offset", r.Offset, "bucket_ms", d.BucketMillis)
 	}
 	s.log.Debug("delta applied", "offset", r.Offset, "key", string(r.Key), "posts", d.Posts)
@@ -303,7 +308,7 @@ func (s *Stage) publish(a *active, w window.Window) error {
 		Posts: meta.Posts, PostsWithTags: meta.PostsWithHashtags, DistinctHashtags: int64(t.Len()),
 		ProducedAt: time.Now().UTC(),
 	}
-	snap.Trending, snap.Watermark = s.trending(a.trend, t)
+	snap.Trending, snap.Watermark, snap.BaselineUntil = s.trending(a, t)
 	sb, err := snapshot.Encode(snap)
 	if err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
@@ -311,6 +316,10 @@ func (s *Stage) publish(a *active, w window.Window) error {
 	facets, waiting, err := s.facetRecords(a, batch, w, len(sb))
 	if err != nil {
 		return fmt.Errorf("facets of snapshot %d: %w", batch, err)
+	}
+	lives, err := a.view.checkpoints(a.lifeWritten)
+	if err != nil {
+		return fmt.Errorf("lifecycles of snapshot %d: %w", batch, err)
 	}
 	offsets := []kafkaio.Offset{{Partition: a.partition, Offset: a.next}}
 	a.publishing = w
@@ -324,6 +333,13 @@ func (s *Stage) publish(a *active, w window.Window) error {
 		})
 		if err != nil {
 			return err
+		}
+		// Before the meta record: a warm standby's state tail then has
+		// read them when the meta lets its trending copy go on.
+		for _, l := range lives {
+			if err := p.Produce(kafkaio.Message{Topic: s.cfg.Counts, Partition: a.partition, Key: []byte(l.key), Value: l.value}); err != nil {
+				return err
+			}
 		}
 		mb, err := state.EncodeMeta(meta)
 		if err != nil {
@@ -344,6 +360,9 @@ func (s *Stage) publish(a *active, w window.Window) error {
 	}
 	if !committed {
 		return nil
+	}
+	for _, l := range lives {
+		a.lifeWritten[l.facet] = l.at
 	}
 	if a.facets != nil {
 		a.facets.committed(facets)

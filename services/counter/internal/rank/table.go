@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/hashtag"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
@@ -37,6 +38,10 @@ type Table struct {
 	// the facets (cells.go, facets.go); nil with facets off.
 	cells  *cellTable
 	facets *facets
+	// lives are the facets' lifecycle records restored (facet → the
+	// latest), for the trending view made beside the totals; nil once
+	// taken (TakeLifecycles).
+	lives map[facet.Name][]byte
 }
 
 // entry is one hashtag: its running total, its record in the keys arena
@@ -68,6 +73,14 @@ func NewTable() *Table {
 // n of every facet.
 func (t *Table) EnableFacets(n int) {
 	t.cells, t.facets = newCells(), newFacets(n)
+}
+
+// TakeLifecycles returns the lifecycle records restored, by facet, and
+// forgets them.
+func (t *Table) TakeLifecycles() map[facet.Name][]byte {
+	l := t.lives
+	t.lives = nil
+	return l
 }
 
 // Len is the number of distinct hashtags.
@@ -160,11 +173,22 @@ func (t *Table) others(id uint32) map[string]int64 {
 }
 
 // Restore loads one record of the state topic: a later record of a key
-// replaces an earlier one, a tombstone removes the key.
+// replaces an earlier one, a tombstone removes the key. A facet's
+// lifecycle record is kept as it is for the trending view
+// (TakeLifecycles).
 func (t *Table) Restore(r state.Record) error {
 	switch {
 	case r.Meta != nil:
 		t.meta = *r.Meta
+	case r.Lifecycle != nil:
+		if t.lives == nil {
+			t.lives = map[facet.Name][]byte{}
+		}
+		if r.Lifecycle.State == nil {
+			delete(t.lives, r.Lifecycle.Facet)
+		} else {
+			t.lives[r.Lifecycle.Facet] = r.Lifecycle.State
+		}
 	case r.Deleted:
 		t.remove(r.Key)
 	default:

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/partition"
 	"github.com/hashtrend/hashtrend/pkg/retry"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
@@ -17,7 +19,8 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
 
-// addTrend adds d's buckets and watermarks to tr. A delta whose buckets
+// addTrend adds d's buckets, their details and d's watermarks to tr. A
+// delta whose buckets
 // have another length (written before a change of COUNTER_TRENDING_BUCKET)
 // is left out of the trending view; false says so.
 func addTrend(tr *trend.Tracker, d delta.Delta) bool {
@@ -31,6 +34,9 @@ func addTrend(tr *trend.Tracker, d delta.Delta) bool {
 		for i := range c.Buckets {
 			b := &c.Buckets[i]
 			tr.Add(c.Key, b.Start, b.N, &b.Authors)
+			if det, ok := detailOf(b); ok {
+				tr.AddDetail(c.Key, b.Start, &det)
+			}
 		}
 	}
 	for _, w := range d.Watermarks {
@@ -43,10 +49,13 @@ func addTrend(tr *trend.Tracker, d delta.Delta) bool {
 // trending buckets (nil with trending off) and the language fold (nil
 // with facets off). Both depend on which deltas were applied in which
 // order only, so they are built and kept the same way.
+//
+// Each tracker has a lifecycle attached (lifecycle.go), made by lives.
 type view struct {
 	tr     *trend.Tracker
 	fold   *fold
 	facets *facetTrends // nil without trending per facet
+	lives  *lives       // nil with trending off
 }
 
 // postTime tells whether rank keeps a view at all.
@@ -57,12 +66,14 @@ func (s *Stage) postTime() bool { return s.cfg.Trending != nil || s.cfg.Facets !
 func (s *Stage) newView(partitions int) view {
 	var v view
 	if s.cfg.Trending != nil {
+		v.lives = newLives(*s.cfg.Trending, s.cfg.Lifecycle)
 		v.tr = trend.NewTracker(*s.cfg.Trending, partitions)
+		v.lives.attach(facet.Name{}, v.tr)
 	}
 	if s.cfg.Facets != nil {
 		v.fold = newFold(s.cfg.Facets.PostTime, s.cfg.Facets.Languages, partitions)
 		if s.cfg.Trending != nil && s.cfg.Facets.Trending {
-			v.facets = newFacetTrends(*s.cfg.Trending, partitions)
+			v.facets = newFacetTrends(*s.cfg.Trending, partitions, v.lives)
 		}
 	}
 	return v
@@ -103,14 +114,20 @@ func (v view) logArgs() []any {
 
 // rebuildTrend builds the trending buckets and the language fold again
 // from the deltas that the restored totals hold: the deltas topic from its
-// first retained record up to a.next. The deltas are exactly once, and the
-// trending list and the fold depend on which deltas were applied in which
-// order, not on when, so the rebuilt view is the one an uninterrupted run
-// holds at the same offset. The deltas topic's retention must cover the
-// trending horizon (checked at start, see app).
+// first retained record up to a.next, with the lifecycles restored with
+// the totals attached first (lifecycle.go). The deltas are exactly once,
+// and the trending list and the fold depend on which deltas were applied
+// in which order, not on when, so the rebuilt view is the one an
+// uninterrupted run holds at the same offset. The deltas topic's
+// retention must cover the trending horizon and the recent window before
+// it (checked at start, see app).
 func (s *Stage) rebuildTrend(a *active) error {
 	start := time.Now()
 	v := s.newView(s.tweetsPartitions())
+	written, err := v.restore(a.table.TakeLifecycles())
+	if err != nil {
+		return fmt.Errorf("restore the trending lifecycles: %w", err)
+	}
 	skipped := 0
 	n, err := s.readDeltas(a.partition, a.next, func(d delta.Delta) error {
 		if !v.add(d) {
@@ -121,10 +138,10 @@ func (s *Stage) rebuildTrend(a *active) error {
 	if err != nil {
 		return fmt.Errorf("rebuild the trending buckets from %s: %w", s.cfg.Deltas, err)
 	}
-	a.trend, a.fold, a.facetTrend = v.tr, v.fold, v.facets
+	a.view, a.lifeWritten = v, written
 	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
 	s.m.TrendingDeltas.Set(float64(n))
-	s.log.Info("trending buckets rebuilt", append([]any{"topic", s.cfg.Deltas, "deltas", n}, append(v.logArgs(),
+	s.log.Info("trending buckets rebuilt", append([]any{"topic", s.cfg.Deltas, "deltas", n, "lifecycles", len(written)}, append(v.logArgs(),
 		"other_bucket_length", skipped, "took", time.Since(start).Round(time.Millisecond))...)...)
 	return nil
 }
@@ -156,6 +173,11 @@ func (s *Stage) readDeltas(p int32, end int64, apply func(delta.Delta) error) (i
 // caught up to the restored totals' offset, so it holds exactly the
 // buckets a rebuild from the beginning (rebuildTrend) builds, and reads
 // only the last windows' deltas to get there.
+//
+// The lifecycle records the state tail reads wait in pending until the
+// follower adds its next delta, and are attached first: the tail reads a
+// transaction's lifecycle records before its meta record, so the view is
+// never past the offset a checkpoint was written at when it takes it.
 type trendFollower struct {
 	r          *partition.Reader
 	topic      string
@@ -166,6 +188,9 @@ type trendFollower struct {
 	bound      atomic.Int64
 	added      int64
 	skipped    int
+
+	mu      sync.Mutex
+	pending map[facet.Name][]byte // lifecycle records not attached yet
 }
 
 // newTrendFollower starts a follower of partition p of the deltas topic.
@@ -178,11 +203,34 @@ func (s *Stage) newTrendFollower(p int32) (*trendFollower, error) {
 }
 
 // holds raises bound to the delta offset that a state record says the
-// owner's totals hold.
+// owner's totals hold, and keeps a lifecycle record for the next delta.
 func (f *trendFollower) holds(r state.Record) {
+	if r.Lifecycle != nil {
+		f.mu.Lock()
+		if f.pending == nil {
+			f.pending = map[facet.Name][]byte{}
+		}
+		f.pending[r.Lifecycle.Facet] = r.Lifecycle.State
+		f.mu.Unlock()
+	}
 	if r.Meta != nil && r.Meta.NextDelta != nil && *r.Meta.NextDelta > f.bound.Load() {
 		f.bound.Store(*r.Meta.NextDelta)
 	}
+}
+
+// takePending attaches the lifecycle records read since the last delta.
+func (f *trendFollower) takePending() error {
+	f.mu.Lock()
+	recs := f.pending
+	f.pending = nil
+	f.mu.Unlock()
+	if len(recs) == 0 {
+		return nil
+	}
+	if _, err := f.v.restore(recs); err != nil {
+		return fmt.Errorf("trending standby: %w", err)
+	}
+	return nil
 }
 
 // follow makes the view for the posts topic's partitions as they are
@@ -221,6 +269,9 @@ func (f *trendFollower) add(rec partition.Record) error {
 	if err != nil {
 		return fmt.Errorf("trending standby %s[%d]@%d: %w", f.topic, f.partition, rec.Offset, err)
 	}
+	if err := f.takePending(); err != nil {
+		return err
+	}
 	if !f.v.add(d) {
 		f.skipped++
 	}
@@ -238,20 +289,29 @@ func (f *trendFollower) catchUp(ctx context.Context, end int64) (int64, error) {
 
 // takeTrend makes the trending buckets for the restored totals: from the
 // warm standby's follower caught up to a.next when it has one for the same
-// posts topic, else by a rebuild from the beginning.
+// posts topic, else by a rebuild from the beginning. The follower takes
+// the lifecycles restored with the totals first: the latest of each
+// facet, which its view is not past.
 func (s *Stage) takeTrend(a *active, f *trendFollower) error {
 	if f == nil || !f.made || f.partition != a.partition || f.partitions != s.tweetsPartitions() {
 		return s.rebuildTrend(a)
 	}
 	start := time.Now()
+	lives := a.table.TakeLifecycles()
+	written, err := f.v.restore(lives)
+	if err != nil {
+		s.log.Warn("the warm trending buckets cannot take the restored lifecycles; rebuilding them", "err", err)
+		a.table.lives = lives
+		return s.rebuildTrend(a)
+	}
 	n, err := f.catchUp(s.ctx, a.next)
 	if err != nil {
 		return fmt.Errorf("catch the trending buckets up with %s: %w", s.cfg.Deltas, err)
 	}
-	a.trend, a.fold, a.facetTrend = f.v.tr, f.v.fold, f.v.facets
+	a.view, a.lifeWritten = f.v, written
 	s.m.TrendingRebuild.Set(time.Since(start).Seconds())
 	s.m.TrendingDeltas.Set(float64(n))
-	s.log.Info("trending buckets caught up from the warm standby", append([]any{"topic", s.cfg.Deltas, "deltas", f.added, "caught_up", n}, append(f.v.logArgs(),
+	s.log.Info("trending buckets caught up from the warm standby", append([]any{"topic", s.cfg.Deltas, "deltas", f.added, "caught_up", n, "lifecycles", len(written)}, append(f.v.logArgs(),
 		"other_bucket_length", f.skipped, "took", time.Since(start).Round(time.Millisecond))...)...)
 	return nil
 }
@@ -277,35 +337,37 @@ func (s *Stage) askTweetsPartitions() (int, error) {
 	return n, nil
 }
 
-// trending is the trending list of tr for the snapshot, spelled as the
-// totals t spell it, and its watermark; nil, nil before the stream has one.
-func (s *Stage) trending(tr *trend.Tracker, t *Table) ([]snapshot.Trend, *time.Time) {
+// trending is the global trending list for the snapshot, spelled as the
+// totals t spell it, its watermark, and until when the baseline still
+// builds; nil, nil, nil before the stream has a watermark (the baseline's
+// end is known once a bucket is held).
+func (s *Stage) trending(a *active, t *Table) (list []snapshot.Trend, watermark, baseline *time.Time) {
+	tr := a.view.tr
 	if tr == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	top, at := tr.Top(s.cfg.TopN)
+	if u, ok := tr.BaselineUntil(); ok {
+		baseline = &u
+	}
+	at := tr.Closed()
 	if at.IsZero() {
-		return nil, nil
+		return nil, nil, baseline
 	}
-	out := trends(top, t)
+	if !at.Equal(a.rowsAt) {
+		var byNetwork map[string]*trend.Lifecycle
+		if a.view.facets != nil {
+			byNetwork = a.view.facets.networks("")
+		}
+		a.rows, _ = rows(tr, s.cfg.TopN, byNetwork)
+		a.rowsAt = at
+	}
 	if !at.Equal(s.trendAt) {
 		s.trendAt = at
 		s.m.TrendingCells.Set(float64(tr.Cells()))
 		s.m.TrendingBytes.Set(float64(tr.Bytes()))
 		s.m.TrendingMark.Set(float64(at.Unix()))
 	}
-	return out, &at
-}
-
-// trends is a trending list for a snapshot, spelled as the totals t spell
-// it.
-func trends(top []trend.Trend, t *Table) []snapshot.Trend {
-	out := make([]snapshot.Trend, len(top))
-	for i, r := range top {
-		out[i] = snapshot.Trend{Rank: i + 1, Hashtag: t.spellingOf(r.Key), Key: r.Key, Score: r.Score,
-			Observed: r.Observed, Expected: r.Expected, Count: r.Posts}
-	}
-	return out
+	return spell(a.rows, t), &at, baseline
 }
 
 // spellingOf is key's display spelling, the one seen most often; the key
