@@ -30,7 +30,7 @@ var lifecycleEnv = []string{
 // recent window, a bucket and the lateness) and two buckets more.
 const lifecycleKeep = 15*time.Minute + 5*time.Minute + time.Minute + time.Minute + 2*time.Minute
 
-// TestLifecyclesSurviveACrashBeyondTheDeltasRetained runs 50 minutes of
+// TestTrendingLifecyclesSurviveACrashBeyondTheDeltasRetained runs 50 minutes of
 // post time with the generator's rising tags through two counters. One
 // is killed with SIGKILL mid-run, and its deltas topic then loses every
 // record older than the counter needs to rebuild its buckets (as its
@@ -39,7 +39,7 @@ const lifecycleKeep = 15*time.Minute + 5*time.Minute + time.Minute + time.Minute
 // publishes for every watermark both published the same list as the
 // uninterrupted counter, with the same since, peak, status and decayed
 // score of every row: the lifecycles come from its checkpoint.
-func TestLifecyclesSurviveACrashBeyondTheDeltasRetained(t *testing.T) {
+func TestTrendingLifecyclesSurviveACrashBeyondTheDeltasRetained(t *testing.T) {
 	posts, _ := risingStream(24, 50)
 	split := 0
 	for split < len(posts) && posts[split].CreatedAt.Before(trendStart.Add(40*time.Minute)) {

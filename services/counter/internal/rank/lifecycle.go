@@ -219,11 +219,12 @@ func rows(tr *trend.Tracker, n int, byNetwork map[string]*trend.Lifecycle) ([]sn
 	return out, at
 }
 
-// reasonOf is a reason in the snapshot's form.
+// reasonOf is a reason in the snapshot's form; From only when details
+// cover some posts.
 func reasonOf(r trend.Reason, started []trend.Start) *snapshot.Reason {
 	out := &snapshot.Reason{PostsPerAuthor: r.PostsPerAuthor, TopAuthorsShare: r.TopShareHigh,
 		TopAuthorsShareError: r.TopShareHigh - r.TopShareLow, Covered: r.Covered, Authors: r.Authors}
-	if !r.From.IsZero() {
+	if r.Covered > 0 {
 		from := r.From
 		out.From = &from
 	}
