@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
@@ -156,25 +157,35 @@ func (v view) checkpoints(written map[facet.Name]time.Time) ([]lifeRecord, error
 }
 
 // detailOf is the reason's input from bucket b: its authors summary and
-// its posts by origin (its cell's network and language, when it has a
-// cell); false when the delta carries no summary (a tally that does not
-// send one).
-func detailOf(b *delta.Bucket) (trend.Detail, bool) { return detailFrom(heavyOf(b), b.Cell) }
+// its posts by origin (its cell's network and language, or its posts by
+// cell when it is of every cell); false when the delta carries no
+// summary (a tally with the reasons off, or of a version before them).
+func detailOf(b *delta.Bucket) (trend.Detail, bool) { return detailFrom(b.Heavy, b.Cell, b.Cells) }
 
-// heavyOf is bucket b's summary of its most active authors; nil until
-// deltas carry one.
-func heavyOf(*delta.Bucket) *trend.Heavy { return nil }
-
-// detailFrom is the detail of a bucket of cell (empty: none) whose
-// authors h summarises (nil: no summary). The detail shares h's counters,
-// which the reasons merge into their own.
-func detailFrom(h *trend.Heavy, cell string) (trend.Detail, bool) {
+// detailFrom is the detail of a bucket of cell (empty: of every cell,
+// whose posts by cell are byCell) whose authors h summarises (nil: no
+// summary). The detail shares h's counters, which the reasons merge into
+// their own. A bucket that says nothing of its cells has no origins.
+func detailFrom(h *trend.Heavy, cell string, byCell cells.Counts) (trend.Detail, bool) {
 	if h == nil || h.N() == 0 {
 		return trend.Detail{}, false
 	}
 	d := trend.Detail{Authors: *h}
-	if c, err := facet.ParseCell(cell); cell != "" && err == nil {
-		d.Origins = map[trend.Origin]int64{{Source: c.Network, Lang: c.Language}: h.N()}
+	origin := func(cell string, n int64) {
+		c, err := facet.ParseCell(cell)
+		if err != nil || n <= 0 {
+			return // the decoder checked it
+		}
+		if d.Origins == nil {
+			d.Origins = map[trend.Origin]int64{}
+		}
+		d.Origins[trend.Origin{Source: c.Network, Lang: c.Language}] += n
+	}
+	if cell != "" {
+		origin(cell, h.N())
+	}
+	for _, x := range byCell {
+		origin(x.Cell, x.N)
 	}
 	return d, true
 }

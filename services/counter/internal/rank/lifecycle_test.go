@@ -15,7 +15,9 @@ import (
 
 	"github.com/hashtrend/hashtrend/pkg/facet"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
+	"github.com/hashtrend/hashtrend/services/counter/internal/cells"
 	"github.com/hashtrend/hashtrend/services/counter/internal/delta"
+	"github.com/hashtrend/hashtrend/services/counter/internal/hll"
 	"github.com/hashtrend/hashtrend/services/counter/internal/metrics"
 	"github.com/hashtrend/hashtrend/services/counter/internal/state"
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
@@ -63,6 +65,11 @@ func lifeDeltas(seed uint64) []delta.Delta {
 		}
 		b.N++
 		b.Authors.AddString(author)
+		if b.Heavy == nil {
+			h := trend.NewHeavy(8)
+			b.Heavy = &h
+		}
+		b.Heavy.Add(hll.Hash(author), 1)
 	}
 	networks, langs := []string{"bluesky", "mastodon", "x"}, []string{"en", "ja", "de"}
 	for m := range 110 {
@@ -164,12 +171,14 @@ func describe(l []snapshot.Trend) string {
 
 // TestALifecycleRestoredFromItsCheckpointGoesOnAsTheUninterruptedOne
 // crashes at several deltas: the lifecycles checkpointed there (read back
-// through the state records), attached to a view rebuilt from the deltas
-// retained (the horizon, the recent window and a few buckets before the
-// checkpoint), or to a warm standby's view that has added fewer deltas
-// with lifecycles of its own, give every list, episode and reason of the
-// uninterrupted run after every later delta. A rebuild without the
-// checkpoints does not: alpha's episode began before the deltas retained.
+// through the state records) and attached to a view rebuilt from the
+// deltas retained (the horizon, the recent window and a few buckets
+// before the checkpoint) give every list, episode and reason (with the
+// authors summaries) of the uninterrupted run after every later delta.
+// So does a warm standby's view, which took an earlier checkpoint before
+// its first delta and takes the later one a few deltas before the
+// offset it was written at. A rebuild without the checkpoints does not:
+// alpha's episode began before the deltas retained.
 func TestALifecycleRestoredFromItsCheckpointGoesOnAsTheUninterruptedOne(t *testing.T) {
 	s := lifeStage()
 	deltas := lifeDeltas(7)
@@ -180,23 +189,44 @@ func TestALifecycleRestoredFromItsCheckpointGoesOnAsTheUninterruptedOne(t *testi
 		want[i] = lifeLists(v)
 	}
 	keep := (lifeCfg.Horizon() + lifeCfg.Recent + 3*lifeCfg.Bucket).Milliseconds()
-	older, crashes := 0, 0
-	for i := len(deltas) / 2; i < len(deltas)-10; i += 9 {
-		crashes++
+	// checkpoint is the owner's lifecycle records after delta i, and the
+	// first delta a retention that keeps keep before them holds.
+	checkpoint := func(i int) (map[facet.Name][]byte, int, view) {
 		owner := s.newView(2)
 		for _, d := range deltas[:i+1] {
 			owner.add(d)
 		}
-		recs := checkpointRecords(t, owner)
 		at := owner.tr.Closed().UnixMilli()
 		from := 0
 		for deltas[from].Watermarks[0].At < at-keep {
 			from++
 		}
+		return checkpointRecords(t, owner), from, owner
+	}
+	same := func(name string, v view, i, j int) {
+		t.Helper()
+		got := lifeLists(v)
+		if reflect.DeepEqual(got, want[j]) {
+			return
+		}
+		for f := range want[j] {
+			if !reflect.DeepEqual(got[f], want[j][f]) {
+				t.Errorf("%s: %s\n  %s\nuninterrupted:\n  %s", name, f, describe(got[f]), describe(want[j][f]))
+			}
+		}
+		t.Fatalf("crash after delta %d, %s view, after delta %d: the lists differ", i, name, j)
+	}
+	older, covered, crashes := 0, 0, 0
+	for i := len(deltas) / 2; i < len(deltas)-10; i += 9 {
+		crashes++
+		recs, from, owner := checkpoint(i)
 		first := time.UnixMilli(deltas[from].Counts[0].Buckets[0].Start)
 		for _, r := range want[i][facet.All] {
 			if r.Since != nil && r.Since.Before(first) {
 				older++
+			}
+			if r.Reason != nil && r.Reason.Covered > 0 {
+				covered++
 			}
 		}
 
@@ -208,36 +238,35 @@ func TestALifecycleRestoredFromItsCheckpointGoesOnAsTheUninterruptedOne(t *testi
 		if len(written) != len(owner.facets.trackers)+1 {
 			t.Fatalf("%d lifecycles restored, the owner has %d trackers", len(written), len(owner.facets.trackers)+1)
 		}
-		// A standby that has added some deltas before it read the
-		// checkpoint, from the same retained ones.
-		warm := s.newView(2)
-		k := from + (i-from)/2
-		for _, d := range deltas[from:k] {
-			warm.add(d)
-		}
-		if _, err := warm.restore(recs); err != nil {
-			t.Fatal(err)
-		}
 		for j := from; j < len(deltas); j++ {
 			rebuilt.add(deltas[j])
-			if j >= k {
-				warm.add(deltas[j])
-			}
-			if j < i {
-				continue
-			}
-			for name, v := range map[string]view{"rebuilt": rebuilt, "warm": warm} {
-				got := lifeLists(v)
-				if !reflect.DeepEqual(got, want[j]) {
-					for f := range want[j] {
-						if !reflect.DeepEqual(got[f], want[j][f]) {
-							t.Errorf("%s: %s\n  %s\nuninterrupted:\n  %s", name, f, describe(got[f]), describe(want[j][f]))
-						}
-					}
-					t.Fatalf("crash after delta %d, %s view, after delta %d: the lists differ", i, name, j)
-				}
+			if j >= i {
+				same("rebuilt", rebuilt, i, j)
 			}
 		}
+
+		// The warm standby: started from the checkpoint after delta i-8,
+		// it takes the one after delta i when it has added delta i-3.
+		early, from0, _ := checkpoint(i - 8)
+		warm := s.newView(2)
+		if _, err := warm.restore(early); err != nil {
+			t.Fatal(err)
+		}
+		for j := from0; j < len(deltas); j++ {
+			warm.add(deltas[j])
+			if j == i-3 {
+				if _, err := warm.restore(recs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Between the two its lifecycles are ahead of its buckets,
+			// as a standby's are until it has caught up; it publishes
+			// nothing then.
+			if j >= i-8 && (j < i-3 || j >= i) {
+				same("warm", warm, i, j)
+			}
+		}
+
 		// Without the checkpoints the rebuilt lifecycles start over.
 		bare := s.newView(2)
 		for _, d := range deltas[from : i+1] {
@@ -247,10 +276,10 @@ func TestALifecycleRestoredFromItsCheckpointGoesOnAsTheUninterruptedOne(t *testi
 			t.Fatalf("crash after delta %d: a rebuild without the checkpoints has the same lists", i)
 		}
 	}
-	if older == 0 || crashes < 4 {
-		t.Fatalf("%d crashes, %d rows since before the deltas retained: the test shows nothing", crashes, older)
+	if older == 0 || covered == 0 || crashes < 4 {
+		t.Fatalf("%d crashes, %d rows since before the deltas retained, %d with details: the test shows nothing", crashes, older, covered)
 	}
-	t.Logf("%d crashes, %d global rows whose episode began before the deltas retained", crashes, older)
+	t.Logf("%d crashes, %d global rows whose episode began before the deltas retained, %d with details", crashes, older, covered)
 }
 
 // TestATagSaysWhereItStartedFirst: beta rises on Mastodon 8 minutes
@@ -332,26 +361,33 @@ func TestTheBaselineBuildsUntilTwoRecentWindowsAfterTheFirstBucket(t *testing.T)
 
 // TestADetailIsTheBucketsSummaryByItsCell: the reason's input from a
 // bucket is its authors summary, its posts in its cell's network and
-// language; none without a summary.
+// language, or by cell for a bucket of every cell; none without a
+// summary.
 func TestADetailIsTheBucketsSummaryByItsCell(t *testing.T) {
 	h := trend.NewHeavy(4)
 	for i, a := range []uint64{1, 1, 1, 2, 3} {
 		h.Add(a, int64(1+i%2))
 	}
-	d, ok := detailFrom(&h, "bluesky/ja")
-	if !ok || d.Authors.N() != 7 || !maps.Equal(d.Origins, map[trend.Origin]int64{{Source: "bluesky", Lang: "ja"}: 7}) {
-		t.Fatalf("detail %+v, %v", d, ok)
-	}
-	if d, ok := detailFrom(&h, ""); !ok || d.Origins != nil {
-		t.Fatalf("without a cell: %+v, %v", d, ok)
-	}
-	empty := trend.NewHeavy(4)
-	for _, h := range []*trend.Heavy{nil, &empty} {
-		if _, ok := detailFrom(h, "x/en"); ok {
-			t.Fatalf("a detail from summary %v", h)
+	byCell := cells.Of(map[string]int64{"bluesky/ja": 5, "x/en": 2})
+	for _, tt := range []struct {
+		name string
+		b    delta.Bucket
+		want map[trend.Origin]int64
+	}{
+		{"a bucket of one cell", delta.Bucket{N: 7, Cell: "bluesky/ja", Heavy: &h}, map[trend.Origin]int64{{Source: "bluesky", Lang: "ja"}: 7}},
+		{"a bucket of every cell with its posts by cell", delta.Bucket{N: 7, Cells: byCell, Heavy: &h},
+			map[trend.Origin]int64{{Source: "bluesky", Lang: "ja"}: 5, {Source: "x", Lang: "en"}: 2}},
+		{"a bucket that says nothing of its cells", delta.Bucket{N: 7, Heavy: &h}, nil},
+	} {
+		d, ok := detailOf(&tt.b)
+		if !ok || d.Authors.N() != 7 || !maps.Equal(d.Origins, tt.want) {
+			t.Fatalf("%s: detail %+v, %v, want origins %v", tt.name, d, ok, tt.want)
 		}
 	}
-	if _, ok := detailOf(&delta.Bucket{Start: 0, N: 3, Cell: "x/en"}); ok {
-		t.Fatal("a detail from a bucket without a summary")
+	empty := trend.NewHeavy(4)
+	for _, b := range []delta.Bucket{{N: 3, Cell: "x/en"}, {N: 0, Cell: "x/en", Heavy: &empty}} {
+		if d, ok := detailOf(&b); ok {
+			t.Fatalf("a detail %+v from a bucket without a summary of posts", d)
+		}
 	}
 }

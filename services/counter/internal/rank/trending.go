@@ -178,6 +178,15 @@ func (s *Stage) readDeltas(p int32, end int64, apply func(delta.Delta) error) (i
 // follower adds its next delta, and are attached first: the tail reads a
 // transaction's lifecycle records before its meta record, so the view is
 // never past the offset a checkpoint was written at when it takes it.
+// Every record before the first meta record the tail reads (the state
+// topic's compacted head: each facet's latest as of the last cleaning,
+// all written with that meta record's totals or before) is attached
+// before the first delta, as a rebuild attaches them; from there the
+// copy steps as the owner did, and each later checkpoint it takes is
+// what it holds already. (A copy that stepped lifecycles of its own up
+// to within a recent window of a checkpoint would hold the same
+// lifecycles once it took it, but not the same reasons: whose details
+// were kept follows who was listed.)
 type trendFollower struct {
 	r          *partition.Reader
 	topic      string
