@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"math/rand/v2"
-	"reflect"
 	"regexp"
 	"strconv"
 	"testing"
@@ -86,8 +85,8 @@ func TestTrendingLifecyclesSurviveACrashBeyondTheDeltasRetained(t *testing.T) {
 			continue
 		}
 		common++
-		if !reflect.DeepEqual(la, listsB[at]) {
-			t.Errorf("at %s:\n  uninterrupted %s\n  restarted     %s", at.Format(time.TimeOnly), rowsOf(la), rowsOf(listsB[at]))
+		if !sameLists(la, listsB[at]) {
+			t.Errorf("at %s, uninterrupted vs restarted: %s", at.Format(time.TimeOnly), rowDiff(la, listsB[at]))
 		}
 		if at.After(killed) {
 			after++
