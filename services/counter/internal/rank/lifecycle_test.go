@@ -66,7 +66,7 @@ func lifeDeltas(seed uint64) []delta.Delta {
 		b.N++
 		b.Authors.AddString(author)
 		if b.Heavy == nil {
-			h := trend.NewHeavy(8)
+			h := trend.NewHeavy(trend.DefaultCounters)
 			b.Heavy = &h
 		}
 		b.Heavy.Add(hll.Hash(author), 1)
