@@ -306,6 +306,11 @@ func (s *Stage) takeTrend(a *active, f *trendFollower) error {
 		return s.rebuildTrend(a)
 	}
 	start := time.Now()
+	// The restored totals' records are the latest of each facet, the
+	// records still pending among them.
+	f.mu.Lock()
+	f.pending = nil
+	f.mu.Unlock()
 	lives := a.table.TakeLifecycles()
 	written, err := f.v.restore(lives)
 	if err != nil {
