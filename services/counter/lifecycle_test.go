@@ -26,8 +26,8 @@ var lifecycleEnv = []string{
 
 // lifecycleKeep is what the deltas topic keeps before a checkpoint in the
 // test below: what the counter asks of its retention (the horizon, the
-// recent window, a bucket and the lateness) and two buckets more.
-const lifecycleKeep = 15*time.Minute + 5*time.Minute + time.Minute + time.Minute + 2*time.Minute
+// recent window, a bucket and the lateness) and a bucket more.
+const lifecycleKeep = 15*time.Minute + 5*time.Minute + time.Minute + time.Minute + time.Minute
 
 // TestTrendingLifecyclesSurviveACrashBeyondTheDeltasRetained runs 50 minutes of
 // post time with the generator's rising tags through two counters. One
@@ -41,19 +41,29 @@ const lifecycleKeep = 15*time.Minute + 5*time.Minute + time.Minute + time.Minute
 func TestTrendingLifecyclesSurviveACrashBeyondTheDeltasRetained(t *testing.T) {
 	posts, _ := risingStream(24, 50)
 	split := 0
-	for split < len(posts) && posts[split].CreatedAt.Before(trendStart.Add(40*time.Minute)) {
+	for split < len(posts) && posts[split].CreatedAt.Before(trendStart.Add(42*time.Minute)) {
 		split++
 	}
 	a, b := newPipeline(t, 3), newPipeline(t, 3)
 	keys, values := encoded(t, posts)
 	sa, sb := follow(t, a), follow(t, b)
-	fedA := feed(a.brokers, a.tweets, keys, values, 1000, 100*time.Millisecond)
+	// Batches of under two minutes of post time (each batch is a
+	// producer of its own, some 300 ms), then of 20 seconds from where b
+	// is killed, so that both publish the lists of most buckets after it.
+	fedA := make(chan error, 1)
+	go func() {
+		if err := <-feed(a.brokers, a.tweets, keys[:split], values[:split], 2000, 100*time.Millisecond); err != nil {
+			fedA <- err
+			return
+		}
+		fedA <- <-feed(a.brokers, a.tweets, keys[split:], values[split:], 400, 100*time.Millisecond)
+	}()
 	ca := start(t, a, "steady", lifecycleEnv...)
 	cb := start(t, b, "crash", lifecycleEnv...)
 	cb.waitPhase(2*time.Minute, "active")
-	wait(t, feed(b.brokers, b.tweets, keys[:split], values[:split], 1000, 100*time.Millisecond), 3*time.Minute)
+	wait(t, feed(b.brokers, b.tweets, keys[:split], values[:split], 2000, 100*time.Millisecond), 3*time.Minute)
 	sb.waitPosts(t, int64(split), 3*time.Minute, cb)
-	fedB := feed(b.brokers, b.tweets, keys[split:], values[split:], 200, 100*time.Millisecond)
+	fedB := feed(b.brokers, b.tweets, keys[split:], values[split:], 400, 100*time.Millisecond)
 	cb.waitMoreCommitted("tally", 2, time.Minute)
 	time.Sleep(time.Duration(rand.Int64N(500)) * time.Millisecond) // somewhere mid-window
 	cb.Kill()
@@ -105,8 +115,16 @@ func TestTrendingLifecyclesSurviveACrashBeyondTheDeltasRetained(t *testing.T) {
 	if orderB[len(orderB)-1] != final || !hasStatus(listsA[final], snapshot.Cooling) {
 		t.Fatalf("last watermarks %s and %s; at the end %s", final, orderB[len(orderB)-1], rowsOf(listsA[final]))
 	}
-	t.Logf("%d watermarks in common, %d after the kill at %s; %d rows trending since before %s, the first delta retained; restored %s lifecycles; at %s: %s",
-		common, after, killed.Format(time.TimeOnly), older, retained.Format(time.TimeOnly), m[2], final.Format(time.TimeOnly), rowsOf(listsA[final]))
+	largest := 0
+	for _, s := range sa.list() {
+		b, err := snapshot.Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, len(b))
+	}
+	t.Logf("%d watermarks in common, %d after the kill at %s; %d rows trending since before %s, the first delta retained; restored %s lifecycles; largest snapshot %d bytes; at %s: %s",
+		common, after, killed.Format(time.TimeOnly), older, retained.Format(time.TimeOnly), m[2], largest, final.Format(time.TimeOnly), rowsOf(listsA[final]))
 }
 
 func hasStatus(l []snapshot.Trend, status string) bool {
