@@ -14,11 +14,12 @@ import (
 	"github.com/hashtrend/hashtrend/services/counter/internal/trend"
 )
 
-// Each tracker of the trending view (the global one and each facet's)
-// steps a trend.Lifecycle at every bucket end it closes, and keeps the
-// details of its candidates (trend.Reasons): its list is the lifecycle's,
-// each row with its episode (since, peak, status, decayed score) and its
-// reason. The lifecycle is a function of the closed buckets like the
+// Each tracker of the trending view (the global one and each facet's;
+// the `other` facets' lists are merges made when asked, and list their
+// scores without one) steps a trend.Lifecycle at every bucket end it
+// closes, and keeps the details of its candidates (trend.Reasons): its
+// list is the lifecycle's, each row with its episode (since, peak,
+// status, decayed score) and its reason. The lifecycle is a function of the closed buckets like the
 // scores, but an episode can be older than the deltas a rebuild reads
 // (a tag that peaked high cools for hours), so rank checkpoints each
 // tracker's lifecycle on the state topic (state.LifecycleKey), in the

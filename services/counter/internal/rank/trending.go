@@ -20,9 +20,9 @@ import (
 )
 
 // addTrend adds d's buckets, their details and d's watermarks to tr. A
-// delta whose buckets
-// have another length (written before a change of COUNTER_TRENDING_BUCKET)
-// is left out of the trending view; false says so.
+// delta whose buckets have another length (written before a change of
+// COUNTER_TRENDING_BUCKET) is left out of the trending view; false says
+// so.
 func addTrend(tr *trend.Tracker, d delta.Delta) bool {
 	if d.BucketMillis == 0 && len(d.Watermarks) == 0 {
 		return true // version 1, or trending off in the tally that wrote it
