@@ -463,8 +463,9 @@ func cells(t *testing.T, p pipeline) (map[string]string, int64) {
 }
 
 // sameTrending checks that two runs of one input hold the same buckets and
-// publish the same list wherever both published one for a watermark.
-func sameTrending(t *testing.T, a, b pipeline, sa, sb *snapshots) {
+// publish the same list wherever both published one for a watermark, at
+// least minCommon of them, the last one included.
+func sameTrending(t *testing.T, a, b pipeline, sa, sb *snapshots, minCommon int) {
 	t.Helper()
 	ca, la := cells(t, a)
 	cb, lb := cells(t, b)
@@ -500,7 +501,7 @@ func sameTrending(t *testing.T, a, b pipeline, sa, sb *snapshots) {
 			t.Errorf("at %s: %s", at.Format(time.TimeOnly), rowDiff(listsA[at], lb))
 		}
 	}
-	if len(orderA) == 0 || len(orderB) == 0 || orderA[len(orderA)-1] != orderB[len(orderB)-1] || common < 2 || explained == 0 {
+	if len(orderA) == 0 || len(orderB) == 0 || orderA[len(orderA)-1] != orderB[len(orderB)-1] || common < minCommon || explained == 0 {
 		t.Fatalf("watermarks %v and %v: %d in common, the last one not, or no reason with details (%d)", orderA, orderB, common, explained)
 	}
 	last := orderA[len(orderA)-1]
@@ -544,7 +545,7 @@ func TestTrendingIsTheSameAfterACrash(t *testing.T) {
 	if !strings.Contains(cb.Output(), "trending buckets caught up from the warm standby") {
 		t.Fatal("the restarted counter did not catch its trending buckets up from its warm standby")
 	}
-	sameTrending(t, a, b, sa, sb)
+	sameTrending(t, a, b, sa, sb, 2)
 }
 
 // ingestBinary builds the ingest service for a test that replays a
@@ -669,5 +670,9 @@ func TestTrendingIsTheSameAtAnyReplaySpeed(t *testing.T) {
 	sf.waitPosts(t, int64(len(posts)), 4*time.Minute, cf)
 	cs.stop()
 	cf.stop()
-	sameTrending(t, slow, fast, ss, sf)
+	// On a busy machine the fast replay may be read in one window, and
+	// publish one watermark, the last: its list alone is then compared.
+	// That still compares the whole run, since each row's lifecycle (since,
+	// peak and when) is made of the scores at every bucket end before it.
+	sameTrending(t, slow, fast, ss, sf, 1)
 }
