@@ -22,10 +22,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/post"
 	"github.com/hashtrend/hashtrend/pkg/snapshot"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
+	"github.com/hashtrend/hashtrend/pkg/systest"
 	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 )
 
@@ -196,7 +198,13 @@ var emptyWhileYoung = map[string]string{
 	"max by (rank, hashtag) (hashtrend_counter_trending_score)": "the trending list stays empty until one whole baseline window exists, 20 min after the first post (docs/counter.md)",
 }
 
-func exactTotals(t *testing.T) {
+func exactTotals(t *testing.T) { exactTotalsFrom(t, kafkatest.ReadAll) }
+
+// exactTotalsFrom stops ingest, runs it once with a fixed seed and count,
+// and checks every post of the tweets topic and the last snapshot against
+// what pkg/synthetic makes again from the two seeds, reading the topics
+// with readAll (the plain broker's reader, or the secured one's as admin).
+func exactTotalsFrom(t *testing.T, readAll func(testing.TB, string, time.Duration) []*kafka.Message) {
 	compose(t, "stop", "ingest")
 	compose(t, "run", "--rm", "--no-deps", "-T",
 		"-e", fmt.Sprintf("INGEST_SYNTHETIC_SEED=%d", exactSeed),
@@ -207,7 +215,7 @@ func exactTotals(t *testing.T) {
 	// of the long-running ingest (seed 1; its restart resumed where it had
 	// stopped): both are made here again from their seeds.
 	topic := map[string]post.Post{}
-	for _, m := range kafkatest.ReadAll(t, "tweets", 2*time.Minute) {
+	for _, m := range readAll(t, "tweets", 2*time.Minute) {
 		p, err := post.Decode(m.Value)
 		if err != nil {
 			t.Fatalf("tweets offset %v: %v", m.TopicPartition.Offset, err)
@@ -231,7 +239,23 @@ func exactTotals(t *testing.T) {
 	}
 
 	want := expect.Of(posts)
-	snaps := waitSnapshots(t, fmt.Sprintf("all %d posts counted", want.Posts), 2*time.Minute, want.AllCounted)
+	var snaps []snapshot.Snapshot
+	systest.Await(t, fmt.Sprintf("all %d posts counted", want.Posts), 2*time.Minute, func() bool {
+		snaps = snaps[:0]
+		for _, m := range readAll(t, "top-hashtags", time.Minute) {
+			s, err := snapshot.Decode(m.Value)
+			if err != nil {
+				t.Fatalf("top-hashtags offset %v: %v", m.TopicPartition.Offset, err)
+			}
+			snaps = append(snaps, s)
+		}
+		return len(snaps) > 0 && want.AllCounted(snaps)
+	}, func() string {
+		if len(snaps) == 0 {
+			return "no snapshot so far"
+		}
+		return fmt.Sprintf("last snapshot so far: %+v", snaps[len(snaps)-1])
+	})
 	if err := want.CompareLast(snaps, 10); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,10 +25,6 @@ import (
 	"github.com/hashtrend/hashtrend/pkg/config"
 	"github.com/hashtrend/hashtrend/pkg/kafkaconn"
 	"github.com/hashtrend/hashtrend/pkg/partition"
-	"github.com/hashtrend/hashtrend/pkg/post"
-	"github.com/hashtrend/hashtrend/pkg/snapshot"
-	"github.com/hashtrend/hashtrend/pkg/systest"
-	"github.com/hashtrend/hashtrend/pkg/systest/expect"
 )
 
 // securedServices are the overlay's long-running services started here
@@ -182,59 +177,12 @@ func kafkaBrokers() string {
 	return "localhost:29092"
 }
 
-// exactTotals is the plain run's exact totals, on the secured broker:
-// ingest stopped, one run of a fixed seed and count (as ingest's user),
-// then every post of the tweets topic and the last snapshot compared with
-// what pkg/synthetic makes again from the two seeds.
-func (r *securedRun) exactTotals(t *testing.T) {
-	compose(t, "stop", "ingest")
-	compose(t, "run", "--rm", "--no-deps", "-T",
-		"-e", fmt.Sprintf("INGEST_SYNTHETIC_SEED=%d", exactSeed),
-		"-e", fmt.Sprintf("INGEST_SYNTHETIC_COUNT=%d", exactCount),
-		"-e", "INGEST_SYNTHETIC_RATE=0", "-e", "INGEST_OPS_ADDR=off", "ingest")
-
-	topic := map[string]post.Post{}
-	for _, m := range r.readAll(t, "tweets", 2*time.Minute) {
-		p, err := post.Decode(m.Value)
-		if err != nil {
-			t.Fatalf("tweets offset %v: %v", m.TopicPartition.Offset, err)
-		}
-		if _, dup := topic[p.ID]; dup {
-			t.Errorf("post %s is in the tweets topic twice", p.ID)
-		}
-		topic[p.ID] = p
-	}
-	posts := append(generate(exactSeed, 0, exactCount), generate(defaultSeed, defaultRate, len(topic)-exactCount)...)
-	for _, g := range posts {
-		p, ok := topic[g.ID]
-		if !ok {
-			t.Fatalf("post %s of the synthetic input is not in the tweets topic (%d posts there)", g.ID, len(topic))
-		}
-		if p.Text != g.Text || !slices.Equal(p.Hashtags, g.Hashtags) {
-			t.Fatalf("post %s in the topic is not the generator's: %+v, want %+v", p.ID, p, g)
-		}
-	}
-
-	want := expect.Of(posts)
-	var snaps []snapshot.Snapshot
-	systest.Await(t, fmt.Sprintf("all %d posts counted", want.Posts), 2*time.Minute, func() bool {
-		snaps = r.snapshots(t)
-		return len(snaps) > 0 && want.AllCounted(snaps)
-	}, func() string {
-		if len(snaps) == 0 {
-			return "no snapshot so far"
-		}
-		return fmt.Sprintf("last snapshot so far: %+v", snaps[len(snaps)-1])
-	})
-	if err := want.CompareLast(snaps, 10); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("batch %d: %d posts, %d with hashtags, %d distinct, as computed from the seeds",
-		snaps[len(snaps)-1].Batch, want.Posts, want.WithTags, len(want.Counts))
-}
+// exactTotals is the plain run's exact totals, on the secured broker, read
+// as admin.
+func (r *securedRun) exactTotals(t *testing.T) { exactTotalsFrom(t, r.readAll) }
 
 // readAll reads every committed record of a topic as admin.
-func (r *securedRun) readAll(t *testing.T, topic string, timeout time.Duration) []*kafka.Message {
+func (r *securedRun) readAll(t testing.TB, topic string, timeout time.Duration) []*kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -246,19 +194,6 @@ func (r *securedRun) readAll(t *testing.T, topic string, timeout time.Duration) 
 		})
 	if err != nil {
 		t.Fatalf("read %s as admin: %v (%d records read)", topic, err, len(out))
-	}
-	return out
-}
-
-func (r *securedRun) snapshots(t *testing.T) []snapshot.Snapshot {
-	t.Helper()
-	var out []snapshot.Snapshot
-	for _, m := range r.readAll(t, "top-hashtags", time.Minute) {
-		s, err := snapshot.Decode(m.Value)
-		if err != nil {
-			t.Fatalf("top-hashtags offset %v: %v", m.TopicPartition.Offset, err)
-		}
-		out = append(out, s)
 	}
 	return out
 }
