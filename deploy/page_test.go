@@ -351,7 +351,7 @@ func TestPageFollowsThePipelineAndShowsStaleWhileTheBrokerIsDown(t *testing.T) {
 	systest.Start(t, "counter", bins["counter"], append(env,
 		"COUNTER_OPS_ADDR=off", "COUNTER_TRANSACTION_TIMEOUT=10s", "COUNTER_SESSION_TIMEOUT=6s",
 		"COUNTER_TRENDING_BUCKET=10s", "COUNTER_TRENDING_RECENT=1m", "COUNTER_TRENDING_BASELINE=10m",
-		"COUNTER_TRENDING_LATENESS=10s", "COUNTER_FACET_TRENDING=on")...)
+		"COUNTER_TRENDING_LATENESS=10s", "COUNTER_TRENDING_HALF_LIFE=6m", "COUNTER_FACET_TRENDING=on")...)
 	// Posts start once the counter publishes, so that its first windows
 	// do not hold a backlog and the sparklines show the steady rate.
 	systest.Await(t, "the counter's first snapshot", 3*time.Minute, func() bool { _, err := pageSnapshot(pages[0]); return err == nil })
