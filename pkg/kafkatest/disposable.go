@@ -208,15 +208,27 @@ func (b *Broker) reportSkippedMarkers() {
 	if !b.t.Failed() {
 		return
 	}
+	for _, line := range b.SkippedMarkers() {
+		b.t.Logf("the broker completed a transaction without writing all its markers (KAFKA-20734: a partition without a leader taken for deleted); its partitions hold read_committed readers back for good:\n%s", line)
+	}
+}
+
+// SkippedMarkers returns the lines of the broker's log that say it
+// completed a transaction without writing all its markers (KAFKA-20734),
+// none when it did not: a test that restarts the broker mid-commit can
+// tell the broker's hanging transaction from a fault of its own.
+func (b *Broker) SkippedMarkers() []string {
 	log, err := os.ReadFile(filepath.Join(b.data, "logs", "server.log"))
 	if err != nil {
-		return
+		return nil
 	}
+	var out []string
 	for _, line := range strings.Split(string(log), "\n") {
 		if strings.Contains(line, skippedMarkers) {
-			b.t.Logf("the broker completed a transaction without writing all its markers (KAFKA-20734: a partition without a leader taken for deleted); its partitions hold read_committed readers back for good:\n%s", line)
+			out = append(out, line)
 		}
 	}
+	return out
 }
 
 // describeTransactions writes, when the test failed, what the broker says

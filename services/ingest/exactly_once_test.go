@@ -202,10 +202,31 @@ func TestABrokerKilledAsAReplayEndsIsWaitedForAndNothingIsLost(t *testing.T) {
 	check()
 }
 
+// TestSIGTERMDuringAnOutageStopsPromptlyAndTheNextStartResumes stops
+// ingest while the broker is down, mid-commit, and starts it again once
+// the broker is back. A broker restarted after a SIGKILL mid-commit may
+// complete the transaction without writing its markers to partitions that
+// have no leader yet (KAFKA-20734, Kafka 4.4.0): the transaction then
+// hangs and holds every read_committed reader, the next start's read of
+// its positions included, back for good, whatever the client does. When
+// the broker's log says so and the next start is held back by it, the
+// trial is run again on a new broker, up to three times in all, each
+// logged; every other outcome is the test's.
 func TestSIGTERMDuringAnOutageStopsPromptlyAndTheNextStartResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts a broker")
 	}
+	for trial := 1; ; trial++ {
+		if sigtermDuringAnOutage(t, trial == 3) {
+			return
+		}
+		t.Logf("trial %d: the broker left a hanging transaction behind (KAFKA-20734), which held the next start back; again on a new broker", trial)
+	}
+}
+
+// sigtermDuringAnOutage runs one trial; false when the broker left a
+// hanging transaction that held the next start back, unless last.
+func sigtermDuringAnOutage(t *testing.T, last bool) bool {
 	broker, p, check, env := outageReplay(t)
 	awaitOutput(t, p, "waiting for the brokers to commit", time.Minute)
 	time.Sleep(scale(2*time.Second, 20*time.Second)) // well into the outage
@@ -219,6 +240,13 @@ func TestSIGTERMDuringAnOutageStopsPromptlyAndTheNextStartResumes(t *testing.T) 
 	broker.Start()
 	t.Logf("broker restarted (its start took %s)", time.Since(restart).Round(time.Second))
 	again := systest.Start(t, "ingest#2", binary, env...)
+	for deadline := time.Now().Add(3 * time.Minute); !last && again.Running() && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if strings.Contains(again.Output(), "reading to the end: still below it") && len(broker.SkippedMarkers()) > 0 {
+			again.Kill()
+			return false
+		}
+	}
 	again.Wait(3 * time.Minute)
 	check()
+	return true
 }
