@@ -6,9 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 
-	"github.com/hashtrend/hashtrend/pkg/kafkatest"
 	"github.com/hashtrend/hashtrend/pkg/synthetic"
 )
 
@@ -38,32 +36,12 @@ func TestBenchFacets(t *testing.T) {
 		keys, values := encoded(t, posts)
 		produce(t, p.brokers, p.tweets, keys, values)
 	}
-	run := func(name string, env ...string) (time.Duration, float64, float64) {
-		q := p
-		for _, s := range []*string{&q.dlq, &q.deltas, &q.counts, &q.top, &q.facets, &q.tallyGroup, &q.rankGroup} {
-			*s = kafkatest.Name(t, name+"-"+*s)
-		}
-		q.run = kafkatest.Name(t, name)
-		kafkatest.DeleteAfter(t, q.dlq, q.deltas, q.counts, q.top, q.facets)
-		snaps := follow(t, q)
-		started := time.Now()
-		c := start(t, q, name, append([]string{"COUNTER_WINDOW=2s", "COUNTER_GRACE=500ms", "COUNTER_TRANSACTION_TIMEOUT=10s"}, env...)...)
-		peakRSS := samplePeakRSS(c.Pid())
-		snaps.waitPosts(t, int64(n), 20*time.Minute, c)
-		took := snaps.reached(int64(n)).Sub(started)
-		peak := peakRSS()
-		cpu := cpuSeconds(c.Pid())
-		c.stop()
-		logf(t, "%s: every post in a snapshot after %s (%.0f posts/s), %.1f CPU seconds by then (%.0f posts per CPU second), peak RSS %.0f MiB",
-			name, took.Round(time.Millisecond), float64(n)/took.Seconds(), cpu, float64(n)/cpu, peak)
-		return took, cpu, peak
-	}
-	off1, cpuOff1, rssOff1 := run("off1", "COUNTER_FACETS=off", "COUNTER_TRENDING_REASONS=off")
-	on, cpuOn, rssOn := run("on", "COUNTER_FACETS=on", "COUNTER_FACET_TRENDING=off")
-	trending, cpuTrending, rssTrending := run("trending", "COUNTER_FACETS=on", "COUNTER_FACET_TRENDING=on")
-	off2, cpuOff2, rssOff2 := run("off2", "COUNTER_FACETS=off", "COUNTER_TRENDING_REASONS=off")
-	off, cpuOff, rssOff := (off1+off2)/2, (cpuOff1+cpuOff2)/2, (rssOff1+rssOff2)/2
-	logf(t, "ratio throughput facets on / off (mean of both off runs): %.2f; with trending per facet: %.2f", off.Seconds()/on.Seconds(), off.Seconds()/trending.Seconds())
-	logf(t, "ratio posts per CPU second facets on / off: %.2f; with trending per facet: %.2f", cpuOff/cpuOn, cpuOff/cpuTrending)
-	logf(t, "peak RSS facets on / off (mean of both off runs): %.2f; with trending per facet: %.2f", rssOn/rssOff, rssTrending/rssOff)
+	off1 := benchRun(t, p, n, "off1", "COUNTER_FACETS=off", "COUNTER_TRENDING_REASONS=off")
+	on := benchRun(t, p, n, "on", "COUNTER_FACETS=on", "COUNTER_FACET_TRENDING=off")
+	trending := benchRun(t, p, n, "trending", "COUNTER_FACETS=on", "COUNTER_FACET_TRENDING=on")
+	off2 := benchRun(t, p, n, "off2", "COUNTER_FACETS=off", "COUNTER_TRENDING_REASONS=off")
+	off, cpuOff, rssOff := (off1.took+off2.took)/2, (off1.cpu+off2.cpu)/2, (off1.peak+off2.peak)/2
+	logf(t, "ratio throughput facets on / off (mean of both off runs): %.2f; with trending per facet: %.2f", off.Seconds()/on.took.Seconds(), off.Seconds()/trending.took.Seconds())
+	logf(t, "ratio posts per CPU second facets on / off: %.2f; with trending per facet: %.2f", cpuOff/on.cpu, cpuOff/trending.cpu)
+	logf(t, "peak RSS facets on / off (mean of both off runs): %.2f; with trending per facet: %.2f", on.peak/rssOff, trending.peak/rssOff)
 }
