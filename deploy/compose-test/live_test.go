@@ -329,14 +329,19 @@ func composeOut(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+// container is one as docker compose ps --format json shows it.
 type container struct {
 	Name, Service, State, Health string
+	ExitCode                     int
 }
 
-func containers(t *testing.T) []container {
+// containers lists the project's containers: the running ones, or with
+// "-a" the exited ones too.
+func containers(t *testing.T, flags ...string) []container {
 	t.Helper()
 	var out []container
-	for _, line := range strings.Split(docker(t, "compose", "ps", "--format", "json"), "\n") {
+	args := append([]string{"compose", "ps", "--format", "json"}, flags...)
+	for _, line := range strings.Split(docker(t, args...), "\n") {
 		if line == "" {
 			continue
 		}

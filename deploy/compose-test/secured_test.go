@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,32 +94,10 @@ func randomPassword(t *testing.T) string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// psEntry is a container as docker compose ps -a --format json shows it.
-type psEntry struct {
-	Name, Service, State, Health string
-	ExitCode                     int
-}
-
-func psAll(t *testing.T) []psEntry {
-	t.Helper()
-	var out []psEntry
-	for _, line := range strings.Split(docker(t, "compose", "ps", "-a", "--format", "json"), "\n") {
-		if line == "" {
-			continue
-		}
-		var c psEntry
-		if err := json.Unmarshal([]byte(line), &c); err != nil {
-			t.Fatalf("docker compose ps: %v in %q", err, line)
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
 func (r *securedRun) up(t *testing.T) {
 	compose(t, append([]string{"up", "-d", "--wait", "--wait-timeout", "600"}, securedServices...)...)
 	seen := map[string]int{}
-	for _, c := range psAll(t) {
+	for _, c := range containers(t, "-a") {
 		seen[c.Service]++
 		switch {
 		case slices.Contains(oneShots, c.Service):
