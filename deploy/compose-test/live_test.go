@@ -95,17 +95,7 @@ func up(t *testing.T) {
 	if got := len(containers(t)); got != len(services) {
 		t.Errorf("%d containers, want %d (one per service)", got, len(services))
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out := composeOut(t, "logs", "--no-log-prefix", "--no-color", "printer")
-		if strings.Contains(out, "Batch: ") && tableRow.MatchString(out) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the printer's log shows no table with hashtags within 30 s of up:\n%s", tail(out, 30))
-		}
-		time.Sleep(time.Second) // the printer's next lines
-	}
+	awaitPrinterTable(t)
 }
 
 func ingestStopStart(t *testing.T) {
@@ -327,6 +317,23 @@ func compose(t *testing.T, args ...string) {
 func composeOut(t *testing.T, args ...string) string {
 	out, _ := exec.Command(dockerBin(), append([]string{"compose"}, args...)...).CombinedOutput()
 	return string(out)
+}
+
+// awaitPrinterTable waits up to 30 s for a table with hashtags in the
+// printer's log.
+func awaitPrinterTable(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := composeOut(t, "logs", "--no-log-prefix", "--no-color", "printer")
+		if strings.Contains(out, "Batch: ") && tableRow.MatchString(out) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the printer's log shows no table with hashtags within 30 s of up:\n%s", tail(out, 30))
+		}
+		time.Sleep(time.Second) // the printer's next lines
+	}
 }
 
 // container is one as docker compose ps --format json shows it.

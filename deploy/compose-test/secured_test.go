@@ -116,17 +116,7 @@ func (r *securedRun) up(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out := composeOut(t, "logs", "--no-log-prefix", "--no-color", "printer")
-		if strings.Contains(out, "Batch: ") && tableRow.MatchString(out) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the printer's log shows no table with hashtags within 30 s of up:\n%s", tail(out, 30))
-		}
-		time.Sleep(time.Second) // the printer's next lines
-	}
+	awaitPrinterTable(t)
 
 	// The test reads the topics as admin, on the listener published for
 	// the host, trusting the CA that kafka-init made.
