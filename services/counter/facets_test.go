@@ -226,14 +226,7 @@ func TestFacetListsAreExactAcrossARestart(t *testing.T) {
 	// Every bucket of the posts is closed once the closers' watermark is
 	// in a snapshot; the facets' records of the last fold are written
 	// with the snapshots after it.
-	closed := facetStart.Add(20 * time.Minute)
-	systest.Await(t, "a snapshot at the closers' watermark", time.Minute, func() bool {
-		last, _ := snaps.last()
-		return last.Watermark != nil && !last.Watermark.Before(closed)
-	})
-	last, _ := snaps.last()
-	snaps.waitBatch(t, last.Batch+2, time.Minute, c)
-	c.waitMetric("hashtrend_counter_facets_waiting", func(v float64) bool { return v == 0 }, time.Minute)
+	awaitFacetsWritten(t, snaps, c, time.Minute)
 
 	want := facetsOf(posts, languages, 10)
 	if len(want.own) != languages || len(want.tops["lang:other"]) == 0 || len(want.tops["source:other"]) == 0 {
@@ -277,14 +270,7 @@ func facetBytes(t *testing.T, budget int) {
 	snaps, fed := feeding(t, p, append(slices.Clone(posts), closers(facetStart.Add(20*time.Minute))...), 1000)
 	wait(t, fed, 2*time.Minute)
 	snaps.waitPosts(t, int64(n+300), 3*time.Minute, c)
-	closed := facetStart.Add(20 * time.Minute)
-	systest.Await(t, "a snapshot at the closers' watermark", time.Minute, func() bool {
-		last, _ := snaps.last()
-		return last.Watermark != nil && !last.Watermark.Before(closed)
-	})
-	last, _ := snaps.last()
-	snaps.waitBatch(t, last.Batch+2, time.Minute, c)
-	c.waitMetric("hashtrend_counter_facets_waiting", func(v float64) bool { return v == 0 }, 2*time.Minute)
+	awaitFacetsWritten(t, snaps, c, 2*time.Minute)
 
 	want := facetsOf(posts, languages, 10)
 	if len(want.own) != languages || len(want.tops) < 100 {
@@ -434,4 +420,19 @@ func TestATagRisingInOneLanguageTrendsInItsFacetsOnly(t *testing.T) {
 		}
 	}
 	c.stop()
+}
+
+// awaitFacetsWritten waits until every bucket of the posts is closed (the
+// closers' watermark is in a snapshot), two snapshots after it, and no
+// facet's record waits for the budget any more (within budgetWait).
+func awaitFacetsWritten(t *testing.T, snaps *snapshots, c *counter, budgetWait time.Duration) {
+	t.Helper()
+	closed := facetStart.Add(20 * time.Minute)
+	systest.Await(t, "a snapshot at the closers' watermark", time.Minute, func() bool {
+		last, _ := snaps.last()
+		return last.Watermark != nil && !last.Watermark.Before(closed)
+	})
+	last, _ := snaps.last()
+	snaps.waitBatch(t, last.Batch+2, time.Minute, c)
+	c.waitMetric("hashtrend_counter_facets_waiting", func(v float64) bool { return v == 0 }, budgetWait)
 }
